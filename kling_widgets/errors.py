@@ -1,0 +1,167 @@
+"""The exception tree.
+
+Every error the package raises on purpose is a :class:`KlingError`. Service errors are :class:`APIError`
+subclasses chosen by HTTP status *and* Kling's business code (several codes share HTTP 429, and they call
+for different actions). No exception text ever carries a credential: the client redacts service
+messages before they reach these constructors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .models import Task
+
+
+class KlingError(Exception):
+    """Base class of every error kling-widgets raises on purpose."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a request: which field, what the rule is, and what was given."""
+
+    field: str
+    message: str
+    limit: Any = None
+    value: Any = None
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+class ValidationError(KlingError, ValueError):
+    """The request cannot be sent as it is. ``problems`` lists every problem found, not just the first."""
+
+    def __init__(self, problems: Iterable[Problem] | Problem | str, *, field: str = "request") -> None:
+        if isinstance(problems, str):
+            problems = [Problem(field, problems)]
+        elif isinstance(problems, Problem):
+            problems = [problems]
+        self.problems: list[Problem] = list(problems)
+        super().__init__("; ".join(str(p) for p in self.problems) or "invalid request")
+
+    @property
+    def fields(self) -> list[str]:
+        return [p.field for p in self.problems]
+
+
+class PayloadError(KlingError, ValueError):
+    """A response body that matches none of the documented task shapes."""
+
+
+class APIError(KlingError):
+    """The service answered with an error.
+
+    ``code`` is the business code (an int for Kling, a string such as ``invalid_api_key`` for the
+    gateway), ``message`` the service's own words.
+    """
+
+    retryable = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        code: int | str | None = None,
+        request_id: str | None = None,
+        retry_after: float | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.message = message
+        self.status_code = status_code
+        self.code = code
+        self.request_id = request_id
+        self.retry_after = retry_after
+        self.field = field
+        details = [f"HTTP {status_code}" if status_code else None, f"code {code}" if code is not None else None]
+        if request_id:
+            details.append(f"request {request_id}")
+        extra = ", ".join(d for d in details if d)
+        super().__init__(f"{message} ({extra})" if extra else message)
+
+
+class AuthenticationError(APIError):
+    """Missing, wrong or expired credentials (HTTP 401, codes 1000-1004, ``invalid_api_key``)."""
+
+
+class PermissionDeniedError(APIError):
+    """The account may not use this API, model or IP address (1103, 1304)."""
+
+
+class AccountError(APIError):
+    """Account problem, unpaid bill or resource pack exhausted (1100-1102). Never retried."""
+
+
+class BadRequestError(APIError):
+    """The service refused the parameters (1200-1203, gateway ``task_failed``). ``field`` names the
+    field when the service's message does."""
+
+
+class NotFoundError(APIError):
+    """No such task (HTTP 404, gateway ``task_not_exist``)."""
+
+
+class ContentPolicyError(APIError):
+    """The input was refused by the service's content safety policy (1300, 1301)."""
+
+
+class RateLimitError(APIError):
+    """Too many requests (1302) or too many running tasks (1303). ``retry_after`` in seconds when known."""
+
+    retryable = True
+
+
+class ServerError(APIError):
+    """The service failed, is in maintenance, or timed out (5xx, 5000-5002)."""
+
+    retryable = True
+
+
+class APIConnectionError(KlingError):
+    """The service could not be reached, or the connection broke before an answer arrived."""
+
+    def __init__(self, message: str, *, reached: bool) -> None:
+        #: False when the request provably never left (connection refused): safe to resend a create.
+        self.reached = reached
+        super().__init__(message)
+
+
+class CreateOutcomeUnknownError(KlingError):
+    """A create was sent, but no answer says whether the task exists (timeout, 5xx, dropped connection).
+
+    It is not resent, so nobody pays twice. The task may exist: it stays on record under
+    ``external_task_id``; look it up later or check the provider's console.
+    """
+
+    def __init__(self, external_task_id: str, reason: str) -> None:
+        self.external_task_id = external_task_id
+        self.reason = reason
+        super().__init__(
+            f"The create for external_task_id {external_task_id!r} was sent but its outcome is unknown "
+            f"({reason}). The task may exist and be billed; it was not resent. It is kept on record "
+            "under that id."
+        )
+
+
+class TaskFailedError(KlingError):
+    """The task ended in failure; ``task`` holds it, ``task.error`` the service's reason."""
+
+    def __init__(self, task: Task) -> None:
+        self.task = task
+        super().__init__(f"Task {task.id} failed: {task.error or 'no reason given'}")
+
+
+class WaitTimeoutError(KlingError, TimeoutError):
+    """Watching stopped at the deadline. The task itself may still finish (and be billed)."""
+
+    def __init__(self, task: Task, waited: float) -> None:
+        self.task = task
+        super().__init__(
+            f"Stopped watching task {task.id} after {waited:.0f} s (last status {task.raw_status!r}). "
+            f"It may still finish and be billed: resume with client.wait({task.id!r})."
+        )

@@ -1,0 +1,476 @@
+"""Turn a picture into what the service accepts: load -> check -> fix -> encode.
+
+The service takes JPEG or PNG, at most 10 MB, each side at least 300 px, aspect ratio within
+1:2.5-2.5:1, and does not crop. Everything is checked here, before upload, where a refusal costs
+nothing. Pillow is imported on first use, not at package import.
+
+Speed: an image already within the limits is never decoded in full: its metadata (EXIF, GPS, XMP,
+comments, trailing MPF images) is cut out of the file losslessly and a reduced-scale decode confirms
+the data is intact. Pixels are decoded and re-encoded only when something must change.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import os
+import re
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Union
+
+from .errors import Problem, ValidationError
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+MAX_BYTES = 10_000_000  # "10 MB": the decimal reading, the safe one whichever the service means
+MIN_SIDE = 300
+MAX_RATIO = 2.5
+MAX_INPUT_BYTES = 200_000_000  # larger than any photo worth fixing; refused without reading it all
+ACCEPTED_FORMATS = ("JPEG", "PNG")
+
+ImageSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, "Image.Image", Mapping[str, Any]]
+Fit = Literal["pad", "crop"]
+
+
+def is_url(value: str) -> bool:
+    """True for an http(s) URL, which is sent to the service as it is."""
+    return bool(re.match(r"https?://[^\s/]+", value.strip(), re.IGNORECASE))
+
+
+def megabytes(size: int) -> str:
+    return f"{size / 1_000_000:.1f} MB"
+
+
+@dataclass(frozen=True)
+class PreparedImage:
+    """An image ready to send: ``data`` is the file's bytes (JPEG or PNG) within every limit;
+    ``changes`` says in plain words what was done to it."""
+
+    data: bytes = field(repr=False)
+    mime: str
+    width: int
+    height: int
+    source: str
+    changes: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:
+        changes = f", changes={list(self.changes)!r}" if self.changes else ""
+        return (
+            f"PreparedImage({self.source!r}, {self.width}×{self.height} {self.mime}, "
+            f"{megabytes(self.size)}{changes})"
+        )
+
+    @property
+    def size(self) -> int:
+        """Bytes that will be uploaded (before base64)."""
+        return len(self.data)
+
+    @functools.cached_property
+    def sha256(self) -> str:
+        """A fingerprint of the bytes sent: the journal keeps this, never the image."""
+        return hashlib.sha256(self.data).hexdigest()
+
+    def thumbnail(self, max_side: int = 160) -> bytes:
+        """A small JPEG for previews; decoded at reduced scale, so cheap even for 24 MP photos."""
+        return _thumbnail(self.data, max_side)
+
+
+@functools.lru_cache(maxsize=64)
+def _thumbnail(data: bytes, max_side: int) -> bytes:
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as im:
+        im.draft("RGB", (max_side, max_side))
+        small = _flatten(im.convert("RGBA") if im.mode in ("P", "LA") else im)[0]
+        small.thumbnail((max_side, max_side))
+        out = io.BytesIO()
+        small.convert("RGB").save(out, "JPEG", quality=80)
+        return out.getvalue()
+
+
+def prepare_image(
+    source: ImageSource | PreparedImage,
+    *,
+    fix: bool = True,
+    fit: Fit | None = None,
+    max_side: int | None = None,
+) -> PreparedImage:
+    """Check an image against every rule of the service and, with ``fix``, repair what can be repaired.
+
+    ``source``: a path, bytes, a PIL image, or an ipywidgets ``FileUpload`` value (one file).
+    ``fix`` applies EXIF rotation, strips metadata (location never leaves the machine), converts
+    CMYK/alpha images and re-encodes (then downscales, only if needed) to fit 10 MB.
+    ``fit="pad"`` or ``"crop"`` brings an image outside 1:2.5-2.5:1 inside it; never by default.
+    ``max_side`` downscales so the longest side is at most that many pixels (faster uploads).
+    Raises :class:`ValidationError` naming the rule for anything that cannot be fixed.
+    """
+    if isinstance(source, PreparedImage) and fit is None and max_side is None:
+        return source
+    if fit not in (None, "pad", "crop"):
+        raise ValidationError(Problem("fit", "must be None, 'pad' or 'crop'", ("pad", "crop"), fit))
+    if max_side is not None and (not isinstance(max_side, int) or max_side < MIN_SIDE):
+        raise ValidationError(Problem("max_side", f"must be a whole number ≥ {MIN_SIDE}", MIN_SIDE, max_side))
+    from PIL import Image
+
+    if isinstance(source, Image.Image):
+        return _Preparer(None, "PIL image", fix=fix, fit=fit, max_side=max_side).from_pixels(source)
+    data, name = _read(source)
+    return _Preparer(data, name, fix=fix, fit=fit, max_side=max_side).run()
+
+
+def _read(source: object) -> tuple[bytes, str]:
+    """The bytes of a file, bytes object or FileUpload value, and a name for messages."""
+    if isinstance(source, PreparedImage):
+        return source.data, source.source
+    if isinstance(source, (tuple, list)) and len(source) == 1:
+        source = source[0]
+    if isinstance(source, Mapping) and "content" in source:
+        return bytes(source["content"]), str(source.get("name") or "upload")
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source), "bytes"
+    if isinstance(source, (str, os.PathLike)):
+        text = os.fspath(source)
+        if isinstance(text, str) and is_url(text):
+            raise ValidationError(Problem("image", "URLs are sent as they are and not prepared locally", None, text))
+        path = Path(text).expanduser()
+        if not path.is_file():
+            raise ValidationError(Problem("image", f"no such file: {path}", None, str(path)))
+        size = path.stat().st_size
+        if size > MAX_INPUT_BYTES:
+            raise ValidationError(
+                Problem("image", f"{path.name} is {megabytes(size)}, far over the 10 MB limit", MAX_BYTES, size)
+            )
+        return path.read_bytes(), path.name
+    raise ValidationError(
+        Problem("image", f"cannot read an image from {type(source).__name__}: give a path, URL, bytes or PIL image")
+    )
+
+
+def sniff_format(data: bytes) -> str | None:
+    """The real format from the first bytes, whatever the file name says."""
+    if data.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "GIF"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WebP"
+    if data[:2] == b"BM":
+        return "BMP"
+    if data[:4] in (b"II*\x00", b"MM\x00*"):
+        return "TIFF"
+    if data[4:8] == b"ftyp":
+        return "HEIC/AVIF"
+    return None
+
+
+class _Damaged(Exception):
+    """The file's structure is broken (truncated, bad checksum)."""
+
+
+_JPEG_KEEP_APP = {0xE0: b"JFIF", 0xE2: b"ICC_PROFILE", 0xEE: b"Adobe"}
+_JPEG_APP_NAMES = {0xE1: "EXIF/XMP", 0xE2: "extra images (MPF)", 0xED: "IPTC"}
+_SCAN_END = re.compile(rb"\xff[^\x00\xd0-\xd7]")
+
+
+def _strip_jpeg(data: bytes) -> tuple[bytes, list[str]]:
+    """Copy a JPEG without its metadata segments and anything after the end of the image. Lossless."""
+    out, removed, pos, n = bytearray(b"\xff\xd8"), [], 2, len(data)
+    while True:
+        if pos >= n or data[pos] != 0xFF:
+            raise _Damaged("truncated" if pos >= n else "corrupt marker")
+        while pos < n and data[pos] == 0xFF:
+            pos += 1
+        if pos >= n:
+            raise _Damaged("truncated")
+        marker = data[pos]
+        pos += 1
+        if marker == 0xD9:
+            out += b"\xff\xd9"
+            if n - pos > 16:
+                removed.append(f"trailing data ({(n - pos) // 1000} KB)")
+            return bytes(out), removed
+        if 0xD0 <= marker <= 0xD7 or marker == 0x01:
+            out += bytes((0xFF, marker))
+            continue
+        length = int.from_bytes(data[pos : pos + 2], "big")
+        if length < 2 or pos + length > n:
+            raise _Damaged("truncated")
+        segment_start, pos = pos - 2, pos + length
+        if 0xE0 <= marker <= 0xEF or marker == 0xFE:
+            keep = _JPEG_KEEP_APP.get(marker)
+            if keep is None or not data.startswith(keep, segment_start + 4):
+                removed.append("comment" if marker == 0xFE else _JPEG_APP_NAMES.get(marker, f"APP{marker - 0xE0}"))
+                continue
+        out += data[segment_start:pos]
+        if marker == 0xDA:  # entropy-coded data runs to the next real marker
+            match = _SCAN_END.search(data, pos)
+            if match is None:
+                raise _Damaged("truncated")
+            out += data[pos : match.start()]
+            pos = match.start()
+
+
+_PNG_KEEP = {b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"iCCP", b"sBIT", b"pHYs"}
+
+
+def _strip_png(data: bytes) -> tuple[bytes, list[str]]:
+    """Copy a PNG with only the chunks that shape the pixels, checking every CRC. Lossless."""
+    out, removed, pos, n = bytearray(data[:8]), [], 8, len(data)
+    while pos + 12 <= n:
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        kind = data[pos + 4 : pos + 8]
+        end = pos + 12 + length
+        if end > n:
+            raise _Damaged("truncated")
+        if zlib.crc32(data[pos + 4 : end - 4]) != int.from_bytes(data[end - 4 : end], "big"):
+            raise _Damaged(f"bad checksum in {kind.decode('latin-1')} chunk")
+        if kind in _PNG_KEEP:
+            out += data[pos:end]
+        else:
+            name = {b"eXIf": "EXIF", b"acTL": "animation"}.get(kind, kind.decode("latin-1"))
+            if name not in removed and kind not in (b"fcTL", b"fdAT"):
+                removed.append(name)
+        pos = end
+        if kind == b"IEND":
+            return bytes(out), removed
+    raise _Damaged("truncated")
+
+
+def _flatten(im: Image.Image) -> tuple[Image.Image, str | None]:
+    """An RGB or L image the service can take, and a note of what was converted."""
+    from PIL import Image
+
+    if im.mode in ("RGB", "L"):
+        return im, None
+    if im.mode == "P" and "transparency" not in im.info:
+        return im.convert("RGB"), None
+    if im.mode in ("RGBA", "LA", "P", "PA", "RGBa", "La"):
+        rgba = im.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background, "flattened transparency onto white"
+    if im.mode in ("CMYK", "YCbCr", "LAB", "HSV"):
+        return im.convert("RGB"), f"converted {im.mode} → RGB"
+    if im.mode.startswith("I") or im.mode == "F":
+        return im.convert("I").point(lambda v: v / 256 if v > 255 else v).convert("L"), "converted to 8-bit"
+    return im.convert("RGB"), f"converted {im.mode} → RGB"
+
+
+def _ratio_text(w: int, h: int) -> str:
+    return f"{w / h:.2f}:1" if w >= h else f"1:{h / w:.2f}"
+
+
+class _Preparer:
+    """One preparation: the state that the steps share, so each step stays short."""
+
+    def __init__(self, data: bytes | None, name: str, *, fix: bool, fit: Fit | None, max_side: int | None):
+        self.data, self.name, self.fix, self.fit, self.max_side = data, name, fix, fit, max_side
+        self.changes: list[str] = []
+        self.upright: tuple[int, int] | None = None
+
+    def refuse(self, message: str, limit: object = None, value: object = None) -> ValidationError:
+        return ValidationError(Problem("image", f"{self.name}: {message}", limit, value))
+
+    def run(self) -> PreparedImage:
+        from PIL import Image, UnidentifiedImageError
+
+        data = self.data
+        assert data is not None
+        fmt = sniff_format(data)
+        if fmt not in ACCEPTED_FORMATS:
+            what = f"this file is {fmt}" if fmt else "this is not an image file"
+            raise self.refuse(f"must be JPEG or PNG ({what}, whatever its name says)", ACCEPTED_FORMATS, fmt)
+        try:
+            im = Image.open(io.BytesIO(data), formats=[fmt])
+        except Image.DecompressionBombError as error:
+            raise self._bomb(None) from error
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+            raise self.refuse("cannot be decoded: the file is damaged", None, str(error)) from error
+        with im:
+            width, height = im.size
+            if width * height > (Image.MAX_IMAGE_PIXELS or 0) > 0:
+                raise self._bomb(im.size)
+            orientation = im.getexif().get(0x0112, 1) if self.fix else 1
+            if orientation not in range(1, 9):
+                orientation = 1
+            upright = (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+            self.upright = upright
+            target = self._check_geometry(*upright)
+            needs_pixels = (
+                orientation != 1
+                or target != upright
+                or (self.fix and im.mode not in ("RGB", "L", "P"))
+                or (self.fix and im.mode == "P" and "transparency" in im.info)
+            )
+            if not self.fix and not needs_pixels:
+                return self._as_is(data, fmt, im)
+            if not needs_pixels:
+                try:
+                    stripped, removed = (_strip_jpeg if fmt == "JPEG" else _strip_png)(data)
+                except _Damaged as error:
+                    raise self.refuse(f"cannot be decoded: the file is damaged ({error})") from error
+                if removed:
+                    gps = " with GPS location" if im.getexif().get_ifd(0x8825) else ""
+                    self.changes.append(f"removed metadata ({', '.join(removed)}{gps})")
+                if len(stripped) <= MAX_BYTES:
+                    self._verify(stripped)
+                    return self._result(stripped, fmt, width, height)
+            if orientation != 1:
+                self.changes.append(f"rotated per EXIF (orientation {orientation})")
+            if not self.changes and fmt == "JPEG" and im.getexif():
+                self.changes.append("removed metadata (EXIF)")
+            self._draft(im, target, orientation)
+            try:
+                im.load()
+            except (OSError, SyntaxError, ValueError) as error:
+                raise self.refuse("cannot be decoded: the file is damaged or truncated", None, str(error)) from error
+            from PIL import ImageOps
+
+            pixels = ImageOps.exif_transpose(im) if orientation != 1 else im
+            return self._encode(pixels, fmt, original_size=len(data), target=target)
+
+    def from_pixels(self, im: Image.Image) -> PreparedImage:
+        width, height = im.size
+        self.upright = im.size
+        target = self._check_geometry(width, height)
+        return self._encode(im, "PNG" if im.mode in ("RGBA", "LA", "P") else "JPEG", None, target)
+
+    def _bomb(self, size: tuple[int, int] | None) -> ValidationError:
+        from PIL import Image
+
+        shown = f"{size[0]}×{size[1]} " if size else ""
+        return self.refuse(
+            f"{shown}has more pixels than the {Image.MAX_IMAGE_PIXELS:,} allowed (a decompression bomb?)",
+            Image.MAX_IMAGE_PIXELS,
+            size,
+        )
+
+    def _check_geometry(self, width: int, height: int) -> tuple[int, int]:
+        """Refuse what cannot be fixed; return the size the image will have after fit and max_side."""
+        problems: list[str] = []
+        long_side, short_side = max(width, height), min(width, height)
+        ratio = long_side / short_side if short_side else float("inf")
+        target = (width, height)
+        if ratio > MAX_RATIO:
+            if self.fit is None:
+                problems.append(
+                    f"aspect ratio {_ratio_text(width, height)} is outside 1:{MAX_RATIO}–{MAX_RATIO}:1; "
+                    "pass fit='pad' or fit='crop' to bring it inside"
+                )
+            elif self.fit == "crop":
+                cut = int(short_side * MAX_RATIO)
+                target = (cut, height) if width >= height else (width, cut)
+            else:
+                grown = -(-long_side // MAX_RATIO)
+                target = (width, int(grown)) if width >= height else (int(grown), height)
+        if min(target) < MIN_SIDE:
+            problems.append(
+                f"too small: {width}×{height}, each side must be at least {MIN_SIDE} px (images are never upscaled)"
+            )
+        if problems:
+            raise ValidationError([Problem("image", f"{self.name}: {p}", None, (width, height)) for p in problems])
+        if self.max_side and max(target) > self.max_side:
+            scale = self.max_side / max(target)
+            target = (max(MIN_SIDE, round(target[0] * scale)), max(MIN_SIDE, round(target[1] * scale)))
+        return target
+
+    def _as_is(self, data: bytes, fmt: str, im: Image.Image) -> PreparedImage:
+        if len(data) > MAX_BYTES:
+            raise self.refuse(
+                f"{megabytes(len(data))} is over the 10 MB limit; pass fix=True to re-encode it", MAX_BYTES, len(data)
+            )
+        self._verify(data)
+        return self._result(data, fmt, *im.size)
+
+    def _verify(self, data: bytes) -> None:
+        """Make sure a file sent untouched is whole. A JPEG's structure was already walked marker by
+        marker up to its end-of-image (a truncated one has none); a PNG's chunk checksums were checked,
+        but its compressed pixels can still be broken, so a PNG is decoded once."""
+        from PIL import Image
+
+        if sniff_format(data) == "JPEG":
+            try:
+                _strip_jpeg(data)
+            except _Damaged as error:
+                raise self.refuse(f"cannot be decoded: the file is damaged ({error})") from error
+            return
+        try:
+            with Image.open(io.BytesIO(data)) as im:
+                im.draft(im.mode, (max(1, im.size[0] // 8), max(1, im.size[1] // 8)))
+                im.load()
+        except (OSError, SyntaxError, ValueError) as error:
+            raise self.refuse("cannot be decoded: the file is damaged or truncated", None, str(error)) from error
+
+    def _draft(self, im: Image.Image, target: tuple[int, int], orientation: int) -> None:
+        """Let libjpeg decode at 1/2, 1/4 or 1/8 scale when the image will be downscaled that far anyway."""
+        if im.format != "JPEG":
+            return
+        stored = (target[1], target[0]) if orientation in (5, 6, 7, 8) else target
+        if stored[0] * 2 <= im.size[0] and self.fit is None:
+            im.draft("RGB", stored)
+
+    def _encode(
+        self, im: Image.Image, fmt: str, original_size: int | None, target: tuple[int, int]
+    ) -> PreparedImage:
+        from PIL import Image, ImageOps
+
+        im, note = _flatten(im)
+        if note:
+            self.changes.append(note)
+        if self.fit and target != im.size and (target[0] > im.size[0] or target[1] > im.size[1]):
+            before = im.size
+            fill = im.resize((1, 1), Image.Resampling.BOX).getpixel((0, 0))
+            im = ImageOps.pad(im, target, color=fill)
+            self.changes.append(f"padded {before[0]}×{before[1]} → {target[0]}×{target[1]} to fit the 2.5:1 limit")
+        elif self.fit == "crop" and target != im.size and max(im.size) / min(im.size) > MAX_RATIO:
+            before = im.size
+            im = ImageOps.fit(im, target, Image.Resampling.LANCZOS)
+            self.changes.append(f"cropped {before[0]}×{before[1]} → {target[0]}×{target[1]} to fit the 2.5:1 limit")
+        elif max(target) < max(im.size):
+            self._resize_note(im.size, target)
+            im = im.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
+        quality = 90 if original_size and original_size > MAX_BYTES else 95
+        for _ in range(6):
+            out = io.BytesIO()
+            if fmt == "PNG" and (original_size or 0) <= MAX_BYTES:
+                im.save(out, "PNG", compress_level=6)
+            else:
+                im.save(out, "JPEG", quality=quality)
+            data = out.getvalue()
+            if len(data) <= MAX_BYTES:
+                break
+            if fmt == "PNG":
+                fmt = "JPEG"
+                self.changes.append("converted PNG → JPEG to fit 10 MB")
+                continue
+            scale = (MAX_BYTES / len(data)) ** 0.5 * 0.95
+            smaller = (max(MIN_SIDE, int(im.size[0] * scale)), max(MIN_SIDE, int(im.size[1] * scale)))
+            if smaller == im.size:
+                raise self.refuse("cannot be brought under 10 MB", MAX_BYTES, len(data))
+            self._resize_note(im.size, smaller)
+            im = im.resize(smaller, Image.Resampling.LANCZOS, reducing_gap=3.0)
+        else:
+            raise self.refuse("cannot be brought under 10 MB", MAX_BYTES, len(data))
+        if original_size and original_size > MAX_BYTES:
+            self.changes.append(f"re-encoded {megabytes(original_size)} → {megabytes(len(data))}")
+        return self._result(data, "PNG" if data.startswith(b"\x89PNG") else "JPEG", *im.size)
+
+    def _resize_note(self, before: tuple[int, int], after: tuple[int, int]) -> None:
+        note = next((c for c in self.changes if c.startswith("downscaled")), None)
+        if note:
+            self.changes.remove(note)
+            before = tuple(int(v) for v in note.split()[1].split("×"))  # type: ignore[assignment]
+        elif self.upright:
+            before = self.upright
+        self.changes.append(f"downscaled {before[0]}×{before[1]} → {after[0]}×{after[1]}")
+
+    def _result(self, data: bytes, fmt: str, width: int, height: int) -> PreparedImage:
+        mime = "image/png" if fmt == "PNG" else "image/jpeg"
+        return PreparedImage(data, mime, width, height, self.name, tuple(self.changes))

@@ -1,0 +1,436 @@
+"""The request and the task, with no network in sight.
+
+``VideoRequest`` checks everything the service's contract states before a byte is sent, and produces
+the exact JSON body. ``Task.from_payload`` turns any of the three documented response shapes (gateway
+create, gateway envelope, Kling direct — plus Kling's bare callback object) into one ``Task``.
+"""
+
+from __future__ import annotations
+
+import base64
+import enum
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlparse
+
+from .errors import PayloadError, Problem, ValidationError
+from .images import PreparedImage, ImageSource, is_url, prepare_image
+
+MODEL_NAMES: tuple[str, ...] = ("kling-v1-6",)
+MODES: tuple[str, ...] = ("std", "pro")
+MODE_HELP: dict[str, str] = {
+    "std": "Standard: faster and cheaper",
+    "pro": "Professional: higher quality, costs more",
+}
+DURATIONS: tuple[int, ...] = (5, 10)
+ASPECT_RATIOS: tuple[str, ...] = ("16:9", "9:16", "1:1")
+MIN_IMAGES, MAX_IMAGES = 1, 4
+MAX_PROMPT_CHARS = 2500
+
+
+class TaskStatus(str, enum.Enum):
+    """Where a task is. Every provider's status strings map onto these four."""
+
+    SUBMITTED = "submitted"
+    PROCESSING = "processing"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+    @property
+    def done(self) -> bool:
+        return self in (TaskStatus.SUCCEEDED, TaskStatus.FAILED)
+
+
+_STATUS_MAP: dict[str, TaskStatus] = {
+    "submitted": TaskStatus.SUBMITTED,
+    "not_start": TaskStatus.SUBMITTED,
+    "queued": TaskStatus.SUBMITTED,
+    "processing": TaskStatus.PROCESSING,
+    "in_progress": TaskStatus.PROCESSING,
+    "succeed": TaskStatus.SUCCEEDED,
+    "succeeded": TaskStatus.SUCCEEDED,
+    "success": TaskStatus.SUCCEEDED,
+    "completed": TaskStatus.SUCCEEDED,
+    "failed": TaskStatus.FAILED,
+    "failure": TaskStatus.FAILED,
+}
+
+
+def parse_status(raw: object) -> TaskStatus:
+    """Map a provider's status string; anything unknown counts as still running."""
+    if isinstance(raw, str):
+        return _STATUS_MAP.get(raw.strip().lower(), TaskStatus.PROCESSING)
+    return TaskStatus.PROCESSING
+
+
+def parse_time(value: object) -> datetime | None:
+    """Unix seconds, Unix milliseconds (Kling direct) or ISO 8601, as an aware UTC datetime."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        if re.fullmatch(r"-?\d+(\.\d+)?", text):
+            return parse_time(float(text))
+        try:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    if isinstance(value, (int, float)):
+        number = float(value)
+        if number != number or number <= 0:  # NaN or unset
+            return None
+        if number > 1e11:  # milliseconds: 1e11 s is the year 5138
+            number /= 1000.0
+        try:
+            return datetime.fromtimestamp(number, tz=timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            return None
+    return None
+
+
+def parse_progress(value: object) -> float | None:
+    """``30``, ``0.3``-free ints and strings like ``"30%"`` as a number from 0 to 100."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, str):
+        match = re.fullmatch(r"\s*(-?\d+(?:\.\d+)?)\s*%?\s*", value)
+        if not match:
+            return None
+        value = float(match.group(1))
+    if isinstance(value, (int, float)):
+        number = float(value)
+        if number != number:
+            return None
+        return max(0.0, min(100.0, number))
+    return None
+
+
+def _text(value: object) -> str | None:
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _dict(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if number == number else None
+
+
+@dataclass(frozen=True)
+class Task:
+    """One generation task, whatever provider or response shape it came from."""
+
+    id: str
+    status: TaskStatus
+    raw_status: str | None = None
+    progress: float | None = None
+    video_url: str | None = None
+    video_duration: float | None = None
+    error: str | None = None
+    external_task_id: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def done(self) -> bool:
+        """True once the task succeeded or failed; it will not change again."""
+        return self.status.done
+
+    def __repr__(self) -> str:
+        progress = "" if self.progress is None else f", progress={self.progress:g}"
+        return f"Task(id={self.id!r}, status={self.status.value!r}{progress})"
+
+    def with_external_id(self, external_task_id: str | None) -> Task:
+        """The same task, remembering the external id the client gave it (gateway answers omit it)."""
+        if not external_task_id or self.external_task_id:
+            return self
+        return Task(**{**self.__dict__, "external_task_id": external_task_id})
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any]) -> Task:
+        """Normalise a gateway create answer, a gateway task envelope, a Kling direct answer, or
+        Kling's bare task object (the callback body). Raises :class:`PayloadError` for anything else."""
+        if not isinstance(payload, Mapping):
+            raise PayloadError(f"task payload must be a JSON object, got {type(payload).__name__}")
+        data = payload.get("data")
+        if isinstance(data, Mapping) and "code" in payload:
+            if "task_status" in data:  # Kling direct: {"code": 0, "data": {...}}
+                return cls._from_kling(data, raw=payload)
+            if "status" in data or "task_id" in data:  # gateway envelope
+                return cls._from_envelope(data, raw=payload)
+        if "task_status" in payload:  # Kling's bare task object (callbacks)
+            return cls._from_kling(payload, raw=payload)
+        if "status" in payload and ("id" in payload or "task_id" in payload):
+            return cls._from_video_object(payload)
+        raise PayloadError("response matches none of the documented task shapes")
+
+    @classmethod
+    def _from_kling(cls, data: Mapping[str, Any], *, raw: Mapping[str, Any]) -> Task:
+        task_id = _text(data.get("task_id"))
+        if not task_id:
+            raise PayloadError("Kling task object without task_id")
+        raw_status = _text(data.get("task_status"))
+        status = parse_status(raw_status)
+        video = _first_video(data)
+        return cls(
+            id=task_id,
+            status=status,
+            raw_status=raw_status,
+            progress=100.0 if status is TaskStatus.SUCCEEDED else None,
+            video_url=_text(video.get("url")),
+            video_duration=_number(video.get("duration")),
+            error=_text(data.get("task_status_msg")) if status is TaskStatus.FAILED else None,
+            external_task_id=_text(_dict(data.get("task_info")).get("external_task_id")),
+            created_at=parse_time(data.get("created_at")),
+            updated_at=parse_time(data.get("updated_at")),
+            raw=raw,
+        )
+
+    @classmethod
+    def _from_envelope(cls, data: Mapping[str, Any], *, raw: Mapping[str, Any]) -> Task:
+        inner = _dict(data.get("data"))
+        kling = _dict(inner.get("data")) if "data" in inner else inner
+        task_id = _text(data.get("task_id")) or _text(kling.get("task_id"))
+        if not task_id:
+            raise PayloadError("gateway task envelope without task_id")
+        raw_status = _text(data.get("status")) or _text(kling.get("task_status"))
+        status = parse_status(raw_status)
+        video = _first_video(kling)
+        error = _text(data.get("fail_reason")) or _text(kling.get("task_status_msg"))
+        progress = parse_progress(data.get("progress"))
+        return cls(
+            id=task_id,
+            status=status,
+            raw_status=raw_status,
+            progress=100.0 if status is TaskStatus.SUCCEEDED else progress,
+            video_url=_text(video.get("url")),
+            video_duration=_number(video.get("duration")),
+            error=error if status is TaskStatus.FAILED else None,
+            external_task_id=_text(_dict(kling.get("task_info")).get("external_task_id")),
+            created_at=parse_time(data.get("submit_time")) or parse_time(kling.get("created_at")),
+            updated_at=parse_time(data.get("finish_time"))
+            or parse_time(data.get("start_time"))
+            or parse_time(kling.get("updated_at")),
+            raw=raw,
+        )
+
+    @classmethod
+    def _from_video_object(cls, payload: Mapping[str, Any]) -> Task:
+        task_id = _text(payload.get("task_id")) or _text(payload.get("id"))
+        if not task_id:
+            raise PayloadError("video object without id")
+        raw_status = _text(payload.get("status"))
+        status = parse_status(raw_status)
+        metadata = _dict(payload.get("metadata"))
+        error = _dict(payload.get("error")).get("message") or payload.get("fail_reason")
+        return cls(
+            id=task_id,
+            status=status,
+            raw_status=raw_status,
+            progress=100.0 if status is TaskStatus.SUCCEEDED else parse_progress(payload.get("progress")),
+            video_url=_text(metadata.get("url")) or _text(payload.get("url")),
+            video_duration=_number(payload.get("seconds")),
+            error=_text(error) if status is TaskStatus.FAILED else None,
+            external_task_id=_text(payload.get("external_task_id")),
+            created_at=parse_time(payload.get("created_at")),
+            updated_at=parse_time(payload.get("completed_at")) or parse_time(payload.get("updated_at")),
+            raw=payload,
+        )
+
+
+def _first_video(kling: Mapping[str, Any]) -> dict[str, Any]:
+    videos = _dict(kling.get("task_result")).get("videos")
+    if isinstance(videos, list) and videos and isinstance(videos[0], dict):
+        return videos[0]
+    return {}
+
+
+ImageItem = ImageSource | PreparedImage
+
+
+@dataclass(frozen=True)
+class VideoRequest:
+    """Everything one multi-image-to-video create needs, checked against the service's rules.
+
+    Build it freely — even with mistakes; :meth:`validate` then lists every problem at once, and
+    :meth:`to_payload` gives the exact JSON body. Images may be paths, http(s) URLs (sent as they
+    are), bytes, PIL images or :class:`PreparedImage` objects.
+    """
+
+    images: Sequence[ImageItem]
+    prompt: str
+    negative_prompt: str | None = None
+    model_name: str = "kling-v1-6"
+    mode: str = "std"
+    duration: int = 5
+    aspect_ratio: str = "16:9"
+    watermark: bool | None = None
+    callback_url: str | None = None
+    external_task_id: str | None = None
+    _prepared: dict[int, PreparedImage | str] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        images = self.images
+        if isinstance(images, (str, bytes)) or not isinstance(images, Sequence):
+            images = [images]  # type: ignore[list-item]
+        object.__setattr__(self, "images", tuple(images))
+        if isinstance(self.duration, str) and self.duration.strip().isdigit():
+            object.__setattr__(self, "duration", int(self.duration))
+
+    def __repr__(self) -> str:
+        return (
+            f"VideoRequest(images={len(self.images)}, prompt={_short(self.prompt)!r}, mode={self.mode!r}, "
+            f"duration={self.duration!r}, aspect_ratio={self.aspect_ratio!r})"
+        )
+
+    def with_external_task_id(self, external_task_id: str) -> VideoRequest:
+        """A copy carrying ``external_task_id`` (prepared images are kept, not redone)."""
+        copy = VideoRequest(**{k: v for k, v in self.__dict__.items() if k != "_prepared"})
+        object.__setattr__(copy, "external_task_id", external_task_id)
+        copy._prepared.update(self._prepared)
+        return copy
+
+    def problems(self) -> list[Problem]:
+        """Every problem with this request; empty when it can be sent."""
+        problems: list[Problem] = []
+        count = len(self.images)
+        if not MIN_IMAGES <= count <= MAX_IMAGES:
+            problems.append(
+                Problem("images", f"give 1 to {MAX_IMAGES} images (got {count})", (MIN_IMAGES, MAX_IMAGES), count)
+            )
+        for index in range(min(count, MAX_IMAGES)):
+            try:
+                self._image(index)
+            except ValidationError as error:
+                for p in error.problems:
+                    problems.append(Problem(f"images[{index}]", p.message, p.limit, p.value))
+        problems += _text_problems("prompt", self.prompt, required=True)
+        problems += _text_problems("negative_prompt", self.negative_prompt, required=False)
+        problems += _choice("model_name", self.model_name, MODEL_NAMES)
+        problems += _choice("mode", self.mode, MODES)
+        problems += _choice("duration", self.duration, DURATIONS, unit=" s")
+        problems += _choice("aspect_ratio", self.aspect_ratio, ASPECT_RATIOS)
+        if self.watermark is not None and not isinstance(self.watermark, bool):
+            problems.append(Problem("watermark", "must be True, False or None", None, self.watermark))
+        if self.callback_url is not None and not (isinstance(self.callback_url, str) and is_url(self.callback_url)):
+            problems.append(
+                Problem("callback_url", "must be an http(s) URL the service can reach", None, self.callback_url)
+            )
+        ext = self.external_task_id
+        if ext is not None and not (isinstance(ext, str) and ext.strip() and not re.search(r"\s", ext)):
+            problems.append(
+                Problem("external_task_id", "must be a non-empty string without spaces, unique per account", None, ext)
+            )
+        return problems
+
+    def validate(self) -> VideoRequest:
+        """Raise one :class:`ValidationError` listing every problem; return ``self`` when there is none."""
+        problems = self.problems()
+        if problems:
+            raise ValidationError(problems)
+        return self
+
+    def prepared_images(self) -> list[PreparedImage | str]:
+        """Each image as sent: a :class:`PreparedImage`, or a URL string passed through untouched."""
+        return [self._image(i) for i in range(len(self.images))]
+
+    def to_payload(self) -> dict[str, Any]:
+        """The exact JSON body of the create call. Validates first; ``None`` fields are left out."""
+        self.validate()
+        image_list = [
+            {"image": item if isinstance(item, str) else base64.b64encode(item.data).decode("ascii")}
+            for item in self.prepared_images()
+        ]
+        body: dict[str, Any] = {
+            "model_name": self.model_name,
+            "image_list": image_list,
+            "prompt": self.prompt,
+            "negative_prompt": self.negative_prompt or None,
+            "mode": self.mode,
+            "duration": str(self.duration),
+            "aspect_ratio": self.aspect_ratio,
+            "watermark_info": None if self.watermark is None else {"enabled": self.watermark},
+            "callback_url": self.callback_url,
+            "external_task_id": self.external_task_id,
+        }
+        return {k: v for k, v in body.items() if v is not None}
+
+    def settings(self) -> dict[str, Any]:
+        """The choices without the images or prompt text — what a journal or a log may keep."""
+        return {
+            "model_name": self.model_name,
+            "mode": self.mode,
+            "duration": self.duration,
+            "aspect_ratio": self.aspect_ratio,
+            "watermark": self.watermark,
+            "callback_url": self.callback_url,
+        }
+
+    def _image(self, index: int) -> PreparedImage | str:
+        cached = self._prepared.get(index)
+        if cached is not None:
+            return cached
+        item = self.images[index]
+        prepared: PreparedImage | str
+        if isinstance(item, PreparedImage):
+            prepared = item
+        elif isinstance(item, str) and is_url(item):
+            prepared = item
+        else:
+            prepared = prepare_image(item)
+        self._prepared[index] = prepared
+        return prepared
+
+
+def _short(text: object, width: int = 40) -> str:
+    text = str(text)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _text_problems(name: str, value: object, *, required: bool) -> list[Problem]:
+    if value is None or value == "":
+        return [Problem(name, "is required: describe the video you want", MAX_PROMPT_CHARS, value)] if required else []
+    if not isinstance(value, str):
+        return [Problem(name, "must be text", None, value)]
+    if required and not value.strip():
+        return [Problem(name, "is required: describe the video you want", MAX_PROMPT_CHARS, value)]
+    if len(value) > MAX_PROMPT_CHARS:
+        over = len(value) - MAX_PROMPT_CHARS
+        return [
+            Problem(
+                name,
+                f"at most {MAX_PROMPT_CHARS} characters (got {len(value)}, {over} too many)",
+                MAX_PROMPT_CHARS,
+                len(value),
+            )
+        ]
+    return []
+
+
+def _choice(name: str, value: object, allowed: Sequence[object], unit: str = "") -> list[Problem]:
+    if value in allowed and type(value) is type(allowed[0]):
+        return []
+    options = ", ".join(f"{a}{unit}" for a in allowed)
+    return [Problem(name, f"must be one of {options} (got {value!r})", tuple(allowed), value)]
+
+
+def host_of(url: str) -> str:
+    """The host part of a URL, for messages that must not echo a whole URL."""
+    return urlparse(url).hostname or ""

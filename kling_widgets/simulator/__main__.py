@@ -1,0 +1,37 @@
+"""``python -m kling_widgets.simulator --port 8765 [--provider kling]``: serve the simulator."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from .server import Simulator
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m kling_widgets.simulator", description=__doc__)
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--provider", choices=("gateway", "kling"), default="gateway")
+    parser.add_argument("--processing-seconds", type=float, default=8.0)
+    args = parser.parse_args(argv)
+    sim = Simulator(args.provider, host=args.host, port=args.port, processing_seconds=args.processing_seconds)
+    sim.start()
+    print(f"Kling simulator ({args.provider}) serving at {sim.url}", flush=True)
+    if args.provider == "gateway":
+        print(f"  export KLING_BASE_URL={sim.url} KLING_API_KEY={sim.api_key}", flush=True)
+    else:
+        print(
+            f"  export KLING_BASE_URL={sim.url} KLING_ACCESS_KEY={sim.access_key} KLING_SECRET_KEY={sim.secret_key}",
+            flush=True,
+        )
+    print("  Ctrl-C to stop.", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        sim.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,9 @@
+"""The widgets: each part works alone, and MultiImageToVideo bundles them."""
+
+from .app import MultiImageToVideo
+from .images import ImagePicker
+from .options import OptionsPanel
+from .prompt import PromptBox
+from .status import TaskGallery, TaskView
+
+__all__ = ["ImagePicker", "MultiImageToVideo", "OptionsPanel", "PromptBox", "TaskGallery", "TaskView"]

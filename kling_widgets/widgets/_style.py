@@ -1,0 +1,52 @@
+"""Shared look: one small stylesheet and a few HTML helpers, so every part reads the same alone or
+bundled. The stylesheet rides in an HTML widget (``<style>``), the way ipywidgets apps style themselves."""
+
+from __future__ import annotations
+
+import html
+
+import ipywidgets as widgets
+
+CSS = """
+<style>
+.kw-root { max-width: 920px; font-size: 13px; }
+.kw-section-title { font-weight: 600; font-size: 13px; margin: 10px 0 2px 0; color: var(--jp-ui-font-color1, #222); }
+.kw-hint { color: var(--jp-ui-font-color2, #666); font-size: 12px; line-height: 1.4; }
+.kw-error { color: #b3261e; font-size: 12px; line-height: 1.4; }
+.kw-warning { color: #8a5300; font-size: 12px; line-height: 1.4; }
+.kw-ok { color: #1e7b34; font-size: 12px; }
+.kw-card { border: 1px solid var(--jp-border-color2, #ddd); border-radius: 6px; padding: 6px;
+           margin: 0 8px 8px 0; background: var(--jp-layout-color1, #fff); }
+.kw-card img { border-radius: 4px; object-fit: cover; }
+.kw-counter { font-size: 11px; color: var(--jp-ui-font-color2, #777); text-align: right; }
+.kw-badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 11px; font-weight: 600; }
+.kw-badge-submitted { background: #e8eaf6; color: #303f9f; }
+.kw-badge-processing { background: #fff3e0; color: #a04d00; }
+.kw-badge-succeeded { background: #e6f4ea; color: #1e7b34; }
+.kw-badge-failed { background: #fdecea; color: #b3261e; }
+.kw-badge-unknown { background: #f1f1f1; color: #555; }
+.kw-banner { padding: 6px 10px; border-radius: 6px; background: var(--jp-layout-color2, #f4f6f8); font-size: 12px; }
+.kw-task { border: 1px solid var(--jp-border-color2, #ddd); border-radius: 8px; padding: 8px 10px; margin: 6px 0; }
+.kw-mono { font-family: var(--jp-code-font-family, monospace); font-size: 11px; }
+</style>
+"""
+
+
+def stylesheet() -> widgets.HTML:
+    return widgets.HTML(CSS, layout=widgets.Layout(display="none"))
+
+
+def esc(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def title(text: str) -> widgets.HTML:
+    return widgets.HTML(f'<div class="kw-section-title">{esc(text)}</div>')
+
+
+def human_size(size: int) -> str:
+    return f"{size / 1_000_000:.1f} MB" if size >= 1_000_000 else f"{max(1, size // 1000)} KB"
+
+
+def message_html(text: str, kind: str = "error") -> str:
+    return f'<div class="kw-{kind}">{esc(text)}</div>' if text else ""

@@ -1,0 +1,256 @@
+"""MultiImageToVideo: pick images, write the prompt, choose options, submit, watch the video arrive.
+
+The click handler never blocks the kernel: it validates, disables Submit and hands the create to a
+worker thread; the one background watcher then keeps every TaskView current. While a create is in
+flight further clicks do nothing, so a double click is one task; the form keeps its values whatever
+happens.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+from urllib.parse import urlparse
+
+import ipywidgets as widgets
+import traitlets
+
+from ..client import KlingClient
+from ..errors import AuthenticationError, CreateOutcomeUnknownError, KlingError, Problem, ValidationError
+from ..history import TaskHistory
+from ..models import Task, VideoRequest
+from ..watcher import TaskUpdate, TaskWatcher
+from ._style import esc, message_html, stylesheet, title
+from .images import ImagePicker
+from .options import OptionsPanel
+from .prompt import PromptBox
+from .status import TaskGallery, TaskView
+
+log = logging.getLogger("kling_widgets")
+SubmitCallback = Callable[[Task], None]
+RESUME_LIMIT = 20
+
+
+class MultiImageToVideo(widgets.VBox):
+    """The whole bundle. ``client`` defaults to ``KlingClient()`` from the environment; ``history``
+    journals submissions, shows past tasks and resumes watching unfinished ones."""
+
+    problems = traitlets.List(help="Why the form cannot be sent now: a list of Problem (field, message).")
+    submitting = traitlets.Bool(False, help="True while a create is in flight (Submit is disabled).")
+
+    def __init__(
+        self,
+        client: KlingClient | None = None,
+        *,
+        history: TaskHistory | None = None,
+        poll_interval: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self._setup_error = ""
+        if client is None:
+            try:
+                client = KlingClient(history=history)
+            except AuthenticationError as error:
+                self._setup_error = error.message
+        self.client = client
+        self.history = history or (client.history if client else None)
+        self.watcher = TaskWatcher(client, poll_interval=poll_interval, history=self.history) if client else None
+        self.image_picker = ImagePicker()
+        self.prompt_box = PromptBox()
+        self.options = OptionsPanel()
+        traitlets.link((self.prompt_box, "negative_prompt"), (self.options, "negative_prompt"))
+        self.submit_button = widgets.Button(
+            description="Generate video", button_style="primary", icon="film",
+            layout=widgets.Layout(width="180px", height="34px"),
+        )  # fmt: skip
+        self._why = widgets.HTML()
+        self._status = widgets.HTML()
+        self.gallery = TaskGallery()
+        self._callbacks: list[SubmitCallback] = []
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kling-create")
+        self._lock = threading.Lock()
+        super().__init__(
+            [
+                stylesheet(),
+                widgets.HTML(self._banner()),
+                title("Reference images (1–4)"),
+                self.image_picker,
+                self.prompt_box,
+                title("Options"),
+                self.options,
+                widgets.HBox([self.submit_button, self._why], layout=widgets.Layout(align_items="center", margin="10px 0 0 0")),
+                self._status,
+                title("Tasks"),
+                self.gallery,
+            ],
+            **kwargs,
+        )
+        self.add_class("kw-root")
+        self.submit_button.on_click(lambda _: self.submit())
+        self.image_picker.observe(self._refresh, names="images")
+        self.prompt_box.observe(self._refresh, names=["value", "negative_prompt"])
+        self.options.observe(self._refresh, names=["callback_url", "external_task_id"])
+        self.observe(self._refresh, names="submitting")
+        if self.watcher is not None:
+            self.watcher.on_update(self._on_task_update)
+        self._refresh()
+        if self.history is not None:
+            self._resume()
+
+    def __repr__(self) -> str:
+        return f"MultiImageToVideo(client={self.client!r}, images={len(self.image_picker.images)}, tasks={len(self.tasks)})"
+
+    # -- the form ----------------------------------------------------------------------------------
+    def _build(self) -> VideoRequest:
+        options = self.options
+        return VideoRequest(
+            list(self.image_picker.images),
+            self.prompt_box.value,
+            negative_prompt=self.prompt_box.negative_prompt or None,
+            model_name=options.model_name,
+            mode=options.mode,
+            duration=options.duration,
+            aspect_ratio=options.aspect_ratio,
+            watermark=options.watermark,
+            callback_url=options.callback_url.strip() or None,
+            external_task_id=options.external_task_id.strip() or None,
+        )
+
+    @property
+    def request(self) -> VideoRequest | None:
+        """The request the form describes now, or None while it is invalid (see ``problems``)."""
+        request = self._build()
+        return None if request.problems() else request
+
+    def _refresh(self, _: object = None) -> None:
+        problems = [] if self.client else [Problem("client", self._setup_error)]
+        if not self.image_picker.images:
+            problems.append(Problem("images", "add 1 to 4 reference images", (1, 4), 0))
+        problems += [p for p in self._build().problems() if p.field != "images"]
+        self.problems = problems
+        self.submit_button.disabled = bool(problems) or self.submitting
+        self.submit_button.description = "Submitting…" if self.submitting else "Generate video"
+        if self.submitting:
+            self._why.value = '<span class="kw-hint" style="margin-left:10px">Sending the request…</span>'
+        elif problems:
+            reasons = "; ".join(_plain(p) for p in problems if p.field != "client")
+            self._why.value = (
+                f'<span class="kw-hint" style="margin-left:10px">To generate: {esc(reasons)}</span>' if reasons else ""
+            )
+        else:
+            self._why.value = f'<span class="kw-hint" style="margin-left:10px">{esc(self._cost_hint())}</span>'
+
+    def _cost_hint(self) -> str:
+        if self.client and _is_local(self.client.base_url):
+            return "Ready · simulator: nothing is billed"
+        return f"Ready · one click creates one {self.options.mode} task of {self.options.duration} s (billed)"
+
+    def _banner(self) -> str:
+        if self.client is None:
+            return f'<div class="kw-banner kw-warning">{esc(self._setup_error)}</div>'
+        where = self.client.base_url
+        if _is_local(where):
+            text = f"Connected to the built-in simulator at {where} — nothing is billed."
+        else:
+            text = f"Connected to {urlparse(where).hostname} ({self.client.provider}) — every task is billed."
+        return f'<div class="kw-banner"><b>Kling · multi-image to video</b> · {esc(text)}</div>'
+
+    # -- submitting --------------------------------------------------------------------------------
+    def on_submit(self, callback: SubmitCallback, *, remove: bool = False) -> None:
+        """Call ``callback(task)`` after each create the service accepted (``remove=True`` to stop)."""
+        if remove:
+            self._callbacks = [c for c in self._callbacks if c != callback]
+        elif callback not in self._callbacks:
+            self._callbacks.append(callback)
+
+    def submit(self) -> Future[Task | None] | None:
+        """What the button does. Returns a Future of the created task (None if it was not created), or
+        None at once when nothing was sent: a create already in flight, or an invalid form."""
+        with self._lock:
+            if self.submitting or self.client is None:
+                return None
+            request = self._build()
+            problems = request.problems()
+            if problems:
+                self._status.value = message_html("Not sent: " + "; ".join(_plain(p) for p in problems))
+                return None
+            self.submitting = True
+        self._status.value = ""
+        return self._executor.submit(self._create, request)
+
+    def _create(self, request: VideoRequest) -> Task | None:
+        assert self.client is not None and self.watcher is not None
+        task: Task | None = None
+        try:
+            task = self.client.create_task(request, history=self.history)
+        except ValidationError as error:
+            self._status.value = message_html("Not sent: " + "; ".join(_plain(p) for p in error.problems))
+        except CreateOutcomeUnknownError as error:
+            self._status.value = message_html(str(error), "warning")
+        except KlingError as error:
+            self._status.value = message_html(f"The service refused the request: {error}")
+        except Exception as error:  # shown where the person looks; the form stays as it was
+            log.exception("create failed")
+            self._status.value = message_html(f"Unexpected error: {type(error).__name__}: {error}")
+        else:
+            view = self.gallery.add(TaskView(task, client=self.client, label=_label(request)))
+            self._status.value = message_html(f"Task {task.id} created — following it below.", "ok")
+            self.watcher.watch(task)
+            view.update(task)
+            for callback in list(self._callbacks):
+                try:
+                    callback(task)
+                except Exception:
+                    log.exception("an on_submit callback failed")
+        finally:
+            self.submitting = False
+        return task
+
+    # -- tasks -------------------------------------------------------------------------------------
+    @property
+    def tasks(self) -> list[Task]:
+        """Every task shown, newest first."""
+        return [view.task for view in self.gallery.views]
+
+    def _on_task_update(self, update: TaskUpdate) -> None:
+        view = self.gallery.get(update.task.id)
+        if view is not None:
+            view.update(update.task, update.problem)
+
+    def _resume(self) -> None:
+        """Show past tasks from the journal and watch the unfinished ones again — creating nothing."""
+        assert self.history is not None
+        for entry in reversed(self.history.entries()[:RESUME_LIMIT]):
+            task = entry.to_task()
+            label = f"from history · {(entry.prompt or '')[:40]}"
+            if task is None:
+                if not entry.finished and entry.status != "rejected":
+                    self._status.value = message_html(
+                        f"A create ({entry.external_task_id}) has no known outcome: it may exist and be billed. "
+                        "It was not resent; check the provider's console.",
+                        "warning",
+                    )
+                continue
+            view = self.gallery.add(TaskView(task, client=self.client, label=label))
+            if not task.done and self.watcher is not None and self._same_service(entry.base_url):
+                self.watcher.watch(task)
+                view.update(task, "Resumed after a restart: watching again.")
+
+    def _same_service(self, base_url: str | None) -> bool:
+        return self.client is not None and (base_url is None or base_url.rstrip("/") == self.client.base_url)
+
+
+def _plain(problem: Problem) -> str:
+    return f"{problem.field}: {problem.message}" if problem.field not in ("images", "client") else problem.message
+
+
+def _label(request: VideoRequest) -> str:
+    prompt = request.prompt.strip().replace("\n", " ")
+    return (prompt[:48] + "…") if len(prompt) > 48 else prompt
+
+
+def _is_local(url: str) -> bool:
+    return (urlparse(url).hostname or "") in ("127.0.0.1", "localhost", "::1")

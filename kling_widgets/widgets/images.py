@@ -1,0 +1,199 @@
+"""ImagePicker: up to four reference images from uploads, paths or URLs, each checked and fixed by
+``prepare_image`` before it is accepted, shown as a small thumbnail card with what was done to it."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+import ipywidgets as widgets
+import traitlets
+
+from ..errors import ValidationError
+from ..images import Fit, PreparedImage, is_url, prepare_image
+from ..models import MAX_IMAGES
+from ._style import esc, human_size, message_html, stylesheet
+
+ACCEPT = ".jpg,.jpeg,.png,image/jpeg,image/png"
+THUMB = 112
+
+
+class ImagePicker(widgets.VBox):
+    """Pick 1-4 reference images; ``images`` holds the accepted ones, in the order they are sent."""
+
+    images = traitlets.List(help="Accepted images in send order: PreparedImage objects, or URL strings.")
+    message = traitlets.Unicode("", help="Why the last image was refused (empty when all is well).")
+    busy = traitlets.Bool(False, help="True while uploaded files are being prepared off the kernel's thread.")
+
+    def __init__(self, *, fit: Fit | None = None, max_side: int | None = None, **kwargs: Any) -> None:
+        self.fit, self.max_side = fit, max_side
+        self._lock = threading.RLock()
+        self.upload = widgets.FileUpload(
+            accept=ACCEPT, multiple=True, description="Upload", icon="upload",
+            tooltip="JPEG or PNG, up to 4 images", layout=widgets.Layout(width="110px"),
+        )  # fmt: skip
+        self.source = widgets.Text(
+            placeholder="…or paste a file path or an https:// image URL",
+            layout=widgets.Layout(flex="1 1 auto", width="auto"),
+        )
+        self.add_button = widgets.Button(description="Add", layout=widgets.Layout(width="70px"))
+        self._status = widgets.HTML()
+        self._cards = widgets.Box(layout=widgets.Layout(display="flex", flex_flow="row wrap", margin="6px 0 0 0"))
+        super().__init__(
+            [
+                stylesheet(),
+                widgets.HBox([self.upload, self.source, self.add_button], layout=widgets.Layout(width="100%")),
+                self._status,
+                self._cards,
+            ],
+            **kwargs,
+        )
+        self.upload.observe(self._on_upload, names="value")
+        self.add_button.on_click(lambda _: self._add_typed())
+        self.observe(self._render, names=["images", "message", "busy"])
+        self._render()
+
+    def __repr__(self) -> str:
+        return f"ImagePicker(images={len(self.images)})"
+
+    # -- public ------------------------------------------------------------------------------------
+    def add(self, source: Any) -> PreparedImage | str | None:
+        """Add one image (path, URL, bytes, PIL image, FileUpload file). Returns what was accepted, or
+        None when it was refused; the reason is then in ``message`` and shown under the picker."""
+        name = _name_of(source)
+        with self._lock:
+            if len(self.images) >= MAX_IMAGES:
+                self.message = f"{name} not added: at most {MAX_IMAGES} images. Remove one first."
+                return None
+        try:
+            item: PreparedImage | str
+            if isinstance(source, str) and is_url(source):
+                item = source.strip()
+            else:
+                item = prepare_image(source, fit=self.fit, max_side=self.max_side)
+        except ValidationError as error:
+            self.message = "Not added: " + "; ".join(p.message for p in error.problems)
+            return None
+        with self._lock:
+            if len(self.images) >= MAX_IMAGES:
+                self.message = f"{name} not added: at most {MAX_IMAGES} images. Remove one first."
+                return None
+            self.images = [*self.images, item]
+        self.message = ""
+        return item
+
+    def remove(self, index: int) -> None:
+        """Remove the image at ``index`` (0-based)."""
+        with self._lock:
+            images = list(self.images)
+            del images[index]
+            self.images = images
+
+    def move(self, index: int, offset: int) -> None:
+        """Move the image at ``index`` by ``offset`` places (the order is the order sent)."""
+        with self._lock:
+            images = list(self.images)
+            target = max(0, min(len(images) - 1, index + offset))
+            images.insert(target, images.pop(index))
+            self.images = images
+
+    def clear(self) -> None:
+        self.images = []
+        self.message = ""
+
+    # -- events ------------------------------------------------------------------------------------
+    def _add_typed(self) -> None:
+        text = self.source.value.strip()
+        if not text:
+            self.message = "Type a file path or an https:// URL first."
+            return
+        if self.add(text) is not None:
+            self.source.value = ""
+
+    def _on_upload(self, change: dict[str, Any]) -> None:
+        files = [dict(f, content=bytes(f["content"])) for f in change["new"] or ()]
+        if not files:
+            return
+        self.upload.value = ()  # drop the full bytes from widget state at once: only thumbnails stay
+        self.busy = True
+        threading.Thread(target=self._add_all, args=(files,), daemon=True).start()
+
+    def _add_all(self, files: Iterable[dict[str, Any]]) -> None:
+        refused: list[str] = []
+        try:
+            for file in files:
+                if self.add(file) is None:
+                    refused.append(self.message)
+        finally:
+            self.busy = False
+            self.message = " ".join(refused)
+
+    # -- drawing -----------------------------------------------------------------------------------
+    def _render(self, _: object = None) -> None:
+        count = len(self.images)
+        hint = (
+            f'<span class="kw-hint">{count} of {MAX_IMAGES} images · JPEG or PNG, each side ≥ 300 px, '
+            "ratio between 1:2.5 and 2.5:1, up to 10 MB (larger photos are re-encoded)</span>"
+        )
+        busy = '<span class="kw-hint"> · preparing upload…</span>' if self.busy else ""
+        self._status.value = f"<div>{hint}{busy}</div>" + message_html(self.message)
+        self._cards.children = tuple(self._card(i, item) for i, item in enumerate(self.images))
+
+    def _card(self, index: int, item: PreparedImage | str) -> widgets.Widget:
+        if isinstance(item, str):
+            picture: widgets.Widget = widgets.HTML(
+                f'<div style="width:{THUMB}px;height:{THUMB}px;display:flex;align-items:center;'
+                f'justify-content:center;background:#eef1f5;border-radius:4px;font-size:11px;padding:4px;'
+                f'word-break:break-all;overflow:hidden">🔗 {esc(item[:90])}</div>'
+            )
+            caption = f"<b>{index + 1}</b> · URL (sent as is)"
+            notes = ""
+        else:
+            picture = widgets.Image(
+                value=item.thumbnail(THUMB * 2), format="jpeg",
+                layout=widgets.Layout(width=f"{THUMB}px", height=f"{THUMB}px", object_fit="cover"),
+            )  # fmt: skip
+            caption = (
+                f'<b>{index + 1}</b> · {item.width}×{item.height} · {human_size(item.size)}'
+                f'<br><span class="kw-mono" title="{esc(item.source)}">{esc(_shorten(item.source, 18))}</span>'
+            )
+            notes = "".join(f'<div class="kw-hint">• {esc(c)}</div>' for c in item.changes)
+        left = _small_button("◀", f"Move image {index + 1} earlier", disabled=index == 0)
+        right = _small_button("▶", f"Move image {index + 1} later", disabled=index == len(self.images) - 1)
+        remove = _small_button("✕", f"Remove image {index + 1}")
+        left.on_click(lambda _: self.move(index, -1))
+        right.on_click(lambda _: self.move(index, 1))
+        remove.on_click(lambda _: self.remove(index))
+        card = widgets.VBox(
+            [
+                picture,
+                widgets.HTML(f'<div style="font-size:11px;line-height:1.35">{caption}</div>{notes}',
+                             layout=widgets.Layout(width=f"{THUMB + 20}px")),
+                widgets.HBox([left, right, remove]),
+            ],
+            layout=widgets.Layout(width=f"{THUMB + 14}px"),
+        )
+        card.add_class("kw-card")
+        return card
+
+
+def _small_button(label: str, tooltip: str, *, disabled: bool = False) -> widgets.Button:
+    return widgets.Button(
+        description=label, tooltip=tooltip, disabled=disabled,
+        layout=widgets.Layout(width="34px", height="24px", padding="0"),
+    )  # fmt: skip
+
+
+def _shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _name_of(source: Any) -> str:
+    if isinstance(source, dict) and source.get("name"):
+        return str(source["name"])
+    if isinstance(source, str):
+        return _shorten(source.rsplit("/", 1)[-1] or source, 40)
+    if isinstance(source, PreparedImage):
+        return source.source
+    return "image"

@@ -1,0 +1,108 @@
+"""OptionsPanel: exactly the values the service accepts, as observable traits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ipywidgets as widgets
+import traitlets
+
+from ..models import ASPECT_RATIOS, DURATIONS, MODE_HELP, MODEL_NAMES, MODES
+from ._style import esc, stylesheet
+
+_ASPECT_LABELS = {"16:9": "16:9 landscape", "9:16": "9:16 portrait", "1:1": "1:1 square"}
+_LABEL = widgets.Layout(width="88px")
+
+
+class OptionsPanel(widgets.VBox):
+    """Model, mode, duration, aspect ratio, watermark, and (under "Advanced") callback URL and your own
+    task id. ``negative_prompt`` is a trait here too; the bundle links it to the PromptBox field."""
+
+    model_name = traitlets.Enum(MODEL_NAMES, MODEL_NAMES[0], help="The Kling model.")
+    mode = traitlets.Enum(MODES, "std", help="std: faster and cheaper; pro: higher quality, costs more.")
+    duration = traitlets.Enum(DURATIONS, 5, help="Video length in seconds: 5 or 10.")
+    aspect_ratio = traitlets.Enum(ASPECT_RATIOS, "16:9", help="Width:height of the video.")
+    watermark = traitlets.Bool(False, help="Ask the service for a watermarked video.")
+    negative_prompt = traitlets.Unicode("", help="What to avoid; shown in the PromptBox.")
+    callback_url = traitlets.Unicode("", help="The service POSTs the task here on every status change.")
+    external_task_id = traitlets.Unicode("", help="Your own task id (unique per account); empty: one is made.")
+
+    def __init__(self, **kwargs: Any) -> None:
+        traits = {k: kwargs.pop(k) for k in list(kwargs) if self.has_trait(k) and k in _OWN}
+        self.model_dropdown = widgets.Dropdown(options=MODEL_NAMES, layout=widgets.Layout(width="160px"))
+        self.mode_buttons = widgets.ToggleButtons(
+            options=[("Standard", "std"), ("Pro", "pro")], tooltips=[MODE_HELP["std"], MODE_HELP["pro"]],
+            style={"button_width": "90px"},
+        )  # fmt: skip
+        self._mode_help = widgets.HTML()
+        self.duration_buttons = widgets.ToggleButtons(
+            options=[(f"{d} s", d) for d in DURATIONS], style={"button_width": "64px"}
+        )
+        self.aspect_buttons = widgets.ToggleButtons(
+            options=[(_ASPECT_LABELS[a], a) for a in ASPECT_RATIOS], style={"button_width": "110px"}
+        )
+        self.watermark_box = widgets.Checkbox(description="Add a watermark", indent=False)
+        self.callback_text = widgets.Text(
+            placeholder="https://example.com/kling-callback (optional)", layout=widgets.Layout(width="420px")
+        )
+        self.external_id_text = widgets.Text(
+            placeholder="my-task-0001 (optional; one is generated otherwise)", layout=widgets.Layout(width="420px")
+        )
+        advanced = widgets.VBox(
+            [
+                _row("Callback URL", self.callback_text),
+                _row("Your task id", self.external_id_text),
+                widgets.HTML(
+                    '<div class="kw-hint">The service POSTs every status change to the callback URL. '
+                    "Your task id must be unique in your account; every submission gets a fresh one "
+                    "when this is empty.</div>"
+                ),
+            ]
+        )
+        self.advanced = widgets.Accordion(children=[advanced], titles=("Advanced",), selected_index=None)
+        super().__init__(
+            [
+                stylesheet(),
+                _row("Model", self.model_dropdown),
+                _row("Mode", widgets.HBox([self.mode_buttons, self._mode_help])),
+                _row("Duration", self.duration_buttons),
+                _row("Aspect ratio", self.aspect_buttons),
+                _row("", self.watermark_box),
+                self.advanced,
+            ],
+            **kwargs,
+        )
+        for trait, control in (
+            ("model_name", self.model_dropdown),
+            ("mode", self.mode_buttons),
+            ("duration", self.duration_buttons),
+            ("aspect_ratio", self.aspect_buttons),
+            ("watermark", self.watermark_box),
+            ("callback_url", self.callback_text),
+            ("external_task_id", self.external_id_text),
+        ):
+            traitlets.link((self, trait), (control, "value"))
+        self.observe(self._show_mode_help, names="mode")
+        for name, value in traits.items():
+            setattr(self, name, value)
+        self._show_mode_help()
+
+    def __repr__(self) -> str:
+        return (
+            f"OptionsPanel(model_name={self.model_name!r}, mode={self.mode!r}, duration={self.duration!r}, "
+            f"aspect_ratio={self.aspect_ratio!r})"
+        )
+
+    def _show_mode_help(self, _: object = None) -> None:
+        self._mode_help.value = f'<span class="kw-hint" style="margin-left:8px">{esc(MODE_HELP[self.mode])}</span>'
+
+
+_OWN = {"model_name", "mode", "duration", "aspect_ratio", "watermark", "negative_prompt", "callback_url",
+        "external_task_id"}  # fmt: skip
+
+
+def _row(label: str, control: widgets.Widget) -> widgets.HBox:
+    return widgets.HBox(
+        [widgets.HTML(f'<div style="font-weight:600;padding-top:5px">{esc(label)}</div>', layout=_LABEL), control],
+        layout=widgets.Layout(margin="2px 0", align_items="flex-start"),
+    )

@@ -1,0 +1,76 @@
+"""PromptBox: the prompt and the negative prompt, each with a live counter against the 2500 limit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ipywidgets as widgets
+import traitlets
+
+from ..errors import Problem
+from ..models import MAX_PROMPT_CHARS
+from ._style import stylesheet, title
+
+PLACEHOLDER = "Describe the video: who is in it, what happens, where, and how the camera moves."
+NEGATIVE_PLACEHOLDER = "Optional: what to avoid (blur, distorted hands, text on screen…)"
+
+
+class PromptBox(widgets.VBox):
+    """``value`` is the prompt, ``negative_prompt`` the optional negative prompt."""
+
+    value = traitlets.Unicode("", help="The prompt: what the video should show (at most 2500 characters).")
+    negative_prompt = traitlets.Unicode("", help="What the video should avoid (optional, at most 2500 characters).")
+
+    def __init__(self, value: str = "", negative_prompt: str = "", **kwargs: Any) -> None:
+        self.prompt_area = widgets.Textarea(
+            placeholder=PLACEHOLDER, rows=4, continuous_update=True, layout=widgets.Layout(width="100%")
+        )
+        self.negative_area = widgets.Textarea(
+            placeholder=NEGATIVE_PLACEHOLDER, rows=2, continuous_update=True, layout=widgets.Layout(width="100%")
+        )
+        self._prompt_count = widgets.HTML()
+        self._negative_count = widgets.HTML()
+        super().__init__(
+            [
+                stylesheet(),
+                title("Prompt"),
+                self.prompt_area,
+                self._prompt_count,
+                title("Negative prompt"),
+                self.negative_area,
+                self._negative_count,
+            ],
+            **kwargs,
+        )
+        traitlets.link((self, "value"), (self.prompt_area, "value"))
+        traitlets.link((self, "negative_prompt"), (self.negative_area, "value"))
+        self.observe(self._count, names=["value", "negative_prompt"])
+        self.value, self.negative_prompt = value, negative_prompt
+        self._count()
+
+    def __repr__(self) -> str:
+        return f"PromptBox(value={self.value[:30]!r}, {len(self.value)} chars)"
+
+    @property
+    def problems(self) -> list[Problem]:
+        found = []
+        for name, text in (("prompt", self.value), ("negative_prompt", self.negative_prompt)):
+            if len(text) > MAX_PROMPT_CHARS:
+                over = len(text) - MAX_PROMPT_CHARS
+                found.append(Problem(name, f"at most {MAX_PROMPT_CHARS} characters ({over} too many)",
+                                     MAX_PROMPT_CHARS, len(text)))  # fmt: skip
+        return found
+
+    def _count(self, _: object = None) -> None:
+        self._prompt_count.value = _counter(len(self.value))
+        self._negative_count.value = _counter(len(self.negative_prompt))
+
+
+def _counter(length: int) -> str:
+    if length > MAX_PROMPT_CHARS:
+        over = length - MAX_PROMPT_CHARS
+        return (
+            f'<div class="kw-counter kw-error" style="text-align:right">{length:,} / {MAX_PROMPT_CHARS:,} — '
+            f"{over:,} character{'s' if over != 1 else ''} over the limit: shorten it to send</div>"
+        )
+    return f'<div class="kw-counter">{length:,} / {MAX_PROMPT_CHARS:,}</div>'

@@ -1,0 +1,169 @@
+"""TaskView: one task inline — status, progress, elapsed time, the service's words on failure, and on
+success the video playing with a download action. TaskGallery: the views, newest first.
+
+Views change only by setting widget traits, which is safe from the watcher's thread; nothing here
+prints or writes into an Output widget from a thread (ipykernel 7 would drop or misplace it)."""
+
+from __future__ import annotations
+
+import threading
+
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as widgets
+import traitlets
+
+from ..models import Task, TaskStatus
+from ._style import esc, message_html, stylesheet
+
+if TYPE_CHECKING:
+    from ..client import KlingClient
+
+_STATUS_WORDS = {
+    TaskStatus.SUBMITTED: ("submitted", "Submitted — waiting in the queue"),
+    TaskStatus.PROCESSING: ("processing", "Generating"),
+    TaskStatus.SUCCEEDED: ("succeeded", "Done"),
+    TaskStatus.FAILED: ("failed", "Failed"),
+}
+
+
+def elapsed_text(task: Task, now: datetime | None = None) -> str:
+    """'41 s' or '3 min 05 s' since the task was created (until it finished, once it has)."""
+    if task.created_at is None:
+        return ""
+    end = task.updated_at if task.done and task.updated_at else (now or datetime.now(timezone.utc))
+    seconds = max(0, int((end - task.created_at).total_seconds()))
+    text = f"{seconds} s" if seconds < 60 else f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"took {text}" if task.done else f"{text} elapsed"
+
+
+class TaskView(widgets.VBox):
+    """One task, kept current by :meth:`update` (the bundle's watcher calls it)."""
+
+    task = traitlets.Instance(Task, help="The task as last seen.")
+    problem = traitlets.Unicode("", help="A problem watching the task (network trouble, deadline), in words.")
+
+    def __init__(
+        self, task: Task, *, client: KlingClient | None = None, label: str = "", **kwargs: Any
+    ) -> None:
+        self.client, self.label = client, label
+        self._header = widgets.HTML()
+        self.progress = widgets.FloatProgress(min=0, max=100, layout=widgets.Layout(width="100%", height="14px"))
+        self._message = widgets.HTML()
+        self._media = widgets.Box()
+        self.download_button = widgets.Button(description="Save MP4", icon="download", tooltip="Save the video next to this notebook")
+        self._saved = widgets.HTML()
+        self._actions = widgets.HBox([self.download_button, self._saved], layout=widgets.Layout(display="none"))
+        self.download_button.on_click(lambda _: self.save())
+        self._video_url: str | None = None
+        super().__init__(
+            [stylesheet(), self._header, self.progress, self._message, self._media, self._actions], **kwargs
+        )
+        self.add_class("kw-task")
+        self.observe(self._render, names=["task", "problem"])
+        self.task = task
+        self._render()
+
+    def __repr__(self) -> str:
+        return f"TaskView({self.task!r})"
+
+    def update(self, task: Task, problem: str | None = None) -> None:
+        """Show a newer state of the task (and a watching problem, or clear it)."""
+        with self.hold_trait_notifications():
+            self.task = task
+            self.problem = problem or ""
+
+    def save(self, path: str | Path | None = None) -> threading.Thread | None:
+        """Download the video off the kernel's thread; the view says where it went."""
+        if self.client is None or not self.task.video_url:
+            self._saved.value = message_html("No client to download with." if self.client is None else "", "warning")
+            return None
+        self.download_button.disabled = True
+        self._saved.value = '<span class="kw-hint">Saving…</span>'
+
+        def run() -> None:
+            assert self.client is not None
+            try:
+                saved = self.client.download(self.task, path)
+                self._saved.value = f'<span class="kw-ok">Saved to {esc(saved)}</span>'
+            except Exception as error:  # shown to the person, who can try again
+                self._saved.value = message_html(f"Download failed: {error}")
+            finally:
+                self.download_button.disabled = False
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        return thread
+
+    def _render(self, _: object = None) -> None:
+        task = self.task
+        css, words = _STATUS_WORDS[task.status]
+        if task.status is TaskStatus.PROCESSING and task.progress is not None:
+            words = f"{words} · {task.progress:.0f}%"
+        raw = f" <span class='kw-hint'>({esc(task.raw_status)})</span>" if task.raw_status else ""
+        label = f"<b>{esc(self.label)}</b> · " if self.label else ""
+        ext = f" · <span class='kw-mono'>{esc(task.external_task_id)}</span>" if task.external_task_id else ""
+        self._header.value = (
+            f'<div>{label}<span class="kw-badge kw-badge-{css}">{esc(words)}</span>{raw} '
+            f'<span class="kw-hint">{esc(elapsed_text(task))}</span></div>'
+            f'<div class="kw-hint">task <span class="kw-mono">{esc(task.id)}</span>{ext}</div>'
+        )
+        self.progress.value = _progress_value(task)
+        self.progress.bar_style = {"succeeded": "success", "failed": "danger"}.get(task.status.value, "info")
+        self.progress.layout.display = "none" if task.status is TaskStatus.SUCCEEDED else None
+        if task.status is TaskStatus.FAILED:
+            self._message.value = message_html(f"The service could not make this video: {task.error or 'no reason given'}")
+        else:
+            self._message.value = message_html(self.problem, "warning")
+        if task.status is TaskStatus.SUCCEEDED and task.video_url and task.video_url != self._video_url:
+            self._video_url = task.video_url
+            duration = f"{task.video_duration:g} s video · " if task.video_duration else ""
+            self._media.children = (
+                widgets.Video.from_url(task.video_url, autoplay=False, loop=False, controls=True,
+                                       layout=widgets.Layout(max_width="560px", width="100%")),  # fmt: skip
+            )
+            self._saved.value = (
+                f'<span class="kw-hint">{esc(duration)}<a href="{esc(task.video_url)}" target="_blank" '
+                'rel="noopener">open in a new tab</a> · the service deletes it after 30 days</span>'
+            )
+            self._actions.layout.display = None
+
+
+def _progress_value(task: Task) -> float:
+    if task.done:
+        return 100.0
+    if task.progress is not None:
+        return max(3.0, task.progress)
+    return 3.0 if task.status is TaskStatus.SUBMITTED else 50.0
+
+
+class TaskGallery(widgets.VBox):
+    """TaskViews, newest first."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._views: dict[str, TaskView] = {}
+        self._lock = threading.Lock()
+        self._empty = widgets.HTML('<div class="kw-hint">No tasks yet. They appear here, newest first.</div>')
+        super().__init__([self._empty], **kwargs)
+
+    def __repr__(self) -> str:
+        return f"TaskGallery({len(self._views)} tasks)"
+
+    @property
+    def views(self) -> list[TaskView]:
+        """Newest first."""
+        return [c for c in self.children if isinstance(c, TaskView)]
+
+    def get(self, task_id: str) -> TaskView | None:
+        return self._views.get(task_id)
+
+    def add(self, view: TaskView, *, newest: bool = True) -> TaskView:
+        with self._lock:
+            self._views[view.task.id] = view
+            views = [v for v in self.views if v is not view]
+            self.children = tuple([view, *views] if newest else [*views, view])
+        return view
+
+
