@@ -16,6 +16,8 @@ import hashlib
 import io
 import os
 import re
+import struct
+import warnings
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -287,8 +289,15 @@ class _Preparer:
         if fmt not in ACCEPTED_FORMATS:
             what = f"this file is {fmt}" if fmt else "this is not an image file"
             raise self.refuse(f"must be JPEG or PNG ({what}, whatever its name says)", ACCEPTED_FORMATS, fmt)
+        if fmt == "PNG":  # walk the chunks first: a truncated PNG must not reach the decoder
+            try:
+                _strip_png(data)
+            except _Damaged as error:
+                raise self.refuse(f"cannot be decoded: the file is damaged ({error})") from error
         try:
-            im = Image.open(io.BytesIO(data), formats=[fmt])
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # refused below, as an error
+                im = Image.open(io.BytesIO(data), formats=[fmt])
         except Image.DecompressionBombError as error:
             raise self._bomb(None) from error
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
@@ -297,7 +306,11 @@ class _Preparer:
             width, height = im.size
             if width * height > (Image.MAX_IMAGE_PIXELS or 0) > 0:
                 raise self._bomb(im.size)
-            orientation = im.getexif().get(0x0112, 1) if self.fix else 1
+            try:
+                exif = im.getexif()
+            except (OSError, SyntaxError, ValueError, struct.error) as error:
+                raise self.refuse("cannot be decoded: the file is damaged", None, str(error)) from error
+            orientation = exif.get(0x0112, 1) if self.fix else 1
             if orientation not in range(1, 9):
                 orientation = 1
             upright = (height, width) if orientation in (5, 6, 7, 8) else (width, height)
@@ -317,14 +330,14 @@ class _Preparer:
                 except _Damaged as error:
                     raise self.refuse(f"cannot be decoded: the file is damaged ({error})") from error
                 if removed:
-                    gps = " with GPS location" if im.getexif().get_ifd(0x8825) else ""
+                    gps = " with GPS location" if exif.get_ifd(0x8825) else ""
                     self.changes.append(f"removed metadata ({', '.join(removed)}{gps})")
                 if len(stripped) <= MAX_BYTES:
                     self._verify(stripped)
                     return self._result(stripped, fmt, width, height)
             if orientation != 1:
                 self.changes.append(f"rotated per EXIF (orientation {orientation})")
-            if not self.changes and fmt == "JPEG" and im.getexif():
+            if not self.changes and fmt == "JPEG" and exif:
                 self.changes.append("removed metadata (EXIF)")
             self._draft(im, target, orientation)
             try:
@@ -434,7 +447,6 @@ class _Preparer:
             im = ImageOps.fit(im, target, Image.Resampling.LANCZOS)
             self.changes.append(f"cropped {before[0]}×{before[1]} → {target[0]}×{target[1]} to fit the 2.5:1 limit")
         elif max(target) < max(im.size):
-            self._resize_note(im.size, target)
             im = im.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
         quality = 90 if original_size and original_size > MAX_BYTES else 95
         for _ in range(6):
@@ -454,22 +466,15 @@ class _Preparer:
             smaller = (max(MIN_SIDE, int(im.size[0] * scale)), max(MIN_SIDE, int(im.size[1] * scale)))
             if smaller == im.size:
                 raise self.refuse("cannot be brought under 10 MB", MAX_BYTES, len(data))
-            self._resize_note(im.size, smaller)
             im = im.resize(smaller, Image.Resampling.LANCZOS, reducing_gap=3.0)
         else:
             raise self.refuse("cannot be brought under 10 MB", MAX_BYTES, len(data))
         if original_size and original_size > MAX_BYTES:
             self.changes.append(f"re-encoded {megabytes(original_size)} → {megabytes(len(data))}")
+        before = self.upright or im.size
+        if max(im.size) < max(before) and not self.fit:
+            self.changes.append(f"downscaled {before[0]}×{before[1]} → {im.size[0]}×{im.size[1]}")
         return self._result(data, "PNG" if data.startswith(b"\x89PNG") else "JPEG", *im.size)
-
-    def _resize_note(self, before: tuple[int, int], after: tuple[int, int]) -> None:
-        note = next((c for c in self.changes if c.startswith("downscaled")), None)
-        if note:
-            self.changes.remove(note)
-            before = tuple(int(v) for v in note.split()[1].split("×"))  # type: ignore[assignment]
-        elif self.upright:
-            before = self.upright
-        self.changes.append(f"downscaled {before[0]}×{before[1]} → {after[0]}×{after[1]}")
 
     def _result(self, data: bytes, fmt: str, width: int, height: int) -> PreparedImage:
         mime = "image/png" if fmt == "PNG" else "image/jpeg"

@@ -1,0 +1,75 @@
+"""Shared fixtures: real simulators on loopback, clients that never sleep through backoff, and an
+environment with no credentials or journal of the developer's own leaking in."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from kling_widgets import KlingClient, TaskHistory
+from kling_widgets.simulator import Simulator
+from kling_widgets.simulator.samples import sample_jpeg
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("KLING_API_KEY", "KLING_ACCESS_KEY", "KLING_SECRET_KEY", "KLING_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("KLING_WIDGETS_HOME", str(tmp_path / "home"))
+
+
+@pytest.fixture
+def sim() -> Iterator[Simulator]:
+    with Simulator(processing_seconds=0.6) as server:
+        yield server
+
+
+@pytest.fixture
+def kling_sim() -> Iterator[Simulator]:
+    with Simulator("kling", processing_seconds=0.6) as server:
+        yield server
+
+
+class Sleeps(list[float]):
+    """Records every backoff the client asks for, without waiting."""
+
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+@pytest.fixture
+def sleeps() -> Sleeps:
+    return Sleeps()
+
+
+@pytest.fixture
+def client(sim: Simulator, sleeps: Sleeps) -> KlingClient:
+    return KlingClient(sim.api_key, base_url=sim.url, sleep=sleeps, poll_interval=0.05)
+
+
+@pytest.fixture
+def kling_client(kling_sim: Simulator, sleeps: Sleeps) -> KlingClient:
+    return KlingClient(
+        provider="kling", access_key=kling_sim.access_key, secret_key=kling_sim.secret_key,
+        base_url=kling_sim.url, sleep=sleeps, poll_interval=0.05,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def history(tmp_path: Path) -> TaskHistory:
+    return TaskHistory(tmp_path / "journal" / "history.jsonl")
+
+
+@pytest.fixture
+def photo() -> bytes:
+    return sample_jpeg(0, (800, 600))
+
+
+def encode(image: Image.Image, fmt: str = "JPEG", **params: object) -> bytes:
+    out = io.BytesIO()
+    image.save(out, fmt, **params)
+    return out.getvalue()
