@@ -237,7 +237,7 @@ class Simulator:
 
     def video_url(self, task: SimTask) -> str:
         kind = "redirect" if self.redirect_videos else "videos"
-        return f"{self.url}/sim/{kind}/{task.task_id}.mp4"
+        return f"http://{self.host}:{self.port}/sim/{kind}/{task.task_id}.mp4"
 
     def kling_object(self, task: SimTask) -> dict[str, Any]:
         """Kling's own task object (the ``data`` of a direct answer, and the callback body)."""

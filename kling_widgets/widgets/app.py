@@ -103,6 +103,13 @@ class MultiImageToVideo(widgets.VBox):
     def __repr__(self) -> str:
         return f"MultiImageToVideo(client={self.client!r}, images={len(self.image_picker.images)}, tasks={len(self.tasks)})"
 
+    def close(self) -> None:
+        """Stop watching tasks and close every widget of the bundle."""
+        if self.watcher is not None:
+            self.watcher.stop()
+        self._executor.shutdown(wait=False)
+        super().close()
+
     # -- the form ----------------------------------------------------------------------------------
     def _build(self) -> VideoRequest:
         options = self.options

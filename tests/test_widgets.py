@@ -1,0 +1,264 @@
+"""Every widget built and driven without a browser: set traits, click(), assert on traits and state."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from collections.abc import Iterator
+from typing import Any
+
+import ipywidgets as widgets
+import pytest
+import traitlets
+from ipywidgets.widgets.widget import _instances
+
+from kling_widgets import (
+    ImagePicker,
+    KlingClient,
+    MultiImageToVideo,
+    OptionsPanel,
+    PromptBox,
+    Task,
+    TaskHistory,
+    TaskStatus,
+    TaskView,
+)
+from kling_widgets.simulator import Simulator
+from kling_widgets.simulator.samples import sample_image, sample_jpeg
+
+from .conftest import encode
+
+
+def wait_for(condition: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.02)
+
+
+def all_state(widget: widgets.Widget) -> str:
+    """The synced state of a widget and every widget below it, as the front end would get it."""
+    seen: dict[str, Any] = {}
+
+    def walk(w: Any) -> None:
+        if isinstance(w, widgets.Widget) and w.model_id not in seen:
+            state = w.get_state()
+            seen[w.model_id] = state
+            for value in state.values():
+                for item in value if isinstance(value, (list, tuple)) else [value]:
+                    if isinstance(item, str) and item.startswith("IPY_MODEL_"):
+                        walk(_instances.get(item[10:]))
+
+    walk(widget)
+    return json.dumps(seen, default=lambda v: f"<{len(v)} bytes>" if isinstance(v, (bytes, memoryview)) else str(v))
+
+
+# -- ImagePicker ------------------------------------------------------------------------------------
+def test_picker_adds_removes_reorders_and_limits_to_four(photo: bytes) -> None:
+    picker = ImagePicker()
+    seen: list[int] = []
+    picker.observe(lambda change: seen.append(len(change["new"])), names="images")
+    for index in range(4):
+        assert picker.add(sample_jpeg(index, (640, 480))) is not None
+    assert picker.add(photo) is None and "at most 4 images" in picker.message
+    assert len(picker.images) == 4 and seen == [1, 2, 3, 4]
+    first, second = picker.images[0], picker.images[1]
+    picker.move(0, 1)
+    assert picker.images[:2] == [second, first]
+    picker.remove(0)
+    assert picker.images[0] is first and len(picker.images) == 3
+    assert len(picker._cards.children) == 3
+
+
+def test_picker_refusal_is_shown_and_nothing_added() -> None:
+    picker = ImagePicker()
+    assert picker.add(encode(sample_image(0, (200, 200)))) is None
+    assert "too small: 200×200, each side must be at least 300 px" in picker.message
+    assert "too small" in picker._status.value and picker.images == []
+
+
+def test_picker_url_and_path_via_the_text_field(tmp_path: Path) -> None:
+    picker = ImagePicker()
+    picker.source.value = "https://example.com/cat.jpg"
+    picker.add_button.click()
+    path = tmp_path / "dog.jpg"
+    path.write_bytes(sample_jpeg(1))
+    picker.source.value = str(path)
+    picker.add_button.click()
+    assert picker.images[0] == "https://example.com/cat.jpg" and picker.images[1].source == "dog.jpg"
+    assert picker.source.value == ""
+
+
+def test_upload_is_prepared_off_thread_and_dropped_from_state() -> None:
+    picker = ImagePicker()
+    big = encode(sample_image(0, (4000, 3000)), quality=95)
+    files = [
+        {"name": f"photo{i}.jpg", "type": "image/jpeg", "size": len(big), "content": memoryview(big),
+         "last_modified": datetime.now(timezone.utc)}
+        for i in range(5)
+    ]
+    picker.upload.value = tuple(files)
+    assert picker.upload.value == ()  # the full bytes left widget state at once
+    wait_for(lambda: not picker.busy and len(picker.images) == 4)
+    assert "photo4.jpg not added: at most 4 images" in picker.message
+    state = all_state(picker)
+    assert len(state) < 200_000  # thumbnails only, never the photos themselves
+
+
+# -- PromptBox --------------------------------------------------------------------------------------
+def test_prompt_counter_turns_into_an_error_past_the_limit() -> None:
+    box = PromptBox()
+    box.prompt_area.value = "a" * 12
+    assert box.value == "a" * 12 and "12 / 2,500" in box._prompt_count.value
+    box.value = "b" * 2510
+    assert box.prompt_area.value == "b" * 2510
+    assert "kw-error" in box._prompt_count.value and "10 characters over the limit" in box._prompt_count.value
+    assert [p.field for p in box.problems] == ["prompt"]
+    box.negative_area.value = "n" * 2501
+    assert "1 character over" in box._negative_count.value
+
+
+# -- OptionsPanel -----------------------------------------------------------------------------------
+def test_options_offer_exactly_the_service_values_and_are_observable() -> None:
+    panel = OptionsPanel()
+    assert [v for _, v in panel.mode_buttons.options] == ["std", "pro"]
+    assert [v for _, v in panel.duration_buttons.options] == [5, 10]
+    assert [v for _, v in panel.aspect_buttons.options] == ["16:9", "9:16", "1:1"]
+    assert list(panel.model_dropdown.options) == ["kling-v1-6"]
+    changes: list[Any] = []
+    panel.observe(lambda c: changes.append((c["name"], c["new"])), names=["duration", "mode"])
+    panel.duration_buttons.value = 10
+    panel.mode = "pro"
+    assert changes == [("duration", 10), ("mode", "pro")] and panel.mode_buttons.value == "pro"
+    assert "higher quality" in panel._mode_help.value
+    with pytest.raises(traitlets.TraitError):
+        panel.duration = 7
+    with pytest.raises(traitlets.TraitError):
+        panel.aspect_ratio = "4:3"
+    other = widgets.IntText()
+    traitlets.link((panel, "duration"), (other, "value"))
+    panel.duration = 5
+    assert other.value == 5
+
+
+def test_options_constructor_values() -> None:
+    panel = OptionsPanel(mode="pro", duration=10, aspect_ratio="9:16", watermark=True)
+    assert (panel.mode_buttons.value, panel.duration_buttons.value, panel.aspect_buttons.value) == ("pro", 10, "9:16")
+    assert panel.watermark_box.value is True
+
+
+# -- TaskView ---------------------------------------------------------------------------------------
+def test_task_view_shows_progress_failure_and_video() -> None:
+    task = Task("t1", TaskStatus.PROCESSING, raw_status="IN_PROGRESS", progress=40)
+    view = TaskView(task, label="a fox")
+    assert view.progress.value == 40 and "Generating · 40%" in view._header.value
+    view.update(Task("t1", TaskStatus.FAILED, raw_status="failed", error="Image failed the safety check"))
+    assert "Image failed the safety check" in view._message.value and view.progress.bar_style == "danger"
+    view.update(Task("t1", TaskStatus.SUCCEEDED, video_url="http://127.0.0.1:1/v.mp4", video_duration=5))
+    video = view._media.children[0]
+    assert isinstance(video, widgets.Video) and video.format == "url" and video.value == b"http://127.0.0.1:1/v.mp4"
+    assert view._actions.layout.display is None
+
+
+# -- the bundle ---------------------------------------------------------------------------------------
+@pytest.fixture
+def app(client: KlingClient) -> Iterator[MultiImageToVideo]:
+    bundle = MultiImageToVideo(client, poll_interval=0.05)
+    yield bundle
+    bundle.close()
+
+
+def fill(app: MultiImageToVideo, photo: bytes) -> None:
+    app.image_picker.add(photo)
+    app.prompt_box.value = "a fox runs through snow"
+
+
+def test_submit_is_disabled_with_the_reason_while_invalid(app: MultiImageToVideo, photo: bytes) -> None:
+    assert app.submit_button.disabled and "add 1 to 4 reference images" in app._why.value
+    assert app.request is None and {p.field for p in app.problems} == {"images", "prompt"}
+    assert app.submit() is None
+    fill(app, photo)
+    assert not app.submit_button.disabled and app.problems == [] and app.request is not None
+    assert "nothing is billed" in app._why.value
+
+
+def test_double_click_is_one_task_and_the_kernel_is_not_blocked(
+    app: MultiImageToVideo, sim: Simulator, photo: bytes
+) -> None:
+    fill(app, photo)
+    started = time.monotonic()
+    app.submit_button.click()
+    app.submit_button.click()
+    assert time.monotonic() - started < 0.3  # the click returned before the create answered
+    assert app.submit_button.disabled and app.submitting
+    wait_for(lambda: not app.submitting)
+    assert sim.creates == 1 and len(app.tasks) == 1
+    wait_for(lambda: app.tasks[0].status is TaskStatus.SUCCEEDED)
+    assert not app.submit_button.disabled
+    view = app.gallery.views[0]
+    assert isinstance(view._media.children[0], widgets.Video)
+
+
+def test_slow_create_keeps_submit_disabled(app: MultiImageToVideo, sim: Simulator, photo: bytes) -> None:
+    fill(app, photo)
+    from kling_widgets.simulator import Fault
+
+    sim.inject(Fault(method="POST", delay=0.6, apply=True, status=503, code=5001, times=1))
+    future = app.submit()
+    assert future is not None and app.submit() is None
+    time.sleep(0.2)
+    assert app.submit_button.disabled and app.submit_button.description == "Submitting…"
+    assert future.result(timeout=10) is None
+    assert "outcome is unknown" in app._status.value and sim.creates == 1
+
+
+def test_service_refusal_is_shown_and_the_form_keeps_its_values(app: MultiImageToVideo, sim: Simulator, photo: bytes) -> None:
+    fill(app, photo)
+    app.options.mode, app.options.duration = "pro", 10
+    sim.inject(method="POST", status=400, code=1301, message="The prompt violates the content policy")
+    future = app.submit()
+    assert future is not None and future.result(timeout=10) is None
+    assert "content safety policy" in app._status.value and "1301" in app._status.value
+    assert app.prompt_box.value == "a fox runs through snow" and len(app.image_picker.images) == 1
+    assert (app.options.mode, app.options.duration) == ("pro", 10) and not app.submit_button.disabled
+
+
+def test_on_submit_callbacks_and_tasks_newest_first(app: MultiImageToVideo, sim: Simulator, photo: bytes) -> None:
+    fill(app, photo)
+    heard: list[Task] = []
+    app.on_submit(heard.append)
+    first = app.submit().result(timeout=10)  # type: ignore[union-attr]
+    second = app.submit().result(timeout=10)  # type: ignore[union-attr]
+    app.on_submit(heard.append, remove=True)
+    assert heard == [first, second] and [t.id for t in app.tasks] == [second.id, first.id]  # type: ignore[union-attr]
+    assert sim.creates == 2
+    assert len({c["external_task_id"] for c in sim.created}) == 2  # a fresh id per intention
+
+
+def test_bundle_without_credentials_says_how_to_get_going() -> None:
+    app = MultiImageToVideo()
+    assert app.client is None and app.submit_button.disabled
+    assert "KLING_API_KEY" in all_state(app) and "Simulator" in all_state(app)
+    assert app.submit() is None
+
+
+def test_no_secret_in_any_widget_state(photo: bytes, tmp_path: Path) -> None:
+    secret = "sk-test-NEVER-IN-STATE-42424242"
+    with Simulator(api_key=secret, processing_seconds=0.2) as sim:
+        app = MultiImageToVideo(KlingClient(secret, base_url=sim.url), history=TaskHistory(tmp_path / "h.jsonl"),
+                                poll_interval=0.05)  # fmt: skip
+        fill(app, photo)
+        app.submit().result(timeout=10)  # type: ignore[union-attr]
+        wait_for(lambda: app.tasks[0].done)
+        assert secret not in all_state(app) and secret not in repr(app)
+        assert secret not in (tmp_path / "h.jsonl").read_text()
+
+
+def test_bundle_parts_are_the_documented_types(app: MultiImageToVideo) -> None:
+    assert isinstance(app.image_picker, ImagePicker) and isinstance(app.prompt_box, PromptBox)
+    assert isinstance(app.options, OptionsPanel) and isinstance(app.submit_button, widgets.Button)
+    app.options.negative_prompt = "blur"
+    assert app.prompt_box.negative_area.value == "blur"
