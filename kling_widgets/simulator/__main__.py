@@ -10,7 +10,7 @@ from .server import Simulator
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m kling_widgets.simulator", description=__doc__)
-    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--provider", choices=("gateway", "kling"), default="gateway")
     parser.add_argument("--processing-seconds", type=float, default=8.0)

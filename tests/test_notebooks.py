@@ -1,0 +1,68 @@
+"""The tutorials run top to bottom against the simulator, and a saved notebook never holds the key."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def execute(notebook: nbformat.NotebookNode, folder: Path, **kwargs: object) -> nbformat.NotebookNode:
+    NotebookClient(notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(folder)}},
+                   **kwargs).execute()  # fmt: skip
+    return notebook
+
+
+def outputs(notebook: nbformat.NotebookNode) -> str:
+    return "\n".join(
+        str(out.get("text", "")) + str(out.get("data", {}).get("text/plain", ""))
+        for cell in notebook.cells if cell.cell_type == "code" for out in cell.outputs
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in NOTEBOOKS.glob("*.ipynb")))
+def test_tutorial_runs_top_to_bottom(name: str, tmp_path: Path) -> None:
+    shutil.copy(NOTEBOOKS / name, tmp_path / name)
+    notebook = execute(nbformat.read(tmp_path / name, as_version=4), tmp_path)
+    errors = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert errors == []
+    text = outputs(notebook)
+    if name == "quickstart.ipynb":
+        assert "using the built-in simulator" in text and "Nothing is billed" in text
+        assert "succeeded 5.0 s" in text
+    if name == "resume_after_restart.ipynb":
+        assert "unfinished:" in text and "'succeeded'" in text and "unfinished now: []" in text
+
+
+def test_saved_notebook_with_widget_state_holds_no_key(tmp_path: Path) -> None:
+    secret = "sk-test-SAVED-NOTEBOOK-9876543210"
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell(
+            "from kling_widgets import KlingClient, MultiImageToVideo, TaskHistory\n"
+            "from kling_widgets.simulator import Simulator\n"
+            "from kling_widgets.simulator.samples import sample_jpeg\n"
+            f"sim = Simulator(api_key={secret!r}, processing_seconds=0.5).start()\n"
+            "client = KlingClient(sim.api_key, base_url=sim.url)\n"
+            "app = MultiImageToVideo(client, history=TaskHistory('journal.jsonl'), poll_interval=0.1)\n"
+            "app.image_picker.add(sample_jpeg(0))\n"
+            "app.prompt_box.value = 'a fox'\n"
+            "app"
+        ),
+        nbformat.v4.new_code_cell("task = app.submit().result()\napp.watcher.wait_idle(20)\nprint(app.tasks, client)"),
+        nbformat.v4.new_code_cell("client.get_task('missing')  # an error with a traceback"),
+    ]
+    execute(notebook, tmp_path, store_widget_state=True, allow_errors=True)
+    saved = tmp_path / "saved.ipynb"
+    nbformat.write(notebook, saved)
+    text = saved.read_text()
+    assert "application/vnd.jupyter.widget-state+json" in text  # the widget state really was saved
+    assert "succeeded" in text and "NotFoundError" in text
+    # The key appears once: in the cell's own source, where the user typed it. Nowhere else.
+    assert text.count(secret) == 1
+    assert secret not in (tmp_path / "journal.jsonl").read_text()
