@@ -4,6 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PORT   ?= 8888
+# JupyterLab refuses to run as root unless told; containers and CI machines often are root.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: setup demo test lint unit bench clean
 
@@ -11,6 +13,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m compileall -q kling_widgets
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -18,7 +21,7 @@ setup: $(STAMP)
 demo: setup
 	@echo "Opening notebooks/quickstart.ipynb in JupyterLab at http://127.0.0.1:$(PORT)/lab"
 	@echo "No KLING_API_KEY set? The notebook runs against the built-in simulator (nothing is billed)."
-	cd notebooks && ../$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(PORT) quickstart.ipynb
+	cd notebooks && ../$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(PORT) $(ALLOW_ROOT) quickstart.ipynb
 
 lint: setup
 	$(BIN)/ruff check kling_widgets tests benchmarks

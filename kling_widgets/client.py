@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import requests
@@ -39,13 +39,15 @@ from .errors import (
     TaskFailedError,
     WaitTimeoutError,
 )
-from .history import TaskHistory
 from .http_errors import error_from_body, parse_retry_after
 from .models import Task, TaskStatus, VideoRequest
 
+if TYPE_CHECKING:
+    from .history import TaskHistory
+
 log = logging.getLogger("kling_widgets")
 
-PROVIDERS = {
+PROVIDERS: dict[str, dict[str, Any]] = {
     "gateway": {
         "base_url": "https://www.anyfast.ai",
         "create": "/kling/v1/videos/multi-image2video",
@@ -174,7 +176,9 @@ class KlingClient:
         except requests.exceptions.ConnectTimeout as error:
             raise APIConnectionError(f"could not connect to {self.base_url}: timed out", reached=False) from error
         except requests.exceptions.Timeout as error:
-            raise APIConnectionError(f"no answer from {self.base_url} within {self.timeout:g} s", reached=True) from error
+            raise APIConnectionError(
+                f"no answer from {self.base_url} within {self.timeout:g} s", reached=True
+            ) from error
         except requests.exceptions.ConnectionError as error:
             reached = not _never_connected(error)
             what = "the connection broke before an answer" if reached else "could not connect"
@@ -209,22 +213,22 @@ class KlingClient:
                 if isinstance(body, dict) and body.get("code") not in (None, 0, "0", "success"):
                     raise error_from_body(response.status_code, body)  # an error dressed as HTTP 200
                 return body
-            error = error_from_body(
+            failure = error_from_body(
                 response.status_code,
                 body,
                 retry_after=parse_retry_after(response.headers.get("Retry-After")),
                 text=response.text,
             )
-            if isinstance(error, AuthenticationError) and error.code == 1004 and not refreshed:
+            if isinstance(failure, AuthenticationError) and failure.code == 1004 and not refreshed:
                 refreshed = self._auth.refresh()  # expired token: sign a fresh one, retry once
                 if refreshed:
                     continue
-            retry = isinstance(error, RateLimitError) or (idempotent and isinstance(error, ServerError))
+            retry = isinstance(failure, RateLimitError) or (idempotent and isinstance(failure, ServerError))
             if retry and attempt < max_retries:
-                self._backoff(attempt, error.retry_after, f"{method} {path}: {error}")
+                self._backoff(attempt, failure.retry_after, f"{method} {path}: {failure}")
                 attempt += 1
                 continue
-            raise error
+            raise failure
 
     def _backoff(self, attempt: int, retry_after: float | None, why: str) -> None:
         if retry_after is not None:
@@ -398,7 +402,6 @@ class KlingClient:
             self.history.record_task(task, external_id)
 
 
-
 def _never_connected(error: requests.exceptions.ConnectionError) -> bool:
     """True when the connection was never established (refused, unresolvable): nothing was sent."""
     from urllib3.exceptions import NameResolutionError, NewConnectionError
@@ -424,5 +427,3 @@ def _bare_session() -> requests.Session:
     session.proxies.update({k: v for k, v in urllib.request.getproxies().items() if k != "no"})
     session.headers["User-Agent"] = f"kling-widgets/{__version__}"
     return session
-
-

@@ -78,7 +78,10 @@ class APIError(KlingError):
         self.request_id = request_id
         self.retry_after = retry_after
         self.field = field
-        details = [f"HTTP {status_code}" if status_code else None, f"code {code}" if code is not None else None]
+        details = [
+            f"HTTP {status_code}" if status_code else None,
+            f"code {code}" if code is not None else None,
+        ]
         if request_id:
             details.append(f"request {request_id}")
         extra = ", ".join(d for d in details if d)

@@ -112,11 +112,9 @@ class TaskHistory:
             handle.flush()
             os.fsync(handle.fileno())
 
-    def record_submission(
-        self, external_task_id: str, request: VideoRequest, *, provider: str, base_url: str
-    ) -> None:
+    def record_submission(self, external_task_id: str, request: VideoRequest, *, provider: str, base_url: str) -> None:
         """Journal a create before it is sent: settings, prompt and image fingerprints, never bytes."""
-        images = []
+        images: list[dict[str, Any]] = []
         for item in request.prepared_images():
             if isinstance(item, str):
                 images.append({"url": item})
@@ -191,8 +189,21 @@ class TaskHistory:
             if record.get("event") == "submit":
                 entry.submitted_at = record.get("time")
             entry.updated_at = record.get("time")
-            for key in ("task_id", "status", "raw_status", "progress", "video_url", "video_duration",
-                        "error", "local_file", "provider", "base_url", "prompt", "settings", "images"):
+            for key in (
+                "task_id",
+                "status",
+                "raw_status",
+                "progress",
+                "video_url",
+                "video_duration",
+                "error",
+                "local_file",
+                "provider",
+                "base_url",
+                "prompt",
+                "settings",
+                "images",
+            ):
                 if record.get(key) is not None:
                     setattr(entry, key, record[key])
             if record.get("event") == "task" and record.get("error") is None:

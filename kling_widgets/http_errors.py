@@ -6,7 +6,6 @@ gateway's ``{"error": {"message", "type", "code"}}`` and its ``{"code": "task_fa
 
 from __future__ import annotations
 
-import email.utils
 import re
 import time
 from typing import Any
@@ -51,9 +50,18 @@ _BY_STATUS: dict[int, type[APIError]] = {
     429: RateLimitError,
 }
 _REQUEST_FIELDS = (
-    "image_list", "prompt", "negative_prompt", "model_name", "mode", "duration", "aspect_ratio",
-    "watermark_info", "callback_url", "external_task_id", "task_id",
-)  # fmt: skip
+    "image_list",
+    "prompt",
+    "negative_prompt",
+    "model_name",
+    "mode",
+    "duration",
+    "aspect_ratio",
+    "watermark_info",
+    "callback_url",
+    "external_task_id",
+    "task_id",
+)
 _MEANING: dict[type[APIError], str] = {
     AccountError: "the account cannot create tasks (unpaid, suspended or out of credit)",
     ContentPolicyError: "the input was refused by the service's content safety policy",
@@ -68,6 +76,8 @@ def parse_retry_after(value: str | None) -> float | None:
     value = value.strip()
     if re.fullmatch(r"\d+(\.\d+)?", value):
         return float(value)
+    import email.utils
+
     try:
         parsed = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -75,9 +85,7 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, parsed.timestamp() - time.time())
 
 
-def error_from_body(
-    status: int, body: Any, *, retry_after: float | None = None, text: str = ""
-) -> APIError:
+def error_from_body(status: int, body: Any, *, retry_after: float | None = None, text: str = "") -> APIError:
     """The exception for one error answer; the service's own message is kept (with secrets redacted)."""
     code: int | str | None = None
     message = ""

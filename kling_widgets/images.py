@@ -63,8 +63,7 @@ class PreparedImage:
     def __repr__(self) -> str:
         changes = f", changes={list(self.changes)!r}" if self.changes else ""
         return (
-            f"PreparedImage({self.source!r}, {self.width}×{self.height} {self.mime}, "
-            f"{megabytes(self.size)}{changes})"
+            f"PreparedImage({self.source!r}, {self.width}×{self.height} {self.mime}, {megabytes(self.size)}{changes})"
         )
 
     @property
@@ -149,7 +148,10 @@ def _read(source: object) -> tuple[bytes, str]:
             )
         return path.read_bytes(), path.name
     raise ValidationError(
-        Problem("image", f"cannot read an image from {type(source).__name__}: give a path, URL, bytes or PIL image")
+        Problem(
+            "image",
+            f"cannot read an image from {type(source).__name__}: give a path, URL, bytes or PIL image",
+        )
     )
 
 
@@ -219,7 +221,19 @@ def _strip_jpeg(data: bytes) -> tuple[bytes, list[str]]:
             pos = match.start()
 
 
-_PNG_KEEP = {b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"iCCP", b"sBIT", b"pHYs"}
+_PNG_KEEP = {
+    b"IHDR",
+    b"PLTE",
+    b"IDAT",
+    b"IEND",
+    b"tRNS",
+    b"gAMA",
+    b"cHRM",
+    b"sRGB",
+    b"iCCP",
+    b"sBIT",
+    b"pHYs",
+}
 
 
 def _strip_png(data: bytes) -> tuple[bytes, list[str]]:
@@ -397,7 +411,9 @@ class _Preparer:
     def _as_is(self, data: bytes, fmt: str, im: Image.Image) -> PreparedImage:
         if len(data) > MAX_BYTES:
             raise self.refuse(
-                f"{megabytes(len(data))} is over the 10 MB limit; pass fix=True to re-encode it", MAX_BYTES, len(data)
+                f"{megabytes(len(data))} is over the 10 MB limit; pass fix=True to re-encode it",
+                MAX_BYTES,
+                len(data),
             )
         self._verify(data)
         return self._result(data, fmt, *im.size)
@@ -429,9 +445,7 @@ class _Preparer:
         if stored[0] * 2 <= im.size[0] and self.fit is None:
             im.draft("RGB", stored)
 
-    def _encode(
-        self, im: Image.Image, fmt: str, original_size: int | None, target: tuple[int, int]
-    ) -> PreparedImage:
+    def _encode(self, im: Image.Image, fmt: str, original_size: int | None, target: tuple[int, int]) -> PreparedImage:
         from PIL import Image, ImageOps
 
         im, note = _flatten(im)
@@ -440,7 +454,7 @@ class _Preparer:
         if self.fit and target != im.size and (target[0] > im.size[0] or target[1] > im.size[1]):
             before = im.size
             fill = im.resize((1, 1), Image.Resampling.BOX).getpixel((0, 0))
-            im = ImageOps.pad(im, target, color=fill)
+            im = ImageOps.pad(im, target, color=fill if isinstance(fill, (int, tuple)) else None)
             self.changes.append(f"padded {before[0]}×{before[1]} → {target[0]}×{target[1]} to fit the 2.5:1 limit")
         elif self.fit == "crop" and target != im.size and max(im.size) / min(im.size) > MAX_RATIO:
             before = im.size

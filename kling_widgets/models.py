@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from .errors import PayloadError, Problem, ValidationError
-from .images import PreparedImage, ImageSource, is_url, prepare_image
+from .images import ImageSource, PreparedImage, is_url, prepare_image
 
 MODEL_NAMES: tuple[str, ...] = ("kling-v1-6",)
 MODES: tuple[str, ...] = ("std", "pro")
@@ -57,6 +57,11 @@ _STATUS_MAP: dict[str, TaskStatus] = {
     "failed": TaskStatus.FAILED,
     "failure": TaskStatus.FAILED,
 }
+
+
+def is_known_status(raw: object) -> bool:
+    """True when a provider's status string is one the contract documents."""
+    return isinstance(raw, str) and raw.strip().lower() in _STATUS_MAP
 
 
 def parse_status(raw: object) -> TaskStatus:
@@ -289,7 +294,7 @@ class VideoRequest:
     def __post_init__(self) -> None:
         images = self.images
         if isinstance(images, (str, bytes)) or not isinstance(images, Sequence):
-            images = [images]  # type: ignore[list-item]
+            images = [images]
         object.__setattr__(self, "images", tuple(images))
         if isinstance(self.duration, str) and self.duration.strip().isdigit():
             object.__setattr__(self, "duration", int(self.duration))
@@ -336,7 +341,12 @@ class VideoRequest:
         ext = self.external_task_id
         if ext is not None and not (isinstance(ext, str) and ext.strip() and not re.search(r"\s", ext)):
             problems.append(
-                Problem("external_task_id", "must be a non-empty string without spaces, unique per account", None, ext)
+                Problem(
+                    "external_task_id",
+                    "must be a non-empty string without spaces, unique per account",
+                    None,
+                    ext,
+                )
             )
         return problems
 
@@ -389,9 +399,7 @@ class VideoRequest:
             return cached
         item = self.images[index]
         prepared: PreparedImage | str
-        if isinstance(item, PreparedImage):
-            prepared = item
-        elif isinstance(item, str) and is_url(item):
+        if isinstance(item, PreparedImage) or (isinstance(item, str) and is_url(item)):
             prepared = item
         else:
             prepared = prepare_image(item)

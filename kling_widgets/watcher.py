@@ -13,11 +13,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .client import DEFAULT_POLL_INTERVAL, KlingClient, poll_delay
 from .errors import APIConnectionError, KlingError, PayloadError, RateLimitError, ServerError
-from .history import TaskHistory
 from .models import Task
+
+if TYPE_CHECKING:
+    from .history import TaskHistory
 
 log = logging.getLogger("kling_widgets")
 Listener = Callable[["TaskUpdate"], None]
@@ -154,7 +157,11 @@ class TaskWatcher:
             return
         watched.failures = 0
         watched.next_poll = now + poll_delay(self.poll_interval, elapsed)
-        changed = (current.status, current.progress, current.video_url) != (task.status, task.progress, task.video_url)
+        changed = (current.status, current.progress, current.video_url) != (
+            task.status,
+            task.progress,
+            task.video_url,
+        )
         watched.task = current
         if changed and self.history is not None:
             self.history.record_task(current)

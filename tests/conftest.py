@@ -54,9 +54,13 @@ def client(sim: Simulator, sleeps: Sleeps) -> KlingClient:
 @pytest.fixture
 def kling_client(kling_sim: Simulator, sleeps: Sleeps) -> KlingClient:
     return KlingClient(
-        provider="kling", access_key=kling_sim.access_key, secret_key=kling_sim.secret_key,
-        base_url=kling_sim.url, sleep=sleeps, poll_interval=0.05,
-    )  # fmt: skip
+        provider="kling",
+        access_key=kling_sim.access_key,
+        secret_key=kling_sim.secret_key,
+        base_url=kling_sim.url,
+        sleep=sleeps,
+        poll_interval=0.05,
+    )
 
 
 @pytest.fixture

@@ -50,7 +50,9 @@ def test_gateway_create_get_wait_download(client: KlingClient, sim: Simulator, p
         assert abs(float(container.duration / 1e6) - 10) < 0.5  # type: ignore[operator]
 
 
-def test_kling_direct_round_trip_with_verified_jwt(kling_client: KlingClient, kling_sim: Simulator, photo: bytes) -> None:
+def test_kling_direct_round_trip_with_verified_jwt(
+    kling_client: KlingClient, kling_sim: Simulator, photo: bytes
+) -> None:
     done = kling_client.generate(request(photo, external_task_id="my-own-1"))
     assert done.status is TaskStatus.SUCCEEDED and done.external_task_id == "my-own-1"
     assert kling_sim.requests[0].path == "/v1/videos/multi-image2video"
@@ -113,7 +115,9 @@ def test_gateway_unknown_task_is_not_found(client: KlingClient) -> None:
     assert caught.value.code == "task_not_exist"
 
 
-def test_service_side_validation_is_a_bad_request_naming_the_field(client: KlingClient, sim: Simulator, photo: bytes) -> None:
+def test_service_side_validation_is_a_bad_request_naming_the_field(
+    client: KlingClient, sim: Simulator, photo: bytes
+) -> None:
     sim.inject(method="POST", status=400, code=1201, message="prompt contains unsupported characters")
     with pytest.raises(BadRequestError) as caught:
         client.create_task(request(photo))
@@ -122,7 +126,12 @@ def test_service_side_validation_is_a_bad_request_naming_the_field(client: Kling
 
 @pytest.mark.parametrize(
     ("status", "code", "kind"),
-    [(429, 1102, AccountError), (403, 1103, APIError), (400, 1301, ContentPolicyError), (429, 1304, APIError)],
+    [
+        (429, 1102, AccountError),
+        (403, 1103, APIError),
+        (400, 1301, ContentPolicyError),
+        (429, 1304, APIError),
+    ],
 )
 def test_business_codes_are_never_retried(
     client: KlingClient, sim: Simulator, photo: bytes, status: int, code: int, kind: type[Exception]
@@ -134,7 +143,9 @@ def test_business_codes_are_never_retried(
     assert len([r for r in sim.requests if r.method == "POST"]) == 1
 
 
-def test_rate_limit_on_read_backs_off_honouring_retry_after(client: KlingClient, sim: Simulator, sleeps: Sleeps) -> None:
+def test_rate_limit_on_read_backs_off_honouring_retry_after(
+    client: KlingClient, sim: Simulator, sleeps: Sleeps
+) -> None:
     sim.inject(method="GET", status=429, code=1302, message="slow down", retry_after=7, times=2)
     with pytest.raises(NotFoundError):
         client.get_task("missing")
@@ -149,7 +160,9 @@ def test_retry_after_is_capped(sim: Simulator, sleeps: Sleeps) -> None:
     assert sleeps == [5]
 
 
-def test_server_errors_on_reads_are_retried_with_jittered_backoff(client: KlingClient, sim: Simulator, sleeps: Sleeps) -> None:
+def test_server_errors_on_reads_are_retried_with_jittered_backoff(
+    client: KlingClient, sim: Simulator, sleeps: Sleeps
+) -> None:
     sim.inject(method="GET", status=503, code=5001, message="maintenance", times=2)
     with pytest.raises(NotFoundError):
         client.get_task("x")

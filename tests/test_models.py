@@ -12,31 +12,55 @@ from kling_widgets.errors import PayloadError
 from kling_widgets.models import parse_progress, parse_time
 
 GATEWAY_CREATE = {
-    "id": "860260753860210752", "task_id": "860260753860210752", "object": "video",
-    "model": "kling-v1-6", "status": "submitted", "progress": 0, "created_at": 1773130665,
-}  # fmt: skip
+    "id": "860260753860210752",
+    "task_id": "860260753860210752",
+    "object": "video",
+    "model": "kling-v1-6",
+    "status": "submitted",
+    "progress": 0,
+    "created_at": 1773130665,
+}
 GATEWAY_ENVELOPE = {
     "code": "success",
     "message": "",
     "data": {
-        "task_id": "860260753860210752", "action": "multi-image2video", "status": "SUCCESS",
-        "fail_reason": "", "submit_time": 1773130665, "start_time": 1773130670, "finish_time": 1773130720,
+        "task_id": "860260753860210752",
+        "action": "multi-image2video",
+        "status": "SUCCESS",
+        "fail_reason": "",
+        "submit_time": 1773130665,
+        "start_time": 1773130670,
+        "finish_time": 1773130720,
         "progress": "100%",
-        "data": {"code": 0, "message": "SUCCEED", "data": {
-            "task_id": "860260753860210752", "task_status": "succeed",
-            "task_info": {"external_task_id": "my-1"},
-            "task_result": {"videos": [{"id": "v1", "url": "https://cdn.example/v.mp4", "duration": "5.1"}]},
-            "created_at": 1773130665000, "updated_at": 1773130720000}},
+        "data": {
+            "code": 0,
+            "message": "SUCCEED",
+            "data": {
+                "task_id": "860260753860210752",
+                "task_status": "succeed",
+                "task_info": {"external_task_id": "my-1"},
+                "task_result": {"videos": [{"id": "v1", "url": "https://cdn.example/v.mp4", "duration": "5.1"}]},
+                "created_at": 1773130665000,
+                "updated_at": 1773130720000,
+            },
+        },
     },
-}  # fmt: skip
+}
 KLING_DIRECT = {
-    "code": 0, "message": "SUCCEED", "request_id": "req-1",
+    "code": 0,
+    "message": "SUCCEED",
+    "request_id": "req-1",
     "data": {
-        "task_id": "abc", "task_status": "failed", "task_status_msg": "Image contains sensitive content",
-        "task_info": {"external_task_id": "ext-9"}, "final_unit_deduction": "0",
-        "watermark_info": {"enabled": False}, "created_at": 1773130665123, "updated_at": 1773130700456,
+        "task_id": "abc",
+        "task_status": "failed",
+        "task_status_msg": "Image contains sensitive content",
+        "task_info": {"external_task_id": "ext-9"},
+        "final_unit_deduction": "0",
+        "watermark_info": {"enabled": False},
+        "created_at": 1773130665123,
+        "updated_at": 1773130700456,
     },
-}  # fmt: skip
+}
 
 
 def test_gateway_create_shape() -> None:
@@ -48,7 +72,12 @@ def test_gateway_create_shape() -> None:
 
 
 def test_gateway_video_object_completed() -> None:
-    payload = {**GATEWAY_CREATE, "status": "completed", "metadata": {"url": "https://cdn/x.mp4"}, "seconds": "10"}
+    payload = {
+        **GATEWAY_CREATE,
+        "status": "completed",
+        "metadata": {"url": "https://cdn/x.mp4"},
+        "seconds": "10",
+    }
     task = Task.from_payload(payload)
     assert task.status is TaskStatus.SUCCEEDED and task.video_url == "https://cdn/x.mp4"
     assert task.video_duration == 10.0 and task.progress == 100
@@ -107,7 +136,9 @@ def test_parsers() -> None:
 
 
 def test_task_repr_is_cheap() -> None:
-    assert repr(Task.from_payload(GATEWAY_ENVELOPE)) == "Task(id='860260753860210752', status='succeeded', progress=100)"
+    assert (
+        repr(Task.from_payload(GATEWAY_ENVELOPE)) == "Task(id='860260753860210752', status='succeeded', progress=100)"
+    )
 
 
 # -- VideoRequest ---------------------------------------------------------------------------------
@@ -116,19 +147,32 @@ URL = "https://example.com/a.jpg"
 
 def test_to_payload_is_the_exact_body(photo: bytes) -> None:
     request = VideoRequest(
-        [URL, photo], "two friends wave", negative_prompt="blur", mode="pro", duration=10, aspect_ratio="9:16",
-        watermark=True, callback_url="https://example.com/cb", external_task_id="mine-1",
-    )  # fmt: skip
+        [URL, photo],
+        "two friends wave",
+        negative_prompt="blur",
+        mode="pro",
+        duration=10,
+        aspect_ratio="9:16",
+        watermark=True,
+        callback_url="https://example.com/cb",
+        external_task_id="mine-1",
+    )
     body = request.to_payload()
     assert body["image_list"][0] == {"image": URL}
     encoded = body["image_list"][1]["image"]
     assert not encoded.startswith("data:") and base64.b64decode(encoded)[:3] == b"\xff\xd8\xff"
     assert body["duration"] == "10" and isinstance(body["duration"], str)
     assert {k: v for k, v in body.items() if k != "image_list"} == {
-        "model_name": "kling-v1-6", "prompt": "two friends wave", "negative_prompt": "blur", "mode": "pro",
-        "duration": "10", "aspect_ratio": "9:16", "watermark_info": {"enabled": True},
-        "callback_url": "https://example.com/cb", "external_task_id": "mine-1",
-    }  # fmt: skip
+        "model_name": "kling-v1-6",
+        "prompt": "two friends wave",
+        "negative_prompt": "blur",
+        "mode": "pro",
+        "duration": "10",
+        "aspect_ratio": "9:16",
+        "watermark_info": {"enabled": True},
+        "callback_url": "https://example.com/cb",
+        "external_task_id": "mine-1",
+    }
 
 
 def test_none_fields_are_left_out() -> None:
@@ -139,16 +183,32 @@ def test_none_fields_are_left_out() -> None:
 
 def test_every_problem_is_reported_at_once() -> None:
     request = VideoRequest(
-        [], "x" * 2501, negative_prompt="y" * 2600, model_name="kling-v9", mode="ultra", duration=7,
-        aspect_ratio="4:3", watermark="yes", callback_url="ftp://x", external_task_id="has space",  # type: ignore[arg-type]
-    )  # fmt: skip
+        [],
+        "x" * 2501,
+        negative_prompt="y" * 2600,
+        model_name="kling-v9",
+        mode="ultra",
+        duration=7,
+        aspect_ratio="4:3",
+        watermark="yes",
+        callback_url="ftp://x",
+        external_task_id="has space",  # type: ignore[arg-type]
+    )
     with pytest.raises(ValidationError) as caught:
         request.validate()
     problems = {p.field: p for p in caught.value.problems}
     assert set(problems) == {
-        "images", "prompt", "negative_prompt", "model_name", "mode", "duration", "aspect_ratio", "watermark",
-        "callback_url", "external_task_id",
-    }  # fmt: skip
+        "images",
+        "prompt",
+        "negative_prompt",
+        "model_name",
+        "mode",
+        "duration",
+        "aspect_ratio",
+        "watermark",
+        "callback_url",
+        "external_task_id",
+    }
     assert "2500" in problems["prompt"].message and "2501" in problems["prompt"].message
     assert problems["prompt"].limit == 2500 and problems["prompt"].value == 2501
     assert "5 s, 10 s" in problems["duration"].message and "7" in problems["duration"].message

@@ -13,16 +13,19 @@ NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
 
 def execute(notebook: nbformat.NotebookNode, folder: Path, **kwargs: object) -> nbformat.NotebookNode:
-    NotebookClient(notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(folder)}},
-                   **kwargs).execute()  # fmt: skip
+    NotebookClient(
+        notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(folder)}}, **kwargs
+    ).execute()
     return notebook
 
 
 def outputs(notebook: nbformat.NotebookNode) -> str:
     return "\n".join(
         str(out.get("text", "")) + str(out.get("data", {}).get("text/plain", ""))
-        for cell in notebook.cells if cell.cell_type == "code" for out in cell.outputs
-    )  # fmt: skip
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for out in cell.outputs
+    )
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in NOTEBOOKS.glob("*.ipynb")))

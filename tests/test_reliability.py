@@ -44,9 +44,13 @@ def test_kling_unknown_outcome_is_looked_up_by_external_id(
     kling_sim: Simulator, sleeps: Sleeps, history: TaskHistory, photo: bytes, fault: dict[str, Any]
 ) -> None:
     client = KlingClient(
-        provider="kling", access_key=kling_sim.access_key, secret_key=kling_sim.secret_key,
-        base_url=kling_sim.url, sleep=sleeps, history=history,
-    )  # fmt: skip
+        provider="kling",
+        access_key=kling_sim.access_key,
+        secret_key=kling_sim.secret_key,
+        base_url=kling_sim.url,
+        sleep=sleeps,
+        history=history,
+    )
     kling_sim.inject(method="POST", apply=True, **fault)
     task = client.create_task(req(photo))
     assert kling_sim.creates == 1 and task.id == kling_sim.created[0]["task_id"]
@@ -84,7 +88,9 @@ def test_concurrency_limit_of_the_simulator_is_a_1303(photo: bytes, sleeps: Slee
         assert any(r.method == "POST" for r in sim.requests[2:])
 
 
-def test_connection_refused_is_safe_to_retry_and_never_unknown(photo: bytes, sleeps: Sleeps, history: TaskHistory) -> None:
+def test_connection_refused_is_safe_to_retry_and_never_unknown(
+    photo: bytes, sleeps: Sleeps, history: TaskHistory
+) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -96,7 +102,9 @@ def test_connection_refused_is_safe_to_retry_and_never_unknown(photo: bytes, sle
     assert history.unfinished() == []
 
 
-@pytest.mark.parametrize(("status", "code"), [(400, 1201), (401, 1000), (403, 1103), (429, 1100), (429, 1101), (429, 1102)])
+@pytest.mark.parametrize(
+    ("status", "code"), [(400, 1201), (401, 1000), (403, 1103), (429, 1100), (429, 1101), (429, 1102)]
+)
 def test_refusals_are_never_retried(sim: Simulator, client: KlingClient, photo: bytes, status: int, code: int) -> None:
     sim.inject(method="POST", status=status, code=code, times=None)
     with pytest.raises(KlingError):
@@ -128,7 +136,9 @@ def test_deadline_says_the_task_may_still_be_billed(photo: bytes) -> None:
     assert caught.value.task.id == task.id
 
 
-def test_watcher_keeps_going_through_failures_and_reports_final_states(sim: Simulator, client: KlingClient, photo: bytes) -> None:
+def test_watcher_keeps_going_through_failures_and_reports_final_states(
+    sim: Simulator, client: KlingClient, photo: bytes
+) -> None:
     sim.fail_next_task("no luck")
     tasks = [client.create_task(req(photo)) for _ in range(3)]
     sim.inject(method="GET", status=500, code=5000, probability=0.3, times=None)
@@ -162,7 +172,9 @@ def test_watcher_deadline(photo: bytes) -> None:
 
 
 # -- the journal ------------------------------------------------------------------------------------------
-def test_history_records_before_sending_and_folds_updates(sim: Simulator, client: KlingClient, history: TaskHistory, photo: bytes) -> None:
+def test_history_records_before_sending_and_folds_updates(
+    sim: Simulator, client: KlingClient, history: TaskHistory, photo: bytes
+) -> None:
     sim.inject(method="POST", drop=True)  # the create never gets an answer …
     client.history = history
     with pytest.raises(CreateOutcomeUnknownError):
@@ -181,7 +193,10 @@ def test_history_tolerates_a_torn_last_line(history: TaskHistory, photo: bytes) 
     with open(history.path, "ab") as handle:
         handle.write(b'{"event":"task","external_task_id":"x-1","sta')  # a crash mid-write
     history.record_task(Task("t2", TaskStatus.SUBMITTED), "x-2")
-    assert {e.external_task_id: e.status for e in history.entries()} == {"x-1": "processing", "x-2": "submitted"}
+    assert {e.external_task_id: e.status for e in history.entries()} == {
+        "x-1": "processing",
+        "x-2": "submitted",
+    }
 
 
 def _write_many(path: str, prefix: str) -> None:
@@ -269,12 +284,25 @@ def test_fuzz_from_payload_raises_only_documented_errors(payload: dict[str, Any]
     count=st.integers(0, 6),
 )
 def test_fuzz_video_request_never_lets_invalid_reach_the_wire(
-    prompt: Any, negative: Any, mode: Any, duration: Any, aspect: Any, callback: Any, external: Any, count: int
+    prompt: Any,
+    negative: Any,
+    mode: Any,
+    duration: Any,
+    aspect: Any,
+    callback: Any,
+    external: Any,
+    count: int,
 ) -> None:
     request = VideoRequest(
-        ["https://example.com/a.jpg"] * count, prompt, negative_prompt=negative, mode=mode, duration=duration,
-        aspect_ratio=aspect, callback_url=callback, external_task_id=external,
-    )  # fmt: skip
+        ["https://example.com/a.jpg"] * count,
+        prompt,
+        negative_prompt=negative,
+        mode=mode,
+        duration=duration,
+        aspect_ratio=aspect,
+        callback_url=callback,
+        external_task_id=external,
+    )
     try:
         body = request.to_payload()
     except ValidationError as error:

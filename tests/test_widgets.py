@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from collections.abc import Iterator
 from typing import Any
 
 import ipywidgets as widgets
@@ -96,8 +96,13 @@ def test_upload_is_prepared_off_thread_and_dropped_from_state() -> None:
     picker = ImagePicker()
     big = encode(sample_image(0, (4000, 3000)), quality=95)
     files = [
-        {"name": f"photo{i}.jpg", "type": "image/jpeg", "size": len(big), "content": memoryview(big),
-         "last_modified": datetime.now(timezone.utc)}
+        {
+            "name": f"photo{i}.jpg",
+            "type": "image/jpeg",
+            "size": len(big),
+            "content": memoryview(big),
+            "last_modified": datetime.now(timezone.utc),
+        }
         for i in range(5)
     ]
     picker.upload.value = tuple(files)
@@ -146,7 +151,11 @@ def test_options_offer_exactly_the_service_values_and_are_observable() -> None:
 
 def test_options_constructor_values() -> None:
     panel = OptionsPanel(mode="pro", duration=10, aspect_ratio="9:16", watermark=True)
-    assert (panel.mode_buttons.value, panel.duration_buttons.value, panel.aspect_buttons.value) == ("pro", 10, "9:16")
+    assert (panel.mode_buttons.value, panel.duration_buttons.value, panel.aspect_buttons.value) == (
+        "pro",
+        10,
+        "9:16",
+    )
     assert panel.watermark_box.value is True
 
 
@@ -215,7 +224,9 @@ def test_slow_create_keeps_submit_disabled(app: MultiImageToVideo, sim: Simulato
     assert "outcome is unknown" in app._status.value and sim.creates == 1
 
 
-def test_service_refusal_is_shown_and_the_form_keeps_its_values(app: MultiImageToVideo, sim: Simulator, photo: bytes) -> None:
+def test_service_refusal_is_shown_and_the_form_keeps_its_values(
+    app: MultiImageToVideo, sim: Simulator, photo: bytes
+) -> None:
     fill(app, photo)
     app.options.mode, app.options.duration = "pro", 10
     sim.inject(method="POST", status=400, code=1301, message="The prompt violates the content policy")
@@ -248,8 +259,9 @@ def test_bundle_without_credentials_says_how_to_get_going() -> None:
 def test_no_secret_in_any_widget_state(photo: bytes, tmp_path: Path) -> None:
     secret = "sk-test-NEVER-IN-STATE-42424242"
     with Simulator(api_key=secret, processing_seconds=0.2) as sim:
-        app = MultiImageToVideo(KlingClient(secret, base_url=sim.url), history=TaskHistory(tmp_path / "h.jsonl"),
-                                poll_interval=0.05)  # fmt: skip
+        app = MultiImageToVideo(
+            KlingClient(secret, base_url=sim.url), history=TaskHistory(tmp_path / "h.jsonl"), poll_interval=0.05
+        )
         fill(app, photo)
         app.submit().result(timeout=10)  # type: ignore[union-attr]
         wait_for(lambda: app.tasks[0].done)

@@ -26,8 +26,10 @@ def sample_image(index: int = 0, size: tuple[int, int] = (1024, 768)) -> Image.I
         shade = tuple(int(c * (0.75 + 0.25 * row / (height / 2))) for c in sky)
         draw.line([(0, row), (width, row)], fill=shade)
     draw.ellipse((width * 0.72, height * 0.08, width * 0.86, height * 0.27), fill=(255, 244, 200))
-    draw.polygon([(0, height * 0.7), (width * 0.35, height * 0.45), (width * 0.7, height * 0.72), (0, height)],
-                 fill=ground)
+    draw.polygon(
+        [(0, height * 0.7), (width * 0.35, height * 0.45), (width * 0.7, height * 0.72), (0, height)],
+        fill=ground,
+    )
     draw.rectangle((0, height * 0.78, width, height), fill=tuple(int(c * 0.8) for c in ground))
     cx, cy, r = width * (0.3 + 0.12 * index), height * 0.6, min(width, height) * 0.13
     if index % 4 == 0:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import io
 import itertools
 import json
@@ -255,7 +256,13 @@ class Simulator:
         }
         if status == "succeed":
             data["task_result"] = {
-                "videos": [{"id": f"v{task.task_id}", "url": self.video_url(task), "duration": body.get("duration", "5")}]
+                "videos": [
+                    {
+                        "id": f"v{task.task_id}",
+                        "url": self.video_url(task),
+                        "duration": body.get("duration", "5"),
+                    }
+                ]
             }
         return data
 
@@ -383,7 +390,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "KlingSimulator/1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # quiet: tests and notebooks should not fill up with access logs
 
     # -- plumbing ----------------------------------------------------------------------------------
@@ -398,7 +405,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _error(self, status: int, code: int | str, message: str, headers: dict[str, str] | None = None) -> None:
-        if self.sim.provider == "kling" or isinstance(code, int) and not self._is_gateway():
+        if self.sim.provider == "kling" or (isinstance(code, int) and not self._is_gateway()):
             body: dict[str, Any] = {"code": code, "message": message, "request_id": uuid.uuid4().hex}
         elif code in ("task_not_exist", "task_failed"):
             body = {"code": code, "message": message, "data": None}
@@ -411,10 +418,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _drop(self) -> None:
         self.close_connection = True
-        try:
+        with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
     def _read_json(self) -> Any:
         length = int(self.headers.get("Content-Length") or 0)
@@ -460,7 +465,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._serve_video(path)
             return
         record = RecordedRequest(
-            method, path, None if body is ... else body, bool(self.headers.get("Authorization")),
+            method,
+            path,
+            None if body is ... else body,
+            bool(self.headers.get("Authorization")),
             self.headers.get("User-Agent"),
         )
         with sim._lock:
@@ -532,21 +540,37 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer_fault(fault)
             return
         if self._is_gateway():
-            self._send_json(200, {
-                "id": task.task_id, "task_id": task.task_id, "object": "video",
-                "model": body.get("model_name", "kling-v1-6"), "status": "submitted", "progress": 0,
-                "created_at": int(task.created),
-            })  # fmt: skip
+            self._send_json(
+                200,
+                {
+                    "id": task.task_id,
+                    "task_id": task.task_id,
+                    "object": "video",
+                    "model": body.get("model_name", "kling-v1-6"),
+                    "status": "submitted",
+                    "progress": 0,
+                    "created_at": int(task.created),
+                },
+            )
         else:
             self._send_json(200, self._kling_answer(task))
 
     def _kling_answer(self, task: SimTask) -> dict[str, Any]:
-        return {"code": 0, "message": "SUCCEED", "request_id": uuid.uuid4().hex, "data": self.sim.kling_object(task)}
+        return {
+            "code": 0,
+            "message": "SUCCEED",
+            "request_id": uuid.uuid4().hex,
+            "data": self.sim.kling_object(task),
+        }
 
     def _envelope(self, task: SimTask, action: str) -> dict[str, Any]:
         status, progress = self.sim._status(task)
-        gateway_status = {"submitted": "SUBMITTED", "processing": "IN_PROGRESS", "succeed": "SUCCESS",
-                          "failed": "FAILURE"}[status]  # fmt: skip
+        gateway_status = {
+            "submitted": "SUBMITTED",
+            "processing": "IN_PROGRESS",
+            "succeed": "SUCCESS",
+            "failed": "FAILURE",
+        }[status]
         finished = status in ("succeed", "failed")
         return {
             "code": "success",
@@ -571,8 +595,12 @@ class _Handler(BaseHTTPRequestHandler):
             "task_id": task.task_id,
             "object": "video",
             "model": task.body.get("model_name", "kling-v1-6"),
-            "status": {"submitted": "queued", "processing": "in_progress", "succeed": "completed",
-                       "failed": "failed"}[status],  # fmt: skip
+            "status": {
+                "submitted": "queued",
+                "processing": "in_progress",
+                "succeed": "completed",
+                "failed": "failed",
+            }[status],
             "progress": progress,
             "created_at": int(task.created),
             "seconds": task.body.get("duration", "5"),
@@ -594,8 +622,15 @@ class _Handler(BaseHTTPRequestHandler):
         with self.sim._lock:
             tasks = sorted(self.sim._tasks.values(), key=lambda t: t.created, reverse=True)
         chosen = tasks[(page - 1) * size : page * size]
-        self._send_json(200, {"code": 0, "message": "SUCCEED", "request_id": uuid.uuid4().hex,
-                              "data": [self.sim.kling_object(t) for t in chosen]})  # fmt: skip
+        self._send_json(
+            200,
+            {
+                "code": 0,
+                "message": "SUCCEED",
+                "request_id": uuid.uuid4().hex,
+                "data": [self.sim.kling_object(t) for t in chosen],
+            },
+        )
 
     def _serve_video(self, path: str) -> None:
         sim = self.sim

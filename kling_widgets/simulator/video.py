@@ -23,8 +23,10 @@ def render_mp4(images: list[Image.Image], *, aspect_ratio: str = "16:9", seconds
     """Encode ``seconds * fps`` frames: each image framed to the aspect ratio, slowly zooming,
     cross-fading into the next."""
     width, height = FRAME_SIZES.get(aspect_ratio, FRAME_SIZES["16:9"])
-    stills = [ImageOps.fit(im.convert("RGB"), (width + width // 8, height + height // 8)) for im in images or
-              [placeholder("no image")]]
+    stills = [
+        ImageOps.fit(im.convert("RGB"), (width + width // 8, height + height // 8))
+        for im in images or [placeholder("no image")]
+    ]
     total = max(1, seconds * fps)
     per_image = total / len(stills)
     with tempfile.TemporaryDirectory() as folder:

@@ -12,7 +12,7 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import ipywidgets as widgets
@@ -20,7 +20,6 @@ import traitlets
 
 from ..client import KlingClient
 from ..errors import AuthenticationError, CreateOutcomeUnknownError, KlingError, Problem, ValidationError
-from ..history import TaskHistory
 from ..models import Task, VideoRequest
 from ..watcher import TaskUpdate, TaskWatcher
 from ._style import esc, message_html, stylesheet, title
@@ -28,6 +27,9 @@ from .images import ImagePicker
 from .options import OptionsPanel
 from .prompt import PromptBox
 from .status import TaskGallery, TaskView
+
+if TYPE_CHECKING:
+    from ..history import TaskHistory
 
 log = logging.getLogger("kling_widgets")
 SubmitCallback = Callable[[Task], None]
@@ -38,7 +40,9 @@ class MultiImageToVideo(widgets.VBox):
     """The whole bundle. ``client`` defaults to ``KlingClient()`` from the environment; ``history``
     journals submissions, shows past tasks and resumes watching unfinished ones."""
 
-    problems = traitlets.List(help="Why the form cannot be sent now: a list of Problem (field, message).")
+    problems: traitlets.List[Any] = traitlets.List(
+        help="Why the form cannot be sent now: a list of Problem (field, message)."
+    )
     submitting = traitlets.Bool(False, help="True while a create is in flight (Submit is disabled).")
 
     def __init__(
@@ -63,9 +67,11 @@ class MultiImageToVideo(widgets.VBox):
         self.options = OptionsPanel()
         traitlets.link((self.prompt_box, "negative_prompt"), (self.options, "negative_prompt"))
         self.submit_button = widgets.Button(
-            description="Generate video", button_style="primary", icon="film",
+            description="Generate video",
+            button_style="primary",
+            icon="film",
             layout=widgets.Layout(width="180px", height="34px"),
-        )  # fmt: skip
+        )
         self._why = widgets.HTML()
         self._status = widgets.HTML()
         self.gallery = TaskGallery()
@@ -81,7 +87,10 @@ class MultiImageToVideo(widgets.VBox):
                 self.prompt_box,
                 title("Options"),
                 self.options,
-                widgets.HBox([self.submit_button, self._why], layout=widgets.Layout(align_items="center", margin="10px 0 0 0")),
+                widgets.HBox(
+                    [self.submit_button, self._why],
+                    layout=widgets.Layout(align_items="center", margin="10px 0 0 0"),
+                ),
                 self._status,
                 title("Tasks"),
                 self.gallery,
@@ -101,7 +110,8 @@ class MultiImageToVideo(widgets.VBox):
             self._resume()
 
     def __repr__(self) -> str:
-        return f"MultiImageToVideo(client={self.client!r}, images={len(self.image_picker.images)}, tasks={len(self.tasks)})"
+        images, tasks = len(self.image_picker.images), len(self.tasks)
+        return f"MultiImageToVideo(client={self.client!r}, images={images}, tasks={tasks})"
 
     def close(self) -> None:
         """Stop watching tasks and close every widget of the bundle."""

@@ -16,13 +16,15 @@ from ..models import MAX_IMAGES
 from ._style import esc, human_size, message_html, stylesheet
 
 ACCEPT = ".jpg,.jpeg,.png,image/jpeg,image/png"
-THUMB = 112
+THUMB = 128
 
 
 class ImagePicker(widgets.VBox):
     """Pick 1-4 reference images; ``images`` holds the accepted ones, in the order they are sent."""
 
-    images = traitlets.List(help="Accepted images in send order: PreparedImage objects, or URL strings.")
+    images: traitlets.List[Any] = traitlets.List(
+        help="Accepted images in send order: PreparedImage objects, or URL strings."
+    )
     message = traitlets.Unicode("", help="Why the last image was refused (empty when all is well).")
     busy = traitlets.Bool(False, help="True while uploaded files are being prepared off the kernel's thread.")
 
@@ -30,9 +32,13 @@ class ImagePicker(widgets.VBox):
         self.fit, self.max_side = fit, max_side
         self._lock = threading.RLock()
         self.upload = widgets.FileUpload(
-            accept=ACCEPT, multiple=True, description="Upload", icon="upload",
-            tooltip="JPEG or PNG, up to 4 images", layout=widgets.Layout(width="110px"),
-        )  # fmt: skip
+            accept=ACCEPT,
+            multiple=True,
+            description="Upload",
+            icon="upload",
+            tooltip="JPEG or PNG, up to 4 images",
+            layout=widgets.Layout(width="110px"),
+        )
         self.source = widgets.Text(
             placeholder="…or paste a file path or an https:// image URL",
             layout=widgets.Layout(flex="1 1 auto", width="auto"),
@@ -144,19 +150,20 @@ class ImagePicker(widgets.VBox):
         if isinstance(item, str):
             picture: widgets.Widget = widgets.HTML(
                 f'<div style="width:{THUMB}px;height:{THUMB}px;display:flex;align-items:center;'
-                f'justify-content:center;background:#eef1f5;border-radius:4px;font-size:11px;padding:4px;'
+                f"justify-content:center;background:#eef1f5;border-radius:4px;font-size:11px;padding:4px;"
                 f'word-break:break-all;overflow:hidden">🔗 {esc(item[:90])}</div>'
             )
             caption = f"<b>{index + 1}</b> · URL (sent as is)"
             notes = ""
         else:
             picture = widgets.Image(
-                value=item.thumbnail(THUMB * 2), format="jpeg",
+                value=item.thumbnail(THUMB * 2),
+                format="jpeg",
                 layout=widgets.Layout(width=f"{THUMB}px", height=f"{THUMB}px", object_fit="cover"),
-            )  # fmt: skip
+            )
             caption = (
-                f'<b>{index + 1}</b> · {item.width}×{item.height} · {human_size(item.size)}'
-                f'<br><span class="kw-mono" title="{esc(item.source)}">{esc(_shorten(item.source, 18))}</span>'
+                f"<b>{index + 1}</b> · {item.width}×{item.height}<br>{human_size(item.size)} · "
+                f'<span title="{esc(item.source)}">{esc(_shorten(item.source, 16))}</span>'
             )
             notes = "".join(f'<div class="kw-hint">• {esc(c)}</div>' for c in item.changes)
         left = _small_button("◀", f"Move image {index + 1} earlier", disabled=index == 0)
@@ -168,8 +175,10 @@ class ImagePicker(widgets.VBox):
         card = widgets.VBox(
             [
                 picture,
-                widgets.HTML(f'<div style="font-size:11px;line-height:1.35">{caption}</div>{notes}',
-                             layout=widgets.Layout(width=f"{THUMB + 20}px")),
+                widgets.HTML(
+                    f'<div style="font-size:11px;line-height:1.35">{caption}</div>{notes}',
+                    layout=widgets.Layout(width=f"{THUMB}px"),
+                ),
                 widgets.HBox([left, right, remove]),
             ],
             layout=widgets.Layout(width=f"{THUMB + 14}px"),
@@ -180,9 +189,11 @@ class ImagePicker(widgets.VBox):
 
 def _small_button(label: str, tooltip: str, *, disabled: bool = False) -> widgets.Button:
     return widgets.Button(
-        description=label, tooltip=tooltip, disabled=disabled,
+        description=label,
+        tooltip=tooltip,
+        disabled=disabled,
         layout=widgets.Layout(width="34px", height="24px", padding="0"),
-    )  # fmt: skip
+    )
 
 
 def _shorten(text: str, width: int) -> str:

@@ -10,8 +10,9 @@ import traitlets
 from ..models import ASPECT_RATIOS, DURATIONS, MODE_HELP, MODEL_NAMES, MODES
 from ._style import esc, stylesheet
 
-_ASPECT_LABELS = {"16:9": "16:9 landscape", "9:16": "9:16 portrait", "1:1": "1:1 square"}
-_LABEL = widgets.Layout(width="88px")
+_ASPECT_LABELS = {"16:9": "16:9", "9:16": "9:16", "1:1": "1:1"}
+_ASPECT_TIPS = {"16:9": "Landscape", "9:16": "Portrait (phones, stories)", "1:1": "Square"}
+_LABEL = widgets.Layout(width="100px", min_width="100px")
 
 
 class OptionsPanel(widgets.VBox):
@@ -31,22 +32,26 @@ class OptionsPanel(widgets.VBox):
         traits = {k: kwargs.pop(k) for k in list(kwargs) if self.has_trait(k) and k in _OWN}
         self.model_dropdown = widgets.Dropdown(options=MODEL_NAMES, layout=widgets.Layout(width="160px"))
         self.mode_buttons = widgets.ToggleButtons(
-            options=[("Standard", "std"), ("Pro", "pro")], tooltips=[MODE_HELP["std"], MODE_HELP["pro"]],
+            options=[("Standard", "std"), ("Pro", "pro")],
+            tooltips=[MODE_HELP["std"], MODE_HELP["pro"]],
             style={"button_width": "90px"},
-        )  # fmt: skip
+        )
         self._mode_help = widgets.HTML()
         self.duration_buttons = widgets.ToggleButtons(
             options=[(f"{d} s", d) for d in DURATIONS], style={"button_width": "64px"}
         )
         self.aspect_buttons = widgets.ToggleButtons(
-            options=[(_ASPECT_LABELS[a], a) for a in ASPECT_RATIOS], style={"button_width": "110px"}
+            options=[(_ASPECT_LABELS[a], a) for a in ASPECT_RATIOS],
+            tooltips=[_ASPECT_TIPS[a] for a in ASPECT_RATIOS],
+            style={"button_width": "64px"},
         )
         self.watermark_box = widgets.Checkbox(description="Add a watermark", indent=False)
         self.callback_text = widgets.Text(
             placeholder="https://example.com/kling-callback (optional)", layout=widgets.Layout(width="420px")
         )
         self.external_id_text = widgets.Text(
-            placeholder="my-task-0001 (optional; one is generated otherwise)", layout=widgets.Layout(width="420px")
+            placeholder="my-task-0001 (optional; one is generated otherwise)",
+            layout=widgets.Layout(width="420px"),
         )
         advanced = widgets.VBox(
             [
@@ -97,12 +102,23 @@ class OptionsPanel(widgets.VBox):
         self._mode_help.value = f'<span class="kw-hint" style="margin-left:8px">{esc(MODE_HELP[self.mode])}</span>'
 
 
-_OWN = {"model_name", "mode", "duration", "aspect_ratio", "watermark", "negative_prompt", "callback_url",
-        "external_task_id"}  # fmt: skip
+_OWN = {
+    "model_name",
+    "mode",
+    "duration",
+    "aspect_ratio",
+    "watermark",
+    "negative_prompt",
+    "callback_url",
+    "external_task_id",
+}
 
 
 def _row(label: str, control: widgets.Widget) -> widgets.HBox:
     return widgets.HBox(
-        [widgets.HTML(f'<div style="font-weight:600;padding-top:5px">{esc(label)}</div>', layout=_LABEL), control],
+        [
+            widgets.HTML(f'<div style="font-weight:600;padding-top:5px">{esc(label)}</div>', layout=_LABEL),
+            control,
+        ],
         layout=widgets.Layout(margin="2px 0", align_items="flex-start"),
     )

@@ -26,7 +26,10 @@ class PromptBox(widgets.VBox):
             placeholder=PLACEHOLDER, rows=4, continuous_update=True, layout=widgets.Layout(width="100%")
         )
         self.negative_area = widgets.Textarea(
-            placeholder=NEGATIVE_PLACEHOLDER, rows=2, continuous_update=True, layout=widgets.Layout(width="100%")
+            placeholder=NEGATIVE_PLACEHOLDER,
+            rows=2,
+            continuous_update=True,
+            layout=widgets.Layout(width="100%"),
         )
         self._prompt_count = widgets.HTML()
         self._negative_count = widgets.HTML()
@@ -57,8 +60,11 @@ class PromptBox(widgets.VBox):
         for name, text in (("prompt", self.value), ("negative_prompt", self.negative_prompt)):
             if len(text) > MAX_PROMPT_CHARS:
                 over = len(text) - MAX_PROMPT_CHARS
-                found.append(Problem(name, f"at most {MAX_PROMPT_CHARS} characters ({over} too many)",
-                                     MAX_PROMPT_CHARS, len(text)))  # fmt: skip
+                found.append(
+                    Problem(
+                        name, f"at most {MAX_PROMPT_CHARS} characters ({over} too many)", MAX_PROMPT_CHARS, len(text)
+                    )
+                )
         return found
 
     def _count(self, _: object = None) -> None:

@@ -7,7 +7,6 @@ prints or writes into an Output widget from a thread (ipykernel 7 would drop or 
 from __future__ import annotations
 
 import threading
-
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 import traitlets
 
-from ..models import Task, TaskStatus
+from ..models import Task, TaskStatus, is_known_status
 from ._style import esc, message_html, stylesheet
 
 if TYPE_CHECKING:
@@ -45,15 +44,15 @@ class TaskView(widgets.VBox):
     task = traitlets.Instance(Task, help="The task as last seen.")
     problem = traitlets.Unicode("", help="A problem watching the task (network trouble, deadline), in words.")
 
-    def __init__(
-        self, task: Task, *, client: KlingClient | None = None, label: str = "", **kwargs: Any
-    ) -> None:
+    def __init__(self, task: Task, *, client: KlingClient | None = None, label: str = "", **kwargs: Any) -> None:
         self.client, self.label = client, label
         self._header = widgets.HTML()
         self.progress = widgets.FloatProgress(min=0, max=100, layout=widgets.Layout(width="100%", height="14px"))
         self._message = widgets.HTML()
         self._media = widgets.Box()
-        self.download_button = widgets.Button(description="Save MP4", icon="download", tooltip="Save the video next to this notebook")
+        self.download_button = widgets.Button(
+            description="Save MP4", icon="download", tooltip="Save the video next to this notebook"
+        )
         self._saved = widgets.HTML()
         self._actions = widgets.HBox([self.download_button, self._saved], layout=widgets.Layout(display="none"))
         self.download_button.on_click(lambda _: self.save())
@@ -102,7 +101,8 @@ class TaskView(widgets.VBox):
         css, words = _STATUS_WORDS[task.status]
         if task.status is TaskStatus.PROCESSING and task.progress is not None:
             words = f"{words} · {task.progress:.0f}%"
-        raw = f" <span class='kw-hint'>({esc(task.raw_status)})</span>" if task.raw_status else ""
+        unusual = task.raw_status and not is_known_status(task.raw_status)
+        raw = f" <span class='kw-hint'>(service says {esc(task.raw_status)!s})</span>" if unusual else ""
         label = f"<b>{esc(self.label)}</b> · " if self.label else ""
         ext = f" · <span class='kw-mono'>{esc(task.external_task_id)}</span>" if task.external_task_id else ""
         self._header.value = (
@@ -114,15 +114,22 @@ class TaskView(widgets.VBox):
         self.progress.bar_style = {"succeeded": "success", "failed": "danger"}.get(task.status.value, "info")
         self.progress.layout.display = "none" if task.status is TaskStatus.SUCCEEDED else None
         if task.status is TaskStatus.FAILED:
-            self._message.value = message_html(f"The service could not make this video: {task.error or 'no reason given'}")
+            self._message.value = message_html(
+                f"The service could not make this video: {task.error or 'no reason given'}"
+            )
         else:
             self._message.value = message_html(self.problem, "warning")
         if task.status is TaskStatus.SUCCEEDED and task.video_url and task.video_url != self._video_url:
             self._video_url = task.video_url
             duration = f"{task.video_duration:g} s video · " if task.video_duration else ""
             self._media.children = (
-                widgets.Video.from_url(task.video_url, autoplay=False, loop=False, controls=True,
-                                       layout=widgets.Layout(max_width="560px", width="100%")),  # fmt: skip
+                widgets.Video.from_url(
+                    task.video_url,
+                    autoplay=False,
+                    loop=False,
+                    controls=True,
+                    layout=widgets.Layout(max_width="560px", max_height="420px"),
+                ),
             )
             self._saved.value = (
                 f'<span class="kw-hint">{esc(duration)}<a href="{esc(task.video_url)}" target="_blank" '
@@ -165,5 +172,3 @@ class TaskGallery(widgets.VBox):
             views = [v for v in self.views if v is not view]
             self.children = tuple([view, *views] if newest else [*views, view])
         return view
-
-

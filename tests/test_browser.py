@@ -1,0 +1,194 @@
+"""The bundle in a real browser: JupyterLab started here, driven by Playwright in Debian's headless
+Chromium, against the simulator. Upload an image, type a prompt, change an option, press the button,
+see the video. Screenshots are kept in artifacts/browser/. If Chromium is missing this fails: CI
+installs it (.ci/run), and a browser test that silently skips proves nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+
+from kling_widgets.simulator import Simulator
+from kling_widgets.simulator.samples import sample_jpeg
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "browser"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+pytestmark = pytest.mark.browser
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, Simulator]]:
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (see .ci/run); this test must not skip")
+    root = tmp_path_factory.mktemp("lab")
+    port, token = free_port(), secrets.token_hex(16)
+    sim = Simulator(processing_seconds=4).start()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KLING_")}
+    env.update(
+        JUPYTER_CONFIG_DIR=str(root / ".config"),
+        JUPYTER_RUNTIME_DIR=str(root / ".runtime"),
+        JUPYTERLAB_WORKSPACES_DIR=str(root / ".workspaces"),
+        KLING_WIDGETS_HOME=str(root / ".home"),
+    )
+    jupyter = Path(sys.executable).with_name("jupyter")
+    log = open(root / "lab.log", "w")  # noqa: SIM115 - closed in the teardown below
+    server = subprocess.Popen(
+        [
+            str(jupyter),
+            "lab",
+            "--no-browser",
+            "--ip=127.0.0.1",
+            f"--port={port}",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={root}",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            "--LabApp.news_url=None",
+            "--allow-root",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2) as answer:
+                json.load(answer)
+            break
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                server.kill()
+                pytest.fail("JupyterLab did not start:\n" + (root / "lab.log").read_text()[-3000:])
+            time.sleep(0.5)
+    yield f"{base}/lab/tree/demo.ipynb?token={token}", root, sim
+    server.terminate()
+    server.wait(20)
+    log.close()
+    sim.stop()
+
+
+def write_notebook(root: Path, sim: Simulator) -> None:
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell(
+            "from kling_widgets import KlingClient, MultiImageToVideo\n"
+            f"app = MultiImageToVideo(KlingClient({sim.api_key!r}, base_url={sim.url!r}), poll_interval=0.5)\n"
+            "app"
+        ),
+        nbformat.v4.new_code_cell("print('kernel is free:', 6 * 7)"),
+    ]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, root / "demo.ipynb")
+
+
+def run_cell(page: Any, index: int) -> None:
+    """Run one cell with Shift+Enter, again if the kernel was not yet listening the first time."""
+    from playwright.sync_api import expect
+
+    prompt = page.locator(".jp-Cell .jp-InputPrompt").nth(index)
+    for _ in range(3):
+        page.locator(".jp-Cell .cm-content").nth(index).click()
+        page.keyboard.press("Shift+Enter")
+        try:
+            expect(prompt).to_contain_text(re.compile(r"\[(\*|\d+)\]"), timeout=10_000)
+            return
+        except AssertionError:
+            continue
+    raise AssertionError(f"cell {index} never ran")
+
+
+def test_upload_prompt_option_submit_and_watch_the_video(lab: tuple[str, Path, Simulator]) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    url, root, sim = lab
+    write_notebook(root, sim)
+    picture = root / "sunset-fox.jpg"
+    picture.write_bytes(sample_jpeg(0, (1280, 960)))
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)
+    ARTIFACTS.mkdir(parents=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 1500})
+        try:
+            page.goto(url)
+            page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
+            expect(page.get_by_text("Python 3 (ipykernel) | Idle")).to_be_visible(timeout=60_000)
+            no_news = page.get_by_role("button", name="No", exact=True)
+            if no_news.is_visible():
+                no_news.click()  # JupyterLab's "get news?" toast would cover the screenshots
+            run_cell(page, 0)
+            upload = page.locator(".jp-OutputArea .widget-upload")
+            upload.wait_for(timeout=60_000)
+            button = page.get_by_role("button", name="Generate video")
+            expect(button).to_be_disabled()
+            expect(page.get_by_text("add 1 to 4 reference images")).to_be_visible()
+
+            with page.expect_file_chooser() as chooser:
+                upload.click()
+            chooser.value.set_files(str(picture))
+            expect(page.locator(".kw-card img")).to_have_count(1, timeout=30_000)
+            page.locator("textarea[placeholder^='Describe the video']").fill(
+                "The fox walks toward the sunset, slow dolly-in"
+            )
+            page.get_by_role("button", name="10 s").click()
+            page.get_by_role("button", name="9:16").click()
+            expect(button).to_be_enabled(timeout=10_000)
+            page.screenshot(path=str(ARTIFACTS / "1-form-filled.png"), full_page=True)
+
+            button.dblclick()  # a double click is one task
+            expect(page.locator(".kw-task")).to_have_count(1, timeout=30_000)
+            page.screenshot(path=str(ARTIFACTS / "2-task-running.png"), full_page=True)
+
+            run_cell(page, 1)  # the kernel is free while the task runs
+            expect(page.get_by_text("kernel is free: 42")).to_be_visible(timeout=20_000)
+            assert sim.task_status(sim.created[0]["task_id"]) != "succeed"  # the other cell ran mid-task
+
+            video = page.locator(".kw-task video")
+            expect(video).to_have_count(1, timeout=60_000)
+            page.wait_for_function(
+                "() => { const v = document.querySelector('.kw-task video'); return v && v.readyState >= 1 }",
+                timeout=30_000,
+            )
+            duration = page.evaluate("() => document.querySelector('.kw-task video').duration")
+            page.screenshot(path=str(ARTIFACTS / "3-video.png"), full_page=True)
+            page.locator(".kw-task").first.screenshot(path=str(ARTIFACTS / "4-task-card.png"))
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / "failure.png"), full_page=True)
+            raise
+        finally:
+            browser.close()
+    assert sim.creates == 1
+    body = sim.created[0]["body"]
+    assert body["duration"] == "10" and body["aspect_ratio"] == "9:16" and body["prompt"].startswith("The fox")
+    assert abs(duration - 10) < 0.5
