@@ -350,7 +350,7 @@ class KlingClient:
             try:
                 current: Task | None = self.get_task(task_id).with_external_id(external_id)
             except (ServerError, RateLimitError, APIConnectionError, PayloadError) as error:
-                log.warning("polling %s failed, will try again: %s", task_id, error)
+                log.info("polling %s failed, will try again: %s", task_id, error)
                 current = None
             if current is not None:
                 if task is None or (current.status, current.progress) != (task.status, task.progress):

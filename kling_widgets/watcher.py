@@ -146,7 +146,10 @@ class TaskWatcher:
             current = self.client.get_task(task.id, retry=False).with_external_id(task.external_task_id)
         except TRANSIENT as error:
             watched.failures += 1
-            watched.next_poll = now + min(30.0, self.poll_interval * 2 ** min(watched.failures, 5))
+            # A passing failure is retried at the usual pace; only a run of them backs off (gently, capped),
+            # so a flaky service does not leave one unlucky task unpolled for long.
+            backoff = 1.5 ** min(max(0, watched.failures - 2), 8)
+            watched.next_poll = now + min(max(10.0, self.poll_interval), self.poll_interval * backoff)
             log.info("poll of %s failed (%s); trying again", task.id, error)
             if watched.failures >= 3:
                 self._update(watched, TaskUpdate(task, problem=f"Trouble reaching the service, still trying: {error}"))
