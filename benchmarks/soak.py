@@ -8,16 +8,12 @@ intention (must be exactly 1), tasks lost (must be 0), requests made, wall time,
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from kling_widgets import KlingClient, Task, VideoRequest  # noqa: E402
-from kling_widgets.simulator import Simulator  # noqa: E402
-from kling_widgets.watcher import TaskUpdate, TaskWatcher  # noqa: E402
+from kling_widgets import KlingClient, Task, VideoRequest
+from kling_widgets.simulator import Simulator
+from kling_widgets.watcher import TaskUpdate, TaskWatcher
 
 TASKS = 200
 PROCESSING = 3.0
