@@ -70,9 +70,12 @@ class TaskView(widgets.VBox):
 
     def update(self, task: Task, problem: str | None = None) -> None:
         """Show a newer state of the task (and a watching problem, or clear it)."""
+        unchanged = task == self.task and (problem or "") == self.problem
         with self.hold_trait_notifications():
             self.task = task
             self.problem = problem or ""
+        if unchanged and not task.done:
+            self._render()  # nothing new from the service, but the elapsed time moved on
 
     def save(self, path: str | Path | None = None) -> threading.Thread | None:
         """Download the video off the kernel's thread; the view says where it went."""
