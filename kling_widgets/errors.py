@@ -38,10 +38,10 @@ class ValidationError(KlingError, ValueError):
 
     def __init__(self, problems: Iterable[Problem] | Problem | str, *, field: str = "request") -> None:
         if isinstance(problems, str):
-            problems = [Problem(field, problems)]
-        elif isinstance(problems, Problem):
-            problems = [problems]
-        self.problems: list[Problem] = list(problems)
+            self.problems: list[Problem] = [Problem(field, problems)]
+            super().__init__(problems)
+            return
+        self.problems = [problems] if isinstance(problems, Problem) else list(problems)
         super().__init__("; ".join(str(p) for p in self.problems) or "invalid request")
 
     @property
@@ -100,9 +100,13 @@ class AccountError(APIError):
     """Account problem, unpaid bill or resource pack exhausted (1100-1102). Never retried."""
 
 
-class BadRequestError(APIError):
-    """The service refused the parameters (1200-1203, gateway ``task_failed``). ``field`` names the
-    field when the service's message does."""
+class BadRequestError(APIError, ValidationError):
+    """The service refused the parameters (1200-1203, gateway ``task_failed``). It is also a
+    :class:`ValidationError`, whose one problem names the field when the service's message does."""
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.problems = [Problem(self.field or "request", message)]
 
 
 class NotFoundError(APIError):

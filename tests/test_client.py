@@ -16,6 +16,7 @@ from kling_widgets import (
     RateLimitError,
     TaskFailedError,
     TaskStatus,
+    ValidationError,
     VideoRequest,
 )
 from kling_widgets.errors import AccountError, BadRequestError, ContentPolicyError, KlingError, NotFoundError
@@ -122,6 +123,8 @@ def test_service_side_validation_is_a_bad_request_naming_the_field(
     with pytest.raises(BadRequestError) as caught:
         client.create_task(request(photo))
     assert caught.value.field == "prompt" and caught.value.code == 1201
+    assert isinstance(caught.value, ValidationError) and caught.value.problems[0].field == "prompt"
+    assert "prompt contains unsupported characters" in str(caught.value)
 
 
 @pytest.mark.parametrize(

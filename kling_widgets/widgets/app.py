@@ -19,7 +19,7 @@ import ipywidgets as widgets
 import traitlets
 
 from ..client import KlingClient
-from ..errors import AuthenticationError, CreateOutcomeUnknownError, KlingError, Problem, ValidationError
+from ..errors import APIError, AuthenticationError, CreateOutcomeUnknownError, KlingError, Problem, ValidationError
 from ..models import Task, VideoRequest
 from ..watcher import TaskUpdate, TaskWatcher
 from ._style import esc, message_html, stylesheet, title
@@ -203,12 +203,14 @@ class MultiImageToVideo(widgets.VBox):
         task: Task | None = None
         try:
             task = self.client.create_task(request, history=self.history)
-        except ValidationError as error:
-            self._status.value = message_html("Not sent: " + "; ".join(_plain(p) for p in error.problems))
         except CreateOutcomeUnknownError as error:
             self._status.value = message_html(str(error), "warning")
-        except KlingError as error:
+        except APIError as error:  # before ValidationError: a service-side 1201 is both, and it was sent
             self._status.value = message_html(f"The service refused the request: {error}")
+        except ValidationError as error:
+            self._status.value = message_html("Not sent: " + "; ".join(_plain(p) for p in error.problems))
+        except KlingError as error:
+            self._status.value = message_html(f"Could not send the request: {error}")
         except Exception as error:  # shown where the person looks; the form stays as it was
             log.exception("create failed")
             self._status.value = message_html(f"Unexpected error: {type(error).__name__}: {error}")
