@@ -4,7 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PORT   ?= 8888
-# JupyterLab refuses to run as root unless told; containers and CI machines often are root.
+# Phone photos are 8-20 MB; Tornado's default websocket message limit (10 MiB) would drop such uploads,
+# so the demo raises it. JupyterLab refuses to run as root unless told; containers and CI machines often are root.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: setup demo test lint unit bench clean
@@ -21,7 +22,8 @@ setup: $(STAMP)
 demo: setup
 	@echo "Opening notebooks/quickstart.ipynb in JupyterLab at http://127.0.0.1:$(PORT)/lab"
 	@echo "No KLING_API_KEY set? The notebook runs against the built-in simulator (nothing is billed)."
-	cd notebooks && ../$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(PORT) $(ALLOW_ROOT) quickstart.ipynb
+	cd notebooks && ../$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(PORT) $(ALLOW_ROOT) \
+		'--ServerApp.tornado_settings={"websocket_max_message_size": 209715200}' quickstart.ipynb
 
 lint: setup
 	$(BIN)/ruff check kling_widgets tests benchmarks

@@ -44,10 +44,6 @@ class ValidationError(KlingError, ValueError):
         self.problems = [problems] if isinstance(problems, Problem) else list(problems)
         super().__init__("; ".join(str(p) for p in self.problems) or "invalid request")
 
-    @property
-    def fields(self) -> list[str]:
-        return [p.field for p in self.problems]
-
 
 class PayloadError(KlingError, ValueError):
     """A response body that matches none of the documented task shapes."""

@@ -16,7 +16,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import urlparse
 
 from .errors import PayloadError, Problem, ValidationError
 from .images import ImageSource, PreparedImage, is_url, prepare_image
@@ -459,8 +458,3 @@ def _choice(name: str, value: object, allowed: Sequence[object], unit: str = "")
         return []
     options = ", ".join(f"{a}{unit}" for a in allowed)
     return [Problem(name, f"must be one of {options} (got {value!r})", tuple(allowed), value)]
-
-
-def host_of(url: str) -> str:
-    """The host part of a URL, for messages that must not echo a whole URL."""
-    return urlparse(url).hostname or ""

@@ -21,6 +21,7 @@ from typing import Any
 
 import nbformat
 import pytest
+from PIL import Image
 
 from kling_widgets.simulator import Simulator
 from kling_widgets.simulator.samples import sample_jpeg
@@ -37,6 +38,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--disable-dev-shm-usage",
 ]
+# What `make demo` passes too: phone photos are 8-20 MB, over Tornado's 10 MiB websocket message default.
+LARGE_MESSAGES = '--ServerApp.tornado_settings={"websocket_max_message_size": 209715200}'
 pytestmark = pytest.mark.browser
 
 
@@ -74,6 +77,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, S
             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
             "--LabApp.news_url=None",
             "--allow-root",
+            LARGE_MESSAGES,
         ],
         env=env,
         stdout=log,
@@ -135,6 +139,9 @@ def test_upload_prompt_option_submit_and_watch_the_video(lab: tuple[str, Path, S
     write_notebook(root, sim)
     picture = root / "sunset-fox.jpg"
     picture.write_bytes(sample_jpeg(0, (1280, 960)))
+    phone_photo = root / "phone-photo.jpg"  # over the 10 MB cap: must arrive, and be re-encoded under it
+    Image.effect_noise((3000, 2400), 90).convert("RGB").save(phone_photo, "JPEG", quality=100)
+    assert phone_photo.stat().st_size > 10_000_000
     shutil.rmtree(ARTIFACTS, ignore_errors=True)
     ARTIFACTS.mkdir(parents=True)
     with sync_playwright() as playwright:
@@ -156,8 +163,11 @@ def test_upload_prompt_option_submit_and_watch_the_video(lab: tuple[str, Path, S
 
             with page.expect_file_chooser() as chooser:
                 upload.click()
-            chooser.value.set_files(str(picture))
-            expect(page.locator(".kw-card img")).to_have_count(1, timeout=30_000)
+            chooser.value.set_files([str(picture), str(phone_photo)])
+            expect(page.locator(".kw-card img")).to_have_count(2, timeout=60_000)
+            expect(page.get_by_text(re.compile(r"re-encoded 1\d\.\d MB → \d\.\d MB"))).to_be_visible()
+            page.get_by_title("Remove image 2").click()
+            expect(page.locator(".kw-card img")).to_have_count(1, timeout=10_000)
             page.locator("textarea[placeholder^='Describe the video']").fill(
                 "The fox walks toward the sunset, slow dolly-in"
             )

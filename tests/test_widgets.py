@@ -172,6 +172,18 @@ def test_task_view_shows_progress_failure_and_video() -> None:
     assert view._actions.layout.display is None
 
 
+def test_task_view_saves_the_video_off_thread(client: KlingClient, photo: bytes, tmp_path: Path) -> None:
+    from kling_widgets import VideoRequest
+
+    done = client.generate(VideoRequest([photo], "a fox"), poll_interval=0.05)
+    view = TaskView(done, client=client)
+    thread = view.save(tmp_path)
+    assert thread is not None
+    thread.join(10)
+    assert (tmp_path / f"kling-{done.id}.mp4").stat().st_size > 1000
+    assert "Saved to" in view._saved.value and not view.download_button.disabled
+
+
 # -- the bundle ---------------------------------------------------------------------------------------
 @pytest.fixture
 def app(client: KlingClient) -> Iterator[MultiImageToVideo]:

@@ -36,7 +36,10 @@ class ImagePicker(widgets.VBox):
             multiple=True,
             description="Upload",
             icon="upload",
-            tooltip="JPEG or PNG, up to 4 images",
+            tooltip=(
+                "JPEG or PNG, up to 4 images. Files over 10 MB need Jupyter's websocket message limit raised "
+                "(make demo does); otherwise paste the file's path."
+            ),
             layout=widgets.Layout(width="110px"),
         )
         self.source = widgets.Text(
