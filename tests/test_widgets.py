@@ -286,3 +286,18 @@ def test_bundle_parts_are_the_documented_types(app: MultiImageToVideo) -> None:
     assert isinstance(app.options, OptionsPanel) and isinstance(app.submit_button, widgets.Button)
     app.options.negative_prompt = "blur"
     assert app.prompt_box.negative_area.value == "blur"
+
+
+def test_concurrency_limit_queues_the_click_and_sends_it_when_a_task_ends(photo: bytes) -> None:
+    with Simulator(processing_seconds=0.6, max_concurrent=1) as sim:
+        client = KlingClient(sim.api_key, base_url=sim.url, max_retries=0)
+        app = MultiImageToVideo(client, poll_interval=0.05)
+        fill(app, photo)
+        first = app.submit().result(timeout=10)  # type: ignore[union-attr]
+        assert first is not None
+        assert app.submit().result(timeout=10) is None  # type: ignore[union-attr]
+        assert "1303" in app._status.value and "queued" in app._status.value and sim.creates == 1
+        refused = [r for r in sim.requests if r.method == "POST"][1].json["external_task_id"]
+        wait_for(lambda: len(app.tasks) == 2)
+        assert sim.creates == 2 and sim.created[1]["external_task_id"] == refused  # the same intention
+        app.close()

@@ -18,8 +18,16 @@ from urllib.parse import urlparse
 import ipywidgets as widgets
 import traitlets
 
-from ..client import KlingClient
-from ..errors import APIError, AuthenticationError, CreateOutcomeUnknownError, KlingError, Problem, ValidationError
+from ..client import KlingClient, new_external_task_id
+from ..errors import (
+    APIError,
+    AuthenticationError,
+    CreateOutcomeUnknownError,
+    KlingError,
+    Problem,
+    RateLimitError,
+    ValidationError,
+)
 from ..models import Task, VideoRequest
 from ..watcher import TaskUpdate, TaskWatcher
 from ._style import esc, message_html, stylesheet, title
@@ -34,6 +42,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("kling_widgets")
 SubmitCallback = Callable[[Task], None]
 RESUME_LIMIT = 20
+QUEUE_RETRY = 30.0  # seconds before a queued create is tried again when no task here ends
 
 
 class MultiImageToVideo(widgets.VBox):
@@ -76,6 +85,8 @@ class MultiImageToVideo(widgets.VBox):
         self._status = widgets.HTML()
         self.gallery = TaskGallery()
         self._callbacks: list[SubmitCallback] = []
+        self._queued: list[VideoRequest] = []
+        self._closed = False
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kling-create")
         self._lock = threading.Lock()
         super().__init__(
@@ -115,6 +126,7 @@ class MultiImageToVideo(widgets.VBox):
 
     def close(self) -> None:
         """Stop watching tasks and close every widget of the bundle."""
+        self._closed = True
         if self.watcher is not None:
             self.watcher.stop()
         self._executor.shutdown(wait=False)
@@ -196,6 +208,8 @@ class MultiImageToVideo(widgets.VBox):
                 return None
             self.submitting = True
         self._status.value = ""
+        if request.external_task_id is None:  # fixed now, so a queued resend is the same intention
+            request = request.with_external_task_id(new_external_task_id())
         return self._executor.submit(self._create, request)
 
     def _create(self, request: VideoRequest) -> Task | None:
@@ -205,6 +219,11 @@ class MultiImageToVideo(widgets.VBox):
             task = self.client.create_task(request, history=self.history)
         except CreateOutcomeUnknownError as error:
             self._status.value = message_html(str(error), "warning")
+        except RateLimitError as error:
+            if error.code != 1303:
+                self._status.value = message_html(f"The service is busy, try again shortly: {error}")
+            else:  # the account runs as many tasks as it may: send this one when one of them ends
+                self._queue(request)
         except APIError as error:  # before ValidationError: a service-side 1201 is both, and it was sent
             self._status.value = message_html(f"The service refused the request: {error}")
         except ValidationError as error:
@@ -238,6 +257,30 @@ class MultiImageToVideo(widgets.VBox):
         view = self.gallery.get(update.task.id)
         if view is not None:
             view.update(update.task, update.problem)
+        if update.final:
+            self._send_queued()
+
+    def _queue(self, request: VideoRequest) -> None:
+        """Keep a create refused for concurrency (1303; nothing was created) until a slot frees up:
+        when one of the watched tasks ends, or after ``QUEUE_RETRY`` seconds if none is watched here."""
+        with self._lock:
+            self._queued.append(request)
+            waiting = len(self._queued)
+        self._status.value = message_html(
+            f"Your account is already running as many tasks as it may (code 1303). {waiting} request(s) "
+            "queued here: each is sent when one of your tasks finishes. Nothing was created yet.",
+            "warning",
+        )
+        timer = threading.Timer(QUEUE_RETRY, self._send_queued)
+        timer.daemon = True
+        timer.start()
+
+    def _send_queued(self) -> None:
+        with self._lock:
+            if not self._queued or self._closed:
+                return
+            request = self._queued.pop(0)
+        self._executor.submit(self._create, request)
 
     def _resume(self) -> None:
         """Show past tasks from the journal and watch the unfinished ones again — creating nothing."""
