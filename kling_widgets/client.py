@@ -253,20 +253,20 @@ class KlingClient:
         for attempt in range(2):
             try:
                 body = self._request("POST", self._paths["create"], json=payload, idempotent=False)
+                task = Task.from_payload(body).with_external_id(external_id)
             except APIConnectionError as error:
                 if not error.reached:
                     if history is not None:
                         history.record_rejected(external_id, str(error))
                     raise
                 outcome = self._settle_unknown(external_id, str(error), history, resend_allowed=attempt == 0)
-            except ServerError as error:
+            except (ServerError, PayloadError) as error:  # it arrived, but what became of it is not known
                 outcome = self._settle_unknown(external_id, str(error), history, resend_allowed=attempt == 0)
             except APIError as error:
                 if history is not None:
                     history.record_rejected(external_id, str(error))
                 raise
             else:
-                task = Task.from_payload(body).with_external_id(external_id)
                 if history is not None:
                     history.record_task(task, external_id)
                 return task

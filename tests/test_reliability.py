@@ -25,7 +25,15 @@ def req(photo: bytes, **kwargs: Any) -> VideoRequest:
 
 
 # -- one create per intention -----------------------------------------------------------------------
-@pytest.mark.parametrize("fault", [{"status": 500, "code": 5000}, {"drop": True}, {"status": 504, "code": 5002}])
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"status": 500, "code": 5000},
+        {"drop": True},
+        {"status": 504, "code": 5002},
+        {"status": 200, "code": 0, "message": "an answer of no known shape"},
+    ],
+)
 def test_gateway_unknown_outcome_is_reported_not_resent(
     sim: Simulator, sleeps: Sleeps, history: TaskHistory, photo: bytes, fault: dict[str, Any]
 ) -> None:
