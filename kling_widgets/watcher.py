@@ -39,6 +39,7 @@ class TaskUpdate:
 
 @dataclass
 class _Watched:
+    key: str  # the id it is watched under (what get_task is asked for)
     task: Task
     started: float
     next_poll: float
@@ -94,7 +95,7 @@ class TaskWatcher:
         with self._wake:
             watched = self._watched.get(task.id)
             if watched is None:
-                watched = self._watched[task.id] = _Watched(task, now, now + self.poll_interval)
+                watched = self._watched[task.id] = _Watched(task.id, task, now, now + self.poll_interval)
             if on_update is not None:
                 watched.listeners.append(on_update)
             self._stopped = False
@@ -143,7 +144,7 @@ class TaskWatcher:
         now = time.monotonic()
         elapsed = now - watched.started
         try:
-            current = self.client.get_task(task.id, retry=False).with_external_id(task.external_task_id)
+            current = self.client.get_task(watched.key, retry=False).with_external_id(task.external_task_id)
         except TRANSIENT as error:
             watched.failures += 1
             # A passing failure is retried at the usual pace; only a run of them backs off (gently, capped),
@@ -184,7 +185,7 @@ class TaskWatcher:
 
     def _finish(self, watched: _Watched, update: TaskUpdate) -> None:
         with self._wake:
-            self._watched.pop(watched.task.id, None)
+            self._watched.pop(watched.key, None)
         self._update(watched, update)
 
     def _update(self, watched: _Watched, update: TaskUpdate) -> None:

@@ -319,3 +319,26 @@ def test_fuzz_video_request_never_lets_invalid_reach_the_wire(
     assert 1 <= len(body["image_list"]) <= 4 and 0 < len(body["prompt"]) <= 2500
     assert body["mode"] in ("std", "pro") and body["duration"] in ("5", "10")
     assert body["aspect_ratio"] in ("16:9", "9:16", "1:1")
+
+
+def test_restart_finds_a_kling_task_whose_create_answer_was_lost(
+    kling_sim: Simulator, history: TaskHistory, photo: bytes, sleeps: Sleeps
+) -> None:
+    from kling_widgets import MultiImageToVideo
+
+    def client() -> KlingClient:
+        return KlingClient(
+            provider="kling", access_key=kling_sim.access_key, secret_key=kling_sim.secret_key,
+            base_url=kling_sim.url, sleep=sleeps, max_retries=0,
+        )  # fmt: skip
+
+    kling_sim.inject(method="POST", drop=True, apply=True)  # created, then the answer is lost …
+    kling_sim.inject(method="GET", status=503, code=5001)  # … and so is the lookup: outcome unknown
+    with pytest.raises(CreateOutcomeUnknownError):
+        client().create_task(req(photo, external_task_id="lost-1"), history=history)
+    assert history.get("lost-1").status == "unknown"  # type: ignore[union-attr]
+    app = MultiImageToVideo(client(), history=history, poll_interval=0.05)  # after a restart
+    assert app.watcher is not None and app.watcher.wait_idle(10)
+    assert [(t.id, t.status) for t in app.tasks] == [(kling_sim.created[0]["task_id"], TaskStatus.SUCCEEDED)]
+    assert kling_sim.creates == 1 and history.get("lost-1").status == "succeeded"  # type: ignore[union-attr]
+    app.close()

@@ -28,7 +28,7 @@ from ..errors import (
     RateLimitError,
     ValidationError,
 )
-from ..models import Task, VideoRequest
+from ..models import Task, TaskStatus, VideoRequest
 from ..watcher import TaskUpdate, TaskWatcher
 from ._style import esc, message_html, stylesheet, title
 from .images import ImagePicker
@@ -254,7 +254,7 @@ class MultiImageToVideo(widgets.VBox):
         return [view.task for view in self.gallery.views]
 
     def _on_task_update(self, update: TaskUpdate) -> None:
-        view = self.gallery.get(update.task.id)
+        view = self.gallery.get(update.task.id) or self.gallery.get(update.task.external_task_id or "")
         if view is not None:
             view.update(update.task, update.problem)
         if update.final:
@@ -283,21 +283,28 @@ class MultiImageToVideo(widgets.VBox):
         self._executor.submit(self._create, request)
 
     def _resume(self) -> None:
-        """Show past tasks from the journal and watch the unfinished ones again — creating nothing."""
+        """Show past tasks from the journal and watch the unfinished ones again — creating nothing.
+        A create whose outcome is unknown is looked up by its external id where the provider allows it
+        (Kling direct); elsewhere it is reported, never resent."""
         assert self.history is not None
         for entry in reversed(self.history.entries()[:RESUME_LIMIT]):
             task = entry.to_task()
             label = f"from history · {(entry.prompt or '')[:40]}"
+            live = self.watcher is not None and self._same_service(entry.base_url)
             if task is None:
-                if not entry.finished and entry.status != "rejected":
+                if entry.finished or entry.status == "rejected":
+                    continue
+                if not (live and self.client is not None and self.client.provider == "kling"):
                     self._status.value = message_html(
                         f"A create ({entry.external_task_id}) has no known outcome: it may exist and be billed. "
                         "It was not resent; check the provider's console.",
                         "warning",
                     )
-                continue
+                    continue
+                ext = entry.external_task_id
+                task = Task(ext, TaskStatus.SUBMITTED, raw_status="outcome unknown", external_task_id=ext)
             view = self.gallery.add(TaskView(task, client=self.client, label=label))
-            if not task.done and self.watcher is not None and self._same_service(entry.base_url):
+            if not task.done and live and self.watcher is not None:
                 self.watcher.watch(task)
                 view.update(task, "Resumed after a restart: watching again.")
 
