@@ -88,6 +88,7 @@ def main() -> int:
         base = timed(lambda: [baseline(p) for p in paths])
         ours = timed(lambda: [prepare_image(p) for p in paths])
         parallel = timed(lambda: VideoRequest(list(paths), "x").prepared_images())
+        capped = timed(lambda: [prepare_image(p, max_side=2048) for p in paths])
         results = [prepare_image(p) for p in paths]
         within = [within_limits(item) for item in results]
         split_base = [timed(functools.partial(baseline, p)) for p in paths]
@@ -95,6 +96,7 @@ def main() -> int:
     print(f"baseline (open, load, q95, ×0.8 until under 10 MB): {base:.2f} s")
     print(f"prepare_image, one after another:                  {ours:.2f} s  ratio {ours / base:.3f}")
     print(f"VideoRequest.prepared_images (parallel threads):   {parallel:.2f} s  ratio {parallel / base:.3f}")
+    print(f"prepare_image(max_side=2048), for comparison:       {capped:.2f} s  ratio {capped / base:.3f}")
     for index, item in enumerate(results):
         print(
             f"  photo{index}: baseline {split_base[index]:.3f} s, ours {split_ours[index]:.3f} s → "

@@ -461,7 +461,7 @@ class _Preparer:
             im = ImageOps.fit(im, target, Image.Resampling.LANCZOS)
             self.changes.append(f"cropped {before[0]}×{before[1]} → {target[0]}×{target[1]} to fit the 2.5:1 limit")
         elif max(target) < max(im.size):
-            im = im.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
+            im = im.resize(target, Image.Resampling.BICUBIC, reducing_gap=3.0)
         quality = 90 if original_size and original_size > MAX_BYTES else 95
         for _ in range(6):
             out = io.BytesIO()
@@ -480,7 +480,7 @@ class _Preparer:
             smaller = (max(MIN_SIDE, int(im.size[0] * scale)), max(MIN_SIDE, int(im.size[1] * scale)))
             if smaller == im.size:
                 raise self.refuse("cannot be brought under 10 MB", MAX_BYTES, len(data))
-            im = im.resize(smaller, Image.Resampling.LANCZOS, reducing_gap=3.0)
+            im = im.resize(smaller, Image.Resampling.BICUBIC, reducing_gap=3.0)
         else:
             raise self.refuse("cannot be brought under 10 MB", MAX_BYTES, len(data))
         if original_size and original_size > MAX_BYTES:

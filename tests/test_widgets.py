@@ -172,6 +172,11 @@ def test_task_view_shows_progress_failure_and_video() -> None:
     assert view._actions.layout.display is None
 
 
+def test_task_view_never_renders_a_non_http_video_link() -> None:
+    view = TaskView(Task("t2", TaskStatus.SUCCEEDED, video_url="javascript:alert(1)"))
+    assert view._media.children == () and "javascript" not in view._saved.value
+
+
 def test_task_view_saves_the_video_off_thread(client: KlingClient, photo: bytes, tmp_path: Path) -> None:
     from kling_widgets import VideoRequest
 

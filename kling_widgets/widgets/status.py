@@ -122,7 +122,8 @@ class TaskView(widgets.VBox):
             )
         else:
             self._message.value = message_html(self.problem, "warning")
-        if task.status is TaskStatus.SUCCEEDED and task.video_url and task.video_url != self._video_url:
+        playable = bool(task.video_url and task.video_url.lower().startswith(("https://", "http://")))
+        if task.status is TaskStatus.SUCCEEDED and playable and task.video_url != self._video_url:
             self._video_url = task.video_url
             duration = f"{task.video_duration:g} s video · " if task.video_duration else ""
             self._media.children = (
