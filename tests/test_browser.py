@@ -139,6 +139,8 @@ def test_upload_prompt_option_submit_and_watch_the_video(lab: tuple[str, Path, S
     write_notebook(root, sim)
     picture = root / "sunset-fox.jpg"
     picture.write_bytes(sample_jpeg(0, (1280, 960)))
+    tiny = root / "thumbnail.jpg"
+    tiny.write_bytes(sample_jpeg(2, (200, 200)))
     phone_photo = root / "phone-photo.jpg"  # over the 10 MB cap: must arrive, and be re-encoded under it
     Image.effect_noise((3000, 2400), 90).convert("RGB").save(phone_photo, "JPEG", quality=100)
     assert phone_photo.stat().st_size > 10_000_000
@@ -193,12 +195,25 @@ def test_upload_prompt_option_submit_and_watch_the_video(lab: tuple[str, Path, S
             duration = page.evaluate("() => document.querySelector('.kw-task video').duration")
             page.screenshot(path=str(ARTIFACTS / "3-video.png"), full_page=True)
             page.locator(".kw-task").first.screenshot(path=str(ARTIFACTS / "4-task-card.png"))
+
+            # A refused picture says why next to the picker; a failed task says why in its card.
+            with page.expect_file_chooser() as chooser:
+                upload.click()
+            chooser.value.set_files(str(tiny))
+            expect(page.get_by_text("too small: 200×200, each side must be at least 300 px")).to_be_visible(
+                timeout=20_000
+            )
+            page.locator("textarea[placeholder^='Describe the video']").fill("This one is meant to [fail]")
+            expect(button).to_be_enabled(timeout=10_000)
+            button.click()
+            expect(page.get_by_text("The service could not make this video")).to_be_visible(timeout=30_000)
+            page.screenshot(path=str(ARTIFACTS / "5-refused-and-failed.png"), full_page=True)
         except Exception:
             page.screenshot(path=str(ARTIFACTS / "failure.png"), full_page=True)
             raise
         finally:
             browser.close()
-    assert sim.creates == 1
+    assert sim.creates == 2  # one per click: the double click made one task
     body = sim.created[0]["body"]
     assert body["duration"] == "10" and body["aspect_ratio"] == "9:16" and body["prompt"].startswith("The fox")
     assert abs(duration - 10) < 0.5
