@@ -14,6 +14,7 @@ import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,6 @@ class HistoryEntry:
             status = TaskStatus(self.status)
         except ValueError:
             status = TaskStatus.SUBMITTED
-        from datetime import datetime, timezone
 
         def when(stamp: float | None) -> datetime | None:
             return datetime.fromtimestamp(stamp, tz=timezone.utc) if stamp else None

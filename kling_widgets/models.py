@@ -329,8 +329,8 @@ class VideoRequest:
             except ValidationError as error:
                 for p in error.problems:
                     problems.append(Problem(f"images[{index}]", p.message, p.limit, p.value))
-        problems += _text_problems("prompt", self.prompt, required=True)
-        problems += _text_problems("negative_prompt", self.negative_prompt, required=False)
+        problems += text_problems("prompt", self.prompt, required=True)
+        problems += text_problems("negative_prompt", self.negative_prompt, required=False)
         problems += _choice("model_name", self.model_name, MODEL_NAMES)
         problems += _choice("mode", self.mode, MODES)
         problems += _choice("duration", self.duration, DURATIONS, unit=" s")
@@ -433,7 +433,8 @@ def _short(text: object, width: int = 40) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _text_problems(name: str, value: object, *, required: bool) -> list[Problem]:
+def text_problems(name: str, value: object, *, required: bool) -> list[Problem]:
+    """The problems of a prompt-like field: required or not, text, at most 2500 characters."""
     if value is None or value == "":
         return [Problem(name, "is required: describe the video you want", MAX_PROMPT_CHARS, value)] if required else []
     if not isinstance(value, str):

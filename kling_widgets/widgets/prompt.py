@@ -8,7 +8,7 @@ import ipywidgets as widgets
 import traitlets
 
 from ..errors import Problem
-from ..models import MAX_PROMPT_CHARS
+from ..models import MAX_PROMPT_CHARS, text_problems
 from ._style import stylesheet, title
 
 PLACEHOLDER = "Describe the video: who is in it, what happens, where, and how the camera moves."
@@ -56,16 +56,10 @@ class PromptBox(widgets.VBox):
 
     @property
     def problems(self) -> list[Problem]:
-        found = []
-        for name, text in (("prompt", self.value), ("negative_prompt", self.negative_prompt)):
-            if len(text) > MAX_PROMPT_CHARS:
-                over = len(text) - MAX_PROMPT_CHARS
-                found.append(
-                    Problem(
-                        name, f"at most {MAX_PROMPT_CHARS} characters ({over} too many)", MAX_PROMPT_CHARS, len(text)
-                    )
-                )
-        return found
+        """Length problems of either field (an empty prompt is the bundle's concern, not the box's)."""
+        return text_problems("prompt", self.value, required=False) + text_problems(
+            "negative_prompt", self.negative_prompt, required=False
+        )
 
     def _count(self, _: object = None) -> None:
         self._prompt_count.value = _counter(len(self.value))
