@@ -364,7 +364,11 @@ class VideoRequest:
         """Each image as sent: a :class:`PreparedImage`, or a URL string passed through untouched.
         Images still to prepare are prepared on parallel threads: Pillow releases the GIL while it
         decodes and encodes, so four phone photos take about the time of the slowest on two cores."""
-        pending = [i for i in range(min(len(self.images), MAX_IMAGES)) if i not in self._prepared]
+        pending = [
+            i
+            for i, item in enumerate(self.images[:MAX_IMAGES])
+            if i not in self._prepared and not isinstance(item, (PreparedImage, str))
+        ]
         if len(pending) > 1:
             from concurrent.futures import ThreadPoolExecutor
 
