@@ -367,7 +367,9 @@ class VideoRequest:
         pending = [
             i
             for i, item in enumerate(self.images[:MAX_IMAGES])
-            if i not in self._prepared and not isinstance(item, (PreparedImage, str))
+            if i not in self._prepared
+            and not isinstance(item, PreparedImage)
+            and not (isinstance(item, str) and is_url(item))
         ]
         if len(pending) > 1:
             from concurrent.futures import ThreadPoolExecutor
