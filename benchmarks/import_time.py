@@ -20,7 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 GOAL = 1.15
-RUNS = 21
+RUNS = 31
 TIMER = "import time as _t; _s = _t.perf_counter(); {stmt}; print(_t.perf_counter() - _s)"
 BASELINE = "import ipywidgets, requests"
 OURS = "from kling_widgets import MultiImageToVideo, KlingClient, VideoRequest"

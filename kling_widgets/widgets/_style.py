@@ -3,8 +3,6 @@ bundled. The stylesheet rides in an HTML widget (``<style>``), the way ipywidget
 
 from __future__ import annotations
 
-import html
-
 import ipywidgets as widgets
 
 CSS = """
@@ -36,8 +34,12 @@ def stylesheet() -> widgets.HTML:
     return widgets.HTML(CSS, layout=widgets.Layout(display="none"))
 
 
+_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;"})
+
+
 def esc(text: object) -> str:
-    return html.escape(str(text), quote=True)
+    """HTML-escape text (what ``html.escape`` does, without importing its 2,000 named entities)."""
+    return str(text).translate(_ESCAPES)
 
 
 def title(text: str) -> widgets.HTML:

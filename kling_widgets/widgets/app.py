@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
@@ -37,6 +36,8 @@ from .prompt import PromptBox
 from .status import TaskGallery, TaskView
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from ..history import TaskHistory
 
 log = logging.getLogger("kling_widgets")
@@ -87,6 +88,8 @@ class MultiImageToVideo(widgets.VBox):
         self._callbacks: list[SubmitCallback] = []
         self._queued: list[VideoRequest] = []
         self._closed = False
+        from concurrent.futures import ThreadPoolExecutor  # on first use: it is not free to import
+
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kling-create")
         self._lock = threading.Lock()
         super().__init__(
