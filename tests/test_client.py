@@ -4,6 +4,7 @@ auth (the JWT is verified by the server), errors by business code, retries, down
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 import jwt
@@ -214,3 +215,36 @@ def test_no_secret_in_logs_or_errors(sim: Simulator, photo: bytes, caplog: pytes
     text = caplog.text + str(caught.value) + repr(caught.value) + repr(client)
     assert secret not in text and "SUPERSECRET" not in text
     assert "***" in str(caught.value)
+
+
+def test_callbacks_carry_kling_task_objects_that_parse(sim: Simulator, client: KlingClient, photo: bytes) -> None:
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from kling_widgets import Task
+
+    received: list[Task] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append(Task.from_payload(json.loads(body)))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+        task = client.generate(request(photo, callback_url=url), poll_interval=0.05)
+        deadline = time.monotonic() + 5
+        while not any(t.done for t in received) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        server.shutdown()
+    assert received and received[-1].id == task.id and received[-1].status is TaskStatus.SUCCEEDED
+    assert received[-1].external_task_id == task.external_task_id and received[-1].video_url

@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import socket
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +90,7 @@ def test_come_back_later_is_retried_with_the_same_external_id(
 
 def test_concurrency_limit_of_the_simulator_is_a_1303(photo: bytes, sleeps: Sleeps) -> None:
     with Simulator(processing_seconds=0.3, max_concurrent=1) as sim:
-        client = KlingClient(sim.api_key, base_url=sim.url, sleep=lambda s: __import__("time").sleep(0.2))
+        client = KlingClient(sim.api_key, base_url=sim.url, sleep=lambda s: time.sleep(0.2))
         client.create_task(req(photo))
         client.create_task(req(photo))  # waits for the slot, then goes through
         assert sim.creates == 2
