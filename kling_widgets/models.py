@@ -13,7 +13,7 @@ import enum
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -167,7 +167,7 @@ class Task:
         """The same task, remembering the external id the client gave it (gateway answers omit it)."""
         if not external_task_id or self.external_task_id:
             return self
-        return Task(**{**self.__dict__, "external_task_id": external_task_id})
+        return replace(self, external_task_id=external_task_id)
 
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any]) -> Task:
@@ -211,30 +211,25 @@ class Task:
 
     @classmethod
     def _from_envelope(cls, data: Mapping[str, Any], *, raw: Mapping[str, Any]) -> Task:
+        """The gateway's envelope around Kling's own answer: Kling's object first, the envelope's
+        status, progress, reason and times over it."""
         inner = _dict(data.get("data"))
         kling = _dict(inner.get("data")) if "data" in inner else inner
         task_id = _text(data.get("task_id")) or _text(kling.get("task_id"))
         if not task_id:
             raise PayloadError("gateway task envelope without task_id")
-        raw_status = _text(data.get("status")) or _text(kling.get("task_status"))
+        base = cls._from_kling({**kling, "task_id": task_id}, raw=raw)
+        raw_status = _text(data.get("status")) or base.raw_status
         status = parse_status(raw_status)
-        video = _first_video(kling)
         error = _text(data.get("fail_reason")) or _text(kling.get("task_status_msg"))
-        progress = parse_progress(data.get("progress"))
-        return cls(
-            id=task_id,
+        return replace(
+            base,
             status=status,
             raw_status=raw_status,
-            progress=100.0 if status is TaskStatus.SUCCEEDED else progress,
-            video_url=_text(video.get("url")),
-            video_duration=_number(video.get("duration")),
+            progress=100.0 if status is TaskStatus.SUCCEEDED else parse_progress(data.get("progress")),
             error=error if status is TaskStatus.FAILED else None,
-            external_task_id=_text(_dict(kling.get("task_info")).get("external_task_id")),
-            created_at=parse_time(data.get("submit_time")) or parse_time(kling.get("created_at")),
-            updated_at=parse_time(data.get("finish_time"))
-            or parse_time(data.get("start_time"))
-            or parse_time(kling.get("updated_at")),
-            raw=raw,
+            created_at=parse_time(data.get("submit_time")) or base.created_at,
+            updated_at=parse_time(data.get("finish_time")) or parse_time(data.get("start_time")) or base.updated_at,
         )
 
     @classmethod
