@@ -59,6 +59,7 @@ class PreparedImage:
     height: int
     source: str
     changes: tuple[str, ...] = ()
+    _thumbnails: dict[int, bytes] = field(default_factory=dict, repr=False, compare=False)
 
     def __repr__(self) -> str:
         changes = f", changes={list(self.changes)!r}" if self.changes else ""
@@ -77,11 +78,14 @@ class PreparedImage:
         return hashlib.sha256(self.data).hexdigest()
 
     def thumbnail(self, max_side: int = 160) -> bytes:
-        """A small JPEG for previews; decoded at reduced scale, so cheap even for 24 MP photos."""
-        return _thumbnail(self.data, max_side)
+        """A small JPEG for previews; decoded at reduced scale, so cheap even for 24 MP photos, and
+        kept with the image (a picker redraws its cards often)."""
+        cached = self._thumbnails.get(max_side)
+        if cached is None:
+            cached = self._thumbnails[max_side] = _thumbnail(self.data, max_side)
+        return cached
 
 
-@functools.lru_cache(maxsize=64)
 def _thumbnail(data: bytes, max_side: int) -> bytes:
     from PIL import Image
 
@@ -303,11 +307,10 @@ class _Preparer:
         if fmt not in ACCEPTED_FORMATS:
             what = f"this file is {fmt}" if fmt else "this is not an image file"
             raise self.refuse(f"must be JPEG or PNG ({what}, whatever its name says)", ACCEPTED_FORMATS, fmt)
-        if fmt == "PNG":  # walk the chunks first: a truncated PNG must not reach the decoder
-            try:
-                _strip_png(data)
-            except _Damaged as error:
-                raise self.refuse(f"cannot be decoded: the file is damaged ({error})") from error
+        try:  # walk the file's structure once, first: a truncated file must not reach the decoder
+            stripped, removed = (_strip_jpeg if fmt == "JPEG" else _strip_png)(data)
+        except _Damaged as error:
+            raise self.refuse(f"cannot be decoded: the file is damaged ({error})") from error
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # refused below, as an error
@@ -338,21 +341,15 @@ class _Preparer:
             )
             if not self.fix and not needs_pixels:
                 return self._as_is(data, fmt, im)
-            if not needs_pixels:
-                try:
-                    stripped, removed = (_strip_jpeg if fmt == "JPEG" else _strip_png)(data)
-                except _Damaged as error:
-                    raise self.refuse(f"cannot be decoded: the file is damaged ({error})") from error
-                if removed:
-                    gps = " with GPS location" if exif.get_ifd(0x8825) else ""
-                    self.changes.append(f"removed metadata ({', '.join(removed)}{gps})")
-                if len(stripped) <= MAX_BYTES:
-                    self._verify(stripped)
-                    return self._result(stripped, fmt, width, height)
+            if removed:  # gone whichever way the image is sent: cut out below, or not re-encoded
+                gps = " with GPS location" if exif.get_ifd(0x8825) else ""
+                self.changes.append(f"removed metadata ({', '.join(removed)}{gps})")
+            if not needs_pixels and len(stripped) <= MAX_BYTES:
+                if fmt == "PNG":
+                    self._verify_png_pixels(stripped)
+                return self._result(stripped, fmt, width, height)
             if orientation != 1:
                 self.changes.append(f"rotated per EXIF (orientation {orientation})")
-            if not self.changes and fmt == "JPEG" and exif:
-                self.changes.append("removed metadata (EXIF)")
             self._draft(im, target, orientation)
             try:
                 im.load()
@@ -415,21 +412,16 @@ class _Preparer:
                 MAX_BYTES,
                 len(data),
             )
-        self._verify(data)
+        if fmt == "PNG":
+            self._verify_png_pixels(data)
         return self._result(data, fmt, *im.size)
 
-    def _verify(self, data: bytes) -> None:
-        """Make sure a file sent untouched is whole. A JPEG's structure was already walked marker by
-        marker up to its end-of-image (a truncated one has none); a PNG's chunk checksums were checked,
-        but its compressed pixels can still be broken, so a PNG is decoded once."""
+    def _verify_png_pixels(self, data: bytes) -> None:
+        """A file sent without re-encoding must be whole. A JPEG's structure was walked marker by marker
+        to its end-of-image (a truncated one has none); a PNG's chunk checksums were checked, but its
+        compressed pixels can still be broken, so a PNG is decoded once."""
         from PIL import Image
 
-        if sniff_format(data) == "JPEG":
-            try:
-                _strip_jpeg(data)
-            except _Damaged as error:
-                raise self.refuse(f"cannot be decoded: the file is damaged ({error})") from error
-            return
         try:
             with Image.open(io.BytesIO(data)) as im:
                 im.draft(im.mode, (max(1, im.size[0] // 8), max(1, im.size[1] // 8)))

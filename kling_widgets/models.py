@@ -8,14 +8,13 @@ create, gateway envelope, Kling direct — plus Kling's bare callback object) in
 from __future__ import annotations
 
 import base64
-import contextlib
 import enum
 import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeGuard
 
 from .errors import PayloadError, Problem, ValidationError
 from .images import ImageSource, PreparedImage, is_url, prepare_image
@@ -285,7 +284,7 @@ class VideoRequest:
     watermark: bool | None = None
     callback_url: str | None = None
     external_task_id: str | None = None
-    _prepared: dict[int, PreparedImage | str] = field(default_factory=dict, repr=False, compare=False)
+    _prepared: dict[int, PreparedImage | str | ValidationError] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         images = self.images
@@ -316,14 +315,11 @@ class VideoRequest:
             problems.append(
                 Problem("images", f"give 1 to {MAX_IMAGES} images (got {count})", (MIN_IMAGES, MAX_IMAGES), count)
             )
-        if count <= MAX_IMAGES:
-            self.prepared_images_quietly()
+        self._prepare_pending()
         for index in range(min(count, MAX_IMAGES)):
-            try:
-                self._image(index)
-            except ValidationError as error:
-                for p in error.problems:
-                    problems.append(Problem(f"images[{index}]", p.message, p.limit, p.value))
+            outcome = self._outcome(index)
+            if isinstance(outcome, ValidationError):
+                problems += [Problem(f"images[{index}]", p.message, p.limit, p.value) for p in outcome.problems]
         problems += text_problems("prompt", self.prompt, required=True)
         problems += text_problems("negative_prompt", self.negative_prompt, required=False)
         problems += _choice("model_name", self.model_name, MODEL_NAMES)
@@ -357,8 +353,14 @@ class VideoRequest:
 
     def prepared_images(self) -> list[PreparedImage | str]:
         """Each image as sent: a :class:`PreparedImage`, or a URL string passed through untouched.
-        Images still to prepare are prepared on parallel threads: Pillow releases the GIL while it
-        decodes and encodes, so four phone photos take about the time of the slowest on two cores."""
+        Raises the first image's refusal, if any."""
+        self._prepare_pending()
+        return [self._image(i) for i in range(len(self.images))]
+
+    def _prepare_pending(self) -> None:
+        """Prepare the images that need work on parallel threads: Pillow releases the GIL while it
+        decodes and encodes, so four phone photos take about the time of the slowest on two cores.
+        Results and refusals are both kept, so nothing is prepared twice."""
         pending = [
             i
             for i, item in enumerate(self.images[:MAX_IMAGES])
@@ -370,18 +372,7 @@ class VideoRequest:
             from concurrent.futures import ThreadPoolExecutor
 
             with ThreadPoolExecutor(max_workers=min(len(pending), os.cpu_count() or 1)) as pool:
-                list(pool.map(self._try_image, pending))
-        return [self._image(i) for i in range(len(self.images))]
-
-    def prepared_images_quietly(self) -> None:
-        """Prepare what can be prepared (in parallel) without raising; problems are collected later."""
-        with contextlib.suppress(ValidationError):
-            self.prepared_images()
-
-    def _try_image(self, index: int) -> None:
-        """Prepare one image ahead of time; a refusal is raised again, in order, by :meth:`_image`."""
-        with contextlib.suppress(ValidationError):
-            self._image(index)
+                list(pool.map(self._outcome, pending))
 
     def to_payload(self) -> dict[str, Any]:
         """The exact JSON body of the create call. Validates first; ``None`` fields are left out."""
@@ -415,18 +406,31 @@ class VideoRequest:
             "callback_url": self.callback_url,
         }
 
+    def _outcome(self, index: int) -> PreparedImage | str | ValidationError:
+        """The image at ``index`` as sent, or why it was refused; worked out once."""
+        outcome = self._prepared.get(index)
+        if outcome is None:
+            item = self.images[index]
+            if _sent_as_is(item):
+                outcome = item
+            else:
+                try:
+                    outcome = prepare_image(item)
+                except ValidationError as refusal:
+                    outcome = refusal
+            self._prepared[index] = outcome
+        return outcome
+
     def _image(self, index: int) -> PreparedImage | str:
-        cached = self._prepared.get(index)
-        if cached is not None:
-            return cached
-        item = self.images[index]
-        prepared: PreparedImage | str
-        if isinstance(item, PreparedImage) or (isinstance(item, str) and is_url(item)):
-            prepared = item
-        else:
-            prepared = prepare_image(item)
-        self._prepared[index] = prepared
-        return prepared
+        outcome = self._outcome(index)
+        if isinstance(outcome, ValidationError):
+            raise outcome
+        return outcome
+
+
+def _sent_as_is(item: object) -> TypeGuard[PreparedImage | str]:
+    """A PreparedImage or a URL needs no preparing."""
+    return isinstance(item, PreparedImage) or (isinstance(item, str) and is_url(item))
 
 
 def _short(text: object, width: int = 40) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import struct
-import time
 import zlib
 from pathlib import Path
 
@@ -165,10 +164,16 @@ def _png_claiming(width: int, height: int) -> bytes:
 
 
 @pytest.mark.parametrize("side", [12_000, 60_000])
-def test_decompression_bombs_are_refused_fast_without_allocating(side: int) -> None:
-    start = time.perf_counter()
+def test_decompression_bombs_are_refused_from_the_header_without_decoding(
+    side: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PIL import ImageFile
+
+    def never(*args: object) -> None:
+        raise AssertionError("the pixels of a decompression bomb were decoded")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", never)
     message = refusal(_png_claiming(side, side))
-    assert time.perf_counter() - start < 1.0
     assert "pixels" in message and "bomb" in message
 
 

@@ -242,3 +242,23 @@ def test_prepared_images_are_not_prepared_twice(photo: bytes) -> None:
 
 def test_repr_holds_no_image_bytes(photo: bytes) -> None:
     assert len(repr(VideoRequest([photo], "a"))) < 200
+
+
+def test_a_refused_image_is_examined_once(monkeypatch: pytest.MonkeyPatch, photo: bytes) -> None:
+    import kling_widgets.models as models
+
+    calls: list[object] = []
+    real = models.prepare_image
+
+    def counting(source: object, **kwargs: object) -> PreparedImage:
+        calls.append(source)
+        return real(source, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(models, "prepare_image", counting)
+    request = VideoRequest([b"GIF89a" + bytes(50), photo], "a")
+    assert [p.field for p in request.problems()] == ["images[0]"]
+    with pytest.raises(ValidationError):
+        request.validate()
+    with pytest.raises(ValidationError):
+        request.prepared_images()
+    assert len(calls) == 2  # each image once, the refused one included

@@ -90,11 +90,12 @@ def test_come_back_later_is_retried_with_the_same_external_id(
 
 def test_concurrency_limit_of_the_simulator_is_a_1303(photo: bytes, sleeps: Sleeps) -> None:
     with Simulator(processing_seconds=0.3, max_concurrent=1) as sim:
-        client = KlingClient(sim.api_key, base_url=sim.url, sleep=lambda s: time.sleep(0.2))
+        client = KlingClient(sim.api_key, base_url=sim.url, sleep=lambda s: time.sleep(0.4))
         client.create_task(req(photo))
-        client.create_task(req(photo))  # waits for the slot, then goes through
-        assert sim.creates == 2
-        assert any(r.method == "POST" for r in sim.requests[2:])
+        client.create_task(req(photo))  # refused (1303) while the first runs, sent again once it ended
+        posts = [r for r in sim.requests if r.method == "POST"]
+        assert sim.creates == 2 and len(posts) == 3
+        assert posts[1].json["external_task_id"] == posts[2].json["external_task_id"]
 
 
 def test_connection_refused_is_safe_to_retry_and_never_unknown(

@@ -44,7 +44,7 @@ class Fault:
 
     method: str | None = None
     path: str | None = None
-    status: int = 500
+    status: int | None = 500  # None: no failure, only the delay (a slow service)
     code: int | str | None = 5000
     message: str = "simulated server error"
     retry_after: float | None = None
@@ -54,6 +54,11 @@ class Fault:
     delay: float = 0.0  # seconds to wait before answering
     probability: float = 1.0  # below 1: a flaky fault
     hits: int = 0
+
+    @property
+    def fails(self) -> bool:
+        """False for a delay-only fault: the request is then served as usual, late."""
+        return self.drop or self.status is not None
 
     def matches(self, method: str, path: str) -> bool:
         if self.times is not None and self.hits >= self.times:
@@ -407,7 +412,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _error(self, status: int, code: int | str, message: str, headers: dict[str, str] | None = None) -> None:
-        if self.sim.provider == "kling" or (isinstance(code, int) and not self._is_gateway()):
+        if not self._is_gateway():
             body: dict[str, Any] = {"code": code, "message": message, "request_id": uuid.uuid4().hex}
         elif code in ("task_not_exist", "task_failed"):
             body = {"code": code, "message": message, "data": None}
@@ -480,7 +485,7 @@ class _Handler(BaseHTTPRequestHandler):
                 fault.hits += 1
         if fault and fault.delay:
             time.sleep(fault.delay)
-        if fault and not fault.apply:
+        if fault and fault.fails and not fault.apply:
             self._answer_fault(fault)
             return
         ok, code, message = self._authorized()
@@ -495,7 +500,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._drop()
             return
         headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else None
-        self._error(fault.status, fault.code if fault.code is not None else "error", fault.message, headers)
+        self._error(fault.status or 500, fault.code if fault.code is not None else "error", fault.message, headers)
 
     def _route(self, method: str, path: str, body: Any, query: dict[str, str], fault: Fault | None) -> None:
         sim = self.sim
@@ -538,7 +543,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._error(429, 1303, "parallel task count exceeds the account's limit", {"Retry-After": "1"})
                 return
             task = sim._create(body)
-        if fault:  # the create took effect; now the answer fails
+        if fault and fault.fails:  # the create took effect; now the answer fails
             self._answer_fault(fault)
             return
         if self._is_gateway():
