@@ -128,7 +128,7 @@ class MultiImageToVideo(widgets.VBox):
         return f"MultiImageToVideo(client={self.client!r}, images={images}, tasks={tasks})"
 
     def close(self) -> None:
-        """Stop watching tasks and close every widget of the bundle."""
+        """Stop watching tasks and the create worker, and close the bundle's own widget."""
         self._closed = True
         if self.watcher is not None:
             self.watcher.stop()
