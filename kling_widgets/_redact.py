@@ -42,6 +42,16 @@ def redact(text: str) -> str:
     return _BEARER.sub(r"\1***", text)
 
 
+class SecretHeader(str):
+    """A credential header value that sends as itself but shows as ``'Bearer ***'``: a verbose
+    traceback (``%xmode Verbose``) prints the locals of every frame by their repr."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "'Bearer ***'"
+
+
 class RedactingFilter(logging.Filter):
     """A logging filter that scrubs secrets and bearer tokens from records, whatever logged them."""
 
@@ -53,9 +63,25 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+# Where records are made: a logger's filters see only the records created on that very logger, not
+# those of its children that propagate through it, so urllib3's own module loggers each need one.
+_LOGGERS = (
+    "urllib3",
+    "urllib3.connectionpool",
+    "urllib3.connection",
+    "urllib3.response",
+    "urllib3.poolmanager",
+    "urllib3.util.retry",
+    "requests",
+    "filelock",
+)
+
+
 def install_log_filter(logger_name: str = "kling_widgets") -> None:
-    """Attach the redacting filter to our logger and to urllib3's (which logs request lines)."""
-    for name in (logger_name, "urllib3"):
+    """Attach the redacting filter to our logger and to every logger urllib3 and requests log through
+    (their records are made on per-module loggers such as ``urllib3.connectionpool``)."""
+    known = [name for name in logging.Logger.manager.loggerDict if name.startswith(("urllib3.", "requests."))]
+    for name in {logger_name, f"{logger_name}.client", *_LOGGERS, *known}:
         logger = logging.getLogger(name)
         if not any(isinstance(f, RedactingFilter) for f in logger.filters):
             logger.addFilter(RedactingFilter())

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 
-from ._redact import register_secret
+from ._redact import SecretHeader, register_secret
 
 
 class GatewayAuth:
@@ -20,7 +20,13 @@ class GatewayAuth:
         self._handle = register_secret(api_key)
 
     def header(self) -> str:
-        return f"Bearer {self._key}"
+        return SecretHeader(f"Bearer {self._key}")
+
+    def identity(self) -> str:
+        """A fingerprint of the account (never the key): tasks of one account are watched once."""
+        import hashlib
+
+        return "key:" + hashlib.sha256(self._key.encode()).hexdigest()[:16]
 
     def refresh(self) -> bool:
         """A plain key cannot be renewed."""
@@ -56,7 +62,13 @@ class JWTAuth:
             return self._token
 
     def header(self) -> str:
-        return f"Bearer {self.token()}"
+        return SecretHeader(f"Bearer {self.token()}")
+
+    def identity(self) -> str:
+        """The account this key pair belongs to (the access key is an identifier, not a secret)."""
+        import hashlib
+
+        return "ak:" + hashlib.sha256(self.access_key.encode()).hexdigest()[:16]
 
     def refresh(self) -> bool:
         """Forget the current token so the next request signs a fresh one."""

@@ -3,44 +3,52 @@
 Everything goes through :meth:`KlingClient._request`: auth, an explicit timeout, the User-Agent,
 error mapping, and a retry policy that knows a create is paid and not idempotent. Reads are retried
 on 429/5xx/connection errors with capped, jittered backoff that honours Retry-After. A create is
-resent only when it provably never arrived (connection refused) or the service said to come back
-(429 with 1302/1303); any other failure after sending makes its outcome *unknown*: Kling direct is
-asked for the task by its ``external_task_id``; on the gateway the error names that id and the
-journal keeps it, so nobody pays twice for one click.
+resent only when it provably never arrived whole (connection refused, or broken while its body was
+still being sent) or the service said to come back (429 with 1302/1303); any other failure after
+sending makes its outcome *unknown*: Kling direct is asked for the task by its ``external_task_id``
+over a short window; on the gateway the error names that id and the journal keeps it, so nobody pays
+twice for one click. The body is streamed (see ``transport``), so an upload may take as long as the
+line needs, and it never exceeds the gateway's body cap.
 """
 
 from __future__ import annotations
 
+import json as jsonlib
 import logging
 import os
 import random
+import threading
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import quote, urljoin
 
 import requests
 
-from ._redact import install_log_filter, redact
+from ._redact import SecretHeader, install_log_filter, redact
 from ._version import __version__
 from .auth import GatewayAuth, JWTAuth
+from .download import DOWNLOAD_DEADLINE, MAX_VIDEO_BYTES, bare_session, fetch_video, unique_path
 from .errors import (
     APIConnectionError,
     APIError,
     AuthenticationError,
+    BadRequestError,
     CreateOutcomeUnknownError,
     KlingError,
     NotFoundError,
     PayloadError,
     RateLimitError,
+    RedirectError,
     ServerError,
     TaskFailedError,
     WaitTimeoutError,
 )
 from .http_errors import error_from_body, parse_retry_after
 from .models import Task, TaskStatus, VideoRequest
+from .transport import Progress, UploadBody, json_or_none, send
 
 if TYPE_CHECKING:
     from .history import TaskHistory
@@ -51,11 +59,14 @@ PROVIDERS: dict[str, dict[str, Any]] = {
     "gateway": {
         "base_url": "https://www.anyfast.ai",
         "create": "/kling/v1/videos/multi-image2video",
-        # The gateway documents no multi-image query; it finds a task by id whatever the action segment.
+        # The gateway documents no multi-image query. Its software finds a task by id whatever the action
+        # segment and routes GET for text2video and image2video only; other resellers also route
+        # multi-image2video; /v1/videos/{id} is its OpenAI-style read. Tried in this order (API.md).
         "get": (
-            "/kling/v1/videos/multi-image2video/{id}",
             "/kling/v1/videos/text2video/{id}",
-            "/kling/v1/videos/{id}",
+            "/kling/v1/videos/image2video/{id}",
+            "/kling/v1/videos/multi-image2video/{id}",
+            "/v1/videos/{id}",
         ),
         "list": None,
     },
@@ -74,6 +85,19 @@ NO_CREDENTIALS = (
     "(from kling_widgets.simulator import Simulator)."
 )
 DEFAULT_POLL_INTERVAL = 2.0
+MAX_BODY_BYTES = 32_000_000  # the gateway's 32 MB cap, read the safe way (its software counts 32 MiB)
+LOOKUP_WINDOW = 60.0  # Kling direct: how long a lost create is looked up before it counts as not created
+LOOKUP_INTERVAL = 5.0
+MISSING_VIDEO_POLLS = 3  # a task that succeeded without a video link is asked again this many times
+SIMULATOR_IDENTITY = "kling-widgets-simulator"  # what the built-in simulator says at GET /sim/about
+
+
+class _RouteMiss(PayloadError):
+    """A query path this service does not route: an HTML page, a redirect, a 404 or a 405."""
+
+    def __init__(self, why: str, not_found: NotFoundError | None = None) -> None:
+        self.not_found = not_found
+        super().__init__(why)
 
 
 def new_external_task_id() -> str:
@@ -111,6 +135,8 @@ class KlingClient:
         history: TaskHistory | None = None,
         max_backoff: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
+        max_body_bytes: int = MAX_BODY_BYTES,
+        lookup_window: float = LOOKUP_WINDOW,
     ) -> None:
         if provider not in PROVIDERS:
             raise KlingError(f"provider must be one of {', '.join(PROVIDERS)} (got {provider!r})")
@@ -137,12 +163,16 @@ class KlingClient:
         self.poll_interval = poll_interval
         self.history = history
         self.max_backoff = max_backoff
+        self.max_body_bytes = max_body_bytes
+        self.lookup_window = lookup_window
         self._sleep = sleep
         self._paths: dict[str, Any] = PROVIDERS[provider]
-        self._query_order: list[str] = list(self._paths["get"])
+        self._route_lock = threading.Lock()
+        self._query_route: str | None = None  # the query form that answered last (per client)
+        self._simulator: bool | None = None
         self._session = requests.Session()
         self._session.headers["User-Agent"] = f"kling-widgets/{__version__} python-requests/{requests.__version__}"
-        self._video_session = _bare_session()
+        self._video_session = bare_session()
         install_log_filter()
 
     def __repr__(self) -> str:
@@ -159,30 +189,11 @@ class KlingClient:
         self.close()
 
     # -- the one request path ----------------------------------------------------------------------
-    def _send(self, method: str, path: str, json: Any, params: dict[str, Any] | None) -> requests.Response:
-        headers = {"Authorization": self._auth.header()}
-        if json is not None:
-            headers["Content-Type"] = "application/json"
-        try:
-            return self._session.request(
-                method,
-                self.base_url + path,
-                json=json,
-                params=params,
-                headers=headers,
-                timeout=(min(10.0, self.timeout), self.timeout),
-                allow_redirects=False,
-            )
-        except requests.exceptions.ConnectTimeout as error:
-            raise APIConnectionError(f"could not connect to {self.base_url}: timed out", reached=False) from error
-        except requests.exceptions.Timeout as error:
-            raise APIConnectionError(
-                f"no answer from {self.base_url} within {self.timeout:g} s", reached=True
-            ) from error
-        except requests.exceptions.ConnectionError as error:
-            reached = not _never_connected(error)
-            what = "the connection broke before an answer" if reached else "could not connect"
-            raise APIConnectionError(f"{what} ({self.base_url})", reached=reached) from error
+    @property
+    def account(self) -> str:
+        """Who the tasks belong to (provider, address and a fingerprint of the credential, never the
+        credential): one process watches each account's task once, whatever client asked."""
+        return f"{self.provider}|{self.base_url}|{self._auth.identity()}"
 
     def _request(
         self,
@@ -193,32 +204,39 @@ class KlingClient:
         params: dict[str, Any] | None = None,
         idempotent: bool = True,
         retries: int | None = None,
+        on_progress: Progress | None = None,
+        probe: bool = False,
     ) -> Any:
-        """Send one call; retry only what is safe to retry; return the JSON body or raise."""
+        """Send one call; retry only what is safe to retry; return the JSON body or raise.
+        ``probe``: a path this service may not route; a miss raises :class:`_RouteMiss`."""
         attempt, refreshed = 0, False
         max_retries = self.max_retries if retries is None else retries
+        data = None if json is None else jsonlib.dumps(json, separators=(",", ":"), allow_nan=False).encode()
         while True:
+            headers: dict[str, str] = {"Authorization": SecretHeader(self._auth.header())}
+            if data is not None:
+                headers["Content-Type"] = "application/json"
             try:
-                response = self._send(method, path, json, params)
+                response = send(
+                    self._session,
+                    method,
+                    self.base_url + path,
+                    headers=headers,
+                    body=None if data is None else UploadBody(data, on_progress),
+                    params=params,
+                    timeout=(min(10.0, self.timeout), self.timeout),
+                    where=self.base_url,
+                )
             except APIConnectionError as error:
                 if (idempotent or not error.reached) and attempt < max_retries:
                     self._backoff(attempt, None, f"{method} {path}: {error}")
                     attempt += 1
                     continue
                 raise
-            body = _json_or_none(response)
-            if response.ok:
-                if body is None:
-                    raise PayloadError(f"{method} {path}: the answer was not JSON (HTTP {response.status_code})")
-                if isinstance(body, dict) and body.get("code") not in (None, 0, "0", "success"):
-                    raise error_from_body(response.status_code, body)  # an error dressed as HTTP 200
-                return body
-            failure = error_from_body(
-                response.status_code,
-                body,
-                retry_after=parse_retry_after(response.headers.get("Retry-After")),
-                text=response.text,
-            )
+            with response:
+                return_body, failure = self._read_answer(method, path, response, probe)
+            if failure is None:
+                return return_body
             if isinstance(failure, AuthenticationError) and failure.code == 1004 and not refreshed:
                 refreshed = self._auth.refresh()  # expired token: sign a fresh one, retry once
                 if refreshed:
@@ -230,6 +248,43 @@ class KlingClient:
                 continue
             raise failure
 
+    def _read_answer(
+        self, method: str, path: str, response: requests.Response, probe: bool
+    ) -> tuple[Any, APIError | None]:
+        """The JSON body of a good answer, or the error it stands for (raised at once when it is no
+        answer of the API at all: a redirect, a web page)."""
+        status = response.status_code
+        if 300 <= status < 400:
+            location = urljoin(self.base_url + path, response.headers.get("Location") or "") or None
+            if probe:
+                raise _RouteMiss(f"{path}: redirected (HTTP {status})")
+            raise RedirectError(
+                f"{self.base_url} answered {method} {path} with a redirect to {location or 'nowhere'}: this is not "
+                "the API's address (set base_url to the API itself, e.g. https://www.anyfast.ai); nothing was created",
+                status_code=status,
+                location=location,
+            )
+        body = json_or_none(response)
+        if probe and (status in (404, 405) or (body is None and status < 500 and status != 429)):
+            not_found = error_from_body(status, body) if status == 404 and body is not None else None
+            kind = "a web page" if _is_html(response) else "no JSON"
+            raise _RouteMiss(
+                f"{path}: HTTP {status} with {kind}", not_found if isinstance(not_found, NotFoundError) else None
+            )
+        if response.ok:
+            if body is None:
+                page = " (a web page: is the base URL the API's?)" if _is_html(response) else ""
+                raise PayloadError(f"{method} {path}: the answer was not JSON (HTTP {status}){page}")
+            if isinstance(body, dict) and body.get("code") not in (None, 0, "0", "success"):
+                return None, error_from_body(status, body)  # an error dressed as HTTP 200
+            return body, None
+        return None, error_from_body(
+            status,
+            body,
+            retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            text=response.text if body is None and not _is_html(response) else "",
+        )
+
     def _backoff(self, attempt: int, retry_after: float | None, why: str) -> None:
         if retry_after is not None:
             delay = min(max(retry_after, 0.0), self.max_backoff)
@@ -239,84 +294,145 @@ class KlingClient:
         self._sleep(delay)
 
     # -- endpoints ---------------------------------------------------------------------------------
-    def create_task(self, request: VideoRequest, *, history: TaskHistory | None = None) -> Task:
+    def create_task(
+        self, request: VideoRequest, *, history: TaskHistory | None = None, on_progress: Progress | None = None
+    ) -> Task:
         """Send one create. It carries an ``external_task_id`` and is journaled before it is sent (in
-        ``history``, else the client's own); a create whose outcome is unknown is never blindly resent."""
+        ``history``, else the client's own); a create whose outcome is unknown is never blindly resent.
+        A body over ``max_body_bytes`` gets its pictures re-encoded smaller, or is refused before sending.
+        ``on_progress(sent, total)`` hears how the upload goes (bytes of the body)."""
         history = history or self.history
         request.validate()
         external_id = request.external_task_id or new_external_task_id()
         if request.external_task_id != external_id:
             request = request.with_external_task_id(external_id)
+        request = request.within_body_cap(self.max_body_bytes)
         payload = request.to_payload()
         if history is not None:
             history.record_submission(external_id, request, provider=self.provider, base_url=self.base_url)
-        for attempt in range(2):
+        resent = False
+        while True:
             try:
-                body = self._request("POST", self._paths["create"], json=payload, idempotent=False)
+                body = self._request(
+                    "POST", self._paths["create"], json=payload, idempotent=False, on_progress=on_progress
+                )
                 task = Task.from_payload(body).with_external_id(external_id)
             except APIConnectionError as error:
-                if not error.reached:
+                if not error.reached:  # it never arrived whole: nothing can have been created
                     if history is not None:
-                        history.record_rejected(external_id, str(error))
+                        history.record_rejected(external_id, f"not sent: {error}")
                     raise
-                outcome = self._settle_unknown(external_id, str(error), history, resend_allowed=attempt == 0)
+                failure = str(error)
             except (ServerError, PayloadError) as error:  # it arrived, but what became of it is not known
-                outcome = self._settle_unknown(external_id, str(error), history, resend_allowed=attempt == 0)
-            except APIError as error:
+                failure = str(error)
+            except BadRequestError as error:
+                if resent and _says_external_id_exists(error):  # the first send did create it
+                    return self._find_existing(external_id, history)
                 if history is not None:
                     history.record_rejected(external_id, str(error))
                 raise
+            except (APIError, KlingError) as error:  # refused, or never sent (a bad address)
+                if history is not None:
+                    history.record_rejected(external_id, str(error))
+                raise
+            except Exception as error:  # anything else after sending: the task may exist
+                log.exception("create %s: unexpected failure", external_id)
+                failure = f"unexpected {type(error).__name__}"
             else:
                 if history is not None:
                     history.record_task(task, external_id)
                 return task
-            if outcome is not None:
-                return outcome
-        raise CreateOutcomeUnknownError(external_id, "the create failed twice")  # pragma: no cover
+            found = self._settle_unknown(external_id, failure, history, resend_allowed=not resent)
+            if found is not None:
+                return found
+            resent = True
 
     def _settle_unknown(
         self, external_id: str, reason: str, history: TaskHistory | None, *, resend_allowed: bool
     ) -> Task | None:
         """After a create whose answer was lost: find the task, or decide it may be resent, or give up
-        loudly. Returns the task, or None when a resend is safe (the service says it has no such task)."""
+        loudly. Returns the task, or None when a resend is safe. A lookup that finds nothing at once is
+        no proof (the task may not be visible yet): Kling direct is asked over ``lookup_window``."""
         if self.provider == "kling":
-            try:
-                task = self.get_task(external_id)
-            except NotFoundError:
-                if resend_allowed:
-                    log.warning("create %s: %s; the service has no such task, resending once", external_id, reason)
-                    return None
-            except KlingError as lookup_error:
-                reason = f"{reason}; looking it up failed too: {lookup_error}"
-            else:
-                task = task.with_external_id(external_id)
+            task, lookup_error = self._look_up(external_id)
+            if task is not None:
                 if history is not None:
                     history.record_task(task, external_id)
                 return task
+            if lookup_error is None and resend_allowed:
+                log.warning(
+                    "create %s: %s; no such task after %.0f s of looking, resending once under the same id",
+                    external_id,
+                    redact(reason),
+                    self.lookup_window,
+                )
+                return None
+            if lookup_error is not None:
+                reason = f"{reason}; looking it up failed too: {lookup_error}"
         if history is not None:
             history.record_unknown(external_id, reason)
         raise CreateOutcomeUnknownError(external_id, redact(reason))
 
+    def _look_up(self, external_id: str) -> tuple[Task | None, KlingError | None]:
+        """Ask for the task by its external id until it appears or ``lookup_window`` has passed.
+        Returns the task, or None and the last error other than "no such task"."""
+        interval = min(LOOKUP_INTERVAL, max(self.lookup_window / 4, 0.05))
+        looks = 1 + max(0, int(self.lookup_window / interval + 0.5))
+        last_error: KlingError | None = None
+        for look in range(looks):
+            try:
+                return self.get_task(external_id, retry=False).with_external_id(external_id), None
+            except NotFoundError:
+                last_error = None
+            except KlingError as error:
+                last_error = error
+            if look < looks - 1:
+                self._sleep(interval)
+        return None, last_error
+
+    def _find_existing(self, external_id: str, history: TaskHistory | None) -> Task:
+        """The service refused a resend because the external id exists: the first create went through."""
+        task, _ = self._look_up(external_id) if self.provider == "kling" else (None, None)
+        if task is not None:
+            if history is not None:
+                history.record_task(task, external_id)
+            return task
+        reason = "the service says a task with this external id exists, but it could not be read yet"
+        if history is not None:
+            history.record_unknown(external_id, reason)
+        raise CreateOutcomeUnknownError(external_id, reason)
+
     def get_task(self, task_id: str, *, retry: bool = True) -> Task:
         """The task's current state. Kling direct also accepts the ``external_task_id`` here.
-        ``retry=False`` makes one attempt (a poller that keeps its own schedule wants that)."""
-        last_error: NotFoundError | None = None
-        for template in list(self._query_order):
+        ``retry=False`` makes one attempt (a poller that keeps its own schedule wants that).
+        On the gateway the documented query forms are tried in turn until one answers with JSON; the
+        one that did is remembered (per client, safe across threads)."""
+        quoted = quote(str(task_id), safe="")
+        with self._route_lock:
+            remembered = self._query_route
+        order = [t for t in (remembered, *self._paths["get"]) if t]
+        order = list(dict.fromkeys(order))
+        misses: list[_RouteMiss] = []
+        for template in order:
             try:
-                body = self._request(
-                    "GET", template.format(id=quote(str(task_id), safe="")), retries=None if retry else 0
-                )
-            except NotFoundError as error:
-                if error.status_code != 404:
-                    raise
-                last_error = error  # this path may not exist on this gateway: try the next form
+                body = self._request("GET", template.format(id=quoted), retries=None if retry else 0, probe=True)
+            except _RouteMiss as miss:
+                misses.append(miss)
                 continue
-            if template != self._query_order[0]:
-                self._query_order.remove(template)
-                self._query_order.insert(0, template)  # remember the form that worked
+            if template != remembered:
+                with self._route_lock:
+                    self._query_route = template
             return Task.from_payload(body)
-        assert last_error is not None
-        raise last_error
+        with self._route_lock:
+            if self._query_route == remembered:
+                self._query_route = None
+        not_found = [m.not_found for m in misses if m.not_found is not None]
+        if len(not_found) == len(misses):
+            raise not_found[-1]  # every route exists and says there is no such task
+        raise PayloadError(
+            f"{self.base_url} answered none of the task query routes with the API's JSON "
+            f"({'; '.join(str(m) for m in misses)})"
+        )
 
     def list_tasks(self, *, page: int = 1, page_size: int = 30) -> list[Task]:
         """Recent tasks, newest first (Kling direct only: the gateway documents no list)."""
@@ -338,14 +454,16 @@ class KlingClient:
         on_update: Callable[[Task], None] | None = None,
     ) -> Task:
         """Poll until the task succeeds or fails and return it (failed or not). Passing failures of the
-        network or the service never end the watch; the deadline does, with :class:`WaitTimeoutError`."""
+        network or the service never end the watch; the deadline does, with :class:`WaitTimeoutError`.
+        A task that succeeded without a video link is asked again a few times before it is returned."""
         task = task_or_id if isinstance(task_or_id, Task) else None
         task_id = task.id if task else str(task_or_id)
         external_id = task.external_task_id if task else None
-        if task is not None and task.done:
+        if task is not None and task.done and (task.video_url or task.status is TaskStatus.FAILED):
             return task
         base = poll_interval or self.poll_interval or DEFAULT_POLL_INTERVAL
         start = time.monotonic()
+        missing_video = 0
         while True:
             try:
                 current: Task | None = self.get_task(task_id).with_external_id(external_id)
@@ -353,13 +471,19 @@ class KlingClient:
                 log.info("polling %s failed, will try again: %s", task_id, error)
                 current = None
             if current is not None:
-                if task is None or (current.status, current.progress) != (task.status, task.progress):
+                if task is None or (current.status, current.progress, current.video_url) != (
+                    task.status,
+                    task.progress,
+                    task.video_url,
+                ):
                     self._journal(current, external_id)
                     if on_update is not None:
                         on_update(current)
                 task = current
                 if task.done:
-                    return task
+                    if task.status is TaskStatus.FAILED or task.video_url or missing_video >= MISSING_VIDEO_POLLS:
+                        return task
+                    missing_video += 1  # succeeded, but no link yet: ask again a few times
             elapsed = time.monotonic() - start
             if elapsed >= timeout:
                 raise WaitTimeoutError(task or Task(task_id, TaskStatus.SUBMITTED), elapsed)
@@ -372,29 +496,54 @@ class KlingClient:
             raise TaskFailedError(task)
         return task
 
-    def download(self, task: Task, path: str | os.PathLike[str] | None = None) -> Path:
-        """Save the task's video (the service deletes it after 30 days). The video host never sees
-        the Authorization header, across redirects too. Returns the file's path."""
+    def download(
+        self,
+        task: Task,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        overwrite: bool = False,
+        max_bytes: int = MAX_VIDEO_BYTES,
+        deadline: float = DOWNLOAD_DEADLINE,
+    ) -> Path:
+        """Save the task's video (the service deletes it after 30 days) and return the file's path.
+
+        ``path``: a file, or a folder (default: the current one) where ``kling-<task id>.mp4`` is written
+        — as ``… (2).mp4`` when that name is taken. An existing file given by name is replaced only with
+        ``overwrite=True``. The video host never sees the Authorization header, across redirects too;
+        your proxy settings and CA bundle (``REQUESTS_CA_BUNDLE``) are honoured. An answer that is not
+        a video, over ``max_bytes`` or slower than ``deadline`` seconds leaves no file behind."""
         if not task.video_url:
             raise KlingError(f"task {task.id} has no video yet (status {task.status.value})")
         target = Path(path) if path is not None else Path.cwd()
         if target.is_dir():
-            target = target / f"kling-{task.id}.mp4"
-        partial = target.with_name(target.name + ".part")
-        try:
-            with self._video_session.get(task.video_url, stream=True, timeout=(10.0, self.timeout)) as response:
-                if not response.ok:
-                    raise error_from_body(response.status_code, None, text=f"video download failed: {response.reason}")
-                with open(partial, "wb") as handle:
-                    for chunk in response.iter_content(1 << 16):
-                        handle.write(chunk)
-        except requests.exceptions.RequestException as error:
-            partial.unlink(missing_ok=True)
-            raise APIConnectionError(f"video download failed: {type(error).__name__}", reached=True) from error
-        partial.replace(target)
+            target = unique_path(target / f"kling-{task.id}.mp4")
+        final = fetch_video(
+            self._video_session,
+            task.video_url,
+            target,
+            overwrite=overwrite,
+            max_bytes=max_bytes,
+            deadline=deadline,
+            read_timeout=self.timeout,
+        )
         if self.history is not None and task.external_task_id:
-            self.history.record_download(task.external_task_id, target.resolve())
-        return target
+            self.history.record_download(task.external_task_id, final.resolve())
+        return final
+
+    def is_simulator(self) -> bool:
+        """True only when the service proves it is the built-in simulator (``GET /sim/about`` says so):
+        then, and only then, nothing is billed. An address on this machine proves nothing — a
+        self-hosted gateway on localhost bills like any other. Asked once per client, without the key."""
+        if self._simulator is None:
+            try:
+                with self._session.get(
+                    self.base_url + "/sim/about", timeout=(2.0, 2.0), allow_redirects=False
+                ) as response:
+                    about = json_or_none(response) if response.status_code == 200 else None
+            except requests.exceptions.RequestException:
+                about = None
+            self._simulator = isinstance(about, dict) and about.get("service") == SIMULATOR_IDENTITY
+        return self._simulator
 
     # -- journal -----------------------------------------------------------------------------------
     def _journal(self, task: Task, external_id: str | None) -> None:
@@ -402,28 +551,14 @@ class KlingClient:
             self.history.record_task(task, external_id)
 
 
-def _never_connected(error: requests.exceptions.ConnectionError) -> bool:
-    """True when the connection was never established (refused, unresolvable): nothing was sent."""
-    from urllib3.exceptions import NameResolutionError, NewConnectionError
-
-    reason = error.args[0] if error.args else None
-    reason = getattr(reason, "reason", reason)
-    return isinstance(reason, (NewConnectionError, NameResolutionError))
-
-
-def _json_or_none(response: requests.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
+def _says_external_id_exists(error: APIError) -> bool:
+    """A refusal because the external id is taken: proof that a task with it exists."""
+    text = error.message.lower()
+    return "external_task_id" in text and any(
+        word in text for word in ("exist", "duplicate", "already", "repeat", "used")
+    )
 
 
-def _bare_session() -> requests.Session:
-    """A session that adds no credentials of any kind (no .netrc either): for the video host."""
-    import urllib.request
-
-    session = requests.Session()
-    session.trust_env = False
-    session.proxies.update({k: v for k, v in urllib.request.getproxies().items() if k != "no"})
-    session.headers["User-Agent"] = f"kling-widgets/{__version__}"
-    return session
+def _is_html(response: requests.Response) -> bool:
+    kind = (response.headers.get("Content-Type") or "").lower()
+    return "html" in kind or response.content[:200].lstrip().lower().startswith((b"<!doctype html", b"<html"))

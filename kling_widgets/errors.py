@@ -125,11 +125,30 @@ class ServerError(APIError):
     retryable = True
 
 
+class GatewayError(APIError):
+    """The gateway refused the request itself, before relaying anything to Kling (no channel for the
+    model, for instance): nothing was created and nothing is billed."""
+
+
+class RequestTooLargeError(APIError):
+    """The request body was over the service's cap (HTTP 413): nothing was created."""
+
+
+class RedirectError(APIError):
+    """The address answered with a redirect (3xx) instead of the API: ``location`` says where it points.
+    Nothing was created; the base URL most likely points at a web page rather than the API."""
+
+    def __init__(self, message: str, *, location: str | None = None, **details: Any) -> None:
+        self.location = location
+        super().__init__(message, **details)
+
+
 class APIConnectionError(KlingError):
     """The service could not be reached, or the connection broke before an answer arrived."""
 
     def __init__(self, message: str, *, reached: bool) -> None:
-        #: False when the request provably never left (connection refused): safe to resend a create.
+        #: False when the request provably never arrived whole (connection refused, or broken while the
+        #: body was still being sent): the service cannot have acted on it, so a create may be resent.
         self.reached = reached
         super().__init__(message)
 

@@ -74,6 +74,35 @@ class HistoryEntry:
         )
 
 
+PRIVATE_FILE = 0o600  # the journal holds prompts and task links: its owner's eyes only
+PRIVATE_FOLDER = 0o700
+
+
+def make_private_folder(folder: Path, *, ours: bool) -> None:
+    """Create ``folder`` readable by its owner only. A folder that already existed is made private
+    only when it is ours (the default data folder); a folder the user chose keeps its own mode."""
+    existed = folder.is_dir()
+    folder.mkdir(parents=True, exist_ok=True, mode=PRIVATE_FOLDER)
+    if not existed or ours:
+        _make_private(folder, PRIVATE_FOLDER)
+
+
+def _make_private(path: Path, mode: int) -> None:
+    if os.name != "posix":
+        return
+    try:
+        if path.stat().st_uid == os.getuid() and path.stat().st_mode & 0o777 != mode:
+            path.chmod(mode)
+    except OSError:
+        pass  # a file we may not change: leave it as it is
+
+
+def _open_private(path: Path) -> Any:
+    """Open for appending; a new file is created private (0600), whatever the umask allows others."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE_FILE)
+    return os.fdopen(fd, "ab")
+
+
 def default_history_path() -> Path:
     home = os.environ.get("KLING_WIDGETS_HOME")
     if home:
@@ -89,10 +118,12 @@ class TaskHistory:
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         self.path = Path(path).expanduser() if path is not None else default_history_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_folder(self.path.parent, ours=path is None)
         from filelock import FileLock
 
-        self._lock = FileLock(str(self.path) + ".lock")
+        self._lock = FileLock(str(self.path) + ".lock", mode=PRIVATE_FILE)
+        if self.path.exists():
+            _make_private(self.path, PRIVATE_FILE)
 
     def __repr__(self) -> str:
         return f"TaskHistory({str(self.path)!r})"
@@ -101,7 +132,7 @@ class TaskHistory:
     def _append(self, record: dict[str, Any]) -> None:
         record = {"time": time.time(), **record}
         line = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str)
-        with self._lock, open(self.path, "ab") as handle:
+        with self._lock, _open_private(self.path) as handle:
             # A torn last line (crash mid-write) must not glue itself onto this record.
             if handle.tell() > 0:
                 with open(self.path, "rb") as reader:

@@ -17,9 +17,11 @@ from .errors import (
     AuthenticationError,
     BadRequestError,
     ContentPolicyError,
+    GatewayError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
+    RequestTooLargeError,
     ServerError,
 )
 
@@ -39,6 +41,8 @@ _BY_NAME: dict[str, type[APIError]] = {
     "task_not_exist": NotFoundError,
     "task_failed": BadRequestError,
     "insufficient_quota": AccountError,
+    "insufficient_user_quota": AccountError,  # the gateway: out of credit (HTTP 403)
+    "model_not_found": GatewayError,  # the gateway has no channel for the model (HTTP 503)
     "rate_limit_exceeded": RateLimitError,
 }
 _BY_STATUS: dict[int, type[APIError]] = {
@@ -46,6 +50,7 @@ _BY_STATUS: dict[int, type[APIError]] = {
     401: AuthenticationError,
     403: PermissionDeniedError,
     404: NotFoundError,
+    413: RequestTooLargeError,
     422: BadRequestError,
     429: RateLimitError,
 }
@@ -64,6 +69,8 @@ _REQUEST_FIELDS = (
 )
 _MEANING: dict[type[APIError], str] = {
     AccountError: "the account cannot create tasks (unpaid, suspended or out of credit)",
+    GatewayError: "the gateway refused the request itself, before relaying it to Kling (nothing was created)",
+    RequestTooLargeError: "the request body is over the service's size cap (nothing was created)",
     ContentPolicyError: "the input was refused by the service's content safety policy",
     PermissionDeniedError: "this key may not use this API, model or IP address",
 }
@@ -109,13 +116,25 @@ def error_from_body(status: int, body: Any, *, retry_after: float | None = None,
         cls = next((c for r, c in _BY_CODE if code in r), None)
     elif isinstance(code, str):
         cls = _BY_NAME.get(code)
+    if cls is None and status == 413:
+        cls = RequestTooLargeError
+    if cls is None and isinstance(body, dict) and _gateway_own(body) and status >= 500:
+        cls = GatewayError  # the gateway's own refusal: it never reached Kling
     if cls is None:
         cls = ServerError if status >= 500 else _BY_STATUS.get(status, APIError)
     if cls is BadRequestError and status == 404:
         cls = NotFoundError  # 1203 "resource not found" arrives as HTTP 404
     message = redact(message or text[:300] or f"HTTP {status}")
+    if code == "insufficient_user_quota":
+        message = f"out of credit on the gateway: top up the account ({message})"
     meaning = _MEANING.get(cls)
-    if meaning and meaning not in message:
+    if meaning and meaning not in message and code != "insufficient_user_quota":
         message = f"{meaning}: {message}"
     field = next((f for f in _REQUEST_FIELDS if re.search(rf"\b{f}\b", message)), None)
     return cls(message, status_code=status, code=code, request_id=request_id, retry_after=retry_after, field=field)
+
+
+def _gateway_own(body: dict[str, Any]) -> bool:
+    """True for an error the gateway's software made itself (``type: new_api_error``), not Kling's."""
+    error = body.get("error")
+    return isinstance(error, dict) and error.get("type") == "new_api_error"

@@ -128,6 +128,18 @@ def prepare_image(
     return _Preparer(data, name, fix=fix, fit=fit, max_side=max_side).run()
 
 
+def shrink_to(image: PreparedImage, max_bytes: int, why: str) -> PreparedImage:
+    """``image`` re-encoded (and downscaled only if that is not enough) to at most ``max_bytes``;
+    its ``changes`` keep what was done before and say why this was."""
+    if image.size <= max_bytes:
+        return image
+    smaller = _Preparer(image.data, image.source, fix=True, fit=None, max_side=None, max_bytes=max_bytes).run()
+    notes = tuple(f"{note} {why}" for note in smaller.changes if note.startswith(("re-encoded", "downscaled")))
+    return PreparedImage(
+        smaller.data, smaller.mime, smaller.width, smaller.height, image.source, (*image.changes, *notes)
+    )
+
+
 def _read(source: object) -> tuple[bytes, str]:
     """The bytes of a file, bytes object or FileUpload value, and a name for messages."""
     if isinstance(source, PreparedImage):
@@ -290,8 +302,18 @@ def _ratio_text(w: int, h: int) -> str:
 class _Preparer:
     """One preparation: the state that the steps share, so each step stays short."""
 
-    def __init__(self, data: bytes | None, name: str, *, fix: bool, fit: Fit | None, max_side: int | None):
+    def __init__(
+        self,
+        data: bytes | None,
+        name: str,
+        *,
+        fix: bool,
+        fit: Fit | None,
+        max_side: int | None,
+        max_bytes: int = MAX_BYTES,
+    ):
         self.data, self.name, self.fix, self.fit, self.max_side = data, name, fix, fit, max_side
+        self.max_bytes = min(max_bytes, MAX_BYTES)
         self.changes: list[str] = []
         self.upright: tuple[int, int] | None = None
 
@@ -344,7 +366,7 @@ class _Preparer:
             if removed:  # gone whichever way the image is sent: cut out below, or not re-encoded
                 gps = " with GPS location" if exif.get_ifd(0x8825) else ""
                 self.changes.append(f"removed metadata ({', '.join(removed)}{gps})")
-            if not needs_pixels and len(stripped) <= MAX_BYTES:
+            if not needs_pixels and len(stripped) <= self.max_bytes:
                 if fmt == "PNG":
                     self._verify_png_pixels(stripped)
                 return self._result(stripped, fmt, width, height)
@@ -454,28 +476,29 @@ class _Preparer:
             self.changes.append(f"cropped {before[0]}×{before[1]} → {target[0]}×{target[1]} to fit the 2.5:1 limit")
         elif max(target) < max(im.size):
             im = im.resize(target, Image.Resampling.BICUBIC, reducing_gap=3.0)
-        quality = 90 if original_size and original_size > MAX_BYTES else 95
+        cap, cap_text = self.max_bytes, megabytes(self.max_bytes)
+        quality = 90 if original_size and original_size > cap else 95
         for _ in range(6):
             out = io.BytesIO()
-            if fmt == "PNG" and (original_size or 0) <= MAX_BYTES:
+            if fmt == "PNG" and (original_size or 0) <= cap:
                 im.save(out, "PNG", compress_level=6)
             else:
                 im.save(out, "JPEG", quality=quality)
             data = out.getvalue()
-            if len(data) <= MAX_BYTES:
+            if len(data) <= cap:
                 break
             if fmt == "PNG":
                 fmt = "JPEG"
-                self.changes.append("converted PNG → JPEG to fit 10 MB")
+                self.changes.append(f"converted PNG → JPEG to fit {cap_text}")
                 continue
-            scale = (MAX_BYTES / len(data)) ** 0.5 * 0.95
+            scale = (cap / len(data)) ** 0.5 * 0.95
             smaller = (max(MIN_SIDE, int(im.size[0] * scale)), max(MIN_SIDE, int(im.size[1] * scale)))
             if smaller == im.size:
-                raise self.refuse("cannot be brought under 10 MB", MAX_BYTES, len(data))
+                raise self.refuse(f"cannot be brought under {cap_text}", cap, len(data))
             im = im.resize(smaller, Image.Resampling.BICUBIC, reducing_gap=3.0)
         else:
-            raise self.refuse("cannot be brought under 10 MB", MAX_BYTES, len(data))
-        if original_size and original_size > MAX_BYTES:
+            raise self.refuse(f"cannot be brought under {cap_text}", cap, len(data))
+        if original_size and original_size > cap:
             self.changes.append(f"re-encoded {megabytes(original_size)} → {megabytes(len(data))}")
         before = self.upright or im.size
         if max(im.size) < max(before) and not self.fit:

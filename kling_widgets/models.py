@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import enum
+import json
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -17,7 +18,7 @@ from datetime import datetime, timezone
 from typing import Any, TypeGuard
 
 from .errors import PayloadError, Problem, ValidationError
-from .images import ImageSource, PreparedImage, is_url, prepare_image
+from .images import ImageSource, PreparedImage, is_url, megabytes, prepare_image, shrink_to
 
 MODEL_NAMES: tuple[str, ...] = ("kling-v1-6",)
 MODES: tuple[str, ...] = ("std", "pro")
@@ -211,7 +212,8 @@ class Task:
     @classmethod
     def _from_envelope(cls, data: Mapping[str, Any], *, raw: Mapping[str, Any]) -> Task:
         """The gateway's envelope around Kling's own answer: Kling's object first, the envelope's
-        status, progress, reason and times over it."""
+        status, progress, reason and times over it. The flatter variant of the same software keeps
+        the video at ``data.url`` and the reason at ``data.error.message``."""
         inner = _dict(data.get("data"))
         kling = _dict(inner.get("data")) if "data" in inner else inner
         task_id = _text(data.get("task_id")) or _text(kling.get("task_id"))
@@ -220,12 +222,22 @@ class Task:
         base = cls._from_kling({**kling, "task_id": task_id}, raw=raw)
         raw_status = _text(data.get("status")) or base.raw_status
         status = parse_status(raw_status)
-        error = _text(data.get("fail_reason")) or _text(kling.get("task_status_msg"))
+        error = (
+            _text(data.get("fail_reason"))
+            or _text(_dict(data.get("error")).get("message"))
+            or _text(kling.get("task_status_msg"))
+        )
+        metadata = _dict(data.get("metadata"))
+        progress = parse_progress(data.get("progress"))
+        if progress is None:
+            progress = parse_progress(metadata.get("progress"))
         return replace(
             base,
             status=status,
             raw_status=raw_status,
-            progress=100.0 if status is TaskStatus.SUCCEEDED else parse_progress(data.get("progress")),
+            progress=100.0 if status is TaskStatus.SUCCEEDED else progress,
+            video_url=base.video_url or _text(data.get("url")) or _text(metadata.get("url")),
+            video_duration=base.video_duration or _number(metadata.get("duration")),
             error=error if status is TaskStatus.FAILED else None,
             created_at=parse_time(data.get("submit_time")) or base.created_at,
             updated_at=parse_time(data.get("finish_time")) or parse_time(data.get("start_time")) or base.updated_at,
@@ -395,6 +407,40 @@ class VideoRequest:
         }
         return {k: v for k, v in body.items() if v is not None}
 
+    def within_body_cap(self, max_body_bytes: int) -> VideoRequest:
+        """This request, or a copy whose local pictures are re-encoded smaller so that the JSON body
+        stays under ``max_body_bytes`` (the gateway refuses larger bodies with 413). Raises
+        :class:`ValidationError` naming the total and the cap when even that cannot fit."""
+        payload = self.to_payload()
+        size = body_size(payload)
+        if size <= max_body_bytes:
+            return self
+        prepared = self.prepared_images()
+        local = [i for i, item in enumerate(prepared) if isinstance(item, PreparedImage)]
+        encoded = sum(4 * -(-item.size // 3) for item in prepared if isinstance(item, PreparedImage))
+        room = max_body_bytes * 0.98 - (size - encoded)  # what the pictures may take, base64 included
+        budget = int(room * 3 / 4 / len(local)) if local else 0
+        if budget >= MIN_IMAGE_BUDGET:
+            images = list(self.images)
+            for i in local:
+                item = prepared[i]
+                assert isinstance(item, PreparedImage)
+                if item.size > budget:
+                    images[i] = shrink_to(item, budget, f"to keep the request under {megabytes(max_body_bytes)}")
+            fitted = replace_images(self, images)
+            size = body_size(fitted.to_payload())
+            if size <= max_body_bytes:
+                return fitted
+        raise ValidationError(
+            Problem(
+                "image_list",
+                f"the request body would be {megabytes(size)}, over the {megabytes(max_body_bytes)} the service "
+                "accepts: use fewer or smaller pictures",
+                max_body_bytes,
+                size,
+            )
+        )
+
     def settings(self) -> dict[str, Any]:
         """The choices without the images or prompt text — what a journal or a log may keep."""
         return {
@@ -426,6 +472,20 @@ class VideoRequest:
         if isinstance(outcome, ValidationError):
             raise outcome
         return outcome
+
+
+MIN_IMAGE_BUDGET = 200_000  # below this per picture, shrinking would ruin the reference: refuse instead
+
+
+def body_size(payload: Mapping[str, Any]) -> int:
+    """Bytes of the JSON body as the client sends it (compact separators)."""
+    return len(json.dumps(payload, separators=(",", ":"), allow_nan=False).encode())
+
+
+def replace_images(request: VideoRequest, images: Sequence[ImageItem]) -> VideoRequest:
+    """A copy of ``request`` with other images (nothing else changes)."""
+    fields = {k: v for k, v in request.__dict__.items() if k not in ("_prepared", "images")}
+    return VideoRequest(images, **fields)
 
 
 def _sent_as_is(item: object) -> TypeGuard[PreparedImage | str]:

@@ -1,8 +1,11 @@
-"""TaskWatcher: one background thread polls every live task and tells listeners.
+"""TaskWatcher: one background thread for the whole process polls every live task and tells listeners.
 
-Poll spacing is the watcher's own (one request per task per turn, no per-request retry loops that
-would stall every other task); a failed poll only moves that task's next turn later. A task leaves
-the watch when it ends, when the service says it cannot be watched (auth, not found), or at the
+Every ``TaskWatcher`` is a handle onto one process-wide engine: a task of one account is polled once,
+however many watchers (bundles, re-run cells, two bundles over one journal) follow it; each is told.
+The engine keeps its own spacing (one request per task per turn, no per-request retry loops that would
+stall every other task), a total request-rate budget for the process, and honours Retry-After for the
+whole account. Nothing one poll raises stops it: a failure only moves that task's next turn later.
+A task leaves the watch when it ends, when the service says it cannot be watched (auth), or at the
 deadline — and listeners are told which.
 """
 
@@ -15,9 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .client import DEFAULT_POLL_INTERVAL, KlingClient, poll_delay
-from .errors import APIConnectionError, KlingError, PayloadError, RateLimitError, ServerError
-from .models import Task
+from .client import DEFAULT_POLL_INTERVAL, MISSING_VIDEO_POLLS, KlingClient, poll_delay
+from .errors import APIConnectionError, KlingError, NotFoundError, PayloadError, RateLimitError, ServerError
+from .models import Task, TaskStatus
 
 if TYPE_CHECKING:
     from .history import TaskHistory
@@ -25,6 +28,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("kling_widgets")
 Listener = Callable[["TaskUpdate"], None]
 TRANSIENT = (ServerError, RateLimitError, APIConnectionError, PayloadError)
+NOT_FOUND_GRACE = 90.0  # a new task may not be visible to lookups at once: "not found" is passing that long
+MAX_REQUESTS_PER_SECOND = 5.0  # the whole process's polling budget
+MAX_PAUSE = 300.0  # the longest Retry-After honoured as given
 
 
 @dataclass(frozen=True)
@@ -38,17 +44,184 @@ class TaskUpdate:
 
 
 @dataclass
+class _Subscription:
+    watcher: TaskWatcher
+    listener: Listener | None
+
+
+@dataclass
 class _Watched:
+    account: str
     key: str  # the id it is watched under (what get_task is asked for)
     task: Task
     started: float
     next_poll: float
+    subscriptions: list[_Subscription] = field(default_factory=list)
     failures: int = 0
-    listeners: list[Listener] = field(default_factory=list)
+    missing_video: int = 0
+    journaled: tuple[object, ...] = ()
+
+    @property
+    def owner(self) -> TaskWatcher:
+        return self.subscriptions[0].watcher
+
+
+class _Engine:
+    """The one polling thread of the process and the table of what it watches."""
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        self.watched: dict[tuple[str, str], _Watched] = {}
+        self.paused_until: dict[str, float] = {}
+        self.thread: threading.Thread | None = None
+        self.last_request = 0.0
+        self.max_requests_per_second = MAX_REQUESTS_PER_SECOND
+
+    def ensure_thread(self) -> None:
+        if self.thread is None or not self.thread.is_alive():
+            self.thread = threading.Thread(target=self.run, name="kling-task-watcher", daemon=True)
+            self.thread.start()
+
+    def run(self) -> None:
+        while True:
+            try:
+                self.turn()
+            except Exception:  # the watcher must outlive anything one turn raises
+                log.exception("task watcher: a turn failed; carrying on")
+                time.sleep(0.5)
+
+    def turn(self) -> None:
+        with self.cond:
+            now = time.monotonic()
+            ready = [
+                w for w in self.watched.values() if w.subscriptions and self.paused_until.get(w.account, 0.0) <= now
+            ]
+            due = min(ready, key=lambda w: w.next_poll, default=None)
+            spacing = 1.0 / self.max_requests_per_second if self.max_requests_per_second > 0 else 0.0
+            start_at = None if due is None else max(due.next_poll, self.last_request + spacing)
+            if due is None or start_at is None or start_at > now:
+                paused = [t for t in self.paused_until.values() if t > now]
+                wake = min([x for x in (start_at, *paused) if x is not None], default=None)
+                self.cond.wait(None if wake is None else max(0.0, wake - now))
+                return
+            self.last_request = now
+        try:
+            self.poll(due)
+        except Exception as error:  # a library's exception, a journal that cannot be written, a listener
+            log.exception("task watcher: polling %s failed; it will be polled again", due.key)
+            if not due.subscriptions:
+                return
+            due.next_poll = time.monotonic() + max(2.0, due.owner.poll_interval)
+            self.tell(due, TaskUpdate(due.task, problem=f"Watching hit an unexpected error, still trying: {error}"))
+
+    def poll(self, watched: _Watched) -> None:
+        if not watched.subscriptions:  # every watcher of it stopped meanwhile
+            return
+        owner = watched.owner
+        task = watched.task
+        now = time.monotonic()
+        elapsed = now - watched.started
+        try:
+            current = owner.client.get_task(watched.key, retry=False).with_external_id(task.external_task_id)
+        except NotFoundError as error:
+            if elapsed < NOT_FOUND_GRACE:  # not visible yet, most likely
+                self.failed(watched, now, error, elapsed)
+            else:
+                self.finish(watched, TaskUpdate(task, problem=f"Stopped watching: {error}", final=True))
+            return
+        except TRANSIENT as error:
+            if isinstance(error, RateLimitError) and error.retry_after:
+                with self.cond:
+                    self.paused_until[watched.account] = now + min(error.retry_after, MAX_PAUSE)
+            self.failed(watched, now, error, elapsed)
+            return
+        except KlingError as error:
+            self.finish(watched, TaskUpdate(task, problem=f"Stopped watching: {error}", final=True))
+            return
+        watched.failures = 0
+        watched.next_poll = now + poll_delay(owner.poll_interval, elapsed)
+        watched.task = current
+        self.journal(watched, current)
+        if current.status is TaskStatus.SUCCEEDED and not current.video_url:
+            watched.missing_video += 1
+            if watched.missing_video <= MISSING_VIDEO_POLLS:
+                watched.next_poll = now + min(owner.poll_interval, 5.0)
+                self.tell(
+                    watched, TaskUpdate(current, problem="Finished; waiting for the service to give the video link.")
+                )
+                return
+            problem = (
+                "The service reports this task as done but gave no video link, though asked several times. "
+                "It may appear later in your provider's console."
+            )
+            self.finish(watched, TaskUpdate(current, problem=problem, final=True))
+        elif current.done:
+            self.finish(watched, TaskUpdate(current, final=True))
+        else:
+            self.tell(watched, TaskUpdate(current))
+            self.check_deadline(watched, elapsed)
+
+    def failed(self, watched: _Watched, now: float, error: KlingError, elapsed: float) -> None:
+        watched.failures += 1
+        interval = watched.owner.poll_interval
+        # A passing failure is retried at the usual pace; only a run of them backs off (gently, capped),
+        # so a flaky service does not leave one unlucky task unpolled for long.
+        backoff = 1.5 ** min(max(0, watched.failures - 2), 8)
+        watched.next_poll = now + min(max(10.0, interval), interval * backoff)
+        log.info("poll of %s failed (%s); trying again", watched.task.id, error)
+        if watched.failures >= 3:
+            self.tell(watched, TaskUpdate(watched.task, problem=f"Trouble reaching the service, still trying: {error}"))
+        self.check_deadline(watched, elapsed)
+
+    def journal(self, watched: _Watched, task: Task) -> None:
+        state = (task.status, task.progress, task.video_url)
+        history = next((s.watcher.history for s in watched.subscriptions if s.watcher.history), None)
+        if history is None or state == watched.journaled:
+            return
+        history.record_task(task)  # may raise (a full disk): the turn's guard logs it, next poll retries
+        watched.journaled = state
+
+    def check_deadline(self, watched: _Watched, elapsed: float) -> None:
+        if elapsed >= watched.owner.timeout:
+            problem = (
+                f"Stopped watching after {elapsed / 60:.0f} min. The task may still finish and be billed; "
+                "it stays in the history and can be watched again."
+            )
+            self.finish(watched, TaskUpdate(watched.task, problem=problem, final=True))
+
+    def finish(self, watched: _Watched, update: TaskUpdate) -> None:
+        with self.cond:
+            self.watched.pop((watched.account, watched.key), None)
+        self.tell(watched, update)
+
+    def tell(self, watched: _Watched, update: TaskUpdate) -> None:
+        with self.cond:
+            listeners = [
+                listener
+                for s in watched.subscriptions
+                for listener in (*s.watcher._listeners, s.listener)
+                if listener is not None
+            ]
+        tell(listeners, update)
+
+
+def tell(listeners: list[Listener], update: TaskUpdate) -> None:
+    for listener in listeners:
+        try:
+            listener(update)
+        except Exception:  # a broken listener must not stop the others or the watcher
+            log.exception("a task listener failed for %s", update.task.id)
+
+
+_ENGINE = _Engine()
 
 
 class TaskWatcher:
-    """Watch many tasks with one thread. ``watch(task)``; ``on_update(callback)`` for every update."""
+    """Watch many tasks; ``watch(task)``, ``on_update(callback)`` for every update of its tasks.
+
+    All watchers of a process share one thread, and a task of one account is polled once however many
+    watchers follow it. ``TaskWatcher.set_rate_limit(n)`` sets the process's total polling budget
+    (requests per second, default 5)."""
 
     def __init__(
         self,
@@ -62,25 +235,28 @@ class TaskWatcher:
         self.poll_interval = poll_interval or client.poll_interval or DEFAULT_POLL_INTERVAL
         self.timeout = timeout
         self.history = history or client.history
-        self._watched: dict[str, _Watched] = {}
         self._listeners: list[Listener] = []
-        self._wake = threading.Condition()
-        self._thread: threading.Thread | None = None
-        self._stopped = False
 
     def __repr__(self) -> str:
-        return f"TaskWatcher(live={len(self._watched)}, interval={self.poll_interval:g}s)"
+        return f"TaskWatcher(live={len(self.live)}, interval={self.poll_interval:g}s)"
+
+    @staticmethod
+    def set_rate_limit(requests_per_second: float) -> None:
+        """The most requests per second all watchers of this process send together (0: no limit)."""
+        with _ENGINE.cond:
+            _ENGINE.max_requests_per_second = requests_per_second
+            _ENGINE.cond.notify()
 
     @property
     def live(self) -> list[str]:
-        """Ids of the tasks being watched now."""
-        with self._wake:
-            return list(self._watched)
+        """Ids of the tasks this watcher follows now."""
+        with _ENGINE.cond:
+            return [w.key for w in _ENGINE.watched.values() if any(s.watcher is self for s in w.subscriptions)]
 
     def on_update(self, callback: Listener, *, remove: bool = False) -> None:
         """Register (or, with ``remove=True``, unregister) a callback for every task's updates.
         Callbacks run on the watcher's thread: set widget traits there, never print."""
-        with self._wake:
+        with _ENGINE.cond:
             if remove:
                 self._listeners = [c for c in self._listeners if c != callback]
             elif callback not in self._listeners:
@@ -88,115 +264,45 @@ class TaskWatcher:
 
     def watch(self, task: Task, on_update: Listener | None = None) -> None:
         """Follow ``task`` until it ends. A finished task is reported once and not polled."""
-        if task.done:
-            self._tell(task, [on_update] if on_update else [], TaskUpdate(task, final=True))
+        if task.done and (task.video_url or task.status is TaskStatus.FAILED):
+            tell([*self._listeners, *([on_update] if on_update else [])], TaskUpdate(task, final=True))
             return
         now = time.monotonic()
-        with self._wake:
-            watched = self._watched.get(task.id)
+        key = (self.client.account, task.id)
+        with _ENGINE.cond:
+            watched = _ENGINE.watched.get(key)
             if watched is None:
-                watched = self._watched[task.id] = _Watched(task.id, task, now, now + self.poll_interval)
-            if on_update is not None:
-                watched.listeners.append(on_update)
-            self._stopped = False
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="kling-task-watcher", daemon=True)
-                self._thread.start()
-            self._wake.notify()
+                watched = _ENGINE.watched[key] = _Watched(
+                    self.client.account, task.id, task, now, now + self.poll_interval
+                )
+            if not any(s.watcher is self and s.listener == on_update for s in watched.subscriptions):
+                watched.subscriptions.append(_Subscription(self, on_update))
+            watched.next_poll = min(watched.next_poll, now + self.poll_interval)
+            _ENGINE.ensure_thread()
+            _ENGINE.cond.notify()
 
     def unwatch(self, task_id: str) -> None:
-        with self._wake:
-            self._watched.pop(task_id, None)
+        """Stop following ``task_id`` here (other watchers of it go on)."""
+        self._drop(lambda w: w.key == task_id)
 
     def stop(self) -> None:
-        """Stop the thread; watched tasks are forgotten (they stay in the journal)."""
-        with self._wake:
-            self._stopped = True
-            self._watched.clear()
-            self._wake.notify()
+        """Stop following every task here; they stay in the journal, and other watchers go on."""
+        self._drop(lambda w: True)
+
+    def _drop(self, which: Callable[[_Watched], bool]) -> None:
+        with _ENGINE.cond:
+            for key, watched in list(_ENGINE.watched.items()):
+                if which(watched):
+                    watched.subscriptions = [s for s in watched.subscriptions if s.watcher is not self]
+                    if not watched.subscriptions:
+                        del _ENGINE.watched[key]
+            _ENGINE.cond.notify()
 
     def wait_idle(self, timeout: float | None = None) -> bool:
-        """Block until no task is watched (for scripts and tests; a notebook need not call it)."""
+        """Block until this watcher follows no task (for scripts and tests; a notebook need not call it)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while self.live:
             if deadline is not None and time.monotonic() >= deadline:
                 return False
             time.sleep(0.05)
         return True
-
-    # -- the thread --------------------------------------------------------------------------------
-    def _run(self) -> None:
-        while True:
-            with self._wake:
-                if self._stopped:
-                    return
-                now = time.monotonic()
-                due = [w for w in self._watched.values() if w.next_poll <= now]
-                if not due:
-                    soonest = min((w.next_poll for w in self._watched.values()), default=None)
-                    self._wake.wait(None if soonest is None else max(0.0, soonest - now))
-                    continue
-            for watched in due:
-                self._poll(watched)
-
-    def _poll(self, watched: _Watched) -> None:
-        task = watched.task
-        now = time.monotonic()
-        elapsed = now - watched.started
-        try:
-            current = self.client.get_task(watched.key, retry=False).with_external_id(task.external_task_id)
-        except TRANSIENT as error:
-            watched.failures += 1
-            # A passing failure is retried at the usual pace; only a run of them backs off (gently, capped),
-            # so a flaky service does not leave one unlucky task unpolled for long.
-            backoff = 1.5 ** min(max(0, watched.failures - 2), 8)
-            watched.next_poll = now + min(max(10.0, self.poll_interval), self.poll_interval * backoff)
-            log.info("poll of %s failed (%s); trying again", task.id, error)
-            if watched.failures >= 3:
-                self._update(watched, TaskUpdate(task, problem=f"Trouble reaching the service, still trying: {error}"))
-            self._check_deadline(watched, elapsed)
-            return
-        except KlingError as error:
-            self._finish(watched, TaskUpdate(task, problem=f"Stopped watching: {error}", final=True))
-            return
-        watched.failures = 0
-        watched.next_poll = now + poll_delay(self.poll_interval, elapsed)
-        changed = (current.status, current.progress, current.video_url) != (
-            task.status,
-            task.progress,
-            task.video_url,
-        )
-        watched.task = current
-        if changed and self.history is not None:
-            self.history.record_task(current)
-        if current.done:
-            self._finish(watched, TaskUpdate(current, final=True))
-        else:
-            self._update(watched, TaskUpdate(current))
-            self._check_deadline(watched, elapsed)
-
-    def _check_deadline(self, watched: _Watched, elapsed: float) -> None:
-        if elapsed >= self.timeout:
-            problem = (
-                f"Stopped watching after {elapsed / 60:.0f} min. The task may still finish and be billed; "
-                "it stays in the history and can be watched again."
-            )
-            self._finish(watched, TaskUpdate(watched.task, problem=problem, final=True))
-
-    def _finish(self, watched: _Watched, update: TaskUpdate) -> None:
-        with self._wake:
-            self._watched.pop(watched.key, None)
-        self._update(watched, update)
-
-    def _update(self, watched: _Watched, update: TaskUpdate) -> None:
-        with self._wake:
-            listeners = [*self._listeners, *watched.listeners]
-        self._tell(update.task, listeners, update)
-
-    @staticmethod
-    def _tell(task: Task, listeners: list[Listener], update: TaskUpdate) -> None:
-        for listener in listeners:
-            try:
-                listener(update)
-            except Exception:  # a broken listener must not stop the others or the watcher
-                log.exception("a task listener failed for %s", task.id)

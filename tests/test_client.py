@@ -41,7 +41,7 @@ def test_gateway_create_get_wait_download(client: KlingClient, sim: Simulator, p
     done = client.wait(task, on_update=lambda t: updates.append(t.status))
     assert done.status is TaskStatus.SUCCEEDED and done.video_url and done.video_duration == 10
     assert updates[-1] is TaskStatus.SUCCEEDED and done.external_task_id == task.external_task_id
-    assert all(r.path == f"/kling/v1/videos/multi-image2video/{task.id}" for r in sim.requests[1:])
+    assert all(r.path == f"/kling/v1/videos/text2video/{task.id}" for r in sim.requests[1:])  # the documented route
     path = client.download(done, tmp_path)
     assert path.read_bytes()[4:8] == b"ftyp" and path.name == f"kling-{task.id}.mp4"
     import av
@@ -96,19 +96,6 @@ def test_environment_configuration(monkeypatch: pytest.MonkeyPatch, kling_sim: S
     client = KlingClient()
     assert client.provider == "kling" and client.base_url == kling_sim.url
     assert "secret" not in repr(client._auth).replace("secret_key=***", "")
-
-
-def test_gateway_query_path_falls_back_and_remembers(client: KlingClient, sim: Simulator, photo: bytes) -> None:
-    sim.inject(method="GET", path="/multi-image2video/", status=404, code="not_found", message="no route", times=None)
-    task = client.create_task(request(photo))
-    assert client.get_task(task.id).id == task.id
-    assert client.get_task(task.id).id == task.id
-    paths = [r.path for r in sim.requests if r.method == "GET"]
-    assert paths == [
-        f"/kling/v1/videos/multi-image2video/{task.id}",
-        f"/kling/v1/videos/text2video/{task.id}",
-        f"/kling/v1/videos/text2video/{task.id}",
-    ]
 
 
 def test_gateway_unknown_task_is_not_found(client: KlingClient) -> None:

@@ -335,10 +335,11 @@ def test_restart_finds_a_kling_task_whose_create_answer_was_lost(
         )  # fmt: skip
 
     kling_sim.inject(method="POST", drop=True, apply=True)  # created, then the answer is lost …
-    kling_sim.inject(method="GET", status=503, code=5001)  # … and so is the lookup: outcome unknown
+    kling_sim.inject(method="GET", status=503, code=5001, times=None)  # … and so is every lookup: unknown
     with pytest.raises(CreateOutcomeUnknownError):
         client().create_task(req(photo, external_task_id="lost-1"), history=history)
     assert history.get("lost-1").status == "unknown"  # type: ignore[union-attr]
+    kling_sim.clear_faults()
     app = MultiImageToVideo(client(), history=history, poll_interval=0.05)  # after a restart
     assert app.watcher is not None and app.watcher.wait_idle(10)
     assert [(t.id, t.status) for t in app.tasks] == [(kling_sim.created[0]["task_id"], TaskStatus.SUCCEEDED)]

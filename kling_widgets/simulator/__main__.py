@@ -11,11 +11,22 @@ from .server import Simulator
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m kling_widgets.simulator", description=__doc__)
     parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
-    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="loopback unless told otherwise (0.0.0.0 exposes it to the network)"
+    )
     parser.add_argument("--provider", choices=("gateway", "kling"), default="gateway")
     parser.add_argument("--processing-seconds", type=float, default=8.0)
+    parser.add_argument("--task-shape", choices=("envelope", "flat"), default="envelope")
+    parser.add_argument("--upload-kbps", type=float, default=None, help="throttle how fast bodies are read (KB/s)")
     args = parser.parse_args(argv)
-    sim = Simulator(args.provider, host=args.host, port=args.port, processing_seconds=args.processing_seconds)
+    sim = Simulator(
+        args.provider,
+        host=args.host,
+        port=args.port,
+        processing_seconds=args.processing_seconds,
+        task_shape=args.task_shape,
+        upload_bytes_per_second=args.upload_kbps * 1000 if args.upload_kbps else None,
+    )
     sim.start()
     print(f"Kling simulator ({args.provider}) serving at {sim.url}", flush=True)
     if args.provider == "gateway":
