@@ -48,7 +48,7 @@ from .errors import (
 )
 from .http_errors import error_from_body, parse_retry_after
 from .models import Task, TaskStatus, VideoRequest
-from .transport import Progress, UploadBody, json_or_none, send
+from .transport import Progress, UploadBody, api_session, json_or_none, send
 
 if TYPE_CHECKING:
     from .history import TaskHistory
@@ -170,8 +170,7 @@ class KlingClient:
         self._route_lock = threading.Lock()
         self._query_route: str | None = None  # the query form that answered last (per client)
         self._simulator: bool | None = None
-        self._session = requests.Session()
-        self._session.headers["User-Agent"] = f"kling-widgets/{__version__} python-requests/{requests.__version__}"
+        self._session = api_session(f"kling-widgets/{__version__} python-requests/{requests.__version__}")
         self._video_session = bare_session()
         install_log_filter()
 

@@ -12,11 +12,13 @@ parsed such a request), and it reports progress for the screen.
 from __future__ import annotations
 
 import http.client
+import socket
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import requests
+import requests.adapters
 
 from .errors import APIConnectionError, KlingError
 
@@ -70,6 +72,31 @@ class UploadBody:
                 self._on_progress = None
 
 
+SEND_BUFFER = 512 * 1024  # bytes the kernel may hold unsent (Linux doubles it): see api_session
+
+
+class _Adapter(requests.adapters.HTTPAdapter):
+    """Connections with a bounded send buffer. The read timeout starts when the last block entered the
+    kernel; with the default buffer (up to 4 MB) a slow uplink could still be sending it for longer
+    than that timeout. Bounded, "sent" means nearly "left", and progress reports tell the truth."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        from urllib3.connection import HTTPConnection
+
+        options = [*HTTPConnection.default_socket_options, (socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)]
+        kwargs["socket_options"] = options
+        super().init_poolmanager(*args, **kwargs)
+
+
+def api_session(user_agent: str) -> requests.Session:
+    """The session for the API: keep-alive, our User-Agent, bounded send buffers."""
+    session = requests.Session()
+    session.headers["User-Agent"] = user_agent
+    for prefix in ("https://", "http://"):
+        session.mount(prefix, _Adapter())
+    return session
+
+
 def send(
     session: requests.Session,
     method: str,
@@ -95,6 +122,11 @@ def send(
         failure = APIConnectionError(f"no answer from {where} within {timeout[1]:g} s", reached=True)
     except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as error:
         failure = APIConnectionError(f"the answer from {where} was cut off ({type(error).__name__})", reached=True)
+    except requests.exceptions.SSLError:  # the handshake failed: not a byte of the request was sent
+        failure = APIConnectionError(
+            f"the TLS certificate of {where} could not be verified (a private CA? set REQUESTS_CA_BUNDLE)",
+            reached=False,
+        )
     except requests.exceptions.ConnectionError as error:
         if never_connected(error):
             failure = APIConnectionError(f"could not connect to {where}", reached=False)

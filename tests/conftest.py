@@ -77,3 +77,12 @@ def encode(image: Image.Image, fmt: str = "JPEG", **params: object) -> bytes:
     out = io.BytesIO()
     image.save(out, fmt, **params)
     return out.getvalue()
+
+
+def noise_jpeg(size: tuple[int, int] = (2000, 1500), quality: int = 95, seed: int = 0) -> bytes:
+    """A photo-sized JPEG that barely compresses (random pixels): big bodies for upload tests."""
+    import random
+
+    rng = random.Random(seed)
+    image = Image.frombytes("RGB", size, rng.randbytes(size[0] * size[1] * 3))
+    return encode(image, "JPEG", quality=quality)

@@ -14,7 +14,9 @@ class Fault:
 
     ``status``/``code`` answer with an error; ``drop`` closes the connection without a word; ``cut``
     starts a 200 answer and closes it halfway through the body; ``html`` answers 200 with a web page;
-    ``apply`` lets a create take effect first, so the failure hides a task that does exist.
+    ``bad_gzip`` declares a gzip body that is not; ``drop_after`` closes the connection after that
+    many bytes of the request body (the request never arrives whole); ``apply`` lets a create take
+    effect first, so the failure hides a task that does exist.
     """
 
     method: str | None = None
@@ -28,6 +30,8 @@ class Fault:
     drop: bool = False  # close the connection without any answer
     cut: bool = False  # send the headers and half the body of a 200 answer, then close
     html: bool = False  # answer 200 with an HTML page, as a web front end does
+    bad_gzip: bool = False  # answer 200 declaring gzip with a body that is not
+    drop_after: int | None = None  # read this many bytes of the request body, then close the connection
     delay: float = 0.0  # seconds to wait before answering
     probability: float = 1.0  # below 1: a flaky fault
     hits: int = 0
@@ -35,7 +39,14 @@ class Fault:
     @property
     def fails(self) -> bool:
         """False for a delay-only fault: the request is then served as usual, late."""
-        return self.drop or self.cut or self.html or self.status is not None
+        return (
+            self.drop
+            or self.cut
+            or self.html
+            or self.bad_gzip
+            or self.drop_after is not None
+            or (self.status is not None)
+        )
 
     def matches(self, method: str, path: str) -> bool:
         if self.times is not None and self.hits >= self.times:

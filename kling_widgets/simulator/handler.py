@@ -133,6 +133,15 @@ class Handler(BaseHTTPRequestHandler):
             self._serve_sim(path)
             return
         routed = self._routed(method, path)
+        with sim._lock:
+            fault = next((f for f in sim.faults if f.matches(method, path)), None) if routed else None
+            if fault:
+                fault.hits += 1
+        if fault and fault.drop_after is not None:
+            raw, _ = self._read_body(fault.drop_after)
+            self._record(method, path, None, len(raw))
+            self._drop()
+            return
         cap = sim.max_body_bytes if self._is_gateway() else None
         raw, declared = self._read_body(cap)
         if cap is not None and declared > cap:
@@ -154,10 +163,6 @@ class Handler(BaseHTTPRequestHandler):
             except ValueError:
                 body = ...
         self._record(method, path, None if body is ... else body, len(raw))
-        with sim._lock:
-            fault = next((f for f in sim.faults if f.matches(method, path)), None)
-            if fault:
-                fault.hits += 1
         if fault and fault.delay:
             time.sleep(fault.delay)
         if fault and fault.fails and not fault.apply:
@@ -205,6 +210,10 @@ class Handler(BaseHTTPRequestHandler):
             self._cut(success if success is not None else {"code": "success", "message": "", "data": {}})
         elif fault.html:
             self._send(200, shapes.FRONT_END_HTML, "text/html; charset=utf-8")
+        elif fault.bad_gzip:
+            self._send(
+                200, b"\x1f\x8b\x08\x00 this is not gzip at all", "application/json", {"Content-Encoding": "gzip"}
+            )
         else:
             headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else None
             self._error(fault.status or 500, fault.code if fault.code is not None else "error", fault.message, headers)

@@ -14,6 +14,7 @@ The pieces: ``state`` (tasks and their clock, validation), ``shapes`` (answers),
 from __future__ import annotations
 
 import json
+import socket
 import ssl
 import threading
 import urllib.request
@@ -150,6 +151,8 @@ class Simulator:
             return self
         handler = type("BoundHandler", (Handler,), {"sim": self})
         server = _Server((self.host, self.port), handler)
+        if self.upload_bytes_per_second:  # a slow line, not a slow reader: the kernel must not buffer megabytes
+            server.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
         if self.tls:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(*self.tls)

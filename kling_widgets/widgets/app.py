@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -176,7 +177,7 @@ class MultiImageToVideo(widgets.VBox):
             self._why.value = f'<span class="kw-hint" style="margin-left:10px">{esc(self._cost_hint())}</span>'
 
     def _cost_hint(self) -> str:
-        if self.client and _is_local(self.client.base_url):
+        if self.client and self.client.is_simulator():
             return "Ready · simulator: nothing is billed"
         return f"Ready · one click creates one {self.options.mode} task of {self.options.duration} s (billed)"
 
@@ -184,7 +185,7 @@ class MultiImageToVideo(widgets.VBox):
         if self.client is None:
             return f'<div class="kw-banner kw-warning">{esc(self._setup_error)}</div>'
         where = self.client.base_url
-        if _is_local(where):
+        if self.client.is_simulator():  # proven by the service itself, never guessed from the address
             text = f"Connected to the built-in simulator at {where} — nothing is billed."
         else:
             text = f"Connected to {urlparse(where).hostname} ({self.client.provider}) — every task is billed."
@@ -219,7 +220,7 @@ class MultiImageToVideo(widgets.VBox):
         assert self.client is not None and self.watcher is not None
         task: Task | None = None
         try:
-            task = self.client.create_task(request, history=self.history)
+            task = self.client.create_task(request, history=self.history, on_progress=_UploadMeter(self._why))
         except CreateOutcomeUnknownError as error:
             self._status.value = message_html(str(error), "warning")
         except RateLimitError as error:
@@ -324,5 +325,18 @@ def _label(request: VideoRequest) -> str:
     return (prompt[:48] + "…") if len(prompt) > 48 else prompt
 
 
-def _is_local(url: str) -> bool:
-    return (urlparse(url).hostname or "") in ("127.0.0.1", "localhost", "::1")
+class _UploadMeter:
+    """Shows how the upload goes beside the button: bytes sent of the total, and the rate."""
+
+    def __init__(self, target: widgets.HTML) -> None:
+        self.target = target
+        self.started = time.monotonic()
+
+    def __call__(self, sent: int, total: int) -> None:
+        if total < 1_000_000:  # a small body goes in a moment: "Sending the request…" says enough
+            return
+        seconds = max(time.monotonic() - self.started, 1e-3)
+        text = f"Uploading {sent / 1e6:.1f} of {total / 1e6:.1f} MB · {sent / seconds / 1e6:.1f} MB/s"
+        if sent >= total:
+            text = f"Uploaded {total / 1e6:.1f} MB · waiting for the service to accept the task…"
+        self.target.value = f'<span class="kw-hint" style="margin-left:10px">{esc(text)}</span>'
