@@ -11,15 +11,18 @@ the data is intact. Pixels are decoded and re-encoded only when something must c
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import io
 import os
 import re
 import struct
+import sys
+import threading
 import warnings
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Union
@@ -34,6 +37,13 @@ MIN_SIDE = 300
 MAX_RATIO = 2.5
 MAX_INPUT_BYTES = 200_000_000  # larger than any photo worth fixing; refused without reading it all
 ACCEPTED_FORMATS = ("JPEG", "PNG")
+# The upload size used unless you ask for originals. Kling renders at most 1080p (1920×1080): a reference
+# picture 2048 px on its longest side covers every pixel of that frame, crops included, and four of
+# them stay near 1 MB each — a 24 MP phone photo (6000×4000) carries nothing more the model can use.
+DEFAULT_MAX_SIDE = 2048
+# Formats converted with fix=True (to JPEG, or PNG for lossless or transparent pictures).
+CONVERTIBLE = ("HEIC", "AVIF", "WebP", "GIF", "BMP", "TIFF", "JPEG 2000")
+_LOSSLESS = ("GIF", "BMP", "TIFF")
 
 ImageSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, "Image.Image", Mapping[str, Any]]
 Fit = Literal["pad", "crop"]
@@ -84,6 +94,17 @@ class PreparedImage:
         if cached is None:
             cached = self._thumbnails[max_side] = _thumbnail(self.data, max_side)
         return cached
+
+
+@functools.cache
+def _heif_opener() -> bool:
+    """Teach Pillow HEIC/HEIF (iPhone photos) through pillow-heif, once, when the first one comes."""
+    try:
+        import pillow_heif
+    except ImportError:
+        return False
+    pillow_heif.register_heif_opener()
+    return True
 
 
 def _thumbnail(data: bytes, max_side: int) -> bytes:
@@ -186,8 +207,54 @@ def sniff_format(data: bytes) -> str | None:
     if data[:4] in (b"II*\x00", b"MM\x00*"):
         return "TIFF"
     if data[4:8] == b"ftyp":
-        return "HEIC/AVIF"
+        brands = {data[i : i + 4] for i in range(8, min(len(data), 64), 4)}
+        if brands & {b"avif", b"avis"}:
+            return "AVIF"
+        if brands & {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}:
+            return "HEIC"
+        return None
+    if data.startswith((b"\x00\x00\x00\x0cjP  \r\n\x87\n", b"\xff\x4f\xff\x51")):
+        return "JPEG 2000"
     return None
+
+
+_quiet_lock = threading.Lock()
+_quiet_depth = 0
+_saved_stderr: int | None = None
+_saved_filters: list[Any] = []
+
+
+@contextlib.contextmanager
+def quiet_decoders() -> Iterator[None]:
+    """Keep what C decoders print (libtiff's "Unknown field with tag", libjpeg's "Corrupt JPEG data")
+    and Pillow's warnings out of the notebook: ipykernel shows whatever reaches file descriptor 2.
+    Shared by parallel preparations: fd 2 points at /dev/null, and warnings are ignored, from the first
+    one in to the last one out, and only then (the process's state is saved and restored once)."""
+    global _quiet_depth, _saved_stderr, _saved_filters
+    with _quiet_lock:
+        if _quiet_depth == 0:
+            _saved_filters = list(warnings.filters)
+            warnings.simplefilter("ignore")
+            try:
+                sys.stderr.flush()
+                _saved_stderr = os.dup(2)
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, 2)
+                os.close(devnull)
+            except (OSError, ValueError):
+                _saved_stderr = None
+        _quiet_depth += 1
+    try:
+        yield
+    finally:
+        with _quiet_lock:
+            _quiet_depth -= 1
+            if _quiet_depth == 0:
+                warnings.filters[:] = _saved_filters  # type: ignore[index]  # read live at each warning; "ignore" left no registry
+                if _saved_stderr is not None:
+                    os.dup2(_saved_stderr, 2)
+                    os.close(_saved_stderr)
+                    _saved_stderr = None
 
 
 class _Damaged(Exception):
@@ -327,12 +394,21 @@ class _Preparer:
         assert data is not None
         fmt = sniff_format(data)
         if fmt not in ACCEPTED_FORMATS:
+            if self.fix:
+                return self._convert(fmt)
             what = f"this file is {fmt}" if fmt else "this is not an image file"
-            raise self.refuse(f"must be JPEG or PNG ({what}, whatever its name says)", ACCEPTED_FORMATS, fmt)
-        try:  # walk the file's structure once, first: a truncated file must not reach the decoder
+            raise self.refuse(
+                f"must be JPEG or PNG ({what}, whatever its name says); pass fix=True to convert it",
+                ACCEPTED_FORMATS,
+                fmt,
+            )
+        damaged: str | None = None
+        try:  # walk the file's structure once, first: a truncated file must not reach the decoder unasked
             stripped, removed = (_strip_jpeg if fmt == "JPEG" else _strip_png)(data)
         except _Damaged as error:
-            raise self.refuse(f"cannot be decoded: the file is damaged ({error})") from error
+            if not self.fix:
+                raise self.refuse(f"cannot be decoded: the file is damaged ({error})") from error
+            stripped, removed, damaged = data, [], str(error)  # re-encoded below if the decoder reads past it
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # refused below, as an error
@@ -356,13 +432,17 @@ class _Preparer:
             self.upright = upright
             target = self._check_geometry(*upright)
             needs_pixels = (
-                orientation != 1
+                damaged is not None
+                or orientation != 1
                 or target != upright
                 or (self.fix and im.mode not in ("RGB", "L", "P"))
                 or (self.fix and im.mode == "P" and "transparency" in im.info)
             )
             if not self.fix and not needs_pixels:
                 return self._as_is(data, fmt, im)
+            if "extra images (MPF)" in removed:  # a multi-picture (MPO) file: its first picture is the JPEG
+                removed = [r for r in removed if r != "extra images (MPF)" and not r.startswith("trailing data")]
+                self.changes.append("converted MPO (multi-picture) → JPEG: kept the first picture")
             if removed:  # gone whichever way the image is sent: cut out below, or not re-encoded
                 gps = " with GPS location" if exif.get_ifd(0x8825) else ""
                 self.changes.append(f"removed metadata ({', '.join(removed)}{gps})")
@@ -374,13 +454,68 @@ class _Preparer:
                 self.changes.append(f"rotated per EXIF (orientation {orientation})")
             self._draft(im, target, orientation)
             try:
-                im.load()
+                with quiet_decoders():
+                    im.load()
             except (OSError, SyntaxError, ValueError) as error:
                 raise self.refuse("cannot be decoded: the file is damaged or truncated", None, str(error)) from error
+            if damaged is not None:
+                self.changes.append(f"re-encoded a damaged {fmt} that still decodes ({damaged})")
             from PIL import ImageOps
 
             pixels = ImageOps.exif_transpose(im) if orientation != 1 else im
             return self._encode(pixels, fmt, original_size=len(data), target=target)
+
+    def _convert(self, fmt: str | None) -> PreparedImage:
+        """Any other picture Pillow can read (HEIC, AVIF, WebP, GIF, BMP, TIFF, JPEG 2000…) → JPEG, or
+        PNG for lossless or transparent content; decoded once, quietly."""
+        from PIL import Image, ImageOps, UnidentifiedImageError
+
+        data = self.data
+        assert data is not None
+        if fmt == "HEIC" and not _heif_opener():
+            raise self.refuse("is HEIC: install pillow-heif to convert it (pip install pillow-heif)", None, fmt)
+        try:
+            with quiet_decoders():
+                im = Image.open(io.BytesIO(data))
+        except Image.DecompressionBombError as error:
+            raise self._bomb(None) from error
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, struct.error) as error:
+            if fmt is None:
+                raise self.refuse(
+                    "must be JPEG or PNG (this is not an image file, whatever its name says)", ACCEPTED_FORMATS
+                ) from error
+            raise self.refuse(f"cannot be decoded: this {fmt} file is damaged", None, str(error)) from error
+        with im:
+            name = fmt or str(im.format or "image")
+            width, height = im.size
+            if width * height > (Image.MAX_IMAGE_PIXELS or 0) > 0:
+                raise self._bomb(im.size)
+            frames = int(getattr(im, "n_frames", 1) or 1)
+            try:
+                with quiet_decoders():
+                    orientation = int(im.getexif().get(0x0112, 1))
+            except (OSError, SyntaxError, ValueError, TypeError, struct.error):
+                orientation = 1
+            if orientation not in range(1, 9):
+                orientation = 1
+            self.upright = (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+            target = self._check_geometry(*self.upright)
+            try:
+                with quiet_decoders():
+                    im.seek(0)
+                    im.load()
+            except (OSError, SyntaxError, ValueError, EOFError, struct.error) as error:
+                raise self.refuse(f"cannot be decoded: this {name} file is damaged", None, str(error)) from error
+            transparent = im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info
+            lossless = name in _LOSSLESS or (name == "WebP" and data[12:16] == b"VP8L") or transparent
+            out = "PNG" if lossless else "JPEG"
+            self.changes.append(f"converted {name} → {out}")
+            if frames > 1:
+                self.changes.append(f"used the first frame of {frames} (an animation)")
+            if orientation != 1:
+                self.changes.append(f"rotated per EXIF (orientation {orientation})")
+            pixels = ImageOps.exif_transpose(im) if orientation != 1 else im
+            return self._encode(pixels, out, original_size=None, target=target)
 
     def from_pixels(self, im: Image.Image) -> PreparedImage:
         width, height = im.size
@@ -465,11 +600,16 @@ class _Preparer:
         im, note = _flatten(im)
         if note:
             self.changes.append(note)
-        if self.fit and target != im.size and (target[0] > im.size[0] or target[1] > im.size[1]):
+        if self.fit == "pad" and max(im.size) / min(im.size) > MAX_RATIO:
             before = im.size
+            grown = int(-(-max(before) // MAX_RATIO))
+            padded = (before[0], grown) if before[0] >= before[1] else (grown, before[1])
             fill = im.resize((1, 1), Image.Resampling.BOX).getpixel((0, 0))
-            im = ImageOps.pad(im, target, color=fill if isinstance(fill, (int, tuple)) else None)
-            self.changes.append(f"padded {before[0]}×{before[1]} → {target[0]}×{target[1]} to fit the 2.5:1 limit")
+            im = ImageOps.pad(im, padded, color=fill if isinstance(fill, (int, tuple)) else None)
+            self.changes.append(f"padded {before[0]}×{before[1]} → {padded[0]}×{padded[1]} to fit the 2.5:1 limit")
+            if max(target) < max(im.size):
+                im = im.resize(target, Image.Resampling.BICUBIC, reducing_gap=3.0)
+                self.changes.append(f"downscaled {padded[0]}×{padded[1]} → {target[0]}×{target[1]}")
         elif self.fit == "crop" and target != im.size and max(im.size) / min(im.size) > MAX_RATIO:
             before = im.size
             im = ImageOps.fit(im, target, Image.Resampling.LANCZOS)

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from typing import Any, TypeGuard
 
 from .errors import PayloadError, Problem, ValidationError
-from .images import ImageSource, PreparedImage, is_url, megabytes, prepare_image, shrink_to
+from .images import DEFAULT_MAX_SIDE, MIN_SIDE, ImageSource, PreparedImage, is_url, megabytes, prepare_image, shrink_to
 
 MODEL_NAMES: tuple[str, ...] = ("kling-v1-6",)
 MODES: tuple[str, ...] = ("std", "pro")
@@ -283,7 +283,9 @@ class VideoRequest:
 
     Build it freely — even with mistakes; :meth:`validate` then lists every problem at once, and
     :meth:`to_payload` gives the exact JSON body. Images may be paths, http(s) URLs (sent as they
-    are), bytes, PIL images or :class:`PreparedImage` objects.
+    are), bytes, PIL images or :class:`PreparedImage` objects. Pictures are sent at most ``max_side``
+    pixels on their longest side (2048 by default: see ``images.DEFAULT_MAX_SIDE``); ``max_side=None``
+    sends them at full size. A :class:`PreparedImage` is sent as it is.
     """
 
     images: Sequence[ImageItem]
@@ -296,6 +298,7 @@ class VideoRequest:
     watermark: bool | None = None
     callback_url: str | None = None
     external_task_id: str | None = None
+    max_side: int | None = DEFAULT_MAX_SIDE
     _prepared: dict[int, PreparedImage | str | ValidationError] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -343,6 +346,10 @@ class VideoRequest:
         if self.callback_url is not None and not (isinstance(self.callback_url, str) and is_url(self.callback_url)):
             problems.append(
                 Problem("callback_url", "must be an http(s) URL the service can reach", None, self.callback_url)
+            )
+        if self.max_side is not None and not (isinstance(self.max_side, int) and self.max_side >= MIN_SIDE):
+            problems.append(
+                Problem("max_side", f"must be None (full size) or a whole number ≥ {MIN_SIDE}", MIN_SIDE, self.max_side)
             )
         ext = self.external_task_id
         if ext is not None and not (isinstance(ext, str) and ext.strip() and not re.search(r"\s", ext)):
@@ -461,7 +468,7 @@ class VideoRequest:
                 outcome = item
             else:
                 try:
-                    outcome = prepare_image(item)
+                    outcome = prepare_image(item, max_side=self.max_side)
                 except ValidationError as refusal:
                     outcome = refusal
             self._prepared[index] = outcome

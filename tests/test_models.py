@@ -229,7 +229,7 @@ def test_duration_string_is_accepted_as_its_number() -> None:
 def test_image_problems_name_the_index(tmp_path: object) -> None:
     problems = VideoRequest([URL, b"GIF89a" + b"\0" * 100, "/no/such/file.jpg"], "a").problems()
     assert [p.field for p in problems] == ["images[1]", "images[2]"]
-    assert "JPEG or PNG" in problems[0].message and "no such file" in problems[1].message
+    assert "damaged" in problems[0].message and "no such file" in problems[1].message
 
 
 def test_prepared_images_are_not_prepared_twice(photo: bytes) -> None:

@@ -28,6 +28,7 @@ from ..errors import (
     RateLimitError,
     ValidationError,
 )
+from ..images import DEFAULT_MAX_SIDE
 from ..models import Task, TaskStatus, VideoRequest
 from ..watcher import TaskUpdate, TaskWatcher
 from ._style import esc, message_html, stylesheet, title
@@ -117,6 +118,7 @@ class MultiImageToVideo(widgets.VBox):
         self.image_picker.observe(self._refresh, names="images")
         self.prompt_box.observe(self._refresh, names=["value", "negative_prompt"])
         self.options.observe(self._refresh, names=["callback_url", "external_task_id"])
+        self.options.observe(self._on_originals, names="send_originals")
         self.observe(self._refresh, names="submitting")
         if self.watcher is not None:
             self.watcher.on_update(self._on_task_update)
@@ -175,6 +177,9 @@ class MultiImageToVideo(widgets.VBox):
             )
         else:
             self._why.value = f'<span class="kw-hint" style="margin-left:10px">{esc(self._cost_hint())}</span>'
+
+    def _on_originals(self, change: dict[str, Any]) -> None:
+        self.image_picker.max_side = None if change["new"] else DEFAULT_MAX_SIDE
 
     def _cost_hint(self) -> str:
         if self.client and self.client.is_simulator():

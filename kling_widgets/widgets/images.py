@@ -11,11 +11,11 @@ import ipywidgets as widgets
 import traitlets
 
 from ..errors import ValidationError
-from ..images import Fit, PreparedImage, is_url, prepare_image
+from ..images import DEFAULT_MAX_SIDE, Fit, PreparedImage, is_url, prepare_image
 from ..models import MAX_IMAGES
 from ._style import esc, human_size, message_html, stylesheet
 
-ACCEPT = ".jpg,.jpeg,.png,image/jpeg,image/png"
+ACCEPT = ".jpg,.jpeg,.png,.heic,.heif,.avif,.webp,.gif,.bmp,.tif,.tiff,.jp2,.mpo,image/*"
 THUMB = 128
 
 
@@ -27,10 +27,19 @@ class ImagePicker(widgets.VBox):
     )
     message = traitlets.Unicode("", help="Why the last image was refused (empty when all is well).")
     busy = traitlets.Bool(False, help="True while uploaded files are being prepared off the kernel's thread.")
+    max_side = traitlets.Int(
+        DEFAULT_MAX_SIDE,
+        allow_none=True,
+        help="Longest side sent, in pixels (larger pictures are downscaled); None sends them at full size. "
+        "Changing it prepares the pictures already picked again, from their originals.",
+    )
 
-    def __init__(self, *, fit: Fit | None = None, max_side: int | None = None, **kwargs: Any) -> None:
-        self.fit, self.max_side = fit, max_side
+    def __init__(self, *, fit: Fit | None = None, max_side: int | None = DEFAULT_MAX_SIDE, **kwargs: Any) -> None:
+        self.fit = fit
         self._lock = threading.RLock()
+        # What each picked picture was made from (bytes, path, PIL image), kept in the kernel only — never in
+        # widget state — so that a change of max_side starts again from the original, not from a copy.
+        self._sources: dict[int, Any] = {}
         self.upload = widgets.FileUpload(
             accept=ACCEPT,
             multiple=True,
@@ -61,6 +70,9 @@ class ImagePicker(widgets.VBox):
         self.upload.observe(self._on_upload, names="value")
         self.add_button.on_click(lambda _: self._add_typed())
         self.observe(self._render, names=["images", "message", "busy"])
+        self.observe(self._forget_sources, names="images")
+        self.set_trait("max_side", max_side)
+        self.observe(self._on_max_side, names="max_side")
         self._render()
 
     def __repr__(self) -> str:
@@ -88,6 +100,8 @@ class ImagePicker(widgets.VBox):
             if len(self.images) >= MAX_IMAGES:
                 self.message = f"{name} not added: at most {MAX_IMAGES} images. Remove one first."
                 return None
+            if isinstance(item, PreparedImage):
+                self._sources[id(item)] = source
             self.images = [*self.images, item]
         self.message = ""
         return item
@@ -112,6 +126,38 @@ class ImagePicker(widgets.VBox):
         self.message = ""
 
     # -- events ------------------------------------------------------------------------------------
+    def _forget_sources(self, _: object = None) -> None:
+        with self._lock:
+            kept = {id(item) for item in self.images}
+            self._sources = {key: value for key, value in self._sources.items() if key in kept}
+
+    def _on_max_side(self, _: object = None) -> None:
+        self.busy = True
+        threading.Thread(target=self._prepare_again, daemon=True).start()
+
+    def _prepare_again(self) -> None:
+        """Prepare every picked picture again from its original, at the new ``max_side``."""
+        try:
+            with self._lock:
+                picked = [(item, self._sources.get(id(item))) for item in self.images]
+            redone: dict[int, PreparedImage] = {}
+            for item, source in picked:
+                if isinstance(item, PreparedImage) and source is not None:
+                    try:
+                        redone[id(item)] = prepare_image(source, fit=self.fit, max_side=self.max_side)
+                    except ValidationError:
+                        continue  # it was accepted once; keep it as it was
+            with self._lock:
+                images = []
+                for item in self.images:
+                    fresh = redone.get(id(item))
+                    if fresh is not None:
+                        self._sources[id(fresh)] = self._sources.get(id(item))
+                    images.append(fresh or item)
+                self.images = images
+        finally:
+            self.busy = False
+
     def _add_typed(self) -> None:
         text = self.source.value.strip()
         if not text:
@@ -141,9 +187,10 @@ class ImagePicker(widgets.VBox):
     # -- drawing -----------------------------------------------------------------------------------
     def _render(self, _: object = None) -> None:
         count = len(self.images)
+        size = f"sent at most {self.max_side} px" if self.max_side else "sent at full size"
         hint = (
-            f'<span class="kw-hint">{count} of {MAX_IMAGES} images · JPEG or PNG, each side ≥ 300 px, '
-            "ratio between 1:2.5 and 2.5:1, up to 10 MB (larger photos are re-encoded)</span>"
+            f'<span class="kw-hint">{count} of {MAX_IMAGES} images · any photo (JPEG, PNG, HEIC, WebP, AVIF, '
+            f"GIF, BMP, TIFF…), each side ≥ 300 px, ratio between 1:2.5 and 2.5:1 · {size}</span>"
         )
         busy = '<span class="kw-hint"> · preparing upload…</span>' if self.busy else ""
         self._status.value = f"<div>{hint}{busy}</div>" + message_html(self.message)

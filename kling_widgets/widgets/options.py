@@ -7,6 +7,7 @@ from typing import Any
 import ipywidgets as widgets
 import traitlets
 
+from ..images import DEFAULT_MAX_SIDE
 from ..models import ASPECT_RATIOS, DURATIONS, MODE_HELP, MODEL_NAMES, MODES
 from ._style import esc, stylesheet
 
@@ -27,6 +28,9 @@ class OptionsPanel(widgets.VBox):
     negative_prompt = traitlets.Unicode("", help="What to avoid; shown in the PromptBox.")
     callback_url = traitlets.Unicode("", help="The service POSTs the task here on every status change.")
     external_task_id = traitlets.Unicode("", help="Your own task id (unique per account); empty: one is made.")
+    send_originals = traitlets.Bool(
+        False, help=f"Send pictures at full size instead of at most {DEFAULT_MAX_SIDE} px on their longest side."
+    )
 
     def __init__(self, **kwargs: Any) -> None:
         traits = {k: kwargs.pop(k) for k in list(kwargs) if self.has_trait(k) and k in _OWN}
@@ -46,6 +50,11 @@ class OptionsPanel(widgets.VBox):
             style={"button_width": "64px"},
         )
         self.watermark_box = widgets.Checkbox(description="Add a watermark", indent=False)
+        self.originals_box = widgets.Checkbox(
+            description=f"Send pictures at full size (by default at most {DEFAULT_MAX_SIDE} px: faster, same video)",
+            indent=False,
+            layout=widgets.Layout(width="auto"),
+        )
         self.callback_text = widgets.Text(
             placeholder="https://example.com/kling-callback (optional)", layout=widgets.Layout(width="420px")
         )
@@ -57,6 +66,7 @@ class OptionsPanel(widgets.VBox):
             [
                 _row("Callback URL", self.callback_text),
                 _row("Your task id", self.external_id_text),
+                _row("Pictures", self.originals_box),
                 widgets.HTML(
                     '<div class="kw-hint">The service POSTs every status change to the callback URL. '
                     "Your task id must be unique in your account; every submission gets a fresh one "
@@ -85,6 +95,7 @@ class OptionsPanel(widgets.VBox):
             ("watermark", self.watermark_box),
             ("callback_url", self.callback_text),
             ("external_task_id", self.external_id_text),
+            ("send_originals", self.originals_box),
         ):
             traitlets.link((self, trait), (control, "value"))
         self.observe(self._show_mode_help, names="mode")
@@ -111,6 +122,7 @@ _OWN = {
     "negative_prompt",
     "callback_url",
     "external_task_id",
+    "send_originals",
 }
 
 
