@@ -35,6 +35,7 @@ test: lint
 bench: setup
 	$(BIN)/python benchmarks/import_time.py
 	$(BIN)/python benchmarks/images.py
+	$(BIN)/python benchmarks/upload.py
 	$(BIN)/python benchmarks/soak.py
 
 clean:
