@@ -86,3 +86,15 @@ def noise_jpeg(size: tuple[int, int] = (2000, 1500), quality: int = 95, seed: in
     rng = random.Random(seed)
     image = Image.frombytes("RGB", size, rng.randbytes(size[0] * size[1] * 3))
     return encode(image, "JPEG", quality=quality)
+
+
+@pytest.fixture(autouse=True)
+def forget_watched_tasks() -> Iterator[None]:
+    """The watcher is one per process: tasks a test left watched (against a simulator now stopped) must
+    not spend the next test's request budget."""
+    yield
+    from kling_widgets.watcher import _ENGINE
+
+    with _ENGINE.cond:
+        _ENGINE.watched.clear()
+        _ENGINE.paused_until.clear()

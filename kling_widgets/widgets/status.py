@@ -121,7 +121,10 @@ class TaskView(widgets.VBox):
                 f"The service could not make this video: {task.error or 'no reason given'}"
             )
         else:
-            self._message.value = message_html(self.problem, "warning")
+            playable = bool(task.video_url and task.video_url.lower().startswith(("https://", "http://")))
+            missing = task.status is TaskStatus.SUCCEEDED and not playable and not self.problem
+            problem = "Done, but the service gave no video link for it (yet)." if missing else self.problem
+            self._message.value = message_html(problem, "warning")
         playable = bool(task.video_url and task.video_url.lower().startswith(("https://", "http://")))
         if task.status is TaskStatus.SUCCEEDED and playable and task.video_url != self._video_url:
             self._video_url = task.video_url
