@@ -16,7 +16,6 @@ from __future__ import annotations
 import json as jsonlib
 import logging
 import os
-import random
 import threading
 import time
 import uuid
@@ -48,6 +47,7 @@ from .errors import (
 )
 from .http_errors import error_from_body, parse_retry_after
 from .models import Task, TaskStatus, VideoRequest
+from .retry import BACKOFF_CAP, PASSING, POLL_INTERVAL, backoff_delay, poll_delay
 from .transport import Progress, UploadBody, api_session, json_or_none, send
 
 if TYPE_CHECKING:
@@ -84,7 +84,7 @@ NO_CREDENTIALS = (
     "sim = Simulator().start(); client = KlingClient(sim.api_key, base_url=sim.url)  "
     "(from kling_widgets.simulator import Simulator)."
 )
-DEFAULT_POLL_INTERVAL = 2.0
+DEFAULT_POLL_INTERVAL = POLL_INTERVAL
 MAX_BODY_BYTES = 32_000_000  # the gateway's 32 MB cap, read the safe way (its software counts 32 MiB)
 LOOKUP_WINDOW = 60.0  # Kling direct: how long a lost create is looked up before it counts as not created
 LOOKUP_INTERVAL = 5.0
@@ -103,14 +103,6 @@ class _RouteMiss(PayloadError):
 def new_external_task_id() -> str:
     """A fresh id for one create: every attempt of that create carries it."""
     return f"kw-{uuid.uuid4().hex}"
-
-
-def poll_delay(base: float, elapsed: float, cap: float = 30.0) -> float:
-    """How long to wait before the next poll: ``base`` for the first minute, then slowly longer,
-    so a task that runs for many minutes costs few requests."""
-    if elapsed <= 60:
-        return base
-    return min(cap, base * (1.0 + (elapsed - 60.0) / 60.0))
 
 
 class KlingClient:
@@ -133,7 +125,7 @@ class KlingClient:
         max_retries: int = 2,
         poll_interval: float | None = None,
         history: TaskHistory | None = None,
-        max_backoff: float = 30.0,
+        max_backoff: float = BACKOFF_CAP,
         sleep: Callable[[float], None] = time.sleep,
         max_body_bytes: int = MAX_BODY_BYTES,
         lookup_window: float = LOOKUP_WINDOW,
@@ -285,10 +277,7 @@ class KlingClient:
         )
 
     def _backoff(self, attempt: int, retry_after: float | None, why: str) -> None:
-        if retry_after is not None:
-            delay = min(max(retry_after, 0.0), self.max_backoff)
-        else:
-            delay = min(self.max_backoff, 1.0 * 2**attempt) * (0.5 + random.random() / 2)
+        delay = backoff_delay(attempt, retry_after, cap=self.max_backoff)
         log.info("retrying in %.1f s after %s", delay, redact(why))
         self._sleep(delay)
 
@@ -466,7 +455,7 @@ class KlingClient:
         while True:
             try:
                 current: Task | None = self.get_task(task_id).with_external_id(external_id)
-            except (ServerError, RateLimitError, APIConnectionError, PayloadError) as error:
+            except PASSING as error:
                 log.info("polling %s failed, will try again: %s", task_id, error)
                 current = None
             if current is not None:

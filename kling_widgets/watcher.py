@@ -18,19 +18,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .client import DEFAULT_POLL_INTERVAL, MISSING_VIDEO_POLLS, KlingClient, poll_delay
-from .errors import APIConnectionError, KlingError, NotFoundError, PayloadError, RateLimitError, ServerError
+from .client import DEFAULT_POLL_INTERVAL, MISSING_VIDEO_POLLS, KlingClient
+from .errors import KlingError, NotFoundError, RateLimitError
 from .models import Task, TaskStatus
+from .retry import EXPECTED_SECONDS, MAX_PAUSE, PASSING, failure_delay, poll_delay
 
 if TYPE_CHECKING:
     from .history import TaskHistory
 
 log = logging.getLogger("kling_widgets")
 Listener = Callable[["TaskUpdate"], None]
-TRANSIENT = (ServerError, RateLimitError, APIConnectionError, PayloadError)
 NOT_FOUND_GRACE = 90.0  # a new task may not be visible to lookups at once: "not found" is passing that long
 MAX_REQUESTS_PER_SECOND = 5.0  # the whole process's polling budget
-MAX_PAUSE = 300.0  # the longest Retry-After honoured as given
 
 
 @dataclass(frozen=True)
@@ -76,6 +75,7 @@ class _Engine:
         self.thread: threading.Thread | None = None
         self.last_request = 0.0
         self.max_requests_per_second = MAX_REQUESTS_PER_SECOND
+        self.expected = EXPECTED_SECONDS  # how long tasks take here: learned from the ones that finish
 
     def ensure_thread(self) -> None:
         if self.thread is None or not self.thread.is_alive():
@@ -129,7 +129,7 @@ class _Engine:
             else:
                 self.finish(watched, TaskUpdate(task, problem=f"Stopped watching: {error}", final=True))
             return
-        except TRANSIENT as error:
+        except PASSING as error:
             if isinstance(error, RateLimitError) and error.retry_after:
                 with self.cond:
                     self.paused_until[watched.account] = now + min(error.retry_after, MAX_PAUSE)
@@ -139,7 +139,7 @@ class _Engine:
             self.finish(watched, TaskUpdate(task, problem=f"Stopped watching: {error}", final=True))
             return
         watched.failures = 0
-        watched.next_poll = now + poll_delay(owner.poll_interval, elapsed)
+        watched.next_poll = now + poll_delay(owner.poll_interval, elapsed, self.expected)
         watched.task = current
         self.journal(watched, current)
         if current.status is TaskStatus.SUCCEEDED and not current.video_url:
@@ -156,6 +156,7 @@ class _Engine:
             )
             self.finish(watched, TaskUpdate(current, problem=problem, final=True))
         elif current.done:
+            self.expected = 0.7 * self.expected + 0.3 * max(elapsed, 1.0)
             self.finish(watched, TaskUpdate(current, final=True))
         else:
             self.tell(watched, TaskUpdate(current))
@@ -163,11 +164,7 @@ class _Engine:
 
     def failed(self, watched: _Watched, now: float, error: KlingError, elapsed: float) -> None:
         watched.failures += 1
-        interval = watched.owner.poll_interval
-        # A passing failure is retried at the usual pace; only a run of them backs off (gently, capped),
-        # so a flaky service does not leave one unlucky task unpolled for long.
-        backoff = 1.5 ** min(max(0, watched.failures - 2), 8)
-        watched.next_poll = now + min(max(10.0, interval), interval * backoff)
+        watched.next_poll = now + failure_delay(watched.failures, watched.owner.poll_interval)
         log.info("poll of %s failed (%s); trying again", watched.task.id, error)
         if watched.failures >= 3:
             self.tell(watched, TaskUpdate(watched.task, problem=f"Trouble reaching the service, still trying: {error}"))
