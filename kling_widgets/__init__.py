@@ -20,6 +20,9 @@ _WHERE = {
     "PreparedImage": "images",
     "prepare_image": "images",
     "TaskHistory": "history",
+    "Batch": "batch",
+    "sweep": "batch",
+    "estimate_units": "batch",
     "MultiImageToVideo": "widgets",
     "ImagePicker": "widgets",
     "PromptBox": "widgets",
@@ -49,6 +52,9 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from .batch import Batch as Batch
+    from .batch import estimate_units as estimate_units
+    from .batch import sweep as sweep
     from .client import KlingClient as KlingClient
     from .errors import (
         APIError as APIError,

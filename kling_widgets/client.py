@@ -197,6 +197,7 @@ class KlingClient:
         retries: int | None = None,
         on_progress: Progress | None = None,
         probe: bool = False,
+        retry_concurrency: bool = True,
     ) -> Any:
         """Send one call; retry only what is safe to retry; return the JSON body or raise.
         ``probe``: a path this service may not route; a miss raises :class:`_RouteMiss`."""
@@ -232,7 +233,10 @@ class KlingClient:
                 refreshed = self._auth.refresh()  # expired token: sign a fresh one, retry once
                 if refreshed:
                     continue
-            retry = isinstance(failure, RateLimitError) or (idempotent and isinstance(failure, ServerError))
+            busy = isinstance(failure, RateLimitError) and failure.code == 1303 and not retry_concurrency
+            retry = (isinstance(failure, RateLimitError) and not busy) or (
+                idempotent and isinstance(failure, ServerError)
+            )
             if retry and attempt < max_retries:
                 self._backoff(attempt, failure.retry_after, f"{method} {path}: {failure}")
                 attempt += 1
@@ -283,12 +287,19 @@ class KlingClient:
 
     # -- endpoints ---------------------------------------------------------------------------------
     def create_task(
-        self, request: VideoRequest, *, history: TaskHistory | None = None, on_progress: Progress | None = None
+        self,
+        request: VideoRequest,
+        *,
+        history: TaskHistory | None = None,
+        on_progress: Progress | None = None,
+        retry_concurrency: bool = True,
     ) -> Task:
         """Send one create. It carries an ``external_task_id`` and is journaled before it is sent (in
         ``history``, else the client's own); a create whose outcome is unknown is never blindly resent.
         A body over ``max_body_bytes`` gets its pictures re-encoded smaller, or is refused before sending.
-        ``on_progress(sent, total)`` hears how the upload goes (bytes of the body)."""
+        ``on_progress(sent, total)`` hears how the upload goes (bytes of the body).
+        ``retry_concurrency=False``: a 1303 (the account runs all the tasks it may) is raised at once as
+        :class:`RateLimitError`, for a queue that waits for a slot instead of retrying."""
         history = history or self.history
         request.validate()
         external_id = request.external_task_id or new_external_task_id()
@@ -302,7 +313,12 @@ class KlingClient:
         while True:
             try:
                 body = self._request(
-                    "POST", self._paths["create"], json=payload, idempotent=False, on_progress=on_progress
+                    "POST",
+                    self._paths["create"],
+                    json=payload,
+                    idempotent=False,
+                    on_progress=on_progress,
+                    retry_concurrency=retry_concurrency,
                 )
                 task = Task.from_payload(body).with_external_id(external_id)
             except APIConnectionError as error:

@@ -187,3 +187,11 @@ class WaitTimeoutError(KlingError, TimeoutError):
             f"Stopped watching task {task.id} after {waited:.0f} s (last status {task.raw_status!r}). "
             f"It may still finish and be billed: resume with client.wait({task.id!r})."
         )
+
+
+class BatchTimeoutError(KlingError, TimeoutError):
+    """``Batch.wait`` reached its timeout; the batch goes on (its tasks stay watched and journaled)."""
+
+    def __init__(self, waiting: int, waited: float) -> None:
+        self.waiting = waiting
+        super().__init__(f"{waiting} request(s) of the batch not final after {waited:.0f} s; the batch goes on.")

@@ -18,9 +18,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from .images import PreparedImage
 from .models import Task, TaskStatus, VideoRequest
 
 UNKNOWN = "unknown"  # a create whose outcome nobody knows: it may exist
+QUEUED = "queued"  # an intention journaled but not sent yet (its pictures wait in the spool)
+CANCELLED = "cancelled"  # a queued intention that will never be sent
+SENDING = "sending"  # journaled just before its create went out: sent or not, nobody knows yet
 
 
 @dataclass
@@ -43,10 +47,19 @@ class HistoryEntry:
     images: list[dict[str, Any]] = field(default_factory=list)
     submitted_at: float | None = None
     updated_at: float | None = None
+    units: float | None = None
+    batch: str | None = None  # the batch it belongs to, and its place there
+    index: int | None = None
 
     @property
-    def finished(self) -> bool:
+    def done(self) -> bool:
+        """True once the task succeeded or failed: it will not change again."""
         return self.status in (TaskStatus.SUCCEEDED.value, TaskStatus.FAILED.value)
+
+    @property
+    def sent(self) -> bool:
+        """False while the intention is queued (never sent), or was cancelled before it was."""
+        return self.status not in (QUEUED, CANCELLED)
 
     def to_task(self) -> Task | None:
         """The last known state as a ``Task`` (None before the service gave it an id)."""
@@ -71,6 +84,7 @@ class HistoryEntry:
             external_task_id=self.external_task_id,
             created_at=when(self.submitted_at),
             updated_at=when(self.updated_at),
+            units=self.units,
         )
 
 
@@ -97,10 +111,26 @@ def _make_private(path: Path, mode: int) -> None:
         pass  # a file we may not change: leave it as it is
 
 
-def _open_private(path: Path) -> Any:
-    """Open for appending; a new file is created private (0600), whatever the umask allows others."""
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE_FILE)
-    return os.fdopen(fd, "ab")
+def _open_private(path: Path, *, append: bool = True) -> Any:
+    """Open for writing; a new file is created private (0600), whatever the umask allows others."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC)
+    fd = os.open(path, flags, PRIVATE_FILE)
+    return os.fdopen(fd, "ab" if append else "wb")
+
+
+def _describe(request: VideoRequest) -> dict[str, Any]:
+    """What the journal keeps of a request: prompt, settings, image sources and fingerprints — never bytes."""
+    images: list[dict[str, Any]] = []
+    for item in request.prepared_images():
+        if isinstance(item, str):
+            images.append({"url": item})
+        else:
+            images.append({"source": item.source, "sha256": item.sha256, "width": item.width, "height": item.height})
+    return {
+        "prompt": request.prompt,
+        "settings": {**request.settings(), "negative_prompt": request.negative_prompt},
+        "images": images,
+    }
 
 
 def default_history_path() -> Path:
@@ -145,26 +175,120 @@ class TaskHistory:
 
     def record_submission(self, external_task_id: str, request: VideoRequest, *, provider: str, base_url: str) -> None:
         """Journal a create before it is sent: settings, prompt and image fingerprints, never bytes."""
-        images: list[dict[str, Any]] = []
-        for item in request.prepared_images():
-            if isinstance(item, str):
-                images.append({"url": item})
-            else:
-                images.append(
-                    {"source": item.source, "sha256": item.sha256, "width": item.width, "height": item.height}
-                )
         self._append(
             {
                 "event": "submit",
                 "external_task_id": external_task_id,
                 "provider": provider,
                 "base_url": base_url,
-                "prompt": request.prompt,
-                "settings": {**request.settings(), "negative_prompt": request.negative_prompt},
-                "images": images,
-                "status": "sending",
+                **_describe(request),
+                "status": SENDING,
             }
         )
+
+    def record_queued(
+        self,
+        external_task_id: str,
+        request: VideoRequest,
+        *,
+        provider: str,
+        base_url: str,
+        batch: str | None = None,
+        index: int | None = None,
+    ) -> None:
+        """Journal an intention that will be sent later (a batch's queue). Its pictures wait in the
+        private spool beside the journal until the create is sent, so that a kernel that dies first
+        loses nothing: :meth:`queued_request` gives the same request back."""
+        for item in request.prepared_images():
+            if isinstance(item, PreparedImage):
+                self._spool_write(item)
+        self._append(
+            {
+                "event": "queued",
+                "external_task_id": external_task_id,
+                "provider": provider,
+                "base_url": base_url,
+                **_describe(request),
+                "batch": batch,
+                "index": index,
+                "status": QUEUED,
+            }
+        )
+
+    def record_cancelled(self, external_task_id: str) -> None:
+        """A queued intention that will never be sent (the batch was cancelled)."""
+        self._append({"event": "cancelled", "external_task_id": external_task_id, "status": CANCELLED})
+        self._spool_release(external_task_id)
+
+    def queued_request(self, entry: HistoryEntry) -> VideoRequest:
+        """The request of a journaled intention, its pictures read back from the spool (exactly the bytes
+        that would have been sent). Raises ``FileNotFoundError`` when a picture is gone."""
+        images: list[PreparedImage | str] = []
+        for image in entry.images:
+            if "url" in image:
+                images.append(str(image["url"]))
+                continue
+            data = self._spool_path(str(image["sha256"])).read_bytes()
+            mime = "image/png" if data.startswith(b"\x89PNG") else "image/jpeg"
+            images.append(
+                PreparedImage(data, mime, int(image["width"]), int(image["height"]), str(image.get("source") or ""))
+            )
+        settings = entry.settings
+        return VideoRequest(
+            images,
+            entry.prompt or "",
+            negative_prompt=settings.get("negative_prompt"),
+            model_name=settings.get("model_name", "kling-v1-6"),
+            mode=settings.get("mode", "std"),
+            duration=settings.get("duration", 5),
+            aspect_ratio=settings.get("aspect_ratio", "16:9"),
+            watermark=settings.get("watermark"),
+            callback_url=settings.get("callback_url"),
+            external_task_id=entry.external_task_id,
+        )
+
+    # -- the spool: pictures of queued intentions, kept only until they are sent -------------------------
+    @property
+    def spool(self) -> Path:
+        return self.path.parent / (self.path.stem + ".spool")
+
+    def _spool_path(self, sha256: str) -> Path:
+        return self.spool / sha256
+
+    def _spool_write(self, image: PreparedImage) -> None:
+        make_private_folder(self.spool, ours=True)
+        target = self._spool_path(image.sha256)
+        if not target.exists():
+            temporary = target.with_name(target.name + ".part")
+            with _open_private(temporary, append=False) as handle:
+                handle.write(image.data)
+            os.replace(temporary, target)
+
+    def _release_if_spooled(self, external_task_id: str) -> None:
+        """Once a queued intention was created (or refused), its pictures need not wait any more."""
+        try:
+            waiting = self.spool.is_dir() and any(self.spool.iterdir())
+        except OSError:
+            return
+        if waiting:
+            self._spool_release(external_task_id)
+
+    def _spool_release(self, external_task_id: str) -> None:
+        """Forget the spooled pictures of an intention once no queued intention needs them."""
+        if not self.spool.exists():
+            return
+        entries = self.entries()
+        needed = {
+            str(image.get("sha256"))
+            for entry in entries
+            if entry.status == QUEUED and entry.external_task_id != external_task_id
+            for image in entry.images
+        }
+        mine = next((e for e in entries if e.external_task_id == external_task_id), None)
+        for image in mine.images if mine else []:
+            sha = str(image.get("sha256") or "")
+            if sha and sha not in needed:
+                self._spool_path(sha).unlink(missing_ok=True)
 
     def record_task(self, task: Task, external_task_id: str | None = None) -> None:
         """Journal what the service said of a task."""
@@ -182,8 +306,10 @@ class TaskHistory:
                 "video_url": task.video_url,
                 "video_duration": task.video_duration,
                 "error": task.error,
+                "units": task.units,
             }
         )
+        self._release_if_spooled(ext)
 
     def record_unknown(self, external_task_id: str, reason: str) -> None:
         """Journal a create whose outcome is unknown: the task may exist and be billed."""
@@ -192,6 +318,7 @@ class TaskHistory:
     def record_rejected(self, external_task_id: str, reason: str) -> None:
         """Journal a create the service refused: nothing was created."""
         self._append({"event": "rejected", "external_task_id": external_task_id, "status": "rejected", "error": reason})
+        self._release_if_spooled(external_task_id)
 
     def record_download(self, external_task_id: str, path: str | os.PathLike[str]) -> None:
         self._append({"event": "download", "external_task_id": external_task_id, "local_file": str(path)})
@@ -217,7 +344,7 @@ class TaskHistory:
             ext = record["external_task_id"]
             entry = folded.get(ext) or HistoryEntry(ext)
             folded[ext] = entry
-            if record.get("event") == "submit":
+            if record.get("event") in ("submit", "queued") and entry.submitted_at is None:
                 entry.submitted_at = record.get("time")
             entry.updated_at = record.get("time")
             for key in (
@@ -234,6 +361,9 @@ class TaskHistory:
                 "prompt",
                 "settings",
                 "images",
+                "units",
+                "batch",
+                "index",
             ):
                 if record.get(key) is not None:
                     setattr(entry, key, record[key])
@@ -245,5 +375,5 @@ class TaskHistory:
         return next((e for e in self.entries() if e.external_task_id == external_task_id), None)
 
     def unfinished(self) -> list[HistoryEntry]:
-        """Submissions that may still be running or whose outcome is unknown: what to resume."""
-        return [e for e in self.entries() if not e.finished and e.status != "rejected"]
+        """Intentions that may still be running, whose outcome is unknown, or that wait to be sent."""
+        return [e for e in self.entries() if not e.done and e.status not in ("rejected", CANCELLED)]

@@ -152,6 +152,7 @@ class Task:
     external_task_id: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    units: float | None = None  # what the service charged (Kling's final_unit_deduction), once known
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -206,6 +207,7 @@ class Task:
             external_task_id=_text(_dict(data.get("task_info")).get("external_task_id")),
             created_at=parse_time(data.get("created_at")),
             updated_at=parse_time(data.get("updated_at")),
+            units=_number(data.get("final_unit_deduction")) if status is TaskStatus.SUCCEEDED else None,
             raw=raw,
         )
 
@@ -375,6 +377,13 @@ class VideoRequest:
         Raises the first image's refusal, if any."""
         self._prepare_pending()
         return [self._image(i) for i in range(len(self.images))]
+
+    def prepare_all(self) -> None:
+        """Prepare every picture now (in parallel), keeping results and refusals: later checks and
+        copies of this request reuse them."""
+        self._prepare_pending()
+        for index in range(min(len(self.images), MAX_IMAGES)):
+            self._outcome(index)
 
     def _prepare_pending(self) -> None:
         """Prepare the images that need work on parallel threads: Pillow releases the GIL while it

@@ -236,7 +236,7 @@ def test_restart_resumes_watching_without_creating(sim: Simulator, history: Task
     first.prompt_box.value = "a fox"
     task = first.submit().result(timeout=10)  # type: ignore[union-attr]
     first.close()  # the kernel dies mid-watch
-    assert task is not None and not history.get(task.external_task_id).finished  # type: ignore[arg-type,union-attr]
+    assert task is not None and not history.get(task.external_task_id).done  # type: ignore[arg-type,union-attr]
     posts = sim.creates
     again = MultiImageToVideo(KlingClient(sim.api_key, base_url=sim.url), history=history, poll_interval=0.05)
     assert [t.id for t in again.tasks] == [task.id]

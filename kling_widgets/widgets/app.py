@@ -301,7 +301,7 @@ class MultiImageToVideo(widgets.VBox):
             label = f"from history · {(entry.prompt or '')[:40]}"
             live = self.watcher is not None and self._same_service(entry.base_url)
             if task is None:
-                if entry.finished or entry.status == "rejected":
+                if entry.done or entry.status == "rejected":
                     continue
                 if not (live and self.client is not None and self.client.provider == "kling"):
                     self._status.value = message_html(

@@ -1,0 +1,479 @@
+"""Batches and sweeps: many intentions sent under the account's limits, none lost, none paid twice.
+
+``Batch`` is the submission queue for scripts and for the bundle alike. Every intention gets its
+``external_task_id`` and is journaled as *queued* before anything is sent (its pictures wait in the
+journal's private spool), so a kernel that dies halfway loses nothing and :meth:`Batch.resume` sends
+exactly what was never sent. Creates go out one at a time; the account's concurrency limit is given
+(``max_concurrent``) or learned from the first 1303 refusal, and further creates are held until one
+of the batch's tasks ends instead of hammering the service. Created tasks are followed by the one
+watcher of the process. A failed or refused request never stops the others.
+
+``sweep`` makes the product of a few axes (prompts, modes, durations…) from one request, and
+``estimate_units`` says what a list of requests will cost before anything is sent.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .client import KlingClient, new_external_task_id
+from .errors import (
+    BatchTimeoutError,
+    CreateOutcomeUnknownError,
+    KlingError,
+    Problem,
+    RateLimitError,
+    ValidationError,
+)
+from .history import CANCELLED, QUEUED, SENDING, UNKNOWN
+from .models import Task, TaskStatus, VideoRequest
+from .retry import QUEUE_RETRY
+from .watcher import TaskUpdate, TaskWatcher
+
+if TYPE_CHECKING:
+    from .history import HistoryEntry, TaskHistory
+
+log = logging.getLogger("kling_widgets")
+
+# Kling's published unit table for video generation with kling-v1-6 (Kling AI developer pricing,
+# https://klingai.com/global/dev/pricing, "Video Generation" — 1 unit for a standard 5 s video, 3.5 for
+# professional; 10 s costs twice 5 s). Resellers such as the gateway bill in their own currency: pass
+# your own ``rate_card`` to estimate_units, keyed (model, mode, seconds).
+RATE_CARD: dict[tuple[str, str, int], float] = {
+    ("kling-v1-6", "std", 5): 1.0,
+    ("kling-v1-6", "std", 10): 2.0,
+    ("kling-v1-6", "pro", 5): 3.5,
+    ("kling-v1-6", "pro", 10): 7.0,
+}
+SWEEP_AXES = ("prompt", "negative_prompt", "mode", "duration", "aspect_ratio", "images", "model_name", "watermark")
+
+Listener = Callable[["Batch"], None]
+
+
+def estimate_units(
+    requests: Iterable[VideoRequest], rate_card: Mapping[tuple[str, str, int], float] | None = None
+) -> float:
+    """The service's units the requests will cost, before sending (Kling's table, or your ``rate_card``).
+    A combination the card lacks is priced like the same mode and length of any model on it."""
+    card = RATE_CARD if rate_card is None else rate_card
+    total = 0.0
+    for request in requests:
+        key = (request.model_name, request.mode, int(request.duration))
+        price = card.get(key)
+        if price is None:
+            price = next((v for (_, mode, seconds), v in card.items() if (mode, seconds) == key[1:]), 0.0)
+        total += price
+    return total
+
+
+def sweep(base: VideoRequest, **axes: Sequence[Any]) -> list[VideoRequest]:
+    """Every combination of the axes applied to ``base``, in a stable order (the axes in the order given,
+    the last one varying fastest): ``sweep(req, prompt=[a, b], mode=["std", "pro"])`` gives a/std, a/pro,
+    b/std, b/pro. Axes: prompt, negative_prompt, mode, duration, aspect_ratio, images (a list of image
+    lists), model_name, watermark. Each result is its own intention (its own external id, made when it is
+    sent); pictures shared with ``base`` are prepared once."""
+    problems = [
+        Problem(name, f"is not an axis a sweep can vary (one of {', '.join(SWEEP_AXES)})", SWEEP_AXES, name)
+        for name in axes
+        if name not in SWEEP_AXES
+    ]
+    problems += [
+        Problem(name, "give at least one value", None, values)
+        for name, values in axes.items()
+        if isinstance(values, (str, bytes)) or not list(values)
+    ]
+    if problems:
+        raise ValidationError(problems)
+    base.prepare_all()  # the shared pictures, once (a refusal is kept too, and reported by each request)
+    fields = {k: v for k, v in base.__dict__.items() if k != "_prepared"}
+    fields["external_task_id"] = None
+    names = list(axes)
+    requests = []
+    for combination in itertools.product(*(list(axes[name]) for name in names)):
+        changes = dict(zip(names, combination, strict=True))
+        request = VideoRequest(**{**fields, **changes})
+        if "images" not in changes:
+            request._prepared.update(base._prepared)
+        requests.append(request)
+    return requests
+
+
+@dataclass
+class BatchItem:
+    """One intention of a batch: its request, and what became of it.
+
+    ``state``: ``queued`` (not sent), ``sending``, ``running`` (created, watched), ``done`` (the task
+    ended, succeeded or failed), ``refused`` (the service or the checks said no: nothing was created),
+    ``unknown`` (sent, outcome unknown: it may exist), ``cancelled`` (never sent)."""
+
+    index: int
+    request: VideoRequest
+    state: str = QUEUED
+    task: Task | None = None
+    error: str | None = None
+
+    @property
+    def external_task_id(self) -> str:
+        return str(self.request.external_task_id)
+
+    @property
+    def final(self) -> bool:
+        return self.state in ("done", "refused", "unknown", CANCELLED)
+
+
+class Batch:
+    """Send many requests under the account's concurrency limit, and follow every task they create.
+
+    ``Batch(client, requests, max_concurrent=None, history=None)``; ``start()`` returns at once;
+    ``wait()`` gives the final tasks in request order; ``tasks`` what exists so far; ``cancel()`` sends
+    nothing more (what exists is still watched); ``Batch.resume(client, history)`` picks up after a
+    restart. ``history`` (else the client's) journals every intention before it is sent."""
+
+    def __init__(
+        self,
+        client: KlingClient,
+        requests: Iterable[VideoRequest],
+        *,
+        max_concurrent: int | None = None,
+        history: TaskHistory | None = None,
+        poll_interval: float | None = None,
+        name: str | None = None,
+        rate_card: Mapping[tuple[str, str, int], float] | None = None,
+    ) -> None:
+        if max_concurrent is not None and max_concurrent < 1:
+            raise ValidationError(
+                Problem("max_concurrent", "must be at least 1 (or None to learn it)", 1, max_concurrent)
+            )
+        self.client = client
+        self.history = history if history is not None else client.history
+        self.name = name or f"batch-{uuid.uuid4().hex[:12]}"
+        self.max_concurrent = max_concurrent
+        self.limit: int | None = max_concurrent  #: the account's limit as given or learned (1303)
+        self.refusals_1303 = 0
+        self.items: list[BatchItem] = []
+        for index, request in enumerate(requests):
+            if request.external_task_id is None:
+                request = request.with_external_task_id(new_external_task_id())
+            self.items.append(BatchItem(index, request))
+        self.estimate = estimate_units((i.request for i in self.items), rate_card)
+        self.watcher = TaskWatcher(client, poll_interval=poll_interval, history=self.history)
+        self._cond = threading.Condition()
+        self._listeners: list[Listener] = []
+        self._thread: threading.Thread | None = None
+        self._cancelled = False
+        self._journaled = False
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{k} {v}" for k, v in self.counts().items() if v)
+        return f"Batch({self.name!r}, {len(self.items)} requests: {counts or 'empty'})"
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    # -- what it holds ---------------------------------------------------------------------------------
+    @property
+    def requests(self) -> list[VideoRequest]:
+        return [item.request for item in self.items]
+
+    @property
+    def tasks(self) -> list[Task | None]:
+        """The task of each request, in request order (None while it has none)."""
+        with self._cond:
+            return [item.task for item in self.items]
+
+    @property
+    def done(self) -> bool:
+        """True once every request is final: its task ended, or it was refused, cancelled or lost."""
+        with self._cond:
+            return all(item.final for item in self.items)
+
+    def counts(self) -> dict[str, int]:
+        """How many requests are queued, sending, running, succeeded, failed (refused and lost included)."""
+        with self._cond:
+            counts = {"queued": 0, "sending": 0, "running": 0, "succeeded": 0, "failed": 0, "cancelled": 0}
+            for item in self.items:
+                if item.state == "done" and item.task is not None:
+                    counts[item.task.status.value] += 1
+                elif item.state in ("refused", "unknown"):
+                    counts["failed"] += 1
+                else:
+                    counts[item.state] += 1
+            return counts
+
+    @property
+    def units_charged(self) -> float:
+        """What the service reports it charged (``final_unit_deduction``), summed over the tasks so far."""
+        return sum(t.units or 0.0 for t in self.tasks if t is not None)
+
+    def on_update(self, callback: Listener, *, remove: bool = False) -> None:
+        """``callback(batch)`` after every change (a create, a refusal, a task's progress). It runs on a
+        background thread: set widget traits there, never print."""
+        with self._cond:
+            if remove:
+                self._listeners = [c for c in self._listeners if c != callback]
+            elif callback not in self._listeners:
+                self._listeners.append(callback)
+
+    # -- running it ----------------------------------------------------------------------------------
+    def start(self) -> Batch:
+        """Journal every intention (queued), then send them on a background thread. Returns at once."""
+        with self._cond:
+            if self._thread is not None:
+                return self
+            self._thread = threading.Thread(target=self._run, name=f"kling-{self.name}", daemon=True)
+        self._journal_queued()
+        self._thread.start()
+        return self
+
+    def cancel(self) -> None:
+        """Send nothing more. Tasks already created are still watched; queued ones are journaled as
+        cancelled and never sent, not even by ``resume``."""
+        with self._cond:
+            self._cancelled = True
+            cancelled = [item for item in self.items if item.state == QUEUED]
+            for item in cancelled:
+                item.state = CANCELLED
+            self._cond.notify_all()
+        for item in cancelled:
+            if self.history is not None:
+                self.history.record_cancelled(item.external_task_id)
+        self._tell()
+
+    def wait(self, timeout: float | None = None) -> list[Task]:
+        """Block until every request is final; return one task per request, in request order. A request
+        that created no task is shown as a failed task carrying the reason (refused, outcome unknown,
+        cancelled). Raises :class:`BatchTimeoutError` at ``timeout`` (the batch goes on)."""
+        if self._thread is None:
+            self.start()
+        started = time.monotonic()
+        with self._cond:
+            finished = self._cond.wait_for(lambda: all(i.final for i in self.items), timeout)
+            if not finished:
+                waiting = sum(1 for i in self.items if not i.final)
+                raise BatchTimeoutError(waiting, time.monotonic() - started)
+            return [self._final_task(item) for item in self.items]
+
+    @staticmethod
+    def _final_task(item: BatchItem) -> Task:
+        if item.task is not None:
+            return item.task
+        what = {"refused": "not created", "unknown": "outcome unknown", CANCELLED: "cancelled"}.get(
+            item.state, item.state
+        )
+        return Task(
+            item.external_task_id,
+            TaskStatus.FAILED,
+            raw_status=what,
+            error=item.error or what,
+            external_task_id=item.external_task_id,
+        )
+
+    def _journal_queued(self) -> None:
+        if self.history is None or self._journaled:
+            return
+        self._journaled = True
+        for item in self.items:
+            if item.state != QUEUED:
+                continue
+            try:
+                item.request.validate()
+            except ValidationError:
+                continue  # refused when its turn comes, before anything is sent: nothing to keep
+            self.history.record_queued(
+                item.external_task_id,
+                item.request,
+                provider=self.client.provider,
+                base_url=self.client.base_url,
+                batch=self.name,
+                index=item.index,
+            )
+
+    def _running(self) -> int:
+        return sum(1 for item in self.items if item.state in ("running", "sending"))
+
+    def _run(self) -> None:
+        try:
+            for item in self.items:
+                if item.state == QUEUED:
+                    self._send(item)
+        except Exception:  # the thread must not die silently: what is left stays queued in the journal
+            log.exception("batch %s: the sender stopped", self.name)
+
+    def _wait_for_slot(self) -> bool:
+        """Hold until the batch may send one more create. False when cancelled."""
+        with self._cond:
+            while not self._cancelled:
+                if self.limit is None or self._running() < self.limit:
+                    return True
+                self._cond.wait(QUEUE_RETRY)  # woken when a task ends; else look again
+            return False
+
+    def _send(self, item: BatchItem) -> None:
+        while True:
+            if not self._wait_for_slot():
+                return
+            with self._cond:
+                if item.state != QUEUED:
+                    return
+                item.state = "sending"
+            self._tell()
+            try:
+                task = self.client.create_task(item.request, history=self.history, retry_concurrency=False)
+            except RateLimitError as error:
+                if error.code != 1303:
+                    self._settle(item, "refused", f"the service is busy: {error}")
+                    return
+                self._hold_after_1303(item, error)
+                continue
+            except CreateOutcomeUnknownError as error:
+                self._settle(item, "unknown", str(error))
+                return
+            except KlingError as error:  # refused (by the checks or the service): the others go on
+                self._settle(item, "refused", str(error))
+                return
+            except Exception as error:
+                log.exception("batch %s: create %s failed unexpectedly", self.name, item.external_task_id)
+                self._settle(item, "unknown", f"unexpected {type(error).__name__}: it may exist")
+                return
+            with self._cond:
+                item.task, item.state = task, "running"
+            self.watcher.watch(task, self._on_task)
+            self._tell()
+            return
+
+    def _hold_after_1303(self, item: BatchItem, error: RateLimitError) -> None:
+        """The account runs all the tasks it may: nothing was created. Learn the limit from what runs
+        now, put the request back at the head of the queue, and wait for a slot."""
+        with self._cond:
+            self.refusals_1303 += 1
+            item.state = QUEUED
+            running = sum(1 for i in self.items if i.state == "running")
+            if self.max_concurrent is None and running > 0:
+                self.limit = running if self.limit is None else min(self.limit, running)
+            if running == 0:  # the account's other work holds every slot: look again later
+                self._cond.wait(error.retry_after if error.retry_after else QUEUE_RETRY)
+        log.info("batch %s: 1303, holding %s (limit %s)", self.name, item.external_task_id, self.limit)
+        self._tell()
+
+    def _settle(self, item: BatchItem, state: str, reason: str) -> None:
+        with self._cond:
+            item.state, item.error = state, reason
+            self._cond.notify_all()
+        self._tell()
+
+    def _on_task(self, update: TaskUpdate) -> None:
+        with self._cond:
+            item = next(
+                (
+                    i
+                    for i in self.items
+                    if i.task is not None
+                    and (i.task.id == update.task.id or i.external_task_id == update.task.external_task_id)
+                ),
+                None,
+            )
+            if item is None:
+                return
+            item.task = update.task
+            if update.problem:
+                item.error = update.problem
+            if update.final:
+                item.state = "done"
+                self._cond.notify_all()  # a slot is free
+        self._tell()
+
+    def _tell(self) -> None:
+        with self._cond:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(self)
+            except Exception:
+                log.exception("a batch listener failed")
+
+    # -- after a restart -----------------------------------------------------------------------------
+    @classmethod
+    def resume(
+        cls,
+        client: KlingClient,
+        history: TaskHistory,
+        *,
+        max_concurrent: int | None = None,
+        poll_interval: float | None = None,
+    ) -> Batch:
+        """Pick up what the journal says is unfinished for this client's service: send what was queued and
+        never sent, watch what was created, and look up (Kling direct) or report (gateway) what was being
+        sent when the kernel died — nothing is sent twice. Returns the batch, started."""
+        entries = [
+            e
+            for e in reversed(history.unfinished())
+            if e.base_url in (None, client.base_url) and e.provider in (None, client.provider)
+        ]
+        batch = cls(client, [], max_concurrent=max_concurrent, history=history, poll_interval=poll_interval)
+        batch.name = "resumed-" + batch.name
+        batch._journaled = True  # the queued ones are on record already
+        for entry in entries:
+            item = batch._item_from(entry)
+            if item is not None:
+                item.index = len(batch.items)
+                batch.items.append(item)
+        batch.estimate = estimate_units(i.request for i in batch.items if i.state == QUEUED)
+        with batch._cond:
+            batch._thread = threading.Thread(target=batch._resume_run, name=f"kling-{batch.name}", daemon=True)
+        batch._thread.start()
+        return batch
+
+    def _item_from(self, entry: HistoryEntry) -> BatchItem | None:
+        placeholder = VideoRequest([], entry.prompt or "", external_task_id=entry.external_task_id)
+        if entry.status == QUEUED:
+            try:
+                return BatchItem(0, self.history.queued_request(entry) if self.history else placeholder)
+            except (OSError, KeyError, ValueError) as error:
+                return BatchItem(0, placeholder, state="refused", error=f"its pictures are gone ({error})")
+        task = entry.to_task()
+        if task is not None:
+            return BatchItem(0, placeholder, state="running", task=task)
+        if entry.status in (SENDING, UNKNOWN):
+            return BatchItem(0, placeholder, state="lookup", error=entry.error)
+        return None
+
+    def _resume_run(self) -> None:
+        try:
+            for item in self.items:
+                if item.state == "running" and item.task is not None:
+                    self.watcher.watch(item.task, self._on_task)
+                elif item.state == "lookup":
+                    self._look_up(item)
+            self._run()
+        except Exception:
+            log.exception("batch %s: resuming stopped", self.name)
+
+    def _look_up(self, item: BatchItem) -> None:
+        """A create that was being sent when the kernel died: on Kling direct, ask for it by its external
+        id; on the gateway (no such lookup) it stays unknown — never resent, so nobody pays twice."""
+        if self.client.provider != "kling":
+            self._settle(
+                item, "unknown", f"sent when the kernel stopped; the gateway cannot be asked: {item.error or ''}"
+            )
+            return
+        found, error = self.client._look_up(
+            item.external_task_id
+        )  # over the lookup window: a miss at once proves nothing
+        if found is None:
+            why = f"looking it up failed: {error}" if error else "not found by its external id"
+            self._settle(item, "unknown", f"sent when the kernel stopped; {why}. It was not resent.")
+            return
+        task = found
+        if self.history is not None:
+            self.history.record_task(task)
+        with self._cond:
+            item.task, item.state = task, "running"
+        self.watcher.watch(task, self._on_task)
+        self._tell()

@@ -1,0 +1,172 @@
+"""Batches and sweeps against the simulator: the account's limit given or learned, failures that never
+stop a batch, cancel, a kernel killed halfway and resumed — every intention sent once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kling_widgets import (
+    Batch,
+    KlingClient,
+    TaskHistory,
+    TaskStatus,
+    ValidationError,
+    VideoRequest,
+    estimate_units,
+    sweep,
+)
+from kling_widgets.simulator import Simulator
+
+
+def base(photo: bytes, **kwargs: Any) -> VideoRequest:
+    return VideoRequest([photo], "a fox runs through snow", **kwargs)
+
+
+def most_running_at_once(sim: Simulator) -> int:
+    """The most tasks the simulator had running at the same moment."""
+    spans = [(t.created, t.created + sim.processing_seconds) for t in sim.state.tasks.values()]
+    return max((sum(1 for s, e in spans if s <= start < e) for start, _ in spans), default=0)
+
+
+def test_sweep_is_the_product_in_a_stable_order(photo: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    import kling_widgets.models as models
+
+    calls: list[object] = []
+    real = models.prepare_image
+    monkeypatch.setattr(models, "prepare_image", lambda *a, **k: calls.append(a) or real(*a, **k))
+    requests = sweep(base(photo), prompt=["a fox", "a hare"], mode=["std", "pro"], duration=[5, 10])
+    assert [(r.prompt, r.mode, r.duration) for r in requests] == [
+        ("a fox", "std", 5), ("a fox", "std", 10), ("a fox", "pro", 5), ("a fox", "pro", 10),
+        ("a hare", "std", 5), ("a hare", "std", 10), ("a hare", "pro", 5), ("a hare", "pro", 10),
+    ]  # fmt: skip
+    for request in requests:
+        request.to_payload()
+    assert len(calls) == 1  # the shared picture is prepared once for all eight
+    assert all(r.external_task_id is None for r in requests)
+    with pytest.raises(ValidationError) as caught:
+        sweep(base(photo), colour=["red"], mode=[])
+    assert {p.field for p in caught.value.problems} == {"colour", "mode"}
+
+
+def test_estimate_units_from_kling_table_or_your_own(photo: bytes) -> None:
+    requests = sweep(base(photo), mode=["std", "pro"], duration=[5, 10])
+    assert estimate_units(requests) == 1 + 2 + 3.5 + 7
+    card = {
+        ("kling-v1-6", "std", 5): 0.2,
+        ("kling-v1-6", "std", 10): 0.4,
+        ("kling-v1-6", "pro", 5): 0.5,
+        ("kling-v1-6", "pro", 10): 1.0,
+    }
+    assert estimate_units(requests, card) == pytest.approx(2.1)
+
+
+def test_a_given_limit_is_never_exceeded(photo: bytes, history: TaskHistory) -> None:
+    with Simulator(processing_seconds=0.8, max_concurrent=2) as sim:
+        client = KlingClient(sim.api_key, base_url=sim.url, poll_interval=0.05)
+        requests = sweep(base(photo), prompt=[f"scene {i}" for i in range(6)])
+        batch = Batch(client, requests, max_concurrent=2, history=history).start()
+        tasks = batch.wait(timeout=60)
+        assert [t.status for t in tasks] == [TaskStatus.SUCCEEDED] * 6
+        assert sim.creates == 6 and len([r for r in sim.requests if r.method == "POST"]) == 6  # no 1303 at all
+        assert most_running_at_once(sim) <= 2
+        assert batch.units_charged == 6.0 and batch.estimate == 6.0
+        assert [e.status for e in history.entries()] == ["succeeded"] * 6
+
+
+def test_the_limit_is_learned_from_1303_without_hammering(photo: bytes) -> None:
+    with Simulator(processing_seconds=0.8, max_concurrent=3) as sim:
+        client = KlingClient(sim.api_key, base_url=sim.url, poll_interval=0.05)
+        batch = Batch(client, sweep(base(photo), prompt=[f"scene {i}" for i in range(8)])).start()
+        tasks = batch.wait(timeout=60)
+        assert all(t.status is TaskStatus.SUCCEEDED for t in tasks) and sim.creates == 8
+        posts = len([r for r in sim.requests if r.method == "POST"])
+        assert batch.limit == 3 and batch.refusals_1303 == posts - 8 <= 2
+        assert len({c["external_task_id"] for c in sim.created}) == 8
+
+
+def test_failures_and_refusals_never_stop_a_batch(photo: bytes) -> None:
+    with Simulator(processing_seconds=0.3) as sim:
+        client = KlingClient(sim.api_key, base_url=sim.url, poll_interval=0.05)
+        prompts = ["fine one", "[fail] this one fails", "x" * 2600, "fine two"]
+        batch = Batch(client, sweep(base(photo), prompt=prompts)).start()
+        tasks = batch.wait(timeout=30)
+        assert [t.status for t in tasks] == [
+            TaskStatus.SUCCEEDED,
+            TaskStatus.FAILED,
+            TaskStatus.FAILED,
+            TaskStatus.SUCCEEDED,
+        ]
+        assert "asked for a failure" in (tasks[1].error or "")  # the service's own reason
+        assert "2500" in (tasks[2].error or "") and tasks[2].raw_status == "not created"
+        assert sim.creates == 3 and batch.counts()["failed"] == 2
+
+
+def test_cancel_sends_nothing_more_and_watches_what_exists(photo: bytes, history: TaskHistory) -> None:
+    with Simulator(processing_seconds=1.0) as sim:
+        client = KlingClient(sim.api_key, base_url=sim.url, poll_interval=0.05)
+        batch = Batch(client, sweep(base(photo), prompt=["a", "b", "c", "d"]), max_concurrent=1, history=history)
+        batch.start()
+        deadline = time.monotonic() + 10
+        while sim.creates < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        batch.cancel()
+        tasks = batch.wait(timeout=20)
+        assert sim.creates == 1 and tasks[0].status is TaskStatus.SUCCEEDED
+        assert [t.raw_status for t in tasks[1:]] == ["cancelled"] * 3
+        assert sorted(e.status for e in history.entries()) == ["cancelled"] * 3 + ["succeeded"]
+        assert Batch.resume(client, history).wait(timeout=5) == []  # nothing left to send
+        assert sim.creates == 1
+
+
+KILLED_SCRIPT = textwrap.dedent(
+    """
+    import sys, time
+    from kling_widgets import Batch, KlingClient, TaskHistory, VideoRequest, sweep
+    from kling_widgets.simulator.samples import sample_jpeg
+
+    url, key, journal = sys.argv[1:4]
+    client = KlingClient(key, base_url=url, poll_interval=0.1)
+    requests = sweep(VideoRequest([sample_jpeg(0)], "x"), prompt=[f"scene {i}" for i in range(5)])
+    Batch(client, requests, max_concurrent=1, history=TaskHistory(journal)).start()
+    print("started", flush=True)
+    time.sleep(600)
+    """
+)
+
+
+def test_a_kernel_killed_halfway_resumes_and_sends_each_intention_once(tmp_path: Path) -> None:
+    journal = tmp_path / "journal" / "history.jsonl"
+    with Simulator(processing_seconds=2.5) as sim:
+        process = subprocess.Popen(
+            [sys.executable, "-c", KILLED_SCRIPT, sim.url, sim.api_key, str(journal)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while sim.creates < 2 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            time.sleep(0.2)  # waiting for a slot now: the third is queued, not being sent
+        finally:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait(10)
+        assert sim.creates == 2
+        history = TaskHistory(journal)
+        assert sorted(e.status for e in history.entries()).count("queued") == 3
+        client = KlingClient(sim.api_key, base_url=sim.url, poll_interval=0.1)
+        unfinished = len(history.unfinished())  # the queued three, and the created ones not yet done
+        resumed = Batch.resume(client, history, max_concurrent=1)
+        tasks = resumed.wait(timeout=60)
+        assert len(tasks) == unfinished >= 3 and all(t.status is TaskStatus.SUCCEEDED for t in tasks)
+        assert sim.creates == 5 and len({c["external_task_id"] for c in sim.created}) == 5
+        assert {c["external_task_id"] for c in sim.created} == {e.external_task_id for e in history.entries()}
+        assert not any(history.spool.iterdir())  # the pictures waited only until they were sent
