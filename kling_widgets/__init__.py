@@ -28,6 +28,7 @@ _WHERE = {
     "PromptBox": "widgets",
     "OptionsPanel": "widgets",
     "TaskView": "widgets",
+    "BatchView": "widgets",
     "KlingError": "errors",
     "ValidationError": "errors",
     "APIError": "errors",
@@ -80,6 +81,7 @@ if TYPE_CHECKING:
     from .models import Task as Task
     from .models import TaskStatus as TaskStatus
     from .models import VideoRequest as VideoRequest
+    from .widgets import BatchView as BatchView
     from .widgets import ImagePicker as ImagePicker
     from .widgets import MultiImageToVideo as MultiImageToVideo
     from .widgets import OptionsPanel as OptionsPanel

@@ -20,7 +20,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .client import KlingClient, new_external_task_id
@@ -105,6 +105,13 @@ def sweep(base: VideoRequest, **axes: Sequence[Any]) -> list[VideoRequest]:
     return requests
 
 
+def _item(index: int, request: VideoRequest) -> BatchItem:
+    """An intention with its external id fixed now: every attempt, and a resume, reuse it."""
+    if request.external_task_id is None:
+        request = request.with_external_task_id(new_external_task_id())
+    return BatchItem(index, request)
+
+
 @dataclass
 class BatchItem:
     """One intention of a batch: its request, and what became of it.
@@ -118,6 +125,7 @@ class BatchItem:
     state: str = QUEUED
     task: Task | None = None
     error: str | None = None
+    exception: KlingError | None = field(default=None, repr=False)
 
     @property
     def external_task_id(self) -> str:
@@ -146,6 +154,7 @@ class Batch:
         poll_interval: float | None = None,
         name: str | None = None,
         rate_card: Mapping[tuple[str, str, int], float] | None = None,
+        watcher: TaskWatcher | None = None,
     ) -> None:
         if max_concurrent is not None and max_concurrent < 1:
             raise ValidationError(
@@ -157,18 +166,17 @@ class Batch:
         self.max_concurrent = max_concurrent
         self.limit: int | None = max_concurrent  #: the account's limit as given or learned (1303)
         self.refusals_1303 = 0
-        self.items: list[BatchItem] = []
-        for index, request in enumerate(requests):
-            if request.external_task_id is None:
-                request = request.with_external_task_id(new_external_task_id())
-            self.items.append(BatchItem(index, request))
+        self.rate_card = rate_card
+        self.items: list[BatchItem] = [_item(index, request) for index, request in enumerate(requests)]
         self.estimate = estimate_units((i.request for i in self.items), rate_card)
-        self.watcher = TaskWatcher(client, poll_interval=poll_interval, history=self.history)
+        self.watcher = watcher or TaskWatcher(client, poll_interval=poll_interval, history=self.history)
+        self.holding = False  #: True while a create waits for a slot (the account's limit is reached)
+        self.on_progress: Callable[[int, int], None] | None = None  #: hears each upload: (bytes sent, total)
         self._cond = threading.Condition()
         self._listeners: list[Listener] = []
         self._thread: threading.Thread | None = None
+        self._started = False
         self._cancelled = False
-        self._journaled = False
 
     def __repr__(self) -> str:
         counts = ", ".join(f"{k} {v}" for k, v in self.counts().items() if v)
@@ -225,12 +233,34 @@ class Batch:
     def start(self) -> Batch:
         """Journal every intention (queued), then send them on a background thread. Returns at once."""
         with self._cond:
-            if self._thread is not None:
+            if self._started:
                 return self
-            self._thread = threading.Thread(target=self._run, name=f"kling-{self.name}", daemon=True)
-        self._journal_queued()
-        self._thread.start()
+            self._started = True
+        self._journal_queued(self.items)
+        self._ensure_sender()
         return self
+
+    def add(self, requests: Iterable[VideoRequest]) -> list[BatchItem]:
+        """Queue more requests (journaled at once); they are sent after those already queued, under the
+        same limit. A started batch sends them at once; the bundle keeps one batch as its queue."""
+        with self._cond:
+            start = len(self.items)
+            new = [_item(start + offset, request) for offset, request in enumerate(requests)]
+            self.items.extend(new)
+            self.estimate += estimate_units((i.request for i in new), self.rate_card)
+            started = self._started
+        if started:
+            self._journal_queued(new)
+            self._ensure_sender()
+        self._tell()
+        return new
+
+    def _ensure_sender(self) -> None:
+        with self._cond:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name=f"kling-{self.name}", daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
 
     def cancel(self) -> None:
         """Send nothing more. Tasks already created are still watched; queued ones are journaled as
@@ -246,11 +276,18 @@ class Batch:
                 self.history.record_cancelled(item.external_task_id)
         self._tell()
 
+    def stop(self) -> None:
+        """Send nothing more for now, but keep what is queued on record (unlike :meth:`cancel`): a later
+        ``Batch.resume`` sends it. Tasks already created are still watched."""
+        with self._cond:
+            self._cancelled = True
+            self._cond.notify_all()
+
     def wait(self, timeout: float | None = None) -> list[Task]:
         """Block until every request is final; return one task per request, in request order. A request
         that created no task is shown as a failed task carrying the reason (refused, outcome unknown,
         cancelled). Raises :class:`BatchTimeoutError` at ``timeout`` (the batch goes on)."""
-        if self._thread is None:
+        if not self._started:
             self.start()
         started = time.monotonic()
         with self._cond:
@@ -275,11 +312,10 @@ class Batch:
             external_task_id=item.external_task_id,
         )
 
-    def _journal_queued(self) -> None:
-        if self.history is None or self._journaled:
+    def _journal_queued(self, items: list[BatchItem]) -> None:
+        if self.history is None:
             return
-        self._journaled = True
-        for item in self.items:
+        for item in items:
             if item.state != QUEUED:
                 continue
             try:
@@ -300,19 +336,34 @@ class Batch:
 
     def _run(self) -> None:
         try:
-            for item in self.items:
-                if item.state == QUEUED:
-                    self._send(item)
+            while True:
+                with self._cond:
+                    item = None if self._cancelled else next((i for i in self.items if i.state == QUEUED), None)
+                    if item is None:
+                        self._thread = None
+                        return
+                self._send(item)
         except Exception:  # the thread must not die silently: what is left stays queued in the journal
             log.exception("batch %s: the sender stopped", self.name)
+            with self._cond:
+                self._thread = None
 
     def _wait_for_slot(self) -> bool:
         """Hold until the batch may send one more create. False when cancelled."""
         with self._cond:
             while not self._cancelled:
                 if self.limit is None or self._running() < self.limit:
+                    self.holding = False
                     return True
+                if not self.holding:
+                    self.holding = True
+                    self._cond.release()
+                    try:
+                        self._tell()
+                    finally:
+                        self._cond.acquire()
                 self._cond.wait(QUEUE_RETRY)  # woken when a task ends; else look again
+            self.holding = False
             return False
 
     def _send(self, item: BatchItem) -> None:
@@ -325,18 +376,20 @@ class Batch:
                 item.state = "sending"
             self._tell()
             try:
-                task = self.client.create_task(item.request, history=self.history, retry_concurrency=False)
+                task = self.client.create_task(
+                    item.request, history=self.history, retry_concurrency=False, on_progress=self.on_progress
+                )
             except RateLimitError as error:
                 if error.code != 1303:
-                    self._settle(item, "refused", f"the service is busy: {error}")
+                    self._settle(item, "refused", f"the service is busy: {error}", error)
                     return
                 self._hold_after_1303(item, error)
                 continue
             except CreateOutcomeUnknownError as error:
-                self._settle(item, "unknown", str(error))
+                self._settle(item, "unknown", str(error), error)
                 return
             except KlingError as error:  # refused (by the checks or the service): the others go on
-                self._settle(item, "refused", str(error))
+                self._settle(item, "refused", str(error), error)
                 return
             except Exception as error:
                 log.exception("batch %s: create %s failed unexpectedly", self.name, item.external_task_id)
@@ -357,14 +410,16 @@ class Batch:
             running = sum(1 for i in self.items if i.state == "running")
             if self.max_concurrent is None and running > 0:
                 self.limit = running if self.limit is None else min(self.limit, running)
-            if running == 0:  # the account's other work holds every slot: look again later
-                self._cond.wait(error.retry_after if error.retry_after else QUEUE_RETRY)
+            self.holding = True
         log.info("batch %s: 1303, holding %s (limit %s)", self.name, item.external_task_id, self.limit)
         self._tell()
+        if running == 0:  # the account's other work holds every slot: look again later
+            with self._cond:
+                self._cond.wait(error.retry_after if error.retry_after else QUEUE_RETRY)
 
-    def _settle(self, item: BatchItem, state: str, reason: str) -> None:
+    def _settle(self, item: BatchItem, state: str, reason: str, exception: KlingError | None = None) -> None:
         with self._cond:
-            item.state, item.error = state, reason
+            item.state, item.error, item.exception = state, reason, exception
             self._cond.notify_all()
         self._tell()
 
@@ -407,6 +462,7 @@ class Batch:
         *,
         max_concurrent: int | None = None,
         poll_interval: float | None = None,
+        watcher: TaskWatcher | None = None,
     ) -> Batch:
         """Pick up what the journal says is unfinished for this client's service: send what was queued and
         never sent, watch what was created, and look up (Kling direct) or report (gateway) what was being
@@ -416,18 +472,18 @@ class Batch:
             for e in reversed(history.unfinished())
             if e.base_url in (None, client.base_url) and e.provider in (None, client.provider)
         ]
-        batch = cls(client, [], max_concurrent=max_concurrent, history=history, poll_interval=poll_interval)
+        batch = cls(
+            client, [], max_concurrent=max_concurrent, history=history, poll_interval=poll_interval, watcher=watcher
+        )
         batch.name = "resumed-" + batch.name
-        batch._journaled = True  # the queued ones are on record already
+        batch._started = True  # the queued ones are on record already
         for entry in entries:
             item = batch._item_from(entry)
             if item is not None:
                 item.index = len(batch.items)
                 batch.items.append(item)
         batch.estimate = estimate_units(i.request for i in batch.items if i.state == QUEUED)
-        with batch._cond:
-            batch._thread = threading.Thread(target=batch._resume_run, name=f"kling-{batch.name}", daemon=True)
-        batch._thread.start()
+        threading.Thread(target=batch._resume_run, name=f"kling-{batch.name}-resume", daemon=True).start()
         return batch
 
     def _item_from(self, entry: HistoryEntry) -> BatchItem | None:
@@ -441,7 +497,12 @@ class Batch:
         if task is not None:
             return BatchItem(0, placeholder, state="running", task=task)
         if entry.status in (SENDING, UNKNOWN):
-            return BatchItem(0, placeholder, state="lookup", error=entry.error)
+            ext = entry.external_task_id
+            if self.client.provider == "kling":  # Kling direct reads a task by its external id: watch it so
+                looked_up = Task(ext, TaskStatus.SUBMITTED, raw_status="outcome unknown", external_task_id=ext)
+                return BatchItem(0, placeholder, state="running", task=looked_up)
+            why = "it was being sent when the kernel stopped, and the gateway cannot be asked: it was not resent"
+            return BatchItem(0, placeholder, state="unknown", error=entry.error or why)
         return None
 
     def _resume_run(self) -> None:
@@ -449,31 +510,6 @@ class Batch:
             for item in self.items:
                 if item.state == "running" and item.task is not None:
                     self.watcher.watch(item.task, self._on_task)
-                elif item.state == "lookup":
-                    self._look_up(item)
-            self._run()
+            self._ensure_sender()
         except Exception:
             log.exception("batch %s: resuming stopped", self.name)
-
-    def _look_up(self, item: BatchItem) -> None:
-        """A create that was being sent when the kernel died: on Kling direct, ask for it by its external
-        id; on the gateway (no such lookup) it stays unknown — never resent, so nobody pays twice."""
-        if self.client.provider != "kling":
-            self._settle(
-                item, "unknown", f"sent when the kernel stopped; the gateway cannot be asked: {item.error or ''}"
-            )
-            return
-        found, error = self.client._look_up(
-            item.external_task_id
-        )  # over the lookup window: a miss at once proves nothing
-        if found is None:
-            why = f"looking it up failed: {error}" if error else "not found by its external id"
-            self._settle(item, "unknown", f"sent when the kernel stopped; {why}. It was not resent.")
-            return
-        task = found
-        if self.history is not None:
-            self.history.record_task(task)
-        with self._cond:
-            item.task, item.state = task, "running"
-        self.watcher.watch(task, self._on_task)
-        self._tell()

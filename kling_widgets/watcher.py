@@ -187,9 +187,12 @@ class _Engine:
             self.finish(watched, TaskUpdate(watched.task, problem=problem, final=True))
 
     def finish(self, watched: _Watched, update: TaskUpdate) -> None:
-        with self.cond:
-            self.watched.pop((watched.account, watched.key), None)
+        """Tell the final word, then stop watching: whoever waits for the watch to end finds the
+        listeners already told."""
         self.tell(watched, update)
+        with self.cond:
+            if self.watched.get((watched.account, watched.key)) is watched:
+                del self.watched[(watched.account, watched.key)]
 
     def tell(self, watched: _Watched, update: TaskUpdate) -> None:
         with self.cond:

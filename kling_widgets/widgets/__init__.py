@@ -1,9 +1,10 @@
 """The widgets: each part works alone, and MultiImageToVideo bundles them."""
 
 from .app import MultiImageToVideo
+from .batch import BatchView
 from .images import ImagePicker
 from .options import OptionsPanel
 from .prompt import PromptBox
 from .status import TaskGallery, TaskView
 
-__all__ = ["ImagePicker", "MultiImageToVideo", "OptionsPanel", "PromptBox", "TaskGallery", "TaskView"]
+__all__ = ["BatchView", "ImagePicker", "MultiImageToVideo", "OptionsPanel", "PromptBox", "TaskGallery", "TaskView"]

@@ -1,9 +1,11 @@
 """MultiImageToVideo: pick images, write the prompt, choose options, submit, watch the video arrive.
 
-The click handler never blocks the kernel: it validates, disables Submit and hands the create to a
-worker thread; the one background watcher then keeps every TaskView current. While a create is in
-flight further clicks do nothing, so a double click is one task; the form keeps its values whatever
-happens.
+The screen only: the form, the status in words, and the results. Sending belongs to a ``Batch`` — the
+bundle's queue, the same machinery scripts use: external ids fixed per intention and journaled before
+anything is sent, one create at a time on a background thread, creates held under the account's
+concurrency limit (1303) until a slot frees, resume after a restart. The click handler never blocks
+the kernel, and while a create is in flight further clicks do nothing, so a double click is one task;
+the form keeps its values whatever happens.
 """
 
 from __future__ import annotations
@@ -12,50 +14,68 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import ipywidgets as widgets
 import traitlets
 
-from ..client import KlingClient, new_external_task_id
+from ..batch import Batch, BatchItem, estimate_units, sweep
+from ..client import KlingClient
 from ..errors import (
     APIError,
     AuthenticationError,
     CreateOutcomeUnknownError,
     KlingError,
     Problem,
-    RateLimitError,
     ValidationError,
 )
 from ..images import DEFAULT_MAX_SIDE
-from ..models import Task, TaskStatus, VideoRequest
+from ..models import MODES, Task, VideoRequest
 from ..watcher import TaskUpdate, TaskWatcher
 from ._style import esc, message_html, stylesheet, title
+from .batch import BatchView
 from .images import ImagePicker
 from .options import OptionsPanel
 from .prompt import PromptBox
 from .status import TaskGallery, TaskView
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future
-
     from ..history import TaskHistory
 
 log = logging.getLogger("kling_widgets")
 SubmitCallback = Callable[[Task], None]
 RESUME_LIMIT = 20
-QUEUE_RETRY = 30.0  # seconds before a queued create is tried again when no task here ends
+
+
+@dataclass
+class _Click:
+    """What one press of Generate asked for, and how the screen follows it."""
+
+    items: list[BatchItem]
+    future: Future[Task | None]
+    view: BatchView | None = None
+    shown: set[int] = field(default_factory=set)
+    told_held: bool = False
 
 
 class MultiImageToVideo(widgets.VBox):
     """The whole bundle. ``client`` defaults to ``KlingClient()`` from the environment; ``history``
-    journals submissions, shows past tasks and resumes watching unfinished ones."""
+    journals submissions, shows past tasks and resumes what was unfinished."""
 
     problems: traitlets.List[Any] = traitlets.List(
         help="Why the form cannot be sent now: a list of Problem (field, message)."
     )
     submitting = traitlets.Bool(False, help="True while a create is in flight (Submit is disabled).")
+    status = traitlets.Unicode("", help="The line under the button: what became of the last click, in words.")
+    status_kind = traitlets.Unicode("", help="How to read the status: ok, warning, error (or empty).")
+    reason = traitlets.Unicode("", help="Beside the button: why it is disabled, or what a click will send and cost.")
+    reason_kind = traitlets.Unicode("", help="error while the form cannot be sent, else hint.")
+    both_modes = traitlets.Bool(False, help="A click sends the request in std and in pro (a sweep).")
+    both_durations = traitlets.Bool(False, help="A click sends the request at 5 s and at 10 s (a sweep).")
+    prompt_per_line = traitlets.Bool(False, help="A click sends one request per non-empty line of the prompt.")
 
     def __init__(
         self,
@@ -74,6 +94,11 @@ class MultiImageToVideo(widgets.VBox):
         self.client = client
         self.history = history or (client.history if client else None)
         self.watcher = TaskWatcher(client, poll_interval=poll_interval, history=self.history) if client else None
+        self.queue: Batch | None = None
+        if client is not None:
+            self.queue = Batch(client, [], history=self.history, watcher=self.watcher, name="bundle").start()
+            self.queue.on_update(self._on_queue)
+            self.queue.on_progress = _UploadMeter(self)
         self.image_picker = ImagePicker()
         self.prompt_box = PromptBox()
         self.options = OptionsPanel()
@@ -84,16 +109,15 @@ class MultiImageToVideo(widgets.VBox):
             icon="film",
             layout=widgets.Layout(width="180px", height="34px"),
         )
+        self._variations = _variations(self)
         self._why = widgets.HTML()
         self._status = widgets.HTML()
         self.gallery = TaskGallery()
         self._callbacks: list[SubmitCallback] = []
-        self._queued: list[VideoRequest] = []
+        self._clicks: list[_Click] = []
+        self._told_unknown: set[str] = set()
         self._closed = False
-        from concurrent.futures import ThreadPoolExecutor  # on first use: it is not free to import
-
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kling-create")
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         super().__init__(
             [
                 stylesheet(),
@@ -103,6 +127,7 @@ class MultiImageToVideo(widgets.VBox):
                 self.prompt_box,
                 title("Options"),
                 self.options,
+                self._variations,
                 widgets.HBox(
                     [self.submit_button, self._why],
                     layout=widgets.Layout(align_items="center", margin="10px 0 0 0"),
@@ -115,11 +140,14 @@ class MultiImageToVideo(widgets.VBox):
         )
         self.add_class("kw-root")
         self.submit_button.on_click(lambda _: self.submit())
-        self.image_picker.observe(self._refresh, names="images")
-        self.prompt_box.observe(self._refresh, names=["value", "negative_prompt"])
-        self.options.observe(self._refresh, names=["callback_url", "external_task_id"])
+        self.image_picker.observe(self._on_form_change, names="images")
+        self.prompt_box.observe(self._on_form_change, names=["value", "negative_prompt"])
+        self.options.observe(self._on_form_change, names=["mode", "duration", "callback_url", "external_task_id"])
         self.options.observe(self._on_originals, names="send_originals")
+        self.observe(self._on_form_change, names=["both_modes", "both_durations", "prompt_per_line"])
         self.observe(self._refresh, names="submitting")
+        self.observe(self._show_status, names=["status", "status_kind"])
+        self.observe(self._show_reason, names=["reason", "reason_kind"])
         if self.watcher is not None:
             self.watcher.on_update(self._on_task_update)
         self._refresh()
@@ -131,27 +159,33 @@ class MultiImageToVideo(widgets.VBox):
         return f"MultiImageToVideo(client={self.client!r}, images={images}, tasks={tasks})"
 
     def close(self) -> None:
-        """Stop watching tasks and the create worker, and close the bundle's own widget."""
+        """Stop following tasks here and sending what is queued (it stays on record for a resume), and
+        close the bundle's own widget."""
         self._closed = True
+        if self.queue is not None:
+            self.queue.stop()
+            self.queue.on_update(self._on_queue, remove=True)
         if self.watcher is not None:
             self.watcher.stop()
-        self._executor.shutdown(wait=False)
         super().close()
 
     # -- the form ----------------------------------------------------------------------------------
-    def _build(self) -> VideoRequest:
+    def _build(self, prompt: str | None = None, **changes: Any) -> VideoRequest:
         options = self.options
+        fields: dict[str, Any] = {
+            "negative_prompt": self.prompt_box.negative_prompt or None,
+            "model_name": options.model_name,
+            "mode": options.mode,
+            "duration": options.duration,
+            "aspect_ratio": options.aspect_ratio,
+            "watermark": options.watermark,
+            "callback_url": options.callback_url.strip() or None,
+            "external_task_id": options.external_task_id.strip() or None,
+            "max_side": None if options.send_originals else DEFAULT_MAX_SIDE,
+            **changes,
+        }
         return VideoRequest(
-            list(self.image_picker.images),
-            self.prompt_box.value,
-            negative_prompt=self.prompt_box.negative_prompt or None,
-            model_name=options.model_name,
-            mode=options.mode,
-            duration=options.duration,
-            aspect_ratio=options.aspect_ratio,
-            watermark=options.watermark,
-            callback_url=options.callback_url.strip() or None,
-            external_task_id=options.external_task_id.strip() or None,
+            list(self.image_picker.images), self.prompt_box.value if prompt is None else prompt, **fields
         )
 
     @property
@@ -160,31 +194,73 @@ class MultiImageToVideo(widgets.VBox):
         request = self._build()
         return None if request.problems() else request
 
-    def _refresh(self, _: object = None) -> None:
+    @property
+    def requests(self) -> list[VideoRequest]:
+        """What one click sends: the form's request, or its sweep (both modes, both durations, one per
+        prompt line) — in a stable order."""
+        base = self._build()
+        axes: dict[str, list[Any]] = {}
+        if self.prompt_per_line:
+            lines = [line.strip() for line in self.prompt_box.value.splitlines() if line.strip()]
+            if len(lines) > 1:
+                axes["prompt"] = lines
+        if self.both_modes:
+            axes["mode"] = list(MODES)
+        if self.both_durations:
+            axes["duration"] = [5, 10]
+        if not axes:
+            return [base]
+        if base.external_task_id is not None:  # one id cannot name several tasks
+            base = self._build(external_task_id=None)
+        return sweep(base, **axes)
+
+    def _form_problems(self) -> list[Problem]:
         problems = [] if self.client else [Problem("client", self._setup_error)]
         if not self.image_picker.images:
             problems.append(Problem("images", "add 1 to 4 reference images", (1, 4), 0))
-        problems += [p for p in self._build().problems() if p.field != "images"]
+        requests = self.requests
+        for request in requests:
+            problems += [p for p in request.problems() if p.field != "images" and p not in problems]
+        if len(requests) > 1 and self.options.external_task_id.strip():
+            problems.append(
+                Problem("external_task_id", "leave it empty for a sweep: each task gets its own", None, None)
+            )
+        return problems
+
+    def _on_form_change(self, _: object = None) -> None:
+        """The person changed the form: what was said of the last click (created, refused, not sent)
+        no longer fits it. A warning that a task may exist stays until said otherwise."""
+        if self.status_kind in ("ok", "invalid", "error"):
+            self._say("")
+        self._refresh()
+
+    def _refresh(self, _: object = None) -> None:
+        problems = self._form_problems()
         self.problems = problems
         self.submit_button.disabled = bool(problems) or self.submitting
         self.submit_button.description = "Submitting…" if self.submitting else "Generate video"
         if self.submitting:
-            self._why.value = '<span class="kw-hint" style="margin-left:10px">Sending the request…</span>'
+            self._reason("Sending the request…")
         elif problems:
             reasons = "; ".join(_plain(p) for p in problems if p.field != "client")
-            self._why.value = (
-                f'<span class="kw-hint" style="margin-left:10px">To generate: {esc(reasons)}</span>' if reasons else ""
-            )
+            self._reason(f"To generate: {reasons}" if reasons else "", "error")
         else:
-            self._why.value = f'<span class="kw-hint" style="margin-left:10px">{esc(self._cost_hint())}</span>'
+            self._reason(self._cost_hint())
 
     def _on_originals(self, change: dict[str, Any]) -> None:
         self.image_picker.max_side = None if change["new"] else DEFAULT_MAX_SIDE
 
     def _cost_hint(self) -> str:
+        requests = self.requests
+        units = estimate_units(requests)
+        count = (
+            f"{len(requests)} tasks"
+            if len(requests) > 1
+            else f"one {self.options.mode} task of {self.options.duration} s"
+        )
         if self.client and self.client.is_simulator():
-            return "Ready · simulator: nothing is billed"
-        return f"Ready · one click creates one {self.options.mode} task of {self.options.duration} s (billed)"
+            return f"Ready · {count} · about {units:g} units · simulator: nothing is billed"
+        return f"Ready · one click creates {count} · about {units:g} units (billed)"
 
     def _banner(self) -> str:
         if self.client is None:
@@ -196,6 +272,24 @@ class MultiImageToVideo(widgets.VBox):
             text = f"Connected to {urlparse(where).hostname} ({self.client.provider}) — every task is billed."
         return f'<div class="kw-banner"><b>Kling · multi-image to video</b> · {esc(text)}</div>'
 
+    def _say(self, text: str, kind: str = "") -> None:
+        with self.hold_trait_notifications():
+            self.status, self.status_kind = text, kind if text else ""
+
+    def _reason(self, text: str, kind: str = "hint") -> None:
+        with self.hold_trait_notifications():
+            self.reason, self.reason_kind = text, kind
+
+    def _show_status(self, _: object = None) -> None:
+        kind = {"invalid": "error", "": "hint"}.get(self.status_kind, self.status_kind)
+        self._status.value = message_html(self.status, kind)
+
+    def _show_reason(self, _: object = None) -> None:
+        css = "kw-error" if self.reason_kind == "error" else "kw-hint"
+        self._why.value = (
+            f'<span class="{css}" style="margin-left:10px">{esc(self.reason)}</span>' if self.reason else ""
+        )
+
     # -- submitting --------------------------------------------------------------------------------
     def on_submit(self, callback: SubmitCallback, *, remove: bool = False) -> None:
         """Call ``callback(task)`` after each create the service accepted (``remove=True`` to stop)."""
@@ -205,120 +299,175 @@ class MultiImageToVideo(widgets.VBox):
             self._callbacks.append(callback)
 
     def submit(self) -> Future[Task | None] | None:
-        """What the button does. Returns a Future of the created task (None if it was not created), or
-        None at once when nothing was sent: a create already in flight, or an invalid form."""
+        """What the button does. Returns a Future of the (first) created task — None when it was not
+        created — or None at once when nothing was sent: a create already in flight, or an invalid form."""
         with self._lock:
-            if self.submitting or self.client is None:
+            if self.submitting or self.client is None or self.queue is None:
                 return None
-            request = self._build()
-            problems = request.problems()
+            problems = self._form_problems()
             if problems:
-                self._status.value = message_html("Not sent: " + "; ".join(_plain(p) for p in problems))
+                self._say("Not sent: " + "; ".join(_plain(p) for p in problems), "invalid")
                 return None
+            requests = self.requests
             self.submitting = True
-        self._status.value = ""
-        if request.external_task_id is None:  # fixed now, so a queued resend is the same intention
-            request = request.with_external_task_id(new_external_task_id())
-        return self._executor.submit(self._create, request)
+        self._say("")
+        future: Future[Task | None] = Future()
+        click = _Click([], future)
+        with self._lock:
+            self._clicks.append(click)
+        if len(requests) > 1:
+            units = estimate_units(requests)
+            self._say(
+                f"{len(requests)} requests sent as one batch (about {units:g} units), one at a time under your "
+                "account's limit — follow them below.",
+                "ok",
+            )
+        click.items = self.queue.add(requests)
+        if len(requests) > 1:
+            click.view = BatchView(self.queue, items=click.items, title=f"Sweep of {len(requests)}")
+            self.gallery.add_widget(click.view)
+        self._on_queue(self.queue)
+        return future
 
-    def _create(self, request: VideoRequest) -> Task | None:
-        assert self.client is not None and self.watcher is not None
-        task: Task | None = None
-        try:
-            task = self.client.create_task(request, history=self.history, on_progress=_UploadMeter(self._why))
-        except CreateOutcomeUnknownError as error:
-            self._status.value = message_html(str(error), "warning")
-        except RateLimitError as error:
-            if error.code != 1303:
-                self._status.value = message_html(f"The service is busy, try again shortly: {error}")
-            else:  # the account runs as many tasks as it may: send this one when one of them ends
-                self._queue(request)
-        except APIError as error:  # before ValidationError: a service-side 1201 is both, and it was sent
-            self._status.value = message_html(f"The service refused the request: {error}")
-        except ValidationError as error:
-            self._status.value = message_html("Not sent: " + "; ".join(_plain(p) for p in error.problems))
-        except KlingError as error:
-            self._status.value = message_html(f"Could not send the request: {error}")
-        except Exception as error:  # shown where the person looks; the form stays as it was
-            log.exception("create failed")
-            self._status.value = message_html(f"Unexpected error: {type(error).__name__}: {error}")
-        else:
-            view = self.gallery.add(TaskView(task, client=self.client, label=_label(request)))
-            self._status.value = message_html(f"Task {task.id} created — following it below.", "ok")
-            self.watcher.watch(task)
-            view.update(task)
+    def _on_queue(self, batch: Batch) -> None:
+        """The queue moved: show created tasks, say what was refused or is held, free the button."""
+        with self._lock:
+            clicks = list(self._clicks)
+        for click in clicks:
+            if not click.items:
+                continue
+            for item in click.items:
+                self._follow(click, item)
+            first = click.items[0]
+            if not click.future.done():
+                if first.task is not None:
+                    click.future.set_result(first.task)
+                elif first.final:
+                    click.future.set_result(None)
+                elif first.state == "queued" and batch.holding and batch.refusals_1303:
+                    self._tell_held(click, batch)
+                    click.future.set_result(None)
+            if all(i.final or i.task is not None for i in click.items):
+                with self._lock:
+                    if click in self._clicks:
+                        self._clicks.remove(click)
+        in_flight = any(
+            not click.items  # being queued right now
+            or any(i.state == "sending" or (i.state == "queued" and not batch.holding) for i in click.items)
+            for click in clicks
+        )
+        if self.submitting and not in_flight:
+            self.submitting = False
+
+    def _follow(self, click: _Click, item: BatchItem) -> None:
+        if item.index in click.shown:
+            return
+        if item.task is not None:
+            click.shown.add(item.index)
+            if click.view is None:
+                view = self.gallery.add(TaskView(item.task, client=self.client, label=_label(item.request)))
+                view.update(item.task)
+                self._say(f"Task {item.task.id} created — following it below.", "ok")
             for callback in list(self._callbacks):
                 try:
-                    callback(task)
+                    callback(item.task)
                 except Exception:
                     log.exception("an on_submit callback failed")
-        finally:
-            self.submitting = False
-        return task
+        elif item.final:
+            click.shown.add(item.index)
+            if click.view is None:
+                self._say(*_words_for(item))
+
+    def _tell_held(self, click: _Click, batch: Batch) -> None:
+        if click.told_held:
+            return
+        click.told_held = True
+        waiting = sum(1 for i in batch.items if i.state == "queued")
+        self._say(
+            f"Your account is already running as many tasks as it may (code 1303). {waiting} request(s) queued "
+            "here: each is sent when one of your tasks finishes. Nothing was created yet.",
+            "warning",
+        )
 
     # -- tasks -------------------------------------------------------------------------------------
     @property
     def tasks(self) -> list[Task]:
-        """Every task shown, newest first."""
-        return [view.task for view in self.gallery.views]
+        """Every task shown, newest first (the tasks of a sweep in their order)."""
+        tasks: list[Task] = []
+        for widget in self.gallery.children:
+            if isinstance(widget, TaskView):
+                tasks.append(widget.task)
+            elif isinstance(widget, BatchView):
+                tasks += [view.task for view in widget.views]
+        return tasks
 
     def _on_task_update(self, update: TaskUpdate) -> None:
         view = self.gallery.get(update.task.id) or self.gallery.get(update.task.external_task_id or "")
         if view is not None:
             view.update(update.task, update.problem)
-        if update.final:
-            self._send_queued()
-
-    def _queue(self, request: VideoRequest) -> None:
-        """Keep a create refused for concurrency (1303; nothing was created) until a slot frees up:
-        when one of the watched tasks ends, or after ``QUEUE_RETRY`` seconds if none is watched here."""
-        with self._lock:
-            self._queued.append(request)
-            waiting = len(self._queued)
-        self._status.value = message_html(
-            f"Your account is already running as many tasks as it may (code 1303). {waiting} request(s) "
-            "queued here: each is sent when one of your tasks finishes. Nothing was created yet.",
-            "warning",
-        )
-        timer = threading.Timer(QUEUE_RETRY, self._send_queued)
-        timer.daemon = True
-        timer.start()
-
-    def _send_queued(self) -> None:
-        with self._lock:
-            if not self._queued or self._closed:
-                return
-            request = self._queued.pop(0)
-        self._executor.submit(self._create, request)
 
     def _resume(self) -> None:
-        """Show past tasks from the journal and watch the unfinished ones again — creating nothing.
-        A create whose outcome is unknown is looked up by its external id where the provider allows it
-        (Kling direct); elsewhere it is reported, never resent."""
+        """Show past tasks from the journal, and pick up what was unfinished with ``Batch.resume``: watch
+        what was created, send what was queued and never sent, look up (Kling direct) or report (gateway)
+        a create whose outcome is unknown — nothing is sent twice."""
         assert self.history is not None
         for entry in reversed(self.history.entries()[:RESUME_LIMIT]):
             task = entry.to_task()
-            label = f"from history · {(entry.prompt or '')[:40]}"
-            live = self.watcher is not None and self._same_service(entry.base_url)
-            if task is None:
-                if entry.done or entry.status == "rejected":
-                    continue
-                if not (live and self.client is not None and self.client.provider == "kling"):
-                    self._status.value = message_html(
-                        f"A create ({entry.external_task_id}) has no known outcome: it may exist and be billed. "
-                        "It was not resent; check the provider's console.",
-                        "warning",
-                    )
-                    continue
-                ext = entry.external_task_id
-                task = Task(ext, TaskStatus.SUBMITTED, raw_status="outcome unknown", external_task_id=ext)
-            view = self.gallery.add(TaskView(task, client=self.client, label=label))
-            if not task.done and live and self.watcher is not None:
-                self.watcher.watch(task)
-                view.update(task, "Resumed after a restart: watching again.")
+            if task is not None and task.done:
+                self.gallery.add(
+                    TaskView(task, client=self.client, label=f"from history · {(entry.prompt or '')[:40]}")
+                )
+        if self.client is None or not self.history.unfinished():
+            return
+        resumed = Batch.resume(self.client, self.history, watcher=self.watcher)
+        resumed.on_update(self._on_resumed)
+        self._on_resumed(resumed)
 
-    def _same_service(self, base_url: str | None) -> bool:
-        return self.client is not None and (base_url is None or base_url.rstrip("/") == self.client.base_url)
+    def _on_resumed(self, batch: Batch) -> None:
+        for item in batch.items:
+            shown = self.gallery.get(item.external_task_id) or (item.task and self.gallery.get(item.task.id))
+            if item.task is not None and not shown:
+                label = f"from history · {item.request.prompt[:40]}"
+                view = self.gallery.add(TaskView(item.task, client=self.client, label=label))
+                view.update(item.task, "Resumed after a restart: watching again." if not item.task.done else None)
+            elif item.state == "unknown" and item.external_task_id not in self._told_unknown:
+                self._told_unknown.add(item.external_task_id)
+                self._say(
+                    f"A create ({item.external_task_id}) has no known outcome: it may exist and be billed. "
+                    "It was not resent; check the provider's console.",
+                    "warning",
+                )
+
+
+def _variations(app: MultiImageToVideo) -> widgets.HBox:
+    """Three checkboxes that make one click a sweep, linked to the bundle's traits."""
+    boxes = []
+    for trait, label in (
+        ("both_modes", "both modes (std and pro)"),
+        ("both_durations", "both durations (5 s and 10 s)"),
+        ("prompt_per_line", "one video per prompt line"),
+    ):
+        box = widgets.Checkbox(
+            description=label, indent=False, layout=widgets.Layout(width="auto", margin="0 14px 0 0")
+        )
+        traitlets.link((app, trait), (box, "value"))
+        boxes.append(box)
+    label = widgets.HTML('<div style="font-weight:600;padding-top:5px;width:100px">Variations</div>')
+    return widgets.HBox([label, *boxes], layout=widgets.Layout(margin="2px 0", flex_flow="row wrap"))
+
+
+def _words_for(item: BatchItem) -> tuple[str, str]:
+    """What to say of a request that created no task, by what stopped it."""
+    error = item.exception
+    if isinstance(error, CreateOutcomeUnknownError):
+        return str(error), "warning"
+    if isinstance(error, APIError):  # before ValidationError: a service-side 1201 is both, and it was sent
+        return f"The service refused the request: {error}", "error"
+    if isinstance(error, ValidationError):
+        return "Not sent: " + "; ".join(_plain(p) for p in error.problems), "error"
+    if isinstance(error, KlingError):
+        return f"Could not send the request: {error}", "error"
+    return f"Not created: {item.error or item.state}", "error"
 
 
 def _plain(problem: Problem) -> str:
@@ -333,8 +482,8 @@ def _label(request: VideoRequest) -> str:
 class _UploadMeter:
     """Shows how the upload goes beside the button: bytes sent of the total, and the rate."""
 
-    def __init__(self, target: widgets.HTML) -> None:
-        self.target = target
+    def __init__(self, app: MultiImageToVideo) -> None:
+        self.app = app
         self.started = time.monotonic()
 
     def __call__(self, sent: int, total: int) -> None:
@@ -344,4 +493,4 @@ class _UploadMeter:
         text = f"Uploading {sent / 1e6:.1f} of {total / 1e6:.1f} MB · {sent / seconds / 1e6:.1f} MB/s"
         if sent >= total:
             text = f"Uploaded {total / 1e6:.1f} MB · waiting for the service to accept the task…"
-        self.target.value = f'<span class="kw-hint" style="margin-left:10px">{esc(text)}</span>'
+        self.app._reason(text)

@@ -44,8 +44,10 @@ class TaskView(widgets.VBox):
     task = traitlets.Instance(Task, help="The task as last seen.")
     problem = traitlets.Unicode("", help="A problem watching the task (network trouble, deadline), in words.")
 
-    def __init__(self, task: Task, *, client: KlingClient | None = None, label: str = "", **kwargs: Any) -> None:
-        self.client, self.label = client, label
+    def __init__(
+        self, task: Task, *, client: KlingClient | None = None, label: str = "", compact: bool = False, **kwargs: Any
+    ) -> None:
+        self.client, self.label, self.compact = client, label, compact
         self._header = widgets.HTML()
         self.progress = widgets.FloatProgress(min=0, max=100, layout=widgets.Layout(width="100%", height="14px"))
         self._message = widgets.HTML()
@@ -61,6 +63,9 @@ class TaskView(widgets.VBox):
             [stylesheet(), self._header, self.progress, self._message, self._media, self._actions], **kwargs
         )
         self.add_class("kw-task")
+        if compact:  # a card in a grid (BatchView): narrower, the video smaller
+            self.add_class("kw-task-compact")
+            self.layout.width = "290px"
         self.observe(self._render, names=["task", "problem"])
         self.task = task
         self._render()
@@ -135,7 +140,9 @@ class TaskView(widgets.VBox):
                     autoplay=False,
                     loop=False,
                     controls=True,
-                    layout=widgets.Layout(max_width="560px", max_height="420px"),
+                    layout=widgets.Layout(
+                        max_width="270px" if self.compact else "560px", max_height="300px" if self.compact else "420px"
+                    ),
                 ),
             )
             self._saved.value = (
@@ -154,7 +161,9 @@ def _progress_value(task: Task) -> float:
 
 
 class TaskGallery(widgets.VBox):
-    """TaskViews, newest first."""
+    """TaskViews (and BatchViews), newest first."""
+
+    children: tuple[Any, ...]  # the Box trait, typed for the checker
 
     def __init__(self, **kwargs: Any) -> None:
         self._views: dict[str, TaskView] = {}
@@ -173,9 +182,16 @@ class TaskGallery(widgets.VBox):
     def get(self, task_id: str) -> TaskView | None:
         return self._views.get(task_id)
 
+    def add_widget(self, widget: widgets.Widget) -> widgets.Widget:
+        """Show another kind of result (a BatchView) at the top."""
+        with self._lock:
+            others: list[Any] = [c for c in self.children if c is not widget and c is not self._empty]
+            self.children = tuple([widget, *others])
+        return widget
+
     def add(self, view: TaskView, *, newest: bool = True) -> TaskView:
         with self._lock:
             self._views[view.task.id] = view
-            views = [v for v in self.views if v is not view]
-            self.children = tuple([view, *views] if newest else [*views, view])
+            others: list[Any] = [c for c in self.children if c is not view and c is not self._empty]
+            self.children = tuple([view, *others] if newest else [*others, view])
         return view

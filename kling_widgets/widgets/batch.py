@@ -1,0 +1,134 @@
+"""BatchView: a batch at a glance — overall progress, the cost estimated before and charged after, and
+every request as a compact card (a TaskView once its task exists), in a grid. Usable alone or in the
+bundle. It changes only by setting traits, from whatever thread the batch reports on."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import ipywidgets as widgets
+import traitlets
+
+from ..batch import Batch, BatchItem, estimate_units
+from ._style import esc, stylesheet
+from .status import TaskView
+
+_PLACEHOLDER = {
+    "queued": ("submitted", "Queued — waits for a free slot"),
+    "sending": ("submitted", "Sending…"),
+    "refused": ("failed", "Not created"),
+    "unknown": ("unknown", "Outcome unknown"),
+    "cancelled": ("unknown", "Cancelled — not sent"),
+    "lookup": ("unknown", "Looking it up…"),
+}
+
+
+class BatchView(widgets.VBox):
+    """``BatchView(batch)``: the whole batch; ``BatchView(batch, items=[...])``: some of its requests (the
+    bundle shows each click's sweep as one)."""
+
+    summary = traitlets.Unicode("", help="The counts, the estimate and the units charged, in words.")
+
+    def __init__(self, batch: Batch, *, items: list[BatchItem] | None = None, title: str = "", **kwargs: Any) -> None:
+        self.batch = batch
+        self._items = items
+        self._title = title
+        self._lock = threading.Lock()
+        self._cards: dict[int, widgets.Widget] = {}
+        self._views: dict[int, TaskView] = {}
+        self._header = widgets.HTML()
+        self.progress = widgets.FloatProgress(min=0, max=1, layout=widgets.Layout(width="100%", height="12px"))
+        self._grid = widgets.Box(layout=widgets.Layout(display="flex", flex_flow="row wrap", margin="6px 0 0 0"))
+        super().__init__([stylesheet(), self._header, self.progress, self._grid], **kwargs)
+        self.add_class("kw-task")
+        self.observe(self._show_summary, names="summary")
+        batch.on_update(self._on_batch)
+        self._on_batch(batch)
+
+    def __repr__(self) -> str:
+        return f"BatchView({self.summary!r})"
+
+    @property
+    def items(self) -> list[BatchItem]:
+        return list(self.batch.items) if self._items is None else list(self._items)
+
+    @property
+    def views(self) -> list[TaskView]:
+        """The TaskView of every request that has a task, in request order."""
+        with self._lock:
+            return [self._views[i] for i in sorted(self._views)]
+
+    def close(self) -> None:
+        self.batch.on_update(self._on_batch, remove=True)
+        super().close()
+
+    def _on_batch(self, batch: Batch) -> None:
+        items = self.items
+        counts = {"queued": 0, "running": 0, "succeeded": 0, "failed": 0}
+        for item in items:
+            if item.task is not None and item.task.done:
+                counts[item.task.status.value] += 1
+            elif item.state in ("refused", "unknown", "cancelled"):
+                counts["failed"] += 1
+            elif item.state in ("running", "sending", "lookup"):
+                counts["running"] += 1
+            else:
+                counts["queued"] += 1
+        estimate = estimate_units((i.request for i in items if i.request.images), batch.rate_card)
+        charged = sum(i.task.units or 0.0 for i in items if i.task is not None)
+        done = counts["succeeded"] + counts["failed"]
+        parts = [f"{len(items)} task{'s' if len(items) != 1 else ''}", f"{counts['succeeded']} done"]
+        parts += [f"{counts[k]} {k}" for k in ("failed", "running", "queued") if counts[k]]
+        money = f"about {estimate:g} units estimated"
+        if charged:
+            money += f" · {charged:g} units charged"
+        held = " · waiting for a free slot (your account's limit)" if batch.holding and counts["queued"] else ""
+        self.summary = f"{' · '.join(parts)} · {money}{held}"
+        self.progress.max = max(1, len(items))
+        self.progress.value = done
+        self.progress.bar_style = "success" if done == len(items) and not counts["failed"] else "info"
+        self._draw(items)
+
+    def _show_summary(self, _: object = None) -> None:
+        title = f"<b>{esc(self._title)}</b> · " if self._title else ""
+        self._header.value = f'<div>{title}<span class="kw-hint">{esc(self.summary)}</span></div>'
+
+    def _draw(self, items: list[BatchItem]) -> None:
+        changed = False
+        with self._lock:
+            for item in items:
+                view = self._views.get(item.index)
+                if item.task is not None:
+                    if view is None:
+                        view = TaskView(item.task, client=self.batch.client, label=_label(item), compact=True)
+                        self._views[item.index] = view
+                        self._cards[item.index] = view
+                        changed = True
+                    else:
+                        view.update(item.task, item.error if item.task.done and not item.task.video_url else None)
+                else:
+                    css, words = _PLACEHOLDER.get(item.state, ("unknown", item.state))
+                    reason = f'<div class="kw-hint">{esc(item.error)}</div>' if item.error else ""
+                    html = (
+                        f'<div><b>{esc(_label(item))}</b></div><span class="kw-badge kw-badge-{css}">{esc(words)}'
+                        f"</span>{reason}"
+                    )
+                    card = self._cards.get(item.index)
+                    if isinstance(card, widgets.HTML):
+                        card.value = html
+                    else:
+                        card = widgets.HTML(html, layout=widgets.Layout(width="290px"))
+                        card.add_class("kw-task")
+                        card.add_class("kw-task-compact")
+                        self._cards[item.index] = card
+                        changed = True
+            if changed:
+                self._grid.children = tuple(self._cards[i.index] for i in items if i.index in self._cards)
+
+
+def _label(item: BatchItem) -> str:
+    request = item.request
+    prompt = request.prompt.strip().replace("\n", " ")
+    prompt = prompt if len(prompt) <= 40 else prompt[:39] + "…"
+    return f"{prompt} · {request.mode} · {request.duration} s · {request.aspect_ratio}"
