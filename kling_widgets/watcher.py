@@ -30,6 +30,7 @@ log = logging.getLogger("kling_widgets")
 Listener = Callable[["TaskUpdate"], None]
 NOT_FOUND_GRACE = 90.0  # a new task may not be visible to lookups at once: "not found" is passing that long
 MAX_REQUESTS_PER_SECOND = 5.0  # the whole process's polling budget
+LIST_WHEN = 3  # on Kling direct, this many tasks due at once are refreshed by one page of the list
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,8 @@ class _Engine:
                 return
             self.last_request = now
         try:
-            self.poll(due)
+            if not self.poll_by_list(due):
+                self.poll(due)
         except Exception as error:  # a library's exception, a journal that cannot be written, a listener
             log.exception("task watcher: polling %s failed; it will be polled again", due.key)
             if not due.subscriptions:
@@ -138,6 +140,43 @@ class _Engine:
         except KlingError as error:
             self.finish(watched, TaskUpdate(task, problem=f"Stopped watching: {error}", final=True))
             return
+        self.apply(watched, current, now)
+
+    def poll_by_list(self, due: _Watched) -> bool:
+        """On Kling direct, one page of the task list refreshes every task of the account it holds: one
+        request instead of one per task. Tasks not on the page keep their own turn. False when a list
+        does not pay (another provider, or few tasks due)."""
+        if not due.subscriptions or due.owner.client.provider != "kling":
+            return False
+        now = time.monotonic()
+        with self.cond:
+            mine = [w for w in self.watched.values() if w.account == due.account and w.subscriptions]
+        soon = [w for w in mine if w.next_poll <= now + due.owner.poll_interval]
+        if len(soon) < LIST_WHEN:
+            return False
+        try:
+            listed = due.owner.client.list_tasks(page=1, page_size=min(500, max(30, 2 * len(mine))))
+        except PASSING as error:
+            if isinstance(error, RateLimitError) and error.retry_after:
+                with self.cond:
+                    self.paused_until[due.account] = now + min(error.retry_after, MAX_PAUSE)
+            return False  # the single poll of ``due`` goes ahead, and fails or not on its own
+        except KlingError:
+            return False
+        by_key = {t.id: t for t in listed}
+        by_key.update({t.external_task_id: t for t in listed if t.external_task_id})
+        found = False
+        for watched in mine:
+            current = by_key.get(watched.key) or by_key.get(watched.task.id)
+            if current is not None:
+                found = found or watched is due
+                self.apply(watched, current.with_external_id(watched.task.external_task_id), now)
+        return found
+
+    def apply(self, watched: _Watched, current: Task, now: float) -> None:
+        """What one fresh state of a task means: journal it, tell the listeners, end the watch or not."""
+        owner = watched.owner
+        elapsed = now - watched.started
         watched.failures = 0
         watched.next_poll = now + poll_delay(owner.poll_interval, elapsed, self.expected)
         watched.task = current

@@ -4,13 +4,18 @@ environment with no credentials or journal of the developer's own leaking in."""
 from __future__ import annotations
 
 import io
+import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import ipywidgets as widgets
 import pytest
+from ipywidgets.widgets.widget import _instances
 from PIL import Image
 
-from kling_widgets import KlingClient, TaskHistory
+from kling_widgets import KlingClient, TaskHistory, VideoRequest
 from kling_widgets.simulator import Simulator
 from kling_widgets.simulator.samples import sample_jpeg
 
@@ -98,3 +103,34 @@ def forget_watched_tasks() -> Iterator[None]:
     with _ENGINE.cond:
         _ENGINE.watched.clear()
         _ENGINE.paused_until.clear()
+
+
+def wait_for(condition: Any, timeout: float = 10.0) -> None:
+    """Poll ``condition`` until it holds (work happens on background threads), or fail."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.02)
+
+
+def all_state(widget: widgets.Widget) -> str:
+    """The synced state of a widget and every widget below it, as the front end would get it."""
+    seen: dict[str, Any] = {}
+
+    def walk(w: Any) -> None:
+        if isinstance(w, widgets.Widget) and w.model_id not in seen:
+            state = w.get_state()
+            seen[w.model_id] = state
+            for value in state.values():
+                for item in value if isinstance(value, (list, tuple)) else [value]:
+                    if isinstance(item, str) and item.startswith("IPY_MODEL_"):
+                        walk(_instances.get(item[10:]))
+
+    walk(widget)
+    return json.dumps(seen, default=lambda v: f"<{len(v)} bytes>" if isinstance(v, (bytes, memoryview)) else str(v))
+
+
+def fox(*images: Any, prompt: str = "a fox runs through snow", **kwargs: Any) -> VideoRequest:
+    """The tests' usual request: these pictures, a short prompt, any option."""
+    return VideoRequest(list(images), prompt, **kwargs)

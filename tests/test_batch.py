@@ -10,7 +10,6 @@ import sys
 import textwrap
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -20,15 +19,12 @@ from kling_widgets import (
     TaskHistory,
     TaskStatus,
     ValidationError,
-    VideoRequest,
     estimate_units,
     sweep,
 )
 from kling_widgets.simulator import Simulator
 
-
-def base(photo: bytes, **kwargs: Any) -> VideoRequest:
-    return VideoRequest([photo], "a fox runs through snow", **kwargs)
+from .conftest import fox as base
 
 
 def most_running_at_once(sim: Simulator) -> int:

@@ -18,16 +18,12 @@ from kling_widgets import (
     TaskFailedError,
     TaskStatus,
     ValidationError,
-    VideoRequest,
 )
 from kling_widgets.errors import AccountError, BadRequestError, ContentPolicyError, KlingError, NotFoundError
 from kling_widgets.simulator import Simulator
 
 from .conftest import Sleeps
-
-
-def request(photo: bytes, **kwargs: object) -> VideoRequest:
-    return VideoRequest([photo], "a fox runs through snow", **kwargs)  # type: ignore[arg-type]
+from .conftest import fox as request
 
 
 def test_gateway_create_get_wait_download(client: KlingClient, sim: Simulator, photo: bytes, tmp_path: Path) -> None:

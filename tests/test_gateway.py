@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import requests
 
-from kling_widgets import KlingClient, TaskHistory, TaskStatus, ValidationError, VideoRequest, prepare_image
+from kling_widgets import KlingClient, TaskHistory, TaskStatus, ValidationError, prepare_image
 from kling_widgets.errors import (
     AccountError,
     APIConnectionError,
@@ -29,10 +29,7 @@ from kling_widgets.simulator import Simulator
 from kling_widgets.watcher import TaskUpdate, TaskWatcher
 
 from .conftest import Sleeps, noise_jpeg
-
-
-def req(*images: Any, prompt: str = "a fox runs through snow", **kwargs: Any) -> VideoRequest:
-    return VideoRequest(list(images), prompt, **kwargs)
+from .conftest import fox as req
 
 
 def big_images(count: int = 3) -> list[Any]:

@@ -19,10 +19,7 @@ from kling_widgets.simulator import Simulator
 from kling_widgets.watcher import TaskUpdate, TaskWatcher
 
 from .conftest import Sleeps
-
-
-def req(photo: bytes, **kwargs: Any) -> VideoRequest:
-    return VideoRequest([photo], "a fox", **kwargs)
+from .conftest import fox as req
 
 
 # -- one create per intention -----------------------------------------------------------------------

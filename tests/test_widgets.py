@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -12,7 +11,6 @@ from typing import Any
 import ipywidgets as widgets
 import pytest
 import traitlets
-from ipywidgets.widgets.widget import _instances
 
 from kling_widgets import (
     ImagePicker,
@@ -28,32 +26,7 @@ from kling_widgets import (
 from kling_widgets.simulator import Simulator
 from kling_widgets.simulator.samples import sample_image, sample_jpeg
 
-from .conftest import encode
-
-
-def wait_for(condition: Any, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.02)
-
-
-def all_state(widget: widgets.Widget) -> str:
-    """The synced state of a widget and every widget below it, as the front end would get it."""
-    seen: dict[str, Any] = {}
-
-    def walk(w: Any) -> None:
-        if isinstance(w, widgets.Widget) and w.model_id not in seen:
-            state = w.get_state()
-            seen[w.model_id] = state
-            for value in state.values():
-                for item in value if isinstance(value, (list, tuple)) else [value]:
-                    if isinstance(item, str) and item.startswith("IPY_MODEL_"):
-                        walk(_instances.get(item[10:]))
-
-    walk(widget)
-    return json.dumps(seen, default=lambda v: f"<{len(v)} bytes>" if isinstance(v, (bytes, memoryview)) else str(v))
+from .conftest import all_state, encode, wait_for
 
 
 # -- ImagePicker ------------------------------------------------------------------------------------

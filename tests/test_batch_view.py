@@ -1,0 +1,106 @@
+"""The batch on screen: BatchView alone, a sweep from the bundle's form shown as one, the cost before
+and after, the bundle's status as traits, and Kling direct refreshing many tasks with one request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kling_widgets import Batch, BatchView, KlingClient, MultiImageToVideo, TaskStatus, sweep
+from kling_widgets.simulator import Simulator
+from kling_widgets.watcher import TaskWatcher
+
+from .conftest import fox, wait_for
+
+
+def test_batch_view_shows_progress_estimate_and_units_charged(photo: bytes) -> None:
+    with Simulator(processing_seconds=0.5) as sim:
+        client = KlingClient(sim.api_key, base_url=sim.url, poll_interval=0.05)
+        requests = sweep(fox(photo), prompt=["a fox", "[fail] a hare"], mode=["std", "pro"])
+        batch = Batch(client, requests, max_concurrent=2)
+        view = BatchView(batch)
+        assert view.summary.startswith("4 tasks · 0 done") and "4 queued" in view.summary
+        assert "about 9 units estimated" in view.summary  # 1 + 3.5 per prompt, before anything is sent
+        batch.start().wait(timeout=30)
+        wait_for(lambda: "charged" in view.summary and "running" not in view.summary)
+        assert "2 done · 2 failed" in view.summary and "4.5 units charged" in view.summary
+        assert [v.task.status for v in view.views] == [
+            TaskStatus.SUCCEEDED, TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.FAILED,
+        ]  # fmt: skip
+        assert all(v.compact for v in view.views) and view.progress.value == 4
+        labels = [v.label for v in view.views]
+        assert labels[0] == "a fox · std · 5 s · 16:9" and labels[1] == "a fox · pro · 5 s · 16:9"
+        view.close()
+
+
+def fill(app: MultiImageToVideo, photo: bytes, prompt: str = "a fox runs through snow") -> None:
+    app.image_picker.add(photo)
+    app.prompt_box.value = prompt
+
+
+def test_the_bundle_sends_a_sweep_of_its_form_as_one_batch(photo: bytes) -> None:
+    with Simulator(processing_seconds=0.5) as sim:
+        app = MultiImageToVideo(KlingClient(sim.api_key, base_url=sim.url), poll_interval=0.05)
+        fill(app, photo, "a fox in snow\n\na hare in rain")
+        app.prompt_per_line = True
+        app.both_modes = True
+        assert len(app.requests) == 4 and "4 tasks · about 9 units" in app.reason
+        future = app.submit()
+        assert future is not None
+        first = future.result(timeout=10)
+        assert first is not None and first.id == sim.created[0]["task_id"]
+        assert "4 requests sent as one batch" in app.status and app.status_kind == "ok"
+        wait_for(lambda: len(app.tasks) == 4 and all(t.done for t in app.tasks), timeout=30)
+        bodies = [c["body"] for c in sim.created]
+        assert [(b["prompt"], b["mode"]) for b in bodies] == [
+            ("a fox in snow", "std"), ("a fox in snow", "pro"), ("a hare in rain", "std"), ("a hare in rain", "pro"),
+        ]  # fmt: skip
+        assert isinstance(app.gallery.children[0], BatchView)
+        app.close()
+
+
+def test_a_sweep_cannot_share_one_external_id(photo: bytes, sim: Simulator) -> None:
+    app = MultiImageToVideo(KlingClient(sim.api_key, base_url=sim.url))
+    fill(app, photo)
+    app.options.external_task_id = "mine-1"
+    assert not app.problems
+    app.both_durations = True
+    assert [p.field for p in app.problems] == ["external_task_id"] and app.submit_button.disabled
+    assert "external_task_id" in app.reason and app.reason_kind == "error"
+    app.close()
+
+
+def test_what_was_said_of_a_click_clears_when_the_form_changes(photo: bytes, sim: Simulator) -> None:
+    app = MultiImageToVideo(KlingClient(sim.api_key, base_url=sim.url), poll_interval=0.05)
+    fill(app, photo)
+    future = app.submit()
+    assert future is not None and future.result(timeout=10) is not None
+    assert app.status.startswith("Task ") and app.status_kind == "ok"
+    app.prompt_box.value = "a fox runs through deep snow"
+    assert app.status == "" and "Ready" in app.reason
+    sim.inject(method="POST", status=400, code=1301, message="refused by the content policy")
+    future = app.submit()
+    assert future is not None and future.result(timeout=10) is None
+    wait_for(lambda: "content safety" in app.status)
+    assert app.status_kind == "error"
+    app.prompt_box.value = "a calm fox"
+    assert app.status == ""
+    app.close()
+
+
+def test_kling_direct_refreshes_many_tasks_with_one_list_request(photo: bytes, kling_sim: Simulator) -> None:
+    kling_sim.processing_seconds = 1.5
+    client = KlingClient(
+        provider="kling", access_key=kling_sim.access_key, secret_key=kling_sim.secret_key, base_url=kling_sim.url,
+        poll_interval=0.1,
+    )  # fmt: skip
+    tasks = [client.create_task(fox(photo, prompt=f"scene {i}")) for i in range(6)]
+    finals: dict[str, Any] = {}
+    watcher = TaskWatcher(client, poll_interval=0.1)
+    for task in tasks:
+        watcher.watch(task, lambda u: finals.__setitem__(u.task.id, u.task.status) if u.final else None)
+    assert watcher.wait_idle(30)
+    assert finals == {t.id: TaskStatus.SUCCEEDED for t in tasks}
+    gets = [r.path for r in kling_sim.requests if r.method == "GET"]
+    lists = [p for p in gets if p == "/v1/videos/multi-image2video"]
+    singles = [p for p in gets if p != "/v1/videos/multi-image2video"]
+    assert lists and len(singles) < len(tasks)  # most refreshes came six at a time
