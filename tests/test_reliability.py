@@ -187,7 +187,7 @@ def test_history_records_before_sending_and_folds_updates(
     with pytest.raises(CreateOutcomeUnknownError):
         client.create_task(req(photo, external_task_id="e-1"))
     entry = history.get("e-1")
-    assert entry is not None and entry.prompt == "a fox"  # … yet it was journaled before it was sent
+    assert entry is not None and entry.prompt == "a fox runs through snow"  # … yet it was journaled before it was sent
     assert entry.images[0]["sha256"] and "data" not in entry.images[0]
     done = client.generate(req(photo, external_task_id="e-2"), poll_interval=0.05)
     entry = history.get("e-2")
