@@ -37,6 +37,7 @@ bench: setup
 	$(BIN)/python benchmarks/images.py
 	$(BIN)/python benchmarks/upload.py
 	$(BIN)/python benchmarks/soak.py
+	$(BIN)/python benchmarks/watching.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache artifacts

@@ -42,6 +42,9 @@ def test_tutorial_runs_top_to_bottom(name: str, tmp_path: Path) -> None:
     if name == "parts_alone.ipynb":
         assert "now 1 image(s)" in text and "outside 1:2.5" in text and "succeeded 10.0 s" in text
         assert "padded 3000×900" in text
+    if name == "sweeps.ipynb":
+        assert "4 tasks · about 9 units" in text and "creates sent: 4" in text
+        assert text.count("succeeded") >= 4 and "limit learned from 1303: 2" in text
     if name == "resume_after_restart.ipynb":
         assert "unfinished:" in text and "'succeeded'" in text and "unfinished now: []" in text
 

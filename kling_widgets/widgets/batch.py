@@ -37,6 +37,8 @@ class BatchView(widgets.VBox):
         self._lock = threading.Lock()
         self._cards: dict[int, widgets.Widget] = {}
         self._views: dict[int, TaskView] = {}
+        self._estimated: tuple[int, float] = (-1, 0.0)
+        self._seen: dict[int, tuple[object, ...]] = {}  # what each card shows, so unchanged ones send nothing
         self._header = widgets.HTML()
         self.progress = widgets.FloatProgress(min=0, max=1, layout=widgets.Layout(width="100%", height="12px"))
         self._grid = widgets.Box(layout=widgets.Layout(display="flex", flex_flow="row wrap", margin="6px 0 0 0"))
@@ -75,7 +77,9 @@ class BatchView(widgets.VBox):
                 counts["running"] += 1
             else:
                 counts["queued"] += 1
-        estimate = estimate_units((i.request for i in items if i.request.images), batch.rate_card)
+        if len(items) != self._estimated[0]:  # the requests only change when some are added
+            self._estimated = (len(items), estimate_units((i.request for i in items), batch.rate_card))
+        estimate = self._estimated[1]
         charged = sum(i.task.units or 0.0 for i in items if i.task is not None)
         done = counts["succeeded"] + counts["failed"]
         parts = [f"{len(items)} task{'s' if len(items) != 1 else ''}", f"{counts['succeeded']} done"]
@@ -98,6 +102,15 @@ class BatchView(widgets.VBox):
         changed = False
         with self._lock:
             for item in items:
+                task = item.task
+                seen = (
+                    item.state,
+                    item.error,
+                    task and (task.id, task.status, task.progress, task.video_url, task.units),
+                )
+                if self._seen.get(item.index) == seen:
+                    continue  # 200 cards, one changed: only that one is redrawn (and sent to the front end)
+                self._seen[item.index] = seen
                 view = self._views.get(item.index)
                 if item.task is not None:
                     if view is None:
