@@ -113,10 +113,11 @@ class TaskView(widgets.VBox):
         raw = f" <span class='kw-hint'>(service says {esc(task.raw_status)!s})</span>" if unusual else ""
         label = f"<b>{esc(self.label)}</b> · " if self.label else ""
         ext = f" · <span class='kw-mono'>{esc(task.external_task_id)}</span>" if task.external_task_id else ""
+        units = f" · {task.units:g} units charged" if task.units else ""
         self._header.value = (
             f'<div>{label}<span class="kw-badge kw-badge-{css}">{esc(words)}</span>{raw} '
             f'<span class="kw-hint">{esc(elapsed_text(task))}</span></div>'
-            f'<div class="kw-hint">task <span class="kw-mono">{esc(task.id)}</span>{ext}</div>'
+            f'<div class="kw-hint">task <span class="kw-mono">{esc(task.id)}</span>{ext}{esc(units)}</div>'
         )
         self.progress.value = _progress_value(task)
         self.progress.bar_style = {"succeeded": "success", "failed": "danger"}.get(task.status.value, "info")
