@@ -29,6 +29,7 @@ _WHERE = {
     "OptionsPanel": "widgets",
     "TaskView": "widgets",
     "BatchView": "widgets",
+    "HistoryGallery": "widgets",
     "KlingError": "errors",
     "ValidationError": "errors",
     "APIError": "errors",
@@ -82,6 +83,7 @@ if TYPE_CHECKING:
     from .models import TaskStatus as TaskStatus
     from .models import VideoRequest as VideoRequest
     from .widgets import BatchView as BatchView
+    from .widgets import HistoryGallery as HistoryGallery
     from .widgets import ImagePicker as ImagePicker
     from .widgets import MultiImageToVideo as MultiImageToVideo
     from .widgets import OptionsPanel as OptionsPanel

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .images import PreparedImage
+from .images import DEFAULT_MAX_SIDE, PreparedImage
 from .models import Task, TaskStatus, VideoRequest
 
 UNKNOWN = "unknown"  # a create whose outcome nobody knows: it may exist
@@ -88,6 +88,7 @@ class HistoryEntry:
         )
 
 
+THUMBNAIL_SIDE = 256
 PRIVATE_FILE = 0o600  # the journal holds prompts and task links: its owner's eyes only
 PRIVATE_FOLDER = 0o700
 
@@ -125,7 +126,10 @@ def _describe(request: VideoRequest) -> dict[str, Any]:
         if isinstance(item, str):
             images.append({"url": item})
         else:
-            images.append({"source": item.source, "sha256": item.sha256, "width": item.width, "height": item.height})
+            described = {"source": item.source, "sha256": item.sha256, "width": item.width, "height": item.height}
+            if item.origin:
+                described["path"] = item.origin
+            images.append(described)
     return {
         "prompt": request.prompt,
         "settings": {**request.settings(), "negative_prompt": request.negative_prompt},
@@ -175,6 +179,7 @@ class TaskHistory:
 
     def record_submission(self, external_task_id: str, request: VideoRequest, *, provider: str, base_url: str) -> None:
         """Journal a create before it is sent: settings, prompt and image fingerprints, never bytes."""
+        self._keep_thumbnails(request)
         self._append(
             {
                 "event": "submit",
@@ -202,6 +207,7 @@ class TaskHistory:
         for item in request.prepared_images():
             if isinstance(item, PreparedImage):
                 self._spool_write(item)
+        self._keep_thumbnails(request)
         self._append(
             {
                 "event": "queued",
@@ -231,7 +237,14 @@ class TaskHistory:
             data = self._spool_path(str(image["sha256"])).read_bytes()
             mime = "image/png" if data.startswith(b"\x89PNG") else "image/jpeg"
             images.append(
-                PreparedImage(data, mime, int(image["width"]), int(image["height"]), str(image.get("source") or ""))
+                PreparedImage(
+                    data,
+                    mime,
+                    int(image["width"]),
+                    int(image["height"]),
+                    str(image.get("source") or ""),
+                    origin=image.get("path"),
+                )
             )
         settings = entry.settings
         return VideoRequest(
@@ -245,7 +258,31 @@ class TaskHistory:
             watermark=settings.get("watermark"),
             callback_url=settings.get("callback_url"),
             external_task_id=entry.external_task_id,
+            max_side=settings.get("max_side", DEFAULT_MAX_SIDE),
         )
+
+    # -- thumbnails for the history's cards: small, stripped, private ---------------------------------
+    @property
+    def thumbnails(self) -> Path:
+        return self.path.parent / (self.path.stem + ".thumbs")
+
+    def thumbnail_path(self, sha256: str) -> Path:
+        """Where the card's thumbnail (at most 256 px, no metadata) of a picture is kept."""
+        return self.thumbnails / f"{sha256}.jpg"
+
+    def _keep_thumbnails(self, request: VideoRequest) -> None:
+        try:
+            for item in request.prepared_images():
+                if isinstance(item, PreparedImage):
+                    target = self.thumbnail_path(item.sha256)
+                    if not target.exists():
+                        make_private_folder(self.thumbnails, ours=True)
+                        with _open_private(target, append=False) as handle:
+                            handle.write(item.thumbnail(THUMBNAIL_SIDE))
+        except (OSError, ValueError) as error:  # a card without a picture is better than a lost submission
+            import logging
+
+            logging.getLogger("kling_widgets").warning("could not keep a thumbnail: %s", error)
 
     # -- the spool: pictures of queued intentions, kept only until they are sent -------------------------
     @property

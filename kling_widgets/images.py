@@ -23,7 +23,7 @@ import threading
 import warnings
 import zlib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Union
 
@@ -70,6 +70,9 @@ class PreparedImage:
     source: str
     changes: tuple[str, ...] = ()
     _thumbnails: dict[int, bytes] = field(default_factory=dict, repr=False, compare=False)
+    #: Where it came from, when that can be found again: the absolute path of a file (None for bytes,
+    #: uploads and PIL images). The journal keeps it, so that "reuse" can bring the picture back.
+    origin: str | None = field(default=None, compare=False)
 
     def __repr__(self) -> str:
         changes = f", changes={list(self.changes)!r}" if self.changes else ""
@@ -146,7 +149,20 @@ def prepare_image(
     if isinstance(source, Image.Image):
         return _Preparer(None, "PIL image", fix=fix, fit=fit, max_side=max_side).from_pixels(source)
     data, name = _read(source)
-    return _Preparer(data, name, fix=fix, fit=fit, max_side=max_side).run()
+    prepared = _Preparer(data, name, fix=fix, fit=fit, max_side=max_side).run()
+    origin = _origin(source)
+    return replace(prepared, origin=origin, _thumbnails={}) if origin else prepared
+
+
+def _origin(source: object) -> str | None:
+    if isinstance(source, PreparedImage):
+        return source.origin
+    if isinstance(source, (str, os.PathLike)) and not (isinstance(source, str) and is_url(source)):
+        try:
+            return str(Path(os.fspath(source)).expanduser().resolve())
+        except (OSError, RuntimeError, TypeError):
+            return None
+    return None
 
 
 def shrink_to(image: PreparedImage, max_bytes: int, why: str) -> PreparedImage:

@@ -466,6 +466,7 @@ class VideoRequest:
             "aspect_ratio": self.aspect_ratio,
             "watermark": self.watermark,
             "callback_url": self.callback_url,
+            "max_side": self.max_side,
         }
 
     def _outcome(self, index: int) -> PreparedImage | str | ValidationError:

@@ -2,9 +2,19 @@
 
 from .app import MultiImageToVideo
 from .batch import BatchView
+from .gallery import HistoryGallery
 from .images import ImagePicker
 from .options import OptionsPanel
 from .prompt import PromptBox
 from .status import TaskGallery, TaskView
 
-__all__ = ["BatchView", "ImagePicker", "MultiImageToVideo", "OptionsPanel", "PromptBox", "TaskGallery", "TaskView"]
+__all__ = [
+    "BatchView",
+    "HistoryGallery",
+    "ImagePicker",
+    "MultiImageToVideo",
+    "OptionsPanel",
+    "PromptBox",
+    "TaskGallery",
+    "TaskView",
+]

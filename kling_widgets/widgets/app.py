@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
@@ -37,13 +38,14 @@ from ..models import MODES, Task, VideoRequest
 from ..watcher import TaskUpdate, TaskWatcher
 from ._style import esc, message_html, stylesheet, title
 from .batch import BatchView
+from .gallery import HistoryGallery
 from .images import ImagePicker
 from .options import OptionsPanel
 from .prompt import PromptBox
 from .status import TaskGallery, TaskView
 
 if TYPE_CHECKING:
-    from ..history import TaskHistory
+    from ..history import HistoryEntry, TaskHistory
 
 log = logging.getLogger("kling_widgets")
 SubmitCallback = Callable[[Task], None]
@@ -113,6 +115,15 @@ class MultiImageToVideo(widgets.VBox):
         self._why = widgets.HTML()
         self._status = widgets.HTML()
         self.gallery = TaskGallery()
+        self.history_gallery = HistoryGallery(self.history, client=client) if self.history is not None else None
+        history_box: list[widgets.Widget] = []
+        if self.history_gallery is not None:
+            self.history_gallery.on_reuse(self.reuse)
+            self.history_panel = widgets.Accordion(
+                children=[self.history_gallery], titles=("History: every generation, with Reuse",), selected_index=None
+            )
+            history_box = [self.history_panel]
+        self._gallery_timer: threading.Timer | None = None
         self._callbacks: list[SubmitCallback] = []
         self._clicks: list[_Click] = []
         self._told_unknown: set[str] = set()
@@ -135,6 +146,7 @@ class MultiImageToVideo(widgets.VBox):
                 self._status,
                 title("Tasks"),
                 self.gallery,
+                *history_box,
             ],
             **kwargs,
         )
@@ -405,6 +417,73 @@ class MultiImageToVideo(widgets.VBox):
         view = self.gallery.get(update.task.id) or self.gallery.get(update.task.external_task_id or "")
         if view is not None:
             view.update(update.task, update.problem)
+        if update.final:
+            self._refresh_history_soon()
+
+    def _refresh_history_soon(self) -> None:
+        """Read the journal again for the history, at most every two seconds (not at every poll)."""
+        if self.history_gallery is None or self._closed:
+            return
+        with self._lock:
+            if self._gallery_timer is not None and self._gallery_timer.is_alive():
+                return
+            self._gallery_timer = threading.Timer(2.0, self.history_gallery.refresh)
+            self._gallery_timer.daemon = True
+            self._gallery_timer.start()
+
+    # -- reuse -----------------------------------------------------------------------------------------
+    def reuse(self, entry: HistoryEntry | str) -> list[str]:
+        """Load a past generation into the form: its prompt, negative prompt, every option, and its pictures
+        from their sources (a file path or URL) where they are still there. Nothing is sent: it is a new
+        intention (a new external id) until Generate is pressed. Returns the pictures that could not be
+        brought back, also named under the pictures in the form."""
+        if isinstance(entry, str):
+            found = self.history.get(entry) if self.history is not None else None
+            if found is None:
+                raise KlingError(f"no generation {entry!r} in the history")
+            entry = found
+        settings = entry.settings or {}
+        missing: list[str] = []
+        pictures: list[Any] = []
+        for image in entry.images:
+            source = image.get("url") or image.get("path")
+            name = str(image.get("source") or image.get("url") or "a picture")
+            if image.get("url"):
+                pictures.append(str(image["url"]))
+            elif source and Path(str(source)).is_file():
+                pictures.append(str(source))
+            elif source:
+                missing.append(f"{name} (no longer at {source})")
+            else:
+                missing.append(f"{name} (it was uploaded; its bytes are not kept — upload it again)")
+        options = self.options
+        with self.hold_trait_notifications(), options.hold_trait_notifications():
+            self.prompt_box.value = entry.prompt or ""
+            self.prompt_box.negative_prompt = settings.get("negative_prompt") or ""
+            for name in ("model_name", "mode", "duration", "aspect_ratio"):
+                if settings.get(name) is not None:
+                    try:
+                        setattr(options, name, settings[name])
+                    except traitlets.TraitError:
+                        missing.append(f"{name} {settings[name]!r} (not offered any more)")
+            options.watermark = bool(settings.get("watermark"))
+            options.callback_url = settings.get("callback_url") or ""
+            options.external_task_id = ""  # a reuse is a new intention
+            options.send_originals = "max_side" in settings and settings["max_side"] is None
+            self.both_modes = self.both_durations = self.prompt_per_line = False
+        self.image_picker.clear()
+        for picture in pictures:
+            if self.image_picker.add(picture) is None:
+                missing.append(f"{picture} ({self.image_picker.message})")
+        if missing:
+            self.image_picker.message = "Not brought back: " + "; ".join(missing)
+        self._say(
+            f"Loaded the settings of {entry.task_id or entry.external_task_id}"
+            + (f"; {len(missing)} picture(s) could not be brought back." if missing else ".")
+            + " Nothing is sent until you press Generate.",
+            "warning" if missing else "ok",
+        )
+        return missing
 
     def _resume(self) -> None:
         """Show past tasks from the journal, and pick up what was unfinished with ``Batch.resume``: watch

@@ -1,0 +1,332 @@
+"""HistoryGallery: every past generation at a glance — prompt, settings, status, cost, the pictures and
+the video — with "Reuse these settings", a download and the task id at hand.
+
+It reads the journal once and shows one page of cards at a time, so a journal of thousands of entries
+opens as fast as one of ten and syncs only a page's worth of state. Videos load only when played
+(``preload="none"``); thumbnails come from the journal's private thumbnail folder, small.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as widgets
+import traitlets
+
+from ._style import esc, stylesheet
+
+if TYPE_CHECKING:
+    from ..client import KlingClient
+    from ..history import HistoryEntry, TaskHistory
+
+log = logging.getLogger("kling_widgets")
+PAGE_SIZE = 12
+CARD_THUMB = 72  # px shown on a card (the kept thumbnail is 256 px; a smaller copy is sent)
+STATUS_FILTERS = (
+    ("All", ""),
+    ("Succeeded", "succeeded"),
+    ("Failed", "failed"),
+    ("Running", "running"),
+    ("Outcome unknown", "unknown"),
+    ("Queued", "queued"),
+    ("Not created", "rejected"),
+)
+_RUNNING = ("sending", "submitted", "processing")
+Reuse = Callable[["HistoryEntry"], object]
+
+
+class HistoryGallery(widgets.VBox):
+    """``HistoryGallery(history, client=None)``: the journal's entries, newest first, one page of cards
+    at a time. ``entries`` is what the filters let through (all pages); ``query`` and ``status`` filter;
+    ``page`` turns. ``on_reuse(callback)`` hears the Reuse button (the bundle loads the entry into its
+    form); without one, Reuse is hidden."""
+
+    query = traitlets.Unicode("", help="Show entries whose prompt, negative prompt or ids contain this text.")
+    status = traitlets.Unicode("", help="Show entries of this status only (succeeded, failed, running…); empty: all.")
+    page = traitlets.Int(0, help="The page shown, from 0.")
+
+    def __init__(
+        self,
+        history: TaskHistory,
+        *,
+        client: KlingClient | None = None,
+        page_size: int = PAGE_SIZE,
+        **kwargs: Any,
+    ) -> None:
+        self.history = history
+        self.client = client
+        self.page_size = page_size
+        self._all: list[HistoryEntry] = []
+        self._reuse: list[Reuse] = []
+        self._lock = threading.Lock()
+        self._thumbs: dict[str, bytes] = {}
+        self.search = widgets.Text(placeholder="Search prompts and ids…", layout=widgets.Layout(width="260px"))
+        self.status_filter = widgets.Dropdown(options=STATUS_FILTERS, layout=widgets.Layout(width="170px"))
+        self.previous_button = widgets.Button(icon="chevron-left", tooltip="Newer", layout=widgets.Layout(width="36px"))
+        self.next_button = widgets.Button(icon="chevron-right", tooltip="Older", layout=widgets.Layout(width="36px"))
+        self.refresh_button = widgets.Button(
+            icon="refresh", tooltip="Read the journal again", layout=widgets.Layout(width="36px")
+        )
+        self._where = widgets.HTML()
+        self._cards = widgets.Box(layout=widgets.Layout(display="flex", flex_flow="row wrap", margin="6px 0 0 0"))
+        bar = widgets.HBox(
+            [self.search, self.status_filter, self.previous_button, self._where, self.next_button, self.refresh_button],
+            layout=widgets.Layout(align_items="center", flex_flow="row wrap"),
+        )
+        super().__init__([stylesheet(), bar, self._cards], **kwargs)
+        self.add_class("kw-history")
+        traitlets.link((self, "query"), (self.search, "value"))
+        traitlets.link((self, "status"), (self.status_filter, "value"))
+        self.previous_button.on_click(lambda _: self._turn(-1))
+        self.next_button.on_click(lambda _: self._turn(1))
+        self.refresh_button.on_click(lambda _: self.refresh())
+        self.observe(self._on_filter, names=["query", "status"])
+        self.observe(self._render, names="page")
+        self.refresh()
+
+    def __repr__(self) -> str:
+        return f"HistoryGallery({len(self._all)} entries, showing {len(self.entries)})"
+
+    # -- what it shows ---------------------------------------------------------------------------------
+    @property
+    def entries(self) -> list[HistoryEntry]:
+        """Every entry the filters let through, newest first (all pages)."""
+        words = self.query.strip().lower()
+        chosen = [e for e in self._all if _status_of(e) == self.status] if self.status else list(self._all)
+        if words:
+            chosen = [e for e in chosen if words in _searchable(e)]
+        return chosen
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-len(self.entries) // self.page_size))
+
+    @property
+    def shown(self) -> list[HistoryEntry]:
+        """The entries on the page shown."""
+        start = self.page * self.page_size
+        return self.entries[start : start + self.page_size]
+
+    def refresh(self) -> None:
+        """Read the journal again (new submissions, finished tasks)."""
+        with self._lock:
+            self._all = self.history.entries()
+        self._render()
+
+    def on_reuse(self, callback: Reuse, *, remove: bool = False) -> None:
+        """``callback(entry)`` when a card's Reuse is pressed (``remove=True`` to stop)."""
+        if remove:
+            self._reuse = [c for c in self._reuse if c != callback]
+        elif callback not in self._reuse:
+            self._reuse.append(callback)
+        self._render()
+
+    def download(self, entry: HistoryEntry, folder: str | Path = ".") -> tuple[Path | None, Path]:
+        """Save the entry's video (when it has one and a client is given) and a JSON sidecar with the
+        prompt, the settings and the ids, on the kernel's disk. Returns (video or None, sidecar)."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        video = None
+        task = entry.to_task()
+        if self.client is not None and task is not None and task.video_url:
+            video = self.client.download(task, folder)
+        stem = video.stem if video else f"kling-{entry.task_id or entry.external_task_id}"
+        sidecar = folder / f"{stem}.json"
+        sidecar.write_text(json.dumps(sidecar_of(entry), indent=2, ensure_ascii=False), encoding="utf-8")
+        return video, sidecar
+
+    # -- drawing ---------------------------------------------------------------------------------------
+    def _on_filter(self, _: object = None) -> None:
+        if self.page:
+            self.page = 0  # redraws through the observer
+        else:
+            self._render()
+
+    def _turn(self, step: int) -> None:
+        self.page = min(max(0, self.page + step), self.pages - 1)
+
+    def _render(self, _: object = None) -> None:
+        entries = self.entries
+        pages = max(1, -(-len(entries) // self.page_size))
+        if self.page >= pages:
+            self.page = pages - 1
+            return
+        start = self.page * self.page_size
+        shown = entries[start : start + self.page_size]
+        self.previous_button.disabled = self.page == 0
+        self.next_button.disabled = self.page >= pages - 1
+        total = len(self._all)
+        found = f"{len(entries)} of {total}" if len(entries) != total else f"{total}"
+        self._where.value = (
+            f'<span class="kw-hint" style="margin:0 6px">{found} generation{"s" if total != 1 else ""} · '
+            f"page {self.page + 1} of {pages}</span>"
+        )
+        if not shown:
+            words = "No generations yet: they appear here as you make them." if not total else "Nothing matches."
+            self._cards.children = (widgets.HTML(f'<div class="kw-hint">{esc(words)}</div>'),)
+            return
+        self._cards.children = tuple(self._card(entry) for entry in shown)
+
+    def _card(self, entry: HistoryEntry) -> widgets.Widget:
+        settings = entry.settings or {}
+        status = _status_of(entry)
+        when = datetime.fromtimestamp(entry.submitted_at).strftime("%Y-%m-%d %H:%M") if entry.submitted_at else ""
+        facts = " · ".join(
+            str(x)
+            for x in (
+                settings.get("model_name"),
+                settings.get("mode"),
+                f"{settings.get('duration')} s" if settings.get("duration") else None,
+                settings.get("aspect_ratio"),
+                "watermark" if settings.get("watermark") else None,
+                "full size" if "max_side" in settings and settings.get("max_side") is None else None,
+            )
+            if x
+        )
+        units = f" · {entry.units:g} units" if entry.units else ""
+        negative = settings.get("negative_prompt")
+        negative_html = f'<div class="kw-hint">Avoid: {esc(_short(negative, 120))}</div>' if negative else ""
+        reason = (
+            f'<div class="kw-error">{esc(_short(entry.error, 160))}</div>'
+            if entry.error and status != "succeeded"
+            else ""
+        )
+        video = ""
+        if status == "succeeded" and entry.video_url and entry.video_url.startswith(("https://", "http://")):
+            video = (
+                f'<video src="{esc(entry.video_url)}" controls preload="none" playsinline '
+                'style="width:100%;max-height:180px;background:#111;border-radius:4px;margin-top:4px"></video>'
+            )
+        thumbs = "".join(self._thumb_html(image) for image in entry.images)
+        ids = entry.task_id or entry.external_task_id
+        badge = (
+            f'<span class="kw-badge kw-badge-{_BADGE.get(status, "unknown")}">{esc(_WORDS.get(status, status))}</span>'
+        )
+        prompt = esc(_short(entry.prompt or "", 140))
+        id_html = f'task <span class="kw-mono" style="user-select:all">{esc(ids)}</span>'
+        html = widgets.HTML(
+            f'<div style="font-size:12px;line-height:1.4">'
+            f'<div>{badge} <span class="kw-hint">{esc(when)}{esc(units)}</span></div>'
+            f'<div style="margin:4px 0;font-weight:600" title="{esc(entry.prompt or "")}">{prompt}</div>'
+            f'{negative_html}<div class="kw-hint">{esc(facts)}</div>'
+            f'<div style="display:flex;gap:4px;margin-top:4px">{thumbs}</div>{reason}{video}'
+            f'<div class="kw-hint" style="margin-top:4px">{id_html}{_copy_button(ids)} {_download_links(entry)}</div>'
+            "</div>"
+        )
+        children: list[widgets.Widget] = [html]
+        if self._reuse:
+            reuse = widgets.Button(
+                description="Reuse", icon="redo", tooltip="Load this prompt, these settings and pictures into the form",
+                layout=widgets.Layout(width="90px", height="26px"),
+            )  # fmt: skip
+            reuse.on_click(lambda _, e=entry: self._reused(e))
+            children.append(reuse)
+        card = widgets.VBox(children, layout=widgets.Layout(width="300px"))
+        card.add_class("kw-card")
+        return card
+
+    def _reused(self, entry: HistoryEntry) -> None:
+        for callback in list(self._reuse):
+            try:
+                callback(entry)
+            except Exception:
+                log.exception("a reuse callback failed")
+
+    def _thumb_html(self, image: dict[str, Any]) -> str:
+        size = f"width:{CARD_THUMB}px;height:{CARD_THUMB}px;object-fit:cover;border-radius:4px"
+        if "url" in image:
+            return f'<div class="kw-hint" style="{size};background:#eef1f5;font-size:10px;overflow:hidden">🔗 URL</div>'
+        data = self._thumb(str(image.get("sha256") or ""))
+        name = esc(image.get("source") or "")
+        if data is None:
+            return f'<div class="kw-hint" title="{name}" style="{size};background:#eef1f5;font-size:10px">{name}</div>'
+        return f'<img title="{name}" style="{size}" src="data:image/jpeg;base64,{base64.b64encode(data).decode()}">'
+
+    def _thumb(self, sha256: str) -> bytes | None:
+        """A small copy of the kept thumbnail (about 2-4 KB), made once."""
+        if not sha256:
+            return None
+        cached = self._thumbs.get(sha256)
+        if cached is None:
+            path = self.history.thumbnail_path(sha256)
+            if not path.exists():
+                return None
+            from PIL import Image
+
+            with Image.open(path) as im:
+                im.thumbnail((CARD_THUMB * 2, CARD_THUMB * 2))
+                out = io.BytesIO()
+                im.convert("RGB").save(out, "JPEG", quality=75)
+            cached = self._thumbs[sha256] = out.getvalue()
+        return cached
+
+
+_BADGE = {"succeeded": "succeeded", "failed": "failed", "running": "processing", "queued": "submitted"}
+_WORDS = {
+    "succeeded": "Done",
+    "failed": "Failed",
+    "running": "Running",
+    "unknown": "Outcome unknown",
+    "queued": "Queued",
+    "rejected": "Not created",
+    "cancelled": "Cancelled",
+}
+
+
+def _status_of(entry: HistoryEntry) -> str:
+    return "running" if entry.status in _RUNNING else entry.status
+
+
+def _searchable(entry: HistoryEntry) -> str:
+    settings = entry.settings or {}
+    parts = (entry.prompt, settings.get("negative_prompt"), entry.task_id, entry.external_task_id)
+    return " ".join(str(p) for p in parts if p).lower()
+
+
+def _short(text: object, width: int) -> str:
+    text = str(text).replace("\n", " ")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def sidecar_of(entry: HistoryEntry) -> dict[str, Any]:
+    """What is worth keeping beside a downloaded video: prompt, settings, pictures, ids, status."""
+    return {
+        "prompt": entry.prompt,
+        "settings": entry.settings,
+        "images": entry.images,
+        "task_id": entry.task_id,
+        "external_task_id": entry.external_task_id,
+        "status": entry.status,
+        "video_url": entry.video_url,
+        "units": entry.units,
+        "provider": entry.provider,
+        "submitted_at": entry.submitted_at,
+    }
+
+
+def _download_links(entry: HistoryEntry) -> str:
+    """Downloads that happen in the person's browser: the MP4 (from the service) and a JSON sidecar."""
+    name = f"kling-{entry.task_id or entry.external_task_id}"
+    sidecar = base64.b64encode(json.dumps(sidecar_of(entry), indent=2, ensure_ascii=False).encode()).decode()
+    links = [f'<a download="{esc(name)}.json" href="data:application/json;base64,{sidecar}">settings (JSON)</a>']
+    if entry.video_url and entry.video_url.startswith(("https://", "http://")) and entry.status == "succeeded":
+        links.insert(
+            0, f'<a download="{esc(name)}.mp4" href="{esc(entry.video_url)}" target="_blank" rel="noopener">MP4</a>'
+        )
+    return " · ".join(links)
+
+
+def _copy_button(text: str) -> str:
+    value = esc(json.dumps(text))
+    return (
+        f'<button title="Copy the task id" style="font-size:10px;margin-left:4px;padding:0 4px" '
+        f"onclick='navigator.clipboard && navigator.clipboard.writeText({value})'>copy</button>"
+    )

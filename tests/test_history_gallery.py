@@ -1,0 +1,153 @@
+"""The history gallery: every past generation, newest first, filtered and paged; "reuse these
+settings" that sends what the original sent (a new intention), and says which pictures are gone."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from pathlib import Path
+
+from PIL import Image
+
+from kling_widgets import HistoryGallery, KlingClient, MultiImageToVideo, Task, TaskHistory, TaskStatus, VideoRequest
+from kling_widgets.simulator import Simulator
+from kling_widgets.simulator.samples import sample_image
+
+from .conftest import all_state, encode, wait_for
+
+
+def photo_file(folder: Path, name: str, seed: int = 0) -> Path:
+    exif = Image.Exif()
+    exif.get_ifd(0x8825)[2] = (48.0, 51.0, 24.0)
+    path = folder / name
+    path.write_bytes(encode(sample_image(seed, (1600, 1200)), "JPEG", quality=90, exif=exif))
+    return path
+
+
+def generate(app: MultiImageToVideo) -> Task:
+    future = app.submit()
+    assert future is not None
+    task = future.result(timeout=20)
+    assert task is not None
+    wait_for(lambda: any(t.id == task.id and t.done for t in app.tasks), timeout=20)
+    return task
+
+
+def test_reuse_sends_what_the_original_sent_and_names_what_is_gone(tmp_path: Path) -> None:
+    history = TaskHistory(tmp_path / "journal" / "history.jsonl")
+    fox, keeper = photo_file(tmp_path, "fox.jpg", 1), photo_file(tmp_path, "keeper.jpg", 2)
+    with Simulator(processing_seconds=0.3) as sim:
+        first = MultiImageToVideo(KlingClient(sim.api_key, base_url=sim.url), history=history, poll_interval=0.05)
+        first.image_picker.add(str(fox))
+        first.image_picker.add(str(keeper))
+        first.prompt_box.value = "The fox and the keeper wave"
+        first.prompt_box.negative_prompt = "blur"
+        first.options.mode, first.options.duration, first.options.aspect_ratio = "pro", 10, "9:16"
+        first.options.watermark = True
+        original = generate(first)
+        first.image_picker.clear()
+        first.image_picker.add(encode(sample_image(3, (900, 900))))  # an upload: bytes, no path
+        first.prompt_box.value = "Another one"
+        generate(first)
+        first.close()
+
+        again = MultiImageToVideo(KlingClient(sim.api_key, base_url=sim.url), history=history, poll_interval=0.05)
+        gallery = again.history_gallery
+        assert gallery is not None and [e.prompt for e in gallery.entries] == [
+            "Another one",
+            "The fox and the keeper wave",
+        ]
+        old = gallery.entries[1]
+        assert again.reuse(old) == []
+        assert again.prompt_box.value == "The fox and the keeper wave" and again.prompt_box.negative_prompt == "blur"
+        assert (again.options.mode, again.options.duration, again.options.aspect_ratio) == ("pro", 10, "9:16")
+        assert again.options.watermark and again.options.external_task_id == "" and sim.creates == 2  # nothing sent
+        reused = generate(again)
+        bodies = {c["task_id"]: c["body"] for c in sim.created}
+        before, after = bodies[original.id], bodies[reused.id]
+        assert after["image_list"] == before["image_list"]  # the same pictures, byte for byte
+        assert {k: v for k, v in after.items() if k != "external_task_id"} == {
+            k: v for k, v in before.items() if k != "external_task_id"
+        }
+        assert after["external_task_id"] != before["external_task_id"]  # a new intention
+
+        keeper.unlink()  # now a picture is gone
+        missing = again.reuse(old.external_task_id)
+        assert len(missing) == 1 and "keeper.jpg" in missing[0]
+        assert "keeper.jpg" in again.image_picker.message and len(again.image_picker.images) == 1
+        assert "could not be brought back" in again.status
+        uploaded = again.reuse(gallery.entries[0])
+        assert len(uploaded) == 1 and "uploaded" in uploaded[0] and again.submit_button.disabled
+        again.close()
+
+
+def fill_journal(history: TaskHistory, count: int, picture: bytes) -> None:
+    request = VideoRequest([picture], "p")
+    request.prepared_images()
+    for index in range(count):
+        copy = VideoRequest(list(request.prepared_images()), f"scene {index}", mode="pro" if index % 2 else "std")
+        ext = f"ext-{index}"
+        history.record_submission(ext, copy.with_external_task_id(ext), provider="gateway", base_url="http://x")
+        status = TaskStatus.FAILED if index % 5 == 0 else TaskStatus.SUCCEEDED
+        ok = status is TaskStatus.SUCCEEDED
+        task = Task(
+            f"t{index}", status, video_url=f"https://cdn.example/{index}.mp4" if ok else None,
+            error=None if ok else "the scene could not be composed", units=3.5,
+        )  # fmt: skip
+        history.record_task(task, ext)
+
+
+def test_filters_and_pages(tmp_path: Path, photo: bytes) -> None:
+    history = TaskHistory(tmp_path / "history.jsonl")
+    fill_journal(history, 30, photo)
+    gallery = HistoryGallery(history)
+    assert len(gallery.entries) == 30 and gallery.pages == 3 and len(gallery.shown) == 12
+    assert [e.prompt for e in gallery.shown[:2]] == ["scene 29", "scene 28"]  # newest first
+    gallery.page = 2
+    assert len(gallery.shown) == 6 and len(gallery._cards.children) == 6
+    gallery.status = "failed"
+    assert gallery.page == 0 and {e.prompt for e in gallery.entries} == {f"scene {i}" for i in range(0, 30, 5)}
+    gallery.status, gallery.query = "", "scene 1"
+    assert {e.prompt for e in gallery.entries} == {"scene 1", *(f"scene {i}" for i in range(10, 20))}
+    gallery.query = "nothing like this"
+    assert gallery.entries == [] and "Nothing matches" in all_state(gallery)
+
+
+def test_cards_load_videos_only_when_played_and_keep_small_private_thumbnails(tmp_path: Path) -> None:
+    history = TaskHistory(tmp_path / "journal" / "history.jsonl")
+    picture = photo_file(tmp_path, "fox.jpg")
+    fill_journal(history, 3, picture.read_bytes())
+    state = all_state(HistoryGallery(history))
+    assert 'preload=\\\\"none\\\\"' in state or 'preload=\\"none\\"' in state
+    assert "the scene could not be composed" in state and "3.5 units" in state
+    thumbs = list(history.thumbnails.iterdir())
+    assert len(thumbs) == 1 and oct(thumbs[0].stat().st_mode & 0o777) == "0o600"
+    with Image.open(thumbs[0]) as thumb:
+        assert max(thumb.size) <= 256 and not thumb.getexif()
+    journal = history.path.read_text()
+    assert len(journal) < 20_000 and base64.b64encode(picture.read_bytes()[:300]).decode()[:60] not in journal
+
+
+def test_download_writes_the_video_and_a_sidecar(tmp_path: Path, photo: bytes) -> None:
+    history = TaskHistory(tmp_path / "history.jsonl")
+    with Simulator(processing_seconds=0.2) as sim:
+        client = KlingClient(sim.api_key, base_url=sim.url, history=history, poll_interval=0.05)
+        task = client.generate(VideoRequest([photo], "a fox", mode="pro"))
+        gallery = HistoryGallery(history, client=client)
+        video, sidecar = gallery.download(gallery.entries[0], tmp_path / "out")
+    assert video is not None and video.read_bytes()[4:8] == b"ftyp"
+    meta = json.loads(sidecar.read_text())
+    assert meta["prompt"] == "a fox" and meta["settings"]["mode"] == "pro" and meta["task_id"] == task.id
+    assert meta["external_task_id"] == task.external_task_id
+    assert sidecar.stem == video.stem
+    assert "download=" in all_state(gallery) and "settings (JSON)" in all_state(gallery)
+
+
+def test_thumbnails_on_cards_are_small(tmp_path: Path) -> None:
+    history = TaskHistory(tmp_path / "history.jsonl")
+    fill_journal(history, 1, photo_file(tmp_path, "fox.jpg").read_bytes())
+    gallery = HistoryGallery(history)
+    data = gallery._thumb(gallery.entries[0].images[0]["sha256"])
+    assert data is not None and len(data) < 8_000
+    assert max(Image.open(io.BytesIO(data)).size) <= 144
