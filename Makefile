@@ -38,6 +38,7 @@ bench: setup
 	$(BIN)/python benchmarks/upload.py
 	$(BIN)/python benchmarks/soak.py
 	$(BIN)/python benchmarks/watching.py
+	$(BIN)/python benchmarks/gallery.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache artifacts

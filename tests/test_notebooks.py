@@ -42,6 +42,11 @@ def test_tutorial_runs_top_to_bottom(name: str, tmp_path: Path) -> None:
     if name == "parts_alone.ipynb":
         assert "now 1 image(s)" in text and "outside 1:2.5" in text and "succeeded 10.0 s" in text
         assert "padded 3000×900" in text
+    if name == "history_and_reuse.ipynb":
+        assert "2 generations:" in text and "['The fox runs along the shore at dusk']" in text
+        assert "brought back: 2 pictures; missing: []" in text
+        assert "std 10 s · The fox and the keeper wave at each other" in text
+        assert "keeper.jpg (no longer at" in text and ".mp4 + " in text and ".json" in text
     if name == "sweeps.ipynb":
         assert "4 tasks · about 9 units" in text and "creates sent: 4" in text
         assert text.count("succeeded") >= 4 and "limit learned from 1303: 2" in text
