@@ -159,7 +159,7 @@ def _origin(source: object) -> str | None:
         return source.origin
     if isinstance(source, (str, os.PathLike)) and not (isinstance(source, str) and is_url(source)):
         try:
-            return str(Path(os.fspath(source)).expanduser().resolve())
+            return str(as_path(os.fspath(source)).resolve())
         except (OSError, RuntimeError, TypeError):
             return None
     return None
@@ -177,6 +177,18 @@ def shrink_to(image: PreparedImage, max_bytes: int, why: str) -> PreparedImage:
     )
 
 
+def as_path(text: str | bytes) -> Path:
+    """A path as people paste it: quotes around it, a ``file://`` URL, ``~`` — all taken as meant."""
+    if isinstance(text, bytes):
+        text = os.fsdecode(text)
+    text = text.strip().strip("'\"").strip()
+    if text.lower().startswith("file://"):
+        from urllib.parse import unquote, urlsplit
+
+        text = unquote(urlsplit(text).path)
+    return Path(text).expanduser()
+
+
 def _read(source: object) -> tuple[bytes, str]:
     """The bytes of a file, bytes object or FileUpload value, and a name for messages."""
     if isinstance(source, PreparedImage):
@@ -191,9 +203,12 @@ def _read(source: object) -> tuple[bytes, str]:
         text = os.fspath(source)
         if isinstance(text, str) and is_url(text):
             raise ValidationError(Problem("image", "URLs are sent as they are and not prepared locally", None, text))
-        path = Path(text).expanduser()
+        path = as_path(text)
+        if path.is_dir():
+            raise ValidationError(Problem("image", f"{path} is a folder: give one picture in it", None, str(path)))
         if not path.is_file():
-            raise ValidationError(Problem("image", f"no such file: {path}", None, str(path)))
+            start = "" if Path(text).expanduser().is_absolute() else f" (relative paths start from {Path.cwd()})"
+            raise ValidationError(Problem("image", f"no such file: {path}{start}", None, str(path)))
         size = path.stat().st_size
         if size > MAX_INPUT_BYTES:
             raise ValidationError(

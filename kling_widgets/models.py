@@ -164,6 +164,28 @@ class Task:
         progress = "" if self.progress is None else f", progress={self.progress:g}"
         return f"Task(id={self.id!r}, status={self.status.value!r}{progress})"
 
+    def _repr_html_(self) -> str:
+        """The task as plain HTML, for a saved or exported notebook with no widget JavaScript: the video
+        once it succeeded, the service's reason (escaped) when it failed, else where it is."""
+        words = {"submitted": "Submitted", "processing": "Generating", "succeeded": "Done", "failed": "Failed"}
+        head = f"<b>Kling task {_esc(self.id)}</b> · {words[self.status.value]}"
+        if self.progress is not None and not self.done:
+            head += f" · {self.progress:.0f}%"
+        if self.units:
+            head += f" · {self.units:g} units"
+        body = ""
+        url = self.video_url or ""
+        if self.status is TaskStatus.SUCCEEDED and url.lower().startswith(("https://", "http://")):
+            body = (
+                f'<video src="{_esc(url)}" controls preload="metadata" style="max-width:560px;max-height:480px;'
+                f'display:block;margin-top:6px"></video><a href="{_esc(url)}" target="_blank" rel="noopener">'
+                "the video</a> (the service deletes it after 30 days)"
+            )
+        elif self.status is TaskStatus.FAILED:
+            reason = _esc(self.error or "no reason given")
+            body = f'<div style="color:#b3261e">The service could not make this video: {reason}</div>'
+        return f'<div class="kling-task" style="font-size:13px;line-height:1.5">{head}{body}</div>'
+
     def with_external_id(self, external_task_id: str | None) -> Task:
         """The same task, remembering the external id the client gave it (gateway answers omit it)."""
         if not external_task_id or self.external_task_id:
@@ -267,6 +289,14 @@ class Task:
             updated_at=parse_time(payload.get("completed_at")) or parse_time(payload.get("updated_at")),
             raw=payload,
         )
+
+
+_HTML_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;"})
+
+
+def _esc(text: object) -> str:
+    """HTML-escape (what ``html.escape`` does, without importing its 2,000 named entities)."""
+    return str(text).translate(_HTML_ESCAPES)
 
 
 def _first_video(kling: Mapping[str, Any]) -> dict[str, Any]:

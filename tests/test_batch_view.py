@@ -104,3 +104,46 @@ def test_kling_direct_refreshes_many_tasks_with_one_list_request(photo: bytes, k
     lists = [p for p in gets if p == "/v1/videos/multi-image2video"]
     singles = [p for p in gets if p != "/v1/videos/multi-image2video"]
     assert lists and len(singles) < len(tasks)  # most refreshes came six at a time
+
+
+def test_to_code_makes_the_same_request_with_the_client_alone(photo: bytes, tmp_path: Any, monkeypatch: Any) -> None:
+    from kling_widgets.simulator.samples import sample_image
+
+    picture = tmp_path / "fox.jpg"
+    sample_image(0, (1600, 1200)).save(picture)
+    secret = "sk-code-never-printed-0001"
+    with Simulator(api_key=secret, processing_seconds=0.2) as sim:
+        app = MultiImageToVideo(KlingClient(secret, base_url=sim.url), poll_interval=0.05)
+        app.image_picker.add(str(picture))
+        app.prompt_box.value = 'The fox\'s "big" day'
+        app.prompt_box.negative_prompt = "blur"
+        app.options.mode, app.options.duration, app.options.aspect_ratio = "pro", 10, "1:1"
+        app.options.watermark = True
+        code = app.to_code()
+        assert secret not in code and "KLING_API_KEY" in code
+        app.code_toggle.value = True
+        assert "VideoRequest(" in app._code.value and app._code.layout.display is None
+        future = app.submit()
+        assert future is not None and future.result(timeout=10) is not None
+        monkeypatch.setenv("KLING_API_KEY", secret)
+        monkeypatch.chdir(tmp_path)
+        exec(compile(code, "to_code", "exec"), {})
+        by_form, by_code = (c["body"] for c in sim.created)
+        assert {k: v for k, v in by_code.items() if k != "external_task_id"} == {
+            k: v for k, v in by_form.items() if k != "external_task_id"
+        }
+        app.both_modes = True
+        sweep_code = app.to_code()
+        assert "sweep(request, mode=['std', 'pro'])" in sweep_code and "Batch(" in sweep_code
+        app.close()
+
+
+def test_a_task_renders_as_plain_html_for_saved_notebooks() -> None:
+    from kling_widgets import Task
+
+    done = Task("t1", TaskStatus.SUCCEEDED, video_url="https://cdn.example/v.mp4", units=3.5)
+    html = done._repr_html_()
+    assert '<video src="https://cdn.example/v.mp4"' in html and "3.5 units" in html
+    failed = Task("t2", TaskStatus.FAILED, error="<script>alert(1)</script> refused")
+    assert "&lt;script&gt;" in failed._repr_html_() and "<script>" not in failed._repr_html_()
+    assert "javascript:" not in Task("t3", TaskStatus.SUCCEEDED, video_url="javascript:alert(1)")._repr_html_()

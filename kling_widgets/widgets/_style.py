@@ -17,6 +17,14 @@ CSS = """
            margin: 0 8px 8px 0; background: var(--jp-layout-color1, #fff); }
 .kw-card img { border-radius: 4px; object-fit: cover; }
 .kw-counter { font-size: 11px; color: var(--jp-ui-font-color2, #777); text-align: right; }
+.kw-counter.kw-error { color: #b3261e; font-weight: 600; }
+.kw-card { overflow: hidden; }
+.kw-card .widget-image, .kw-card img { max-width: 100%; overflow: hidden; object-fit: cover; display: block; }
+.kw-root .widget-textarea, .kw-root .widget-textarea textarea { width: 100%; max-width: 100%; box-sizing: border-box; }
+.kw-root .widget-textarea { margin-right: 0; padding-right: 2px; }
+.kw-options .widget-toggle-button.mod-active, .kw-options .jupyter-button.mod-active {
+  background-color: var(--jp-brand-color1, #1976d2); color: #fff; box-shadow: none; font-weight: 600; }
+.kw-reason-error { color: #b3261e; font-size: 13px; font-weight: 600; }
 .kw-badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 11px; font-weight: 600; }
 .kw-badge-submitted { background: #e8eaf6; color: #303f9f; }
 .kw-badge-processing { background: #fff3e0; color: #a04d00; }

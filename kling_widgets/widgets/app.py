@@ -114,6 +114,13 @@ class MultiImageToVideo(widgets.VBox):
         self._variations = _variations(self)
         self._why = widgets.HTML()
         self._status = widgets.HTML()
+        self.code_toggle = widgets.ToggleButton(
+            description="Show code",
+            icon="code",
+            tooltip="The same request with the client alone, to paste into a script or a tutorial",
+            layout=widgets.Layout(width="120px", margin="0 0 0 auto"),
+        )
+        self._code = widgets.HTML(layout=widgets.Layout(display="none"))
         self.gallery = TaskGallery()
         self.history_gallery = HistoryGallery(self.history, client=client) if self.history is not None else None
         history_box: list[widgets.Widget] = []
@@ -140,10 +147,11 @@ class MultiImageToVideo(widgets.VBox):
                 self.options,
                 self._variations,
                 widgets.HBox(
-                    [self.submit_button, self._why],
-                    layout=widgets.Layout(align_items="center", margin="10px 0 0 0"),
+                    [self.submit_button, self._why, self.code_toggle],
+                    layout=widgets.Layout(align_items="center", margin="10px 0 0 0", width="100%"),
                 ),
                 self._status,
+                self._code,
                 title("Tasks"),
                 self.gallery,
                 *history_box,
@@ -160,6 +168,7 @@ class MultiImageToVideo(widgets.VBox):
         self.observe(self._refresh, names="submitting")
         self.observe(self._show_status, names=["status", "status_kind"])
         self.observe(self._show_reason, names=["reason", "reason_kind"])
+        self.code_toggle.observe(self._show_code, names="value")
         if self.watcher is not None:
             self.watcher.on_update(self._on_task_update)
         self._refresh()
@@ -247,6 +256,8 @@ class MultiImageToVideo(widgets.VBox):
         self._refresh()
 
     def _refresh(self, _: object = None) -> None:
+        if self.code_toggle.value:
+            self._show_code()
         problems = self._form_problems()
         self.problems = problems
         self.submit_button.disabled = bool(problems) or self.submitting
@@ -258,6 +269,80 @@ class MultiImageToVideo(widgets.VBox):
             self._reason(f"To generate: {reasons}" if reasons else "", "error")
         else:
             self._reason(self._cost_hint())
+
+    # -- for tutorial authors ---------------------------------------------------------------------------
+    def to_code(self) -> str:
+        """Runnable code that makes the same request with the client alone — never the key (it comes
+        from the environment, as everywhere). Pictures are named by their file path or URL; an uploaded
+        one (its bytes are not kept) is left as a path for you to fill in."""
+        from ..client import PROVIDERS
+
+        client = self.client
+        lines = ["from kling_widgets import KlingClient, VideoRequest"]
+        requests = self.requests
+        if len(requests) > 1:
+            lines[0] += ", Batch, sweep"
+        lines.append("")
+        arguments = []
+        if client is not None and client.provider != "gateway":
+            arguments.append(f"provider={client.provider!r}")
+        if client is not None and client.base_url != PROVIDERS[client.provider]["base_url"]:
+            arguments.append(f"base_url={client.base_url!r}")
+        where = "KLING_ACCESS_KEY and KLING_SECRET_KEY" if client and client.provider == "kling" else "KLING_API_KEY"
+        lines.append(f"client = KlingClient({', '.join(arguments)})  # the key comes from {where}")
+        pictures = []
+        for item in self.image_picker.images:
+            if isinstance(item, str):
+                pictures.append(f"        {item!r},")
+            elif item.origin:
+                pictures.append(f"        {item.origin!r},")
+            else:
+                pictures.append(f"        {'path/to/' + item.source!r},  # uploaded in the form: give its path")
+        picture_list = "[\n" + "\n".join(pictures) + "\n    ]"
+        options = self.options
+        base = self._build()
+        prompt = base.prompt if len({r.prompt for r in requests}) == 1 else requests[0].prompt
+        keywords = [f"    {picture_list},", f"    {prompt!r},"]
+        if base.negative_prompt:
+            keywords.append(f"    negative_prompt={base.negative_prompt!r},")
+        for name, default in (("model_name", "kling-v1-6"), ("mode", "std"), ("duration", 5), ("aspect_ratio", "16:9")):
+            value = getattr(base, name)
+            if value != default:
+                keywords.append(f"    {name}={value!r},")
+        if options.watermark:
+            keywords.append("    watermark=True,")
+        if base.callback_url:
+            keywords.append(f"    callback_url={base.callback_url!r},")
+        if base.max_side is None:
+            keywords.append("    max_side=None,  # pictures at full size")
+        lines.append("request = VideoRequest(\n" + "\n".join(keywords) + "\n)")
+        if len(requests) > 1:
+            axes = []
+            if len({r.prompt for r in requests}) > 1:
+                axes.append(f"prompt={list(dict.fromkeys(r.prompt for r in requests))!r}")
+            if self.both_modes:
+                axes.append("mode=['std', 'pro']")
+            if self.both_durations:
+                axes.append("duration=[5, 10]")
+            lines.append(f"requests = sweep(request, {', '.join(axes)})")
+            lines.append("tasks = Batch(client, requests).start().wait()  # under your account's concurrency limit")
+            lines.append("for task in tasks:")
+            lines.append("    print(task.status.value, task.video_url or task.error)")
+        else:
+            lines.append("task = client.generate(request)  # create, then wait for the video")
+            lines.append("print(task.video_url)")
+            lines.append('path = client.download(task, ".")  # the service deletes videos after 30 days')
+        return "\n".join(lines) + "\n"
+
+    def _show_code(self, _: object = None) -> None:
+        if self.code_toggle.value:
+            self._code.value = (
+                '<pre class="kw-code" style="font-size:12px;background:var(--jp-layout-color2,#f4f6f8);'
+                f'padding:8px;border-radius:6px;white-space:pre-wrap;margin:6px 0">{esc(self.to_code())}</pre>'
+            )
+            self._code.layout.display = None
+        else:
+            self._code.layout.display = "none"
 
     def _on_originals(self, change: dict[str, Any]) -> None:
         self.image_picker.max_side = None if change["new"] else DEFAULT_MAX_SIDE
@@ -297,7 +382,7 @@ class MultiImageToVideo(widgets.VBox):
         self._status.value = message_html(self.status, kind)
 
     def _show_reason(self, _: object = None) -> None:
-        css = "kw-error" if self.reason_kind == "error" else "kw-hint"
+        css = "kw-reason-error" if self.reason_kind == "error" else "kw-hint"
         self._why.value = (
             f'<span class="{css}" style="margin-left:10px">{esc(self.reason)}</span>' if self.reason else ""
         )
@@ -377,7 +462,10 @@ class MultiImageToVideo(widgets.VBox):
         if item.task is not None:
             click.shown.add(item.index)
             if click.view is None:
-                view = self.gallery.add(TaskView(item.task, client=self.client, label=_label(item.request)))
+                request = item.request
+                view = self.gallery.add(
+                    TaskView(item.task, client=self.client, label=_label(request), aspect_ratio=request.aspect_ratio)
+                )
                 view.update(item.task)
                 self._say(f"Task {item.task.id} created — following it below.", "ok")
             for callback in list(self._callbacks):
@@ -554,8 +642,10 @@ def _plain(problem: Problem) -> str:
 
 
 def _label(request: VideoRequest) -> str:
+    """The prompt (shortened) and the settings: two runs of one prompt differ at a glance."""
     prompt = request.prompt.strip().replace("\n", " ")
-    return (prompt[:48] + "…") if len(prompt) > 48 else prompt
+    prompt = (prompt[:48] + "…") if len(prompt) > 48 else prompt
+    return f"{prompt} · {request.mode} · {request.duration} s · {request.aspect_ratio}"
 
 
 class _UploadMeter:

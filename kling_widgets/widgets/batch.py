@@ -114,7 +114,13 @@ class BatchView(widgets.VBox):
                 view = self._views.get(item.index)
                 if item.task is not None:
                     if view is None:
-                        view = TaskView(item.task, client=self.batch.client, label=_label(item), compact=True)
+                        view = TaskView(
+                            item.task,
+                            client=self.batch.client,
+                            label=_label(item),
+                            compact=True,
+                            aspect_ratio=item.request.aspect_ratio,
+                        )
                         self._views[item.index] = view
                         self._cards[item.index] = view
                         changed = True

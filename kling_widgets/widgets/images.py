@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
@@ -43,16 +44,18 @@ class ImagePicker(widgets.VBox):
         self.upload = widgets.FileUpload(
             accept=ACCEPT,
             multiple=True,
-            description="Upload",
+            description="Upload pictures",
             icon="upload",
             tooltip=(
                 "JPEG or PNG, up to 4 images. Files over 10 MB need Jupyter's websocket message limit raised "
                 "(make demo does); otherwise paste the file's path."
             ),
-            layout=widgets.Layout(width="110px"),
+            layout=widgets.Layout(width="170px"),
         )
         self.source = widgets.Text(
-            placeholder="…or paste a file path or an https:// image URL",
+            placeholder="…or paste a file path or an https:// image URL, then Enter",
+            continuous_update=False,  # the value arrives on Enter (or when the field loses focus)
+            tooltip=f"Relative paths start from the kernel's folder: {Path.cwd()}",
             layout=widgets.Layout(flex="1 1 auto", width="auto"),
         )
         self.add_button = widgets.Button(description="Add", layout=widgets.Layout(width="70px"))
@@ -68,7 +71,8 @@ class ImagePicker(widgets.VBox):
             **kwargs,
         )
         self.upload.observe(self._on_upload, names="value")
-        self.add_button.on_click(lambda _: self._add_typed())
+        self.add_button.on_click(lambda _: self._add_typed(clicked=True))
+        self.source.observe(lambda _: self._add_typed(), names="value")
         self.observe(self._render, names=["images", "message", "busy"])
         self.observe(self._forget_sources, names="images")
         self.set_trait("max_side", max_side)
@@ -158,10 +162,11 @@ class ImagePicker(widgets.VBox):
         finally:
             self.busy = False
 
-    def _add_typed(self) -> None:
+    def _add_typed(self, clicked: bool = False) -> None:
         text = self.source.value.strip()
         if not text:
-            self.message = "Type a file path or an https:// URL first."
+            if clicked:
+                self.message = f"Type a file path or an https:// URL first (relative paths start from {Path.cwd()})."
             return
         if self.add(text) is not None:
             self.source.value = ""
@@ -182,7 +187,7 @@ class ImagePicker(widgets.VBox):
                     refused.append(self.message)
         finally:
             self.busy = False
-            self.message = " ".join(refused)
+            self.message = "\n".join(refused)
 
     # -- drawing -----------------------------------------------------------------------------------
     def _render(self, _: object = None) -> None:
@@ -193,7 +198,8 @@ class ImagePicker(widgets.VBox):
             f"GIF, BMP, TIFF…), each side ≥ 300 px, ratio between 1:2.5 and 2.5:1 · {size}</span>"
         )
         busy = '<span class="kw-hint"> · preparing upload…</span>' if self.busy else ""
-        self._status.value = f"<div>{hint}{busy}</div>" + message_html(self.message)
+        refusals = "".join(message_html(line) for line in self.message.split("\n"))  # one per line
+        self._status.value = f"<div>{hint}{busy}</div>" + refusals
         self._cards.children = tuple(self._card(i, item) for i, item in enumerate(self.images))
 
     def _card(self, index: int, item: PreparedImage | str) -> widgets.Widget:

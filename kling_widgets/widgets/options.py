@@ -98,6 +98,7 @@ class OptionsPanel(widgets.VBox):
             ("send_originals", self.originals_box),
         ):
             traitlets.link((self, trait), (control, "value"))
+        self.add_class("kw-options")
         self.observe(self._show_mode_help, names="mode")
         for name, value in traits.items():
             setattr(self, name, value)

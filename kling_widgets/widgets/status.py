@@ -45,18 +45,31 @@ class TaskView(widgets.VBox):
     problem = traitlets.Unicode("", help="A problem watching the task (network trouble, deadline), in words.")
 
     def __init__(
-        self, task: Task, *, client: KlingClient | None = None, label: str = "", compact: bool = False, **kwargs: Any
+        self,
+        task: Task,
+        *,
+        client: KlingClient | None = None,
+        label: str = "",
+        compact: bool = False,
+        aspect_ratio: str | None = None,
+        **kwargs: Any,
     ) -> None:
-        self.client, self.label, self.compact = client, label, compact
+        self.client, self.label, self.compact, self.aspect_ratio = client, label, compact, aspect_ratio
         self._header = widgets.HTML()
         self.progress = widgets.FloatProgress(min=0, max=100, layout=widgets.Layout(width="100%", height="14px"))
         self._message = widgets.HTML()
         self._media = widgets.Box()
         self.download_button = widgets.Button(
-            description="Save MP4", icon="download", tooltip="Save the video next to this notebook"
+            description="Save on the server",
+            icon="server",
+            tooltip="Save the MP4 on the machine that runs the kernel, next to this notebook",
+            layout=widgets.Layout(width="auto"),
         )
         self._saved = widgets.HTML()
-        self._actions = widgets.HBox([self.download_button, self._saved], layout=widgets.Layout(display="none"))
+        self._actions = widgets.HBox(
+            [self._saved, self.download_button],
+            layout=widgets.Layout(display="none", align_items="center", flex_flow="row wrap"),
+        )
         self.download_button.on_click(lambda _: self.save())
         self._video_url: str | None = None
         super().__init__(
@@ -135,22 +148,38 @@ class TaskView(widgets.VBox):
         if task.status is TaskStatus.SUCCEEDED and playable and task.video_url != self._video_url:
             self._video_url = task.video_url
             duration = f"{task.video_duration:g} s video · " if task.video_duration else ""
+            width, height = _video_box(self.aspect_ratio, self.compact)
             self._media.children = (
                 widgets.Video.from_url(
                     task.video_url,
                     autoplay=False,
                     loop=False,
                     controls=True,
-                    layout=widgets.Layout(
-                        max_width="270px" if self.compact else "560px", max_height="300px" if self.compact else "420px"
-                    ),
+                    layout=widgets.Layout(width=width, height=height, max_width="100%"),
                 ),
             )
+            name = f"kling-{task.id}.mp4"
             self._saved.value = (
-                f'<span class="kw-hint">{esc(duration)}<a href="{esc(task.video_url)}" target="_blank" '
-                'rel="noopener">open in a new tab</a> · the service deletes it after 30 days</span>'
+                f'<span class="kw-hint">{esc(duration)}<a href="{esc(task.video_url)}" download="{esc(name)}" '
+                f'target="_blank" rel="noopener"><b>Download MP4</b></a> (in your browser) · the service deletes '
+                "it after 30 days</span>"
             )
             self._actions.layout.display = None
+
+
+def _video_box(aspect_ratio: str | None, compact: bool) -> tuple[str, str]:
+    """A useful size for every ratio: landscape wide, portrait tall, square in between."""
+    boxes = {
+        "16:9": ("560px", "315px"),
+        "9:16": ("270px", "480px"),
+        "1:1": ("400px", "400px"),
+    }
+    width, height = boxes.get(aspect_ratio or "", ("560px", "auto"))
+    if compact:
+        scale = 270 / max(int(width[:-2]), 270) if width.endswith("px") else 1.0
+        width = f"{int(int(width[:-2]) * scale)}px" if width.endswith("px") else width
+        height = f"{int(int(height[:-2]) * scale)}px" if height.endswith("px") else height
+    return width, height
 
 
 def _progress_value(task: Task) -> float:
