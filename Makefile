@@ -8,7 +8,7 @@ PORT   ?= 8888
 # so the demo raises it. JupyterLab refuses to run as root unless told; containers and CI machines often are root.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: setup demo test lint unit bench clean
+.PHONY: setup demo app test lint unit bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,11 +19,24 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# The demo opens a working copy (.demo/, git-ignored): what you run and save never touches the tracked
+# tutorial. The URL is printed with its token, so it opens the notebook, not a login page.
+TOKEN := $(shell $(PYTHON) -c "import secrets; print(secrets.token_hex(16))")
 demo: setup
-	@echo "Opening notebooks/quickstart.ipynb in JupyterLab at http://127.0.0.1:$(PORT)/lab"
+	@mkdir -p .demo
+	@[ -f .demo/quickstart.ipynb ] || cp notebooks/quickstart.ipynb .demo/quickstart.ipynb
+	@echo "Opening a working copy of notebooks/quickstart.ipynb in JupyterLab:"
+	@echo "    http://127.0.0.1:$(PORT)/lab/tree/quickstart.ipynb?token=$(TOKEN)"
 	@echo "No KLING_API_KEY set? The notebook runs against the built-in simulator (nothing is billed)."
-	cd notebooks && ../$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(PORT) $(ALLOW_ROOT) \
+	cd .demo && ../$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(PORT) $(ALLOW_ROOT) \
+		--IdentityProvider.token=$(TOKEN) \
 		'--ServerApp.tornado_settings={"websocket_max_message_size": 209715200}' quickstart.ipynb
+
+# The bundle as a standalone page (Voila): app/kling.ipynb, on PORT, key and address from the environment.
+app: setup
+	@echo "Serving the app at http://127.0.0.1:$(PORT)/ (Ctrl-C to stop)"
+	cd app && ../$(BIN)/voila kling.ipynb --no-browser --Voila.ip=127.0.0.1 --port=$(PORT) \
+		'--Voila.tornado_settings={"websocket_max_message_size": 209715200}'
 
 lint: setup
 	$(BIN)/ruff check kling_widgets tests benchmarks
@@ -41,4 +54,4 @@ bench: setup
 	$(BIN)/python benchmarks/gallery.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache artifacts
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache artifacts .demo

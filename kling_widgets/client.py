@@ -29,7 +29,7 @@ import requests
 from ._redact import SecretHeader, install_log_filter, redact
 from ._version import __version__
 from .auth import GatewayAuth, JWTAuth
-from .download import DOWNLOAD_DEADLINE, MAX_VIDEO_BYTES, bare_session, fetch_video, unique_path
+from .download import DOWNLOAD_DEADLINE, MAX_VIDEO_BYTES, bare_session, fetch_bytes, fetch_video, unique_path
 from .errors import (
     APIConnectionError,
     APIError,
@@ -46,7 +46,7 @@ from .errors import (
     WaitTimeoutError,
 )
 from .http_errors import error_from_body, parse_retry_after
-from .models import Task, TaskStatus, VideoRequest
+from .models import EmbeddedVideo, Task, TaskStatus, VideoRequest
 from .retry import BACKOFF_CAP, PASSING, POLL_INTERVAL, backoff_delay, poll_delay
 from .transport import Progress, UploadBody, api_session, json_or_none, send
 
@@ -533,6 +533,15 @@ class KlingClient:
         if self.history is not None and task.external_task_id:
             self.history.record_download(task.external_task_id, final.resolve())
         return final
+
+    def embed(self, task: Task, *, max_bytes: int = 25_000_000) -> EmbeddedVideo:
+        """The task's video carried in the notebook itself, for publishing: display the result at the end
+        of a cell and the saved notebook (or its HTML export) plays it offline, after the service has
+        deleted it. Kept under ``max_bytes`` (a notebook is not a video store)."""
+        if not task.video_url:
+            raise KlingError(f"task {task.id} has no video yet (status {task.status.value})")
+        data = fetch_bytes(self._video_session, task.video_url, max_bytes=max_bytes, read_timeout=self.timeout)
+        return EmbeddedVideo(task, data)
 
     def is_simulator(self) -> bool:
         """True only when the service proves it is the built-in simulator (``GET /sim/about`` says so):

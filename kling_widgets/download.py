@@ -115,6 +115,30 @@ def fetch_video(
             partial.unlink(missing_ok=True)
 
 
+def fetch_bytes(session: requests.Session, url: str, *, max_bytes: int, read_timeout: float = 30.0) -> bytes:
+    """The video at ``url`` in memory, with the same care as a download (no credentials, a video or
+    nothing, within ``max_bytes``)."""
+    response = _open(session, url, read_timeout)
+    try:
+        kind = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if kind.startswith(_NOT_VIDEO_TYPES):
+            raise DownloadError(f"the video link answered with {kind}, not a video (an expired link?)")
+        chunks, size = [], 0
+        for chunk in response.iter_content(1 << 16):
+            size += len(chunk)
+            if size > max_bytes:
+                raise DownloadError(f"the video is over the {max_bytes:,}-byte cap for embedding")
+            chunks.append(chunk)
+        data = b"".join(chunks)
+    except requests.exceptions.RequestException as error:
+        raise APIConnectionError(f"video download failed: {type(error).__name__}", reached=True) from None
+    finally:
+        response.close()
+    if not looks_like_video(data[:512]):
+        raise DownloadError("the video link answered with something that is not a video")
+    return data
+
+
 def _place(partial: Path, target: Path, overwrite: bool) -> Path:
     """Move the finished file into place; without ``overwrite`` a file that appeared meanwhile wins."""
     if overwrite:

@@ -172,7 +172,7 @@ class Task:
         if self.progress is not None and not self.done:
             head += f" · {self.progress:.0f}%"
         if self.units:
-            head += f" · {self.units:g} units"
+            head += f" · {units_words(self.units)}"
         body = ""
         url = self.video_url or ""
         if self.status is TaskStatus.SUCCEEDED and url.lower().startswith(("https://", "http://")):
@@ -291,6 +291,11 @@ class Task:
         )
 
 
+def units_words(units: float) -> str:
+    """'1 unit', '3.5 units'."""
+    return f"{units:g} unit" + ("" if units == 1 else "s")
+
+
 _HTML_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;"})
 
 
@@ -304,6 +309,27 @@ def _first_video(kling: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(videos, list) and videos and isinstance(videos[0], dict):
         return videos[0]
     return {}
+
+
+@dataclass(frozen=True)
+class EmbeddedVideo:
+    """A finished video carried inside the notebook (a data URI), for publishing: the service deletes its
+    videos after 30 days, and an exported page may be read offline. ``KlingClient.embed(task)`` makes one;
+    displaying it at the end of a cell saves the video with the notebook."""
+
+    task: Task
+    data: bytes = field(repr=False)
+
+    def __repr__(self) -> str:
+        return f"EmbeddedVideo(task={self.task.id!r}, {len(self.data) / 1e6:.1f} MB)"
+
+    def _repr_html_(self) -> str:
+        encoded = base64.b64encode(self.data).decode("ascii")
+        return (
+            f'<div class="kling-task" style="font-size:13px"><b>Kling task {_esc(self.task.id)}</b>'
+            f'<video controls preload="metadata" style="max-width:560px;max-height:480px;display:block;'
+            f'margin-top:6px" src="data:video/mp4;base64,{encoded}"></video></div>'
+        )
 
 
 ImageItem = ImageSource | PreparedImage

@@ -38,6 +38,13 @@ def test_tutorial_runs_top_to_bottom(name: str, tmp_path: Path) -> None:
     text = outputs(notebook)
     if name == "quickstart.ipynb":
         assert "using the built-in simulator" in text and "Nothing is billed" in text
+        html = "\n".join(
+            str(out.get("data", {}).get("text/html", ""))
+            for c in notebook.cells
+            if c.cell_type == "code"
+            for out in c.outputs
+        )
+        assert "<video src=" in html and "data:video/mp4;base64," in html  # the task, and the video embedded
         assert "succeeded 5.0 s" in text
     if name == "parts_alone.ipynb":
         assert "now 1 image(s)" in text and "outside 1:2.5" in text and "succeeded 10.0 s" in text

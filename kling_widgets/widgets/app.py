@@ -34,7 +34,7 @@ from ..errors import (
     ValidationError,
 )
 from ..images import DEFAULT_MAX_SIDE
-from ..models import MODES, Task, VideoRequest
+from ..models import MODES, Task, VideoRequest, units_words
 from ..watcher import TaskUpdate, TaskWatcher
 from ._style import esc, message_html, stylesheet, title
 from .batch import BatchView
@@ -356,8 +356,8 @@ class MultiImageToVideo(widgets.VBox):
             else f"one {self.options.mode} task of {self.options.duration} s"
         )
         if self.client and self.client.is_simulator():
-            return f"Ready · {count} · about {units:g} units · simulator: nothing is billed"
-        return f"Ready · one click creates {count} · about {units:g} units (billed)"
+            return f"Ready · {count} · about {units_words(units)} · simulator: nothing is billed"
+        return f"Ready · one click creates {count} · about {units_words(units)} (billed)"
 
     def _banner(self) -> str:
         if self.client is None:

@@ -11,6 +11,7 @@ import ipywidgets as widgets
 import traitlets
 
 from ..batch import Batch, BatchItem, estimate_units
+from ..models import units_words
 from ._style import esc, stylesheet
 from .status import TaskView
 
@@ -84,9 +85,9 @@ class BatchView(widgets.VBox):
         done = counts["succeeded"] + counts["failed"]
         parts = [f"{len(items)} task{'s' if len(items) != 1 else ''}", f"{counts['succeeded']} done"]
         parts += [f"{counts[k]} {k}" for k in ("failed", "running", "queued") if counts[k]]
-        money = f"about {estimate:g} units estimated"
+        money = f"about {units_words(estimate)} estimated"
         if charged:
-            money += f" · {charged:g} units charged"
+            money += f" · {units_words(charged)} charged"
         held = " · waiting for a free slot (your account's limit)" if batch.holding and counts["queued"] else ""
         self.summary = f"{' · '.join(parts)} · {money}{held}"
         self.progress.max = max(1, len(items))

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 import traitlets
 
+from ..models import units_words
 from ._style import esc, stylesheet
 
 if TYPE_CHECKING:
@@ -191,7 +192,7 @@ class HistoryGallery(widgets.VBox):
             )
             if x
         )
-        units = f" · {entry.units:g} units" if entry.units else ""
+        units = f" · {units_words(entry.units)}" if entry.units else ""
         negative = settings.get("negative_prompt")
         negative_html = f'<div class="kw-hint">Avoid: {esc(_short(negative, 120))}</div>' if negative else ""
         reason = (

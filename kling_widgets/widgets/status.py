@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 import traitlets
 
-from ..models import Task, TaskStatus, is_known_status
+from ..models import Task, TaskStatus, is_known_status, units_words
 from ._style import esc, message_html, stylesheet
 
 if TYPE_CHECKING:
@@ -126,7 +126,7 @@ class TaskView(widgets.VBox):
         raw = f" <span class='kw-hint'>(service says {esc(task.raw_status)!s})</span>" if unusual else ""
         label = f"<b>{esc(self.label)}</b> · " if self.label else ""
         ext = f" · <span class='kw-mono'>{esc(task.external_task_id)}</span>" if task.external_task_id else ""
-        units = f" · {task.units:g} units charged" if task.units else ""
+        units = f" · {units_words(task.units)} charged" if task.units else ""
         self._header.value = (
             f'<div>{label}<span class="kw-badge kw-badge-{css}">{esc(words)}</span>{raw} '
             f'<span class="kw-hint">{esc(elapsed_text(task))}</span></div>'

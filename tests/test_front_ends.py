@@ -1,0 +1,192 @@
+"""Every front end in a real browser (Debian's headless Chromium, driven by Playwright): the Voila app
+that `make app` serves, the bundle in Notebook 7, and a tutorial exported to HTML read with no network.
+Screenshots land in artifacts/browser/. A missing Chromium fails these tests: they never skip."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+
+from kling_widgets.simulator import Simulator
+from kling_widgets.simulator.samples import sample_jpeg
+
+from .test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, LARGE_MESSAGES, free_port, run_cell
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.browser
+
+
+def serve(command: list[str], url: str, folder: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """Start a server and wait until ``url`` answers."""
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (see .ci/run); this test must not skip")
+    log = open(folder / "server.log", "w")  # noqa: SIM115 - the process owns it until it ends
+    process = subprocess.Popen(command, cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return process
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                pytest.fail("the server did not start:\n" + (folder / "server.log").read_text()[-3000:])
+            time.sleep(0.5)
+
+
+def clean_env(folder: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KLING_")}
+    env.update(
+        JUPYTER_CONFIG_DIR=str(folder / ".config"),
+        JUPYTER_RUNTIME_DIR=str(folder / ".runtime"),
+        JUPYTERLAB_WORKSPACES_DIR=str(folder / ".workspaces"),
+        KLING_WIDGETS_HOME=str(folder / ".home"),
+        **extra,
+    )
+    return env
+
+
+def generate_in(page: Any, picture: Path, shot: str) -> None:
+    """Upload a picture, write a prompt, press Generate, and see the video play."""
+    from playwright.sync_api import expect
+
+    upload = page.locator(".widget-upload").first
+    upload.wait_for(timeout=90_000)
+    with page.expect_file_chooser() as chooser:
+        upload.click()
+    chooser.value.set_files(str(picture))
+    expect(page.locator(".kw-card img")).to_have_count(1, timeout=60_000)
+    page.locator("textarea[placeholder^='Describe the video']").fill("The fox walks toward the sunset")
+    page.get_by_role("button", name="9:16").click()
+    button = page.get_by_role("button", name="Generate video")
+    expect(button).to_be_enabled(timeout=10_000)
+    button.click()
+    expect(page.locator(".kw-task video")).to_have_count(1, timeout=60_000)
+    page.wait_for_function(
+        "() => { const v = document.querySelector('.kw-task video'); return v && v.readyState >= 1 }",
+        timeout=30_000,
+    )
+    page.screenshot(path=str(ARTIFACTS / shot), full_page=True)
+
+
+@pytest.fixture
+def picture(tmp_path: Path) -> Path:
+    path = tmp_path / "sunset-fox.jpg"
+    path.write_bytes(sample_jpeg(0, (1280, 960)))
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def test_the_voila_app_serves_the_bundle_from_the_environment(tmp_path: Path, picture: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    shutil.copytree(ROOT / "app", tmp_path / "app")
+    port = free_port()
+    voila = Path(sys.executable).with_name("voila")
+    with Simulator(processing_seconds=3) as sim:
+        env = clean_env(tmp_path, KLING_API_KEY=sim.api_key, KLING_BASE_URL=sim.url)
+        command = [str(voila), "kling.ipynb", "--no-browser", "--Voila.ip=127.0.0.1", f"--port={port}",
+                   '--Voila.tornado_settings={"websocket_max_message_size": 209715200}']  # fmt: skip
+        server = serve(command, f"http://127.0.0.1:{port}/", tmp_path / "app", env)
+        try:
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+                page = browser.new_page(viewport={"width": 1280, "height": 1400})
+                try:
+                    page.goto(f"http://127.0.0.1:{port}/")
+                    expect(page.get_by_text("Connected to the built-in simulator")).to_be_visible(timeout=90_000)
+                    assert page.locator(".jp-InputArea-editor, .cm-content").count() == 0  # an app: no code
+                    generate_in(page, picture, "6-voila-app.png")
+                except Exception:
+                    page.screenshot(path=str(ARTIFACTS / "failure-voila.png"), full_page=True)
+                    raise
+                finally:
+                    browser.close()
+        finally:
+            server.terminate()
+            server.wait(20)
+        assert sim.creates == 1 and sim.created[0]["body"]["aspect_ratio"] == "9:16"
+
+
+def test_the_bundle_in_notebook_7(tmp_path: Path, picture: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    port, token = free_port(), secrets.token_hex(16)
+    jupyter = Path(sys.executable).with_name("jupyter")
+    with Simulator(processing_seconds=3) as sim:
+        notebook = nbformat.v4.new_notebook()
+        notebook.cells = [
+            nbformat.v4.new_code_cell(
+                "from kling_widgets import KlingClient, MultiImageToVideo\n"
+                f"MultiImageToVideo(KlingClient({sim.api_key!r}, base_url={sim.url!r}), poll_interval=0.5)"
+            )
+        ]
+        notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(notebook, tmp_path / "demo.ipynb")
+        command = [str(jupyter), "notebook", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+                   f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp_path}", "--allow-root",
+                   LARGE_MESSAGES]  # fmt: skip
+        server = serve(command, f"http://127.0.0.1:{port}/api/status?token={token}", tmp_path, clean_env(tmp_path))
+        try:
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+                page = browser.new_page(viewport={"width": 1280, "height": 1400})
+                try:
+                    page.goto(f"http://127.0.0.1:{port}/notebooks/demo.ipynb?token={token}")
+                    page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
+                    time.sleep(2)  # the kernel connects
+                    run_cell(page, 0)
+                    generate_in(page, picture, "7-notebook-7.png")
+                except Exception:
+                    page.screenshot(path=str(ARTIFACTS / "failure-notebook7.png"), full_page=True)
+                    raise
+                finally:
+                    browser.close()
+        finally:
+            server.terminate()
+            server.wait(20)
+        assert sim.creates == 1
+
+
+def test_an_exported_tutorial_shows_its_video_with_no_network(tmp_path: Path) -> None:
+    from nbclient import NotebookClient
+    from nbconvert import HTMLExporter
+    from playwright.sync_api import expect, sync_playwright
+
+    shutil.copy(ROOT / "notebooks" / "quickstart.ipynb", tmp_path / "quickstart.ipynb")
+    notebook = nbformat.read(tmp_path / "quickstart.ipynb", as_version=4)
+    NotebookClient(notebook, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}},
+                   store_widget_state=True).execute()  # fmt: skip
+    html, _ = HTMLExporter().from_notebook_node(notebook)
+    page_path = tmp_path / "quickstart.html"
+    page_path.write_text(html, encoding="utf-8")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 1400})
+        context.route("http*://**", lambda route: route.abort())  # no network at all: only the file itself
+        page = context.new_page()
+        try:
+            page.goto(page_path.as_uri())
+            embedded = page.locator("video[src^='data:video/mp4']")
+            expect(embedded).to_have_count(1, timeout=20_000)
+            page.wait_for_function(
+                "() => { const v = document.querySelector(\"video[src^='data:video/mp4']\"); "
+                "return v && v.readyState >= 1 && v.duration > 4 }",
+                timeout=20_000,
+            )
+            expect(page.get_by_text("Kling task").first).to_be_visible()
+            embedded.scroll_into_view_if_needed()
+            page.screenshot(path=str(ARTIFACTS / "8-exported-offline.png"), full_page=False)
+        finally:
+            browser.close()
