@@ -8,7 +8,7 @@ PORT   ?= 8888
 # so the demo raises it. JupyterLab refuses to run as root unless told; containers and CI machines often are root.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: setup demo app test lint unit bench clean
+.PHONY: setup demo app test lint unit bench clean browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,8 +42,22 @@ lint: setup
 	$(BIN)/ruff check kling_widgets tests benchmarks
 	$(BIN)/mypy
 
-test: lint
-	$(BIN)/python -m pytest
+# The browser tests need Chromium. When none is found, install one the way this machine allows: Debian's
+# package as root, otherwise Playwright's own build (its path is handed to the tests). Never skipped.
+CHROMIUM ?= /usr/bin/chromium
+browser: setup
+	@if [ -x "$(CHROMIUM)" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing Debian's chromium for the browser tests"; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null; \
+	else \
+		echo "No $(CHROMIUM): installing Playwright's Chromium"; $(BIN)/python -m playwright install chromium; \
+	fi
+
+test: lint browser
+	@if [ -x "$(CHROMIUM)" ]; then CHROMIUM="$(CHROMIUM)" $(BIN)/python -m pytest; \
+	else CHROMIUM="$$($(BIN)/python -c 'from playwright.sync_api import sync_playwright as p; m = p().start(); print(m.chromium.executable_path); m.stop()')" $(BIN)/python -m pytest; fi
 
 bench: setup
 	$(BIN)/python benchmarks/import_time.py

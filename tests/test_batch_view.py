@@ -147,3 +147,21 @@ def test_a_task_renders_as_plain_html_for_saved_notebooks() -> None:
     failed = Task("t2", TaskStatus.FAILED, error="<script>alert(1)</script> refused")
     assert "&lt;script&gt;" in failed._repr_html_() and "<script>" not in failed._repr_html_()
     assert "javascript:" not in Task("t3", TaskStatus.SUCCEEDED, video_url="javascript:alert(1)")._repr_html_()
+
+
+def test_the_bundle_and_task_views_carry_a_static_html_fallback(photo: bytes, sim: Simulator) -> None:
+    from kling_widgets import TaskView
+
+    app = MultiImageToVideo(KlingClient(sim.api_key, base_url=sim.url), poll_interval=0.05)
+    app.image_picker.add(photo)
+    app.prompt_box.value = "a fox <b>runs</b>"
+    future = app.submit()
+    assert future is not None and future.result(timeout=10) is not None
+    wait_for(lambda: app.tasks[0].done)
+    bundle = app._repr_mimebundle_()
+    assert bundle is not None and "application/vnd.jupyter.widget-view+json" in bundle
+    assert "a fox &lt;b&gt;runs&lt;/b&gt;" in bundle["text/html"] and "<video src=" in bundle["text/html"]
+    view = app.gallery.views[0]
+    assert isinstance(view, TaskView)
+    assert "<video src=" in view._repr_mimebundle_()["text/html"]  # type: ignore[index]
+    app.close()

@@ -26,7 +26,8 @@ from PIL import Image
 from kling_widgets.simulator import Simulator
 from kling_widgets.simulator.samples import sample_jpeg
 
-CHROMIUM = "/usr/bin/chromium"
+# Debian's Chromium; `make test` hands over Playwright's own build where it had to install that instead.
+CHROMIUM = os.environ.get("CHROMIUM") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "browser"
 CHROMIUM_ARGS = [
     "--no-sandbox",

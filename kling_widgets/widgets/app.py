@@ -179,6 +179,30 @@ class MultiImageToVideo(widgets.VBox):
         images, tasks = len(self.image_picker.images), len(self.tasks)
         return f"MultiImageToVideo(client={self.client!r}, images={images}, tasks={tasks})"
 
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
+        """The widget, plus a static HTML fallback for readers without widget JavaScript: what the form
+        held and the tasks shown when the cell ran (each as the task's own HTML)."""
+        bundle: dict[str, Any] | None = super()._repr_mimebundle_(**kwargs)
+        if bundle is not None:
+            bundle["text/html"] = self._static_html()
+        return bundle
+
+    def _static_html(self) -> str:
+        prompt = self.prompt_box.value.strip()
+        options = self.options
+        form = (
+            f"<div>Prompt: <i>{esc(prompt)}</i> · {options.mode} · {options.duration} s · {options.aspect_ratio} · "
+            f"{len(self.image_picker.images)} picture(s)</div>"
+            if prompt
+            else ""
+        )
+        tasks = "".join(task._repr_html_() for task in self.tasks)
+        return (
+            '<div class="kling-widgets-static" style="font-size:13px;border:1px solid #ddd;border-radius:8px;'
+            'padding:8px 10px"><b>Kling · multi-image to video</b> — an interactive form: run the notebook with '
+            f"a live kernel to use it.{form}{tasks}</div>"
+        )
+
     def close(self) -> None:
         """Stop following tasks here and sending what is queued (it stays on record for a resume), and
         close the bundle's own widget."""

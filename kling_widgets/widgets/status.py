@@ -86,6 +86,15 @@ class TaskView(widgets.VBox):
     def __repr__(self) -> str:
         return f"TaskView({self.task!r})"
 
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
+        """The widget, plus a static HTML fallback for readers without widget JavaScript (a saved
+        notebook on GitHub, nbconvert's HTML of a notebook saved without widget state)."""
+        bundle: dict[str, Any] | None = super()._repr_mimebundle_(**kwargs)
+        if bundle is not None:
+            label = f"<div><b>{esc(self.label)}</b></div>" if self.label else ""
+            bundle["text/html"] = label + self.task._repr_html_()
+        return bundle
+
     def update(self, task: Task, problem: str | None = None) -> None:
         """Show a newer state of the task (and a watching problem, or clear it)."""
         unchanged = task == self.task and (problem or "") == self.problem
