@@ -79,6 +79,35 @@ def generate_in(page: Any, picture: Path, shot: str) -> None:
     page.screenshot(path=str(ARTIFACTS / shot), full_page=True)
 
 
+DROP_AND_PASTE = """async ([b64, kind]) => {
+  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  const data = new DataTransfer();
+  data.items.add(new File([bytes], kind + ".jpg", { type: "image/jpeg" }));
+  const zone = document.querySelector(".kw-drop");
+  if (kind === "dropped") {
+    zone.dispatchEvent(new DragEvent("drop", { dataTransfer: data, bubbles: true, cancelable: true }));
+  } else {
+    zone.focus();
+    zone.dispatchEvent(new ClipboardEvent("paste", { clipboardData: data, bubbles: true, cancelable: true }));
+  }
+}"""
+
+
+def drop_and_paste(page: Any, picture: Path) -> None:
+    """A picture dropped on the zone, another pasted into it: both arrive as cards."""
+    import base64
+
+    from playwright.sync_api import expect
+
+    encoded = base64.b64encode(picture.read_bytes()).decode()
+    page.evaluate(DROP_AND_PASTE, [encoded, "dropped"])
+    expect(page.locator(".kw-card img")).to_have_count(2, timeout=30_000)
+    page.evaluate(DROP_AND_PASTE, [encoded, "pasted"])
+    expect(page.locator(".kw-card img")).to_have_count(3, timeout=30_000)
+    expect(page.get_by_text("dropped.jpg")).to_be_visible()
+    expect(page.get_by_text("pasted.jpg")).to_be_visible()
+
+
 @pytest.fixture
 def picture(tmp_path: Path) -> Path:
     path = tmp_path / "sunset-fox.jpg"
@@ -107,6 +136,7 @@ def test_the_voila_app_serves_the_bundle_from_the_environment(tmp_path: Path, pi
                     expect(page.get_by_text("Connected to the built-in simulator")).to_be_visible(timeout=90_000)
                     assert page.locator(".jp-InputArea-editor, .cm-content").count() == 0  # an app: no code
                     generate_in(page, picture, "6-voila-app.png")
+                    drop_and_paste(page, picture)
                 except Exception:
                     page.screenshot(path=str(ARTIFACTS / "failure-voila.png"), full_page=True)
                     raise

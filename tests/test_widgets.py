@@ -279,3 +279,11 @@ def test_concurrency_limit_queues_the_click_and_sends_it_when_a_task_ends(photo:
         wait_for(lambda: len(app.tasks) == 2)
         assert sim.creates == 2 and sim.created[1]["external_task_id"] == refused  # the same intention
         app.close()
+
+
+def test_pictures_dropped_or_pasted_in_the_browser_are_added(photo: bytes) -> None:
+    picker = ImagePicker()
+    picker.drop._handle_custom_msg({"kind": "picture", "name": "dropped.jpg"}, [memoryview(photo)])
+    wait_for(lambda: len(picker.images) == 1 and not picker.busy)
+    assert picker.images[0].source == "dropped.jpg"
+    assert "dropped" not in all_state(picker.drop)  # nothing of the picture stays in widget state

@@ -15,6 +15,7 @@ from ..errors import ValidationError
 from ..images import DEFAULT_MAX_SIDE, Fit, PreparedImage, is_url, prepare_image
 from ..models import MAX_IMAGES
 from ._style import esc, human_size, message_html, stylesheet
+from .drop import drop_zone
 
 ACCEPT = ".jpg,.jpeg,.png,.heic,.heif,.avif,.webp,.gif,.bmp,.tif,.tiff,.jp2,.mpo,image/*"
 THUMB = 128
@@ -59,12 +60,14 @@ class ImagePicker(widgets.VBox):
             layout=widgets.Layout(flex="1 1 auto", width="auto"),
         )
         self.add_button = widgets.Button(description="Add", layout=widgets.Layout(width="70px"))
+        self.drop = drop_zone(self._receive)
         self._status = widgets.HTML()
         self._cards = widgets.Box(layout=widgets.Layout(display="flex", flex_flow="row wrap", margin="6px 0 0 0"))
         super().__init__(
             [
                 stylesheet(),
                 widgets.HBox([self.upload, self.source, self.add_button], layout=widgets.Layout(width="100%")),
+                self.drop,
                 self._status,
                 self._cards,
             ],
@@ -176,6 +179,11 @@ class ImagePicker(widgets.VBox):
         if not files:
             return
         self.upload.value = ()  # drop the full bytes from widget state at once: only thumbnails stay
+        self.busy = True
+        threading.Thread(target=self._add_all, args=(files,), daemon=True).start()
+
+    def _receive(self, files: list[dict[str, Any]]) -> None:
+        """Pictures dropped or pasted in the browser: prepared off the kernel's thread, like uploads."""
         self.busy = True
         threading.Thread(target=self._add_all, args=(files,), daemon=True).start()
 
