@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 
 import ipywidgets as widgets
-from ipywidgets.widgets.widget import _instances
 
 from kling_widgets import HistoryGallery, Task, TaskHistory, TaskStatus, VideoRequest
 from kling_widgets.simulator.samples import sample_jpeg
+from kling_widgets.widgets._state import synced_json
 
 GOAL = 2.0
 
@@ -46,19 +46,7 @@ def journal(folder: Path, count: int) -> TaskHistory:
 
 
 def state_kb(widget: widgets.Widget) -> float:
-    seen: dict[str, object] = {}
-
-    def walk(w: object) -> None:
-        if isinstance(w, widgets.Widget) and w.model_id not in seen:
-            state = w.get_state()
-            seen[w.model_id] = state
-            for value in state.values():
-                for item in value if isinstance(value, (list, tuple)) else [value]:
-                    if isinstance(item, str) and item.startswith("IPY_MODEL_"):
-                        walk(_instances.get(item[10:]))
-
-    walk(widget)
-    return len(json.dumps(seen, default=str)) / 1000
+    return len(synced_json(widget)) / 1000
 
 
 def measure(history: TaskHistory) -> tuple[float, float, float]:

@@ -4,7 +4,6 @@ environment with no credentials or journal of the developer's own leaking in."""
 from __future__ import annotations
 
 import io
-import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +11,6 @@ from typing import Any
 
 import ipywidgets as widgets
 import pytest
-from ipywidgets.widgets.widget import _instances
 from PIL import Image
 
 from kling_widgets import KlingClient, TaskHistory, VideoRequest
@@ -116,19 +114,9 @@ def wait_for(condition: Any, timeout: float = 10.0) -> None:
 
 def all_state(widget: widgets.Widget) -> str:
     """The synced state of a widget and every widget below it, as the front end would get it."""
-    seen: dict[str, Any] = {}
+    from kling_widgets.widgets._state import synced_json
 
-    def walk(w: Any) -> None:
-        if isinstance(w, widgets.Widget) and w.model_id not in seen:
-            state = w.get_state()
-            seen[w.model_id] = state
-            for value in state.values():
-                for item in value if isinstance(value, (list, tuple)) else [value]:
-                    if isinstance(item, str) and item.startswith("IPY_MODEL_"):
-                        walk(_instances.get(item[10:]))
-
-    walk(widget)
-    return json.dumps(seen, default=lambda v: f"<{len(v)} bytes>" if isinstance(v, (bytes, memoryview)) else str(v))
+    return synced_json(widget)
 
 
 def fox(*images: Any, prompt: str = "a fox runs through snow", **kwargs: Any) -> VideoRequest:

@@ -44,6 +44,20 @@ LARGE_MESSAGES = '--ServerApp.tornado_settings={"websocket_max_message_size": 20
 pytestmark = pytest.mark.browser
 
 
+def clean_env(folder: Path, **extra: str) -> dict[str, str]:
+    """The environment for a Jupyter server of the tests: no KLING_ variables of the developer's, and
+    its own config, runtime, workspace and journal folders."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KLING_")}
+    env.update(
+        JUPYTER_CONFIG_DIR=str(folder / ".config"),
+        JUPYTER_RUNTIME_DIR=str(folder / ".runtime"),
+        JUPYTERLAB_WORKSPACES_DIR=str(folder / ".workspaces"),
+        KLING_WIDGETS_HOME=str(folder / ".home"),
+        **extra,
+    )
+    return env
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -57,13 +71,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, S
     root = tmp_path_factory.mktemp("lab")
     port, token = free_port(), secrets.token_hex(16)
     sim = Simulator(processing_seconds=4).start()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KLING_")}
-    env.update(
-        JUPYTER_CONFIG_DIR=str(root / ".config"),
-        JUPYTER_RUNTIME_DIR=str(root / ".runtime"),
-        JUPYTERLAB_WORKSPACES_DIR=str(root / ".workspaces"),
-        KLING_WIDGETS_HOME=str(root / ".home"),
-    )
+    env = clean_env(root)
     jupyter = Path(sys.executable).with_name("jupyter")
     log = open(root / "lab.log", "w")  # noqa: SIM115 - closed in the teardown below
     server = subprocess.Popen(

@@ -4,6 +4,7 @@ Screenshots land in artifacts/browser/. A missing Chromium fails these tests: th
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,7 @@ import pytest
 from kling_widgets.simulator import Simulator
 from kling_widgets.simulator.samples import sample_jpeg
 
-from .test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, LARGE_MESSAGES, free_port, run_cell
+from .test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, LARGE_MESSAGES, clean_env, free_port, run_cell
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.browser
@@ -44,16 +46,21 @@ def serve(command: list[str], url: str, folder: Path, env: dict[str, str]) -> su
             time.sleep(0.5)
 
 
-def clean_env(folder: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KLING_")}
-    env.update(
-        JUPYTER_CONFIG_DIR=str(folder / ".config"),
-        JUPYTER_RUNTIME_DIR=str(folder / ".runtime"),
-        JUPYTERLAB_WORKSPACES_DIR=str(folder / ".workspaces"),
-        KLING_WIDGETS_HOME=str(folder / ".home"),
-        **extra,
-    )
-    return env
+@contextlib.contextmanager
+def browser_page(failure_shot: str) -> Iterator[Any]:
+    """A page in headless Chromium; a screenshot of it is kept if the test fails."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 1400})
+        try:
+            yield page
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / failure_shot), full_page=True)
+            raise
+        finally:
+            browser.close()
 
 
 def generate_in(page: Any, picture: Path, shot: str) -> None:
@@ -117,7 +124,7 @@ def picture(tmp_path: Path) -> Path:
 
 
 def test_the_voila_app_serves_the_bundle_from_the_environment(tmp_path: Path, picture: Path) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     shutil.copytree(ROOT / "app", tmp_path / "app")
     port = free_port()
@@ -128,20 +135,12 @@ def test_the_voila_app_serves_the_bundle_from_the_environment(tmp_path: Path, pi
                    '--Voila.tornado_settings={"websocket_max_message_size": 209715200}']  # fmt: skip
         server = serve(command, f"http://127.0.0.1:{port}/", tmp_path / "app", env)
         try:
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-                page = browser.new_page(viewport={"width": 1280, "height": 1400})
-                try:
-                    page.goto(f"http://127.0.0.1:{port}/")
-                    expect(page.get_by_text("Connected to the built-in simulator")).to_be_visible(timeout=90_000)
-                    assert page.locator(".jp-InputArea-editor, .cm-content").count() == 0  # an app: no code
-                    generate_in(page, picture, "6-voila-app.png")
-                    drop_and_paste(page, picture)
-                except Exception:
-                    page.screenshot(path=str(ARTIFACTS / "failure-voila.png"), full_page=True)
-                    raise
-                finally:
-                    browser.close()
+            with browser_page("failure-voila.png") as page:
+                page.goto(f"http://127.0.0.1:{port}/")
+                expect(page.get_by_text("Connected to the built-in simulator")).to_be_visible(timeout=90_000)
+                assert page.locator(".jp-InputArea-editor, .cm-content").count() == 0  # an app: no code
+                generate_in(page, picture, "6-voila-app.png")
+                drop_and_paste(page, picture)
         finally:
             server.terminate()
             server.wait(20)
@@ -149,8 +148,6 @@ def test_the_voila_app_serves_the_bundle_from_the_environment(tmp_path: Path, pi
 
 
 def test_the_bundle_in_notebook_7(tmp_path: Path, picture: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
     port, token = free_port(), secrets.token_hex(16)
     jupyter = Path(sys.executable).with_name("jupyter")
     with Simulator(processing_seconds=3) as sim:
@@ -168,20 +165,12 @@ def test_the_bundle_in_notebook_7(tmp_path: Path, picture: Path) -> None:
                    LARGE_MESSAGES]  # fmt: skip
         server = serve(command, f"http://127.0.0.1:{port}/api/status?token={token}", tmp_path, clean_env(tmp_path))
         try:
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-                page = browser.new_page(viewport={"width": 1280, "height": 1400})
-                try:
-                    page.goto(f"http://127.0.0.1:{port}/notebooks/demo.ipynb?token={token}")
-                    page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
-                    time.sleep(2)  # the kernel connects
-                    run_cell(page, 0)
-                    generate_in(page, picture, "7-notebook-7.png")
-                except Exception:
-                    page.screenshot(path=str(ARTIFACTS / "failure-notebook7.png"), full_page=True)
-                    raise
-                finally:
-                    browser.close()
+            with browser_page("failure-notebook7.png") as page:
+                page.goto(f"http://127.0.0.1:{port}/notebooks/demo.ipynb?token={token}")
+                page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
+                time.sleep(2)  # the kernel connects
+                run_cell(page, 0)
+                generate_in(page, picture, "7-notebook-7.png")
         finally:
             server.terminate()
             server.wait(20)
