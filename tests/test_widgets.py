@@ -176,12 +176,12 @@ def fill(app: MultiImageToVideo, photo: bytes) -> None:
 
 
 def test_submit_is_disabled_with_the_reason_while_invalid(app: MultiImageToVideo, photo: bytes) -> None:
-    assert app.submit_button.disabled and "add 1 to 4 reference images" in app._why.value
+    assert app.submit_button.disabled and "add 1 to 4 reference images" in app.reason
     assert app.request is None and {p.field for p in app.problems} == {"images", "prompt"}
     assert app.submit() is None
     fill(app, photo)
     assert not app.submit_button.disabled and app.problems == [] and app.request is not None
-    assert "nothing is billed" in app._why.value
+    assert "nothing is billed" in app.reason
 
 
 def test_double_click_is_one_task_and_the_kernel_is_not_blocked(
@@ -211,7 +211,7 @@ def test_slow_create_keeps_submit_disabled(app: MultiImageToVideo, sim: Simulato
     time.sleep(0.2)
     assert app.submit_button.disabled and app.submit_button.description == "Submitting…"
     assert future.result(timeout=10) is None
-    assert "outcome is unknown" in app._status.value and sim.creates == 1
+    assert "outcome is unknown" in app.status and sim.creates == 1
 
 
 def test_service_refusal_is_shown_and_the_form_keeps_its_values(
@@ -222,7 +222,7 @@ def test_service_refusal_is_shown_and_the_form_keeps_its_values(
     sim.inject(method="POST", status=400, code=1301, message="The prompt violates the content policy")
     future = app.submit()
     assert future is not None and future.result(timeout=10) is None
-    assert "content safety policy" in app._status.value and "1301" in app._status.value
+    assert "content safety policy" in app.status and "1301" in app.status
     assert app.prompt_box.value == "a fox runs through snow" and len(app.image_picker.images) == 1
     assert (app.options.mode, app.options.duration) == ("pro", 10) and not app.submit_button.disabled
 
@@ -274,7 +274,7 @@ def test_concurrency_limit_queues_the_click_and_sends_it_when_a_task_ends(photo:
         first = app.submit().result(timeout=10)  # type: ignore[union-attr]
         assert first is not None
         assert app.submit().result(timeout=10) is None  # type: ignore[union-attr]
-        assert "1303" in app._status.value and "queued" in app._status.value and sim.creates == 1
+        assert "1303" in app.status and "queued" in app.status and sim.creates == 1
         refused = [r for r in sim.requests if r.method == "POST"][1].json["external_task_id"]
         wait_for(lambda: len(app.tasks) == 2)
         assert sim.creates == 2 and sim.created[1]["external_task_id"] == refused  # the same intention
@@ -283,7 +283,10 @@ def test_concurrency_limit_queues_the_click_and_sends_it_when_a_task_ends(photo:
 
 def test_pictures_dropped_or_pasted_in_the_browser_are_added(photo: bytes) -> None:
     picker = ImagePicker()
-    picker.drop._handle_custom_msg({"kind": "picture", "name": "dropped.jpg"}, [memoryview(photo)])
+    half = len(photo) // 2  # a big picture comes in pieces, under the server's message limit
+    for index, piece in enumerate((photo[:half], photo[half:])):
+        message = {"kind": "piece", "id": "p1", "index": index, "count": 2, "name": "dropped.jpg"}
+        picker.drop._handle_custom_msg(message, [memoryview(piece)])
     wait_for(lambda: len(picker.images) == 1 and not picker.busy)
     assert picker.images[0].source == "dropped.jpg"
     assert "dropped" not in all_state(picker.drop)  # nothing of the picture stays in widget state

@@ -12,7 +12,10 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-ESM = r"""
+CHUNK = 4 * 1024 * 1024  # bytes per message: well under Tornado's default 10 MiB websocket limit
+ESM = (
+    f"const CHUNK = {CHUNK};\n"
+    + r"""
 function render({ model, el }) {
   el.classList.add("kw-drop");
   el.tabIndex = 0;
@@ -25,7 +28,13 @@ function render({ model, el }) {
       const picture = (file.type || "").startsWith("image/") || /\.(heic|heif|avif|jp2|mpo)$/i.test(file.name || "");
       if (!picture) continue;
       const buffer = await file.arrayBuffer();
-      model.send({ kind: "picture", name: file.name || "pasted picture" }, undefined, [buffer]);
+      // In pieces: a server's websocket messages are often capped at 10 MiB, and a phone photo is bigger.
+      const id = Math.random().toString(36).slice(2);
+      const count = Math.max(1, Math.ceil(buffer.byteLength / CHUNK));
+      for (let index = 0; index < count; index++) {
+        const piece = buffer.slice(index * CHUNK, (index + 1) * CHUNK);
+        model.send({ kind: "piece", id, index, count, name: file.name || "pasted picture" }, undefined, [piece]);
+      }
     }
   };
   const over = (on) => (event) => { event.preventDefault(); el.classList.toggle("kw-drop-over", on); };
@@ -43,6 +52,7 @@ function render({ model, el }) {
 }
 export default { render };
 """
+)
 
 CSS = """
 .kw-drop { border: 1.5px dashed var(--jp-border-color1, #bbb); border-radius: 6px; padding: 7px 12px;
@@ -66,13 +76,27 @@ def _drop_zone_class() -> type:
     return DropZone
 
 
+MAX_PIECES = 64  # 256 MB: more than any picture worth sending; a runaway sender is cut off
+
+
 def drop_zone(receive: Receiver) -> Any:
-    """A drop-and-paste zone; ``receive([{"name", "content"}])`` gets the pictures, on the kernel."""
+    """A drop-and-paste zone; ``receive([{"name", "content"}])`` gets each picture, on the kernel, once
+    all its pieces have arrived."""
     zone = _drop_zone_class()()
+    pending: dict[str, dict[int, bytes]] = {}
 
     def on_message(_: Any, content: Any, buffers: list[Any]) -> None:
-        if isinstance(content, dict) and content.get("kind") == "picture" and buffers:
-            receive([{"name": str(content.get("name") or "dropped picture"), "content": bytes(buffers[0])}])
+        if not (isinstance(content, dict) and content.get("kind") == "piece" and buffers):
+            return
+        key, count = str(content.get("id")), int(content.get("count") or 0)
+        if not 0 < count <= MAX_PIECES:
+            return
+        pieces = pending.setdefault(key, {})
+        pieces[int(content.get("index") or 0)] = bytes(buffers[0])
+        if len(pieces) == count:
+            del pending[key]
+            data = b"".join(pieces[i] for i in range(count))
+            receive([{"name": str(content.get("name") or "dropped picture"), "content": data}])
 
     zone.on_msg(on_message)
     return zone
