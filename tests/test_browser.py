@@ -175,10 +175,15 @@ def test_upload_prompt_option_submit_and_watch_the_video(lab: tuple[str, Path, S
             with page.expect_file_chooser() as chooser:
                 upload.click()
             chooser.value.set_files([str(picture), str(phone_photo)])
-            expect(page.locator(".kw-card img")).to_have_count(2, timeout=60_000)
+            expect(page.locator(".kw-card .kw-thumb")).to_have_count(2, timeout=60_000)
             expect(page.get_by_text(re.compile(r"re-encoded 1\d\.\d MB → \d\.\d MB"))).to_be_visible()
             page.get_by_title("Remove image 2").click()
-            expect(page.locator(".kw-card img")).to_have_count(1, timeout=10_000)
+            expect(page.locator(".kw-card .kw-thumb")).to_have_count(1, timeout=10_000)
+            page.locator(".kw-card .kw-thumb").first.click()  # a larger preview, and back
+            expect(page.locator(".kw-lightbox").first).to_be_visible(timeout=5_000)
+            page.screenshot(path=str(ARTIFACTS / "1-preview.png"))
+            page.locator(".kw-lightbox").first.click(position={"x": 10, "y": 10})
+            expect(page.locator(".kw-lightbox").first).to_be_hidden(timeout=5_000)
             page.locator("textarea[placeholder^='Describe the video']").fill(
                 "The fox walks toward the sunset, slow dolly-in"
             )

@@ -72,7 +72,7 @@ def generate_in(page: Any, picture: Path, shot: str) -> None:
     with page.expect_file_chooser() as chooser:
         upload.click()
     chooser.value.set_files(str(picture))
-    expect(page.locator(".kw-card img")).to_have_count(1, timeout=60_000)
+    expect(page.locator(".kw-card .kw-thumb")).to_have_count(1, timeout=60_000)
     page.locator("textarea[placeholder^='Describe the video']").fill("The fox walks toward the sunset")
     page.get_by_role("button", name="9:16").click()
     button = page.get_by_role("button", name="Generate video")
@@ -108,9 +108,9 @@ def drop_and_paste(page: Any, picture: Path) -> None:
 
     encoded = base64.b64encode(picture.read_bytes()).decode()
     page.evaluate(DROP_AND_PASTE, [encoded, "dropped"])
-    expect(page.locator(".kw-card img")).to_have_count(2, timeout=30_000)
+    expect(page.locator(".kw-card .kw-thumb")).to_have_count(2, timeout=30_000)
     page.evaluate(DROP_AND_PASTE, [encoded, "pasted"])
-    expect(page.locator(".kw-card img")).to_have_count(3, timeout=30_000)
+    expect(page.locator(".kw-card .kw-thumb")).to_have_count(3, timeout=30_000)
     expect(page.get_by_text("dropped.jpg")).to_be_visible()
     expect(page.get_by_text("pasted.jpg")).to_be_visible()
 

@@ -24,6 +24,11 @@ CSS = """
 .kw-root .widget-textarea { margin-right: 0; padding-right: 2px; }
 .kw-options .widget-toggle-button.mod-active, .kw-options .jupyter-button.mod-active {
   background-color: var(--jp-brand-color1, #1976d2); color: #fff; box-shadow: none; font-weight: 600; }
+.kw-thumb { width: 128px; height: 128px; object-fit: cover; border-radius: 4px; cursor: zoom-in; display: block; }
+.kw-lightbox { display: none; position: fixed; inset: 0; z-index: 10000; background: rgba(0, 0, 0, 0.82);
+  align-items: center; justify-content: center; cursor: zoom-out; }
+.kw-lightbox img { max-width: 90vw; max-height: 90vh; border-radius: 6px; box-shadow: 0 4px 24px rgba(0,0,0,.5); }
+.kw-preview-toggle:checked ~ .kw-lightbox { display: flex; }
 .kw-reason-error { color: #b3261e; font-size: 13px; font-weight: 600; }
 .kw-badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 11px; font-weight: 600; }
 .kw-badge-submitted { background: #e8eaf6; color: #303f9f; }

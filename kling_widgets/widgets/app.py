@@ -662,7 +662,11 @@ def _words_for(item: BatchItem) -> tuple[str, str]:
 
 
 def _plain(problem: Problem) -> str:
-    return f"{problem.field}: {problem.message}" if problem.field not in ("images", "client") else problem.message
+    if problem.field in ("images", "client"):
+        return problem.message
+    if problem.message.startswith(("is ", "must ")):  # "prompt is required: …", not "prompt: is required"
+        return f"{problem.field} {problem.message}"
+    return f"{problem.field}: {problem.message}"
 
 
 def _label(request: VideoRequest) -> str:

@@ -220,11 +220,7 @@ class ImagePicker(widgets.VBox):
             caption = f"<b>{index + 1}</b> · URL (sent as is)"
             notes = ""
         else:
-            picture = widgets.Image(
-                value=item.thumbnail(THUMB * 2),
-                format="jpeg",
-                layout=widgets.Layout(width=f"{THUMB}px", height=f"{THUMB}px", object_fit="cover"),
-            )
+            picture = widgets.HTML(_preview_html(item), layout=widgets.Layout(width=f"{THUMB}px", height=f"{THUMB}px"))
             caption = (
                 f"<b>{index + 1}</b> · {item.width}×{item.height}<br>{human_size(item.size)} · "
                 f'<span title="{esc(item.source)}">{esc(_shorten(item.source, 16))}</span>'
@@ -249,6 +245,28 @@ class ImagePicker(widgets.VBox):
         )
         card.add_class("kw-card")
         return card
+
+
+PREVIEW = 640  # px: the larger preview a click on a thumbnail opens
+
+
+def _preview_html(item: PreparedImage) -> str:
+    """The thumbnail; a click opens a larger preview over the page, another click closes it (no script:
+    a hidden checkbox and two labels)."""
+    import base64
+    import uuid
+
+    key = f"kwp-{uuid.uuid4().hex[:10]}"
+    thumb = base64.b64encode(item.thumbnail(THUMB * 2)).decode()
+    large = base64.b64encode(item.thumbnail(PREVIEW)).decode()
+    name = esc(item.source)
+    return (
+        f'<input type="checkbox" id="{key}" class="kw-preview-toggle" hidden>'
+        f'<label for="{key}" title="{name}: click for a larger view"><img class="kw-thumb" alt="{name}" '
+        f'src="data:image/jpeg;base64,{thumb}"></label>'
+        f'<label for="{key}" class="kw-lightbox" title="Click to close"><img alt="{name}" '
+        f'src="data:image/jpeg;base64,{large}"></label>'
+    )
 
 
 def _small_button(label: str, tooltip: str, *, disabled: bool = False) -> widgets.Button:
