@@ -18,6 +18,7 @@ from typing import Any
 
 import nbformat
 import pytest
+from PIL import Image
 
 from kling_widgets.simulator import Simulator
 from kling_widgets.simulator.samples import sample_jpeg
@@ -28,12 +29,26 @@ ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.browser
 
 
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop a server and everything it started (make starts voila as its child)."""
+    try:
+        os.killpg(process.pid, 15)
+    except ProcessLookupError:
+        return
+    try:
+        process.wait(20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, 9)
+
+
 def serve(command: list[str], url: str, folder: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     """Start a server and wait until ``url`` answers."""
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (see .ci/run); this test must not skip")
     log = open(folder / "server.log", "w")  # noqa: SIM115 - the process owns it until it ends
-    process = subprocess.Popen(command, cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        command, cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     deadline = time.monotonic() + 90
     while True:
         try:
@@ -41,7 +56,7 @@ def serve(command: list[str], url: str, folder: Path, env: dict[str, str]) -> su
                 return process
         except OSError:
             if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
+                stop(process)
                 pytest.fail("the server did not start:\n" + (folder / "server.log").read_text()[-3000:])
             time.sleep(0.5)
 
@@ -126,14 +141,14 @@ def picture(tmp_path: Path) -> Path:
 def test_the_voila_app_serves_the_bundle_from_the_environment(tmp_path: Path, picture: Path) -> None:
     from playwright.sync_api import expect
 
-    shutil.copytree(ROOT / "app", tmp_path / "app")
     port = free_port()
-    voila = Path(sys.executable).with_name("voila")
+    phone_photo = tmp_path / "phone-photo.jpg"  # over Tornado's 10 MiB message default: make app raises it
+    Image.effect_noise((3000, 2400), 90).convert("RGB").save(phone_photo, "JPEG", quality=100)
+    assert phone_photo.stat().st_size > 10_500_000
     with Simulator(processing_seconds=3) as sim:
-        env = clean_env(tmp_path, KLING_API_KEY=sim.api_key, KLING_BASE_URL=sim.url)
-        command = [str(voila), "kling.ipynb", "--no-browser", "--Voila.ip=127.0.0.1", f"--port={port}",
-                   '--Voila.tornado_settings={"websocket_max_message_size": 209715200}']  # fmt: skip
-        server = serve(command, f"http://127.0.0.1:{port}/", tmp_path / "app", env)
+        env = clean_env(tmp_path, KLING_API_KEY=sim.api_key, KLING_BASE_URL=sim.url, PORT=str(port))
+        command = ["make", "--no-print-directory", "-C", str(ROOT), "app"]  # exactly what the README says
+        server = serve(command, f"http://127.0.0.1:{port}/", tmp_path, env)
         try:
             with browser_page("failure-voila.png") as page:
                 page.goto(f"http://127.0.0.1:{port}/")
@@ -141,9 +156,12 @@ def test_the_voila_app_serves_the_bundle_from_the_environment(tmp_path: Path, pi
                 assert page.locator(".jp-InputArea-editor, .cm-content").count() == 0  # an app: no code
                 generate_in(page, picture, "6-voila-app.png")
                 drop_and_paste(page, picture)
+                with page.expect_file_chooser() as chooser:
+                    page.locator(".widget-upload").first.click()
+                chooser.value.set_files(str(phone_photo))
+                expect(page.locator(".kw-card .kw-thumb")).to_have_count(4, timeout=60_000)
         finally:
-            server.terminate()
-            server.wait(20)
+            stop(server)
         assert sim.creates == 1 and sim.created[0]["body"]["aspect_ratio"] == "9:16"
 
 
@@ -172,8 +190,7 @@ def test_the_bundle_in_notebook_7(tmp_path: Path, picture: Path) -> None:
                 run_cell(page, 0)
                 generate_in(page, picture, "7-notebook-7.png")
         finally:
-            server.terminate()
-            server.wait(20)
+            stop(server)
         assert sim.creates == 1
 
 
