@@ -54,6 +54,9 @@ def test_tutorial_runs_top_to_bottom(name: str, tmp_path: Path) -> None:
         assert "brought back: 2 pictures; missing: []" in text
         assert "std 10 s · The fox and the keeper wave at each other" in text
         assert "keeper.jpg (no longer at" in text and ".mp4 + " in text and ".json" in text
+    if name == "client_alone.ipynb":
+        assert "succeeded 100" in text and "client-alone.mp4" in text and "images: give 1 to 4" in text
+        assert "'alg': 'HS256'" in text and "by external id: succeeded" in text and "recent: True" in text
     if name == "sweeps.ipynb":
         assert "4 tasks · about 9 units" in text and "creates sent: 4" in text
         assert text.count("succeeded") >= 4 and "limit learned from 1303: 2" in text
