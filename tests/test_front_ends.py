@@ -160,6 +160,11 @@ def test_the_voila_app_serves_the_bundle_from_the_environment(tmp_path: Path, pi
                     page.locator(".widget-upload").first.click()
                 chooser.value.set_files(str(phone_photo))
                 expect(page.locator(".kw-card .kw-thumb")).to_have_count(4, timeout=60_000)
+                page.set_viewport_size({"width": 1920, "height": 1200})  # a wide screen: form and results side by side
+                time.sleep(0.5)
+                form, results = page.locator(".kw-column").all()
+                assert results.bounding_box()["x"] > form.bounding_box()["x"] + 500  # type: ignore[index]
+                page.screenshot(path=str(ARTIFACTS / "9-voila-wide.png"))
         finally:
             stop(server)
         assert sim.creates == 1 and sim.created[0]["body"]["aspect_ratio"] == "9:16"

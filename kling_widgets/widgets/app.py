@@ -136,10 +136,8 @@ class MultiImageToVideo(widgets.VBox):
         self._told_unknown: set[str] = set()
         self._closed = False
         self._lock = threading.RLock()
-        super().__init__(
+        form = widgets.VBox(
             [
-                stylesheet(),
-                widgets.HTML(self._banner()),
                 title("Reference images (1–4)"),
                 self.image_picker,
                 self.prompt_box,
@@ -152,12 +150,15 @@ class MultiImageToVideo(widgets.VBox):
                 ),
                 self._status,
                 self._code,
-                title("Tasks"),
-                self.gallery,
-                *history_box,
-            ],
-            **kwargs,
+            ]
         )
+        results = widgets.VBox([title("Tasks"), self.gallery, *history_box])
+        form.add_class("kw-column")
+        results.add_class("kw-column")
+        # Two columns that sit side by side when the page is wide enough, one above the other otherwise.
+        columns = widgets.Box([form, results], layout=widgets.Layout(display="flex", flex_flow="row wrap"))
+        columns.add_class("kw-columns")
+        super().__init__([stylesheet(), widgets.HTML(self._banner()), columns], **kwargs)
         self.add_class("kw-root")
         self.submit_button.on_click(lambda _: self.submit())
         self.image_picker.observe(self._on_form_change, names="images")
