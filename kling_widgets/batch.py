@@ -43,9 +43,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("kling_widgets")
 
 # Kling's published unit table for video generation with kling-v1-6 (Kling AI developer pricing,
-# https://klingai.com/global/dev/pricing, "Video Generation" — 1 unit for a standard 5 s video, 3.5 for
-# professional; 10 s costs twice 5 s). Resellers such as the gateway bill in their own currency: pass
-# your own ``rate_card`` to estimate_units, keyed (model, mode, seconds).
+# https://klingai.com/global/dev/pricing, "Video Generation": 1 unit for a standard 5 s video, 3.5 for
+# professional, 10 s twice 5 s — the same ratios as Kling's credit table for its web app, std 5 s = 10
+# credits, pro 5 s = 35, doubled for 10 s). Resellers such as the gateway bill in their own currency:
+# pass your own ``rate_card`` to estimate_units, keyed (model, mode, seconds).
 RATE_CARD: dict[tuple[str, str, int], float] = {
     ("kling-v1-6", "std", 5): 1.0,
     ("kling-v1-6", "std", 10): 2.0,
