@@ -461,14 +461,16 @@ class MultiImageToVideo(widgets.VBox):
             for item in click.items:
                 self._follow(click, item)
             first = click.items[0]
-            if not click.future.done():
-                if first.task is not None:
-                    click.future.set_result(first.task)
-                elif first.final:
-                    click.future.set_result(None)
-                elif first.state == "queued" and batch.holding and batch.refusals_1303:
+            with self._lock:  # two threads report: the future is settled once
+                settle = not click.future.done() and (
+                    first.task is not None
+                    or first.final
+                    or (first.state == "queued" and batch.holding and bool(batch.refusals_1303))
+                )
+                if settle and first.task is None and not first.final:
                     self._tell_held(click, batch)
-                    click.future.set_result(None)
+                if settle:
+                    click.future.set_result(first.task)
             if all(i.final or i.task is not None for i in click.items):
                 with self._lock:
                     if click in self._clicks:
@@ -482,10 +484,13 @@ class MultiImageToVideo(widgets.VBox):
             self.submitting = False
 
     def _follow(self, click: _Click, item: BatchItem) -> None:
-        if item.index in click.shown:
-            return
-        if item.task is not None:
+        # The queue reports from its sender thread and from the watcher's: the first to see a new task
+        # shows it, the other finds it shown.
+        with self._lock:
+            if item.index in click.shown or (item.task is None and not item.final):
+                return
             click.shown.add(item.index)
+        if item.task is not None:
             if click.view is None:
                 request = item.request
                 view = self.gallery.add(
@@ -498,10 +503,8 @@ class MultiImageToVideo(widgets.VBox):
                     callback(item.task)
                 except Exception:
                     log.exception("an on_submit callback failed")
-        elif item.final:
-            click.shown.add(item.index)
-            if click.view is None:
-                self._say(*_words_for(item))
+        elif click.view is None:
+            self._say(*_words_for(item))
 
     def _tell_held(self, click: _Click, batch: Batch) -> None:
         if click.told_held:
@@ -616,6 +619,10 @@ class MultiImageToVideo(widgets.VBox):
         self._on_resumed(resumed)
 
     def _on_resumed(self, batch: Batch) -> None:
+        with self._lock:  # reported from two threads: each task is shown once
+            self._show_resumed(batch)
+
+    def _show_resumed(self, batch: Batch) -> None:
         for item in batch.items:
             shown = self.gallery.get(item.external_task_id) or (item.task and self.gallery.get(item.task.id))
             if item.task is not None and not shown:

@@ -229,7 +229,11 @@ class TaskGallery(widgets.VBox):
         return widget
 
     def add(self, view: TaskView, *, newest: bool = True) -> TaskView:
+        """Show ``view``; a task already shown keeps its view (which is returned)."""
         with self._lock:
+            shown = self._views.get(view.task.id)
+            if shown is not None and shown is not view:
+                return shown
             self._views[view.task.id] = view
             others: list[Any] = [c for c in self.children if c is not view and c is not self._empty]
             self.children = tuple([view, *others] if newest else [*others, view])
