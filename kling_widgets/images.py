@@ -149,7 +149,17 @@ def prepare_image(
     if isinstance(source, Image.Image):
         return _Preparer(None, "PIL image", fix=fix, fit=fit, max_side=max_side).from_pixels(source)
     data, name = _read(source)
-    prepared = _Preparer(data, name, fix=fix, fit=fit, max_side=max_side).run()
+    try:
+        prepared = _Preparer(data, name, fix=fix, fit=fit, max_side=max_side).run()
+    except ValidationError:
+        raise
+    except Exception as error:  # a hostile file can trip a decoder in ways no rule names: refuse it, in words
+        import logging
+
+        logging.getLogger("kling_widgets").debug("preparing %s failed", name, exc_info=True)
+        raise ValidationError(
+            Problem("image", f"{name}: cannot be decoded ({type(error).__name__}): the file is damaged or unusual")
+        ) from None
     origin = _origin(source)
     return replace(prepared, origin=origin, _thumbnails={}) if origin else prepared
 
@@ -389,7 +399,10 @@ def _flatten(im: Image.Image) -> tuple[Image.Image, str | None]:
     if im.mode in ("CMYK", "YCbCr", "LAB", "HSV"):
         return im.convert("RGB"), f"converted {im.mode} → RGB"
     if im.mode.startswith("I") or im.mode == "F":
-        return im.convert("I").point(lambda v: v / 256 if v > 255 else v).convert("L"), "converted to 8-bit"
+        deep = im.convert("I")
+        high = deep.getextrema()[1]
+        scale = 1 / 256 if isinstance(high, (int, float)) and high > 255 else 1.0  # 16-bit down to 8-bit
+        return deep.point(lambda v: v * scale).convert("L"), "converted to 8-bit"
     return im.convert("RGB"), f"converted {im.mode} → RGB"
 
 
@@ -542,7 +555,8 @@ class _Preparer:
             out = "PNG" if lossless else "JPEG"
             self.changes.append(f"converted {name} → {out}")
             if frames > 1:
-                self.changes.append(f"used the first frame of {frames} (an animation)")
+                kind = "pages" if name == "TIFF" else "frames (an animation)"
+                self.changes.append(f"used the first of {frames} {kind}")
             if orientation != 1:
                 self.changes.append(f"rotated per EXIF (orientation {orientation})")
             pixels = ImageOps.exif_transpose(im) if orientation != 1 else im

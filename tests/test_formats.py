@@ -70,7 +70,7 @@ def test_every_common_format_is_converted_with_fix(name: str, capfd: pytest.Capt
     assert sent.format == becomes and sent.size == (900, 600) == (prepared.width, prepared.height)
     assert any(called in change and becomes in change for change in prepared.changes), prepared.changes
     if name == "GIF animated":
-        assert any("first frame of 3" in change for change in prepared.changes)
+        assert any("first of 3 frames" in change for change in prepared.changes)
     assert capfd.readouterr() == ("", "")  # nothing a decoder said reached the output
 
 
@@ -203,3 +203,13 @@ def test_the_bundle_option_sends_originals(sim: Any) -> None:
     app.options.send_originals = True
     assert app.image_picker.max_side is None
     app.close()
+
+
+def test_deep_and_multi_page_pictures_are_converted() -> None:
+    image = sample_image(6, (800, 600))
+    deep = prepare_image(encode(image.convert("I;16"), "PNG"))  # 16-bit grey
+    assert deep.mime == "image/png" and any("8-bit" in c for c in deep.changes)
+    pages = io.BytesIO()
+    image.save(pages, "TIFF", save_all=True, append_images=[image.rotate(90)])
+    prepared = prepare_image(pages.getvalue())
+    assert any("first of 2 pages" in c for c in prepared.changes)
