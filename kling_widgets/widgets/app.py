@@ -58,6 +58,7 @@ class _Click:
 
     items: list[BatchItem]
     future: Future[Task | None]
+    sweep: bool = False  # several requests: shown as one BatchView, not a TaskView each
     view: BatchView | None = None
     shown: set[int] = field(default_factory=set)
     told_held: bool = False
@@ -434,7 +435,7 @@ class MultiImageToVideo(widgets.VBox):
             self.submitting = True
         self._say("")
         future: Future[Task | None] = Future()
-        click = _Click([], future)
+        click = _Click([], future, sweep=len(requests) > 1)
         with self._lock:
             self._clicks.append(click)
         if len(requests) > 1:
@@ -445,7 +446,7 @@ class MultiImageToVideo(widgets.VBox):
                 "ok",
             )
         click.items = self.queue.add(requests)
-        if len(requests) > 1:
+        if click.sweep:
             click.view = BatchView(self.queue, items=click.items, title=f"Sweep of {len(requests)}")
             self.gallery.add_widget(click.view)
         self._on_queue(self.queue)
@@ -491,7 +492,7 @@ class MultiImageToVideo(widgets.VBox):
                 return
             click.shown.add(item.index)
         if item.task is not None:
-            if click.view is None:
+            if not click.sweep:
                 request = item.request
                 view = self.gallery.add(
                     TaskView(item.task, client=self.client, label=_label(request), aspect_ratio=request.aspect_ratio)
@@ -503,7 +504,7 @@ class MultiImageToVideo(widgets.VBox):
                     callback(item.task)
                 except Exception:
                     log.exception("an on_submit callback failed")
-        elif click.view is None:
+        elif not click.sweep:
             self._say(*_words_for(item))
 
     def _tell_held(self, click: _Click, batch: Batch) -> None:
