@@ -487,18 +487,18 @@ class MultiImageToVideo(widgets.VBox):
     def _follow(self, click: _Click, item: BatchItem) -> None:
         # The queue reports from its sender thread and from the watcher's: the first to see a new task
         # shows it, the other finds it shown.
-        with self._lock:
+        with self._lock:  # shown before anyone can see the click as settled
             if item.index in click.shown or (item.task is None and not item.final):
                 return
             click.shown.add(item.index)
-        if item.task is not None:
-            if not click.sweep:
+            if item.task is not None and not click.sweep:
                 request = item.request
                 view = self.gallery.add(
                     TaskView(item.task, client=self.client, label=_label(request), aspect_ratio=request.aspect_ratio)
                 )
                 view.update(item.task)
                 self._say(f"Task {item.task.id} created — following it below.", "ok")
+        if item.task is not None:
             for callback in list(self._callbacks):
                 try:
                     callback(item.task)
