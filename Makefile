@@ -29,13 +29,13 @@ demo: setup
 	@echo "    http://127.0.0.1:$(PORT)/lab/tree/quickstart.ipynb?token=$(TOKEN)"
 	@echo "No KLING_API_KEY set? The notebook runs against the built-in simulator (nothing is billed)."
 	cd .demo && ../$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(PORT) $(ALLOW_ROOT) \
-		--IdentityProvider.token=$(TOKEN) \
+		--IdentityProvider.token=$(TOKEN) --ServerApp.port_retries=0 \
 		'--ServerApp.tornado_settings={"websocket_max_message_size": 209715200}' quickstart.ipynb
 
 # The bundle as a standalone page (Voila): app/kling.ipynb, on PORT, key and address from the environment.
 app: setup
 	@echo "Serving the app at http://127.0.0.1:$(PORT)/ (Ctrl-C to stop)"
-	cd app && ../$(BIN)/voila kling.ipynb --no-browser --Voila.ip=127.0.0.1 --port=$(PORT) \
+	cd app && ../$(BIN)/voila kling.ipynb --no-browser --Voila.ip=127.0.0.1 --port=$(PORT) --Voila.port_retries=0 \
 		'--Voila.tornado_settings={"websocket_max_message_size": 209715200}'
 
 lint: setup

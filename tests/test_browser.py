@@ -69,8 +69,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, S
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (see .ci/run); this test must not skip")
     root = tmp_path_factory.mktemp("lab")
+    sim = Simulator(processing_seconds=4).start()  # first: its port is taken before another is picked
     port, token = free_port(), secrets.token_hex(16)
-    sim = Simulator(processing_seconds=4).start()
     env = clean_env(root)
     jupyter = Path(sys.executable).with_name("jupyter")
     log = open(root / "lab.log", "w")  # noqa: SIM115 - closed in the teardown below
@@ -81,6 +81,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, S
             "--no-browser",
             "--ip=127.0.0.1",
             f"--port={port}",
+            "--ServerApp.port_retries=0",  # the port asked for, or a loud failure: never another one
             f"--IdentityProvider.token={token}",
             f"--ServerApp.root_dir={root}",
             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",

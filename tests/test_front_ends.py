@@ -141,11 +141,11 @@ def picture(tmp_path: Path) -> Path:
 def test_the_voila_app_serves_the_bundle_from_the_environment(tmp_path: Path, picture: Path) -> None:
     from playwright.sync_api import expect
 
-    port = free_port()
     phone_photo = tmp_path / "phone-photo.jpg"  # over Tornado's 10 MiB message default: make app raises it
     Image.effect_noise((3000, 2400), 90).convert("RGB").save(phone_photo, "JPEG", quality=100)
     assert phone_photo.stat().st_size > 10_500_000
     with Simulator(processing_seconds=3) as sim:
+        port = free_port()  # picked after the simulator took its own
         env = clean_env(tmp_path, KLING_API_KEY=sim.api_key, KLING_BASE_URL=sim.url, PORT=str(port))
         command = ["make", "--no-print-directory", "-C", str(ROOT), "app"]  # exactly what the README says
         server = serve(command, f"http://127.0.0.1:{port}/", tmp_path, env)
@@ -171,9 +171,10 @@ def test_the_voila_app_serves_the_bundle_from_the_environment(tmp_path: Path, pi
 
 
 def test_the_bundle_in_notebook_7(tmp_path: Path, picture: Path) -> None:
-    port, token = free_port(), secrets.token_hex(16)
+    token = secrets.token_hex(16)
     jupyter = Path(sys.executable).with_name("jupyter")
     with Simulator(processing_seconds=3) as sim:
+        port = free_port()  # picked after the simulator took its own
         notebook = nbformat.v4.new_notebook()
         notebook.cells = [
             nbformat.v4.new_code_cell(
@@ -185,6 +186,7 @@ def test_the_bundle_in_notebook_7(tmp_path: Path, picture: Path) -> None:
         nbformat.write(notebook, tmp_path / "demo.ipynb")
         command = [str(jupyter), "notebook", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
                    f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp_path}", "--allow-root",
+                   "--ServerApp.port_retries=0",
                    LARGE_MESSAGES]  # fmt: skip
         server = serve(command, f"http://127.0.0.1:{port}/api/status?token={token}", tmp_path, clean_env(tmp_path))
         try:
