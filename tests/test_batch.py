@@ -166,3 +166,14 @@ def test_a_kernel_killed_halfway_resumes_and_sends_each_intention_once(tmp_path:
         assert sim.creates == 5 and len({c["external_task_id"] for c in sim.created}) == 5
         assert {c["external_task_id"] for c in sim.created} == {e.external_task_id for e in history.entries()}
         assert not any(history.spool.iterdir())  # the pictures waited only until they were sent
+
+
+def test_kling_direct_limit_is_learned_from_an_integer_1303(photo: bytes) -> None:
+    with Simulator("kling", processing_seconds=0.8, max_concurrent=2) as sim:
+        client = KlingClient(
+            provider="kling", access_key=sim.access_key, secret_key=sim.secret_key, base_url=sim.url, poll_interval=0.05
+        )
+        batch = Batch(client, sweep(base(photo), prompt=[f"scene {i}" for i in range(5)])).start()
+        tasks = batch.wait(timeout=60)
+        assert all(t.status is TaskStatus.SUCCEEDED for t in tasks) and sim.creates == 5
+        assert batch.limit == 2 and 1 <= batch.refusals_1303 <= 2 and most_running_at_once(sim) <= 2
