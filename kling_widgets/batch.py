@@ -113,6 +113,21 @@ def _item(index: int, request: VideoRequest) -> BatchItem:
     return BatchItem(index, request)
 
 
+def tally(items: Iterable[BatchItem]) -> dict[str, int]:
+    """How many of ``items`` are queued, sending, running, succeeded, failed or cancelled. A request that
+    created no task (refused, outcome unknown) counts as failed, and so does one whose watch stopped
+    without an ending (the watcher's deadline)."""
+    counts = dict.fromkeys(("queued", "sending", "running", "succeeded", "failed", "cancelled"), 0)
+    for item in items:
+        if item.task is not None and item.task.done:
+            counts[item.task.status.value] += 1
+        elif item.state in ("refused", "unknown", "done"):
+            counts["failed"] += 1
+        else:
+            counts[item.state] += 1
+    return counts
+
+
 @dataclass
 class BatchItem:
     """One intention of a batch: its request, and what became of it.
@@ -206,15 +221,7 @@ class Batch:
     def counts(self) -> dict[str, int]:
         """How many requests are queued, sending, running, succeeded, failed (refused and lost included)."""
         with self._cond:
-            counts = {"queued": 0, "sending": 0, "running": 0, "succeeded": 0, "failed": 0, "cancelled": 0}
-            for item in self.items:
-                if item.state == "done" and item.task is not None:
-                    counts[item.task.status.value] += 1
-                elif item.state in ("refused", "unknown"):
-                    counts["failed"] += 1
-                else:
-                    counts[item.state] += 1
-            return counts
+            return tally(self.items)
 
     @property
     def units_charged(self) -> float:
@@ -351,21 +358,17 @@ class Batch:
 
     def _wait_for_slot(self) -> bool:
         """Hold until the batch may send one more create. False when cancelled."""
-        with self._cond:
-            while not self._cancelled:
-                if self.limit is None or self._running() < self.limit:
+        while True:
+            with self._cond:
+                free = self.limit is None or self._running() < self.limit
+                if self._cancelled or free:
                     self.holding = False
-                    return True
-                if not self.holding:
-                    self.holding = True
-                    self._cond.release()
-                    try:
-                        self._tell()
-                    finally:
-                        self._cond.acquire()
-                self._cond.wait(QUEUE_RETRY)  # woken when a task ends; else look again
-            self.holding = False
-            return False
+                    return not self._cancelled
+                started_holding, self.holding = not self.holding, True
+                if not started_holding:
+                    self._cond.wait(QUEUE_RETRY)  # woken when a task ends; else look again
+                    continue
+            self._tell()  # say once that the batch waits for a slot, then wait
 
     def _send(self, item: BatchItem) -> None:
         while True:

@@ -46,7 +46,7 @@ from .errors import (
     WaitTimeoutError,
 )
 from .http_errors import error_from_body, parse_retry_after
-from .models import EmbeddedVideo, Task, TaskStatus, VideoRequest
+from .models import EmbeddedVideo, Task, TaskStatus, VideoRequest, body_size
 from .retry import BACKOFF_CAP, PASSING, POLL_INTERVAL, backoff_delay, poll_delay
 from .transport import Progress, UploadBody, api_session, json_or_none, send
 
@@ -305,8 +305,10 @@ class KlingClient:
         external_id = request.external_task_id or new_external_task_id()
         if request.external_task_id != external_id:
             request = request.with_external_task_id(external_id)
-        request = request.within_body_cap(self.max_body_bytes)
         payload = request.to_payload()
+        if body_size(payload) > self.max_body_bytes:  # shrink the pictures to fit, or refuse before sending
+            request = request.within_body_cap(self.max_body_bytes)
+            payload = request.to_payload()
         if history is not None:
             history.record_submission(external_id, request, provider=self.provider, base_url=self.base_url)
         resent = False
@@ -516,14 +518,13 @@ class KlingClient:
         ``overwrite=True``. The video host never sees the Authorization header, across redirects too;
         your proxy settings and CA bundle (``REQUESTS_CA_BUNDLE``) are honoured. An answer that is not
         a video, over ``max_bytes`` or slower than ``deadline`` seconds leaves no file behind."""
-        if not task.video_url:
-            raise KlingError(f"task {task.id} has no video yet (status {task.status.value})")
+        url = _video_url(task)
         target = Path(path) if path is not None else Path.cwd()
         if target.is_dir():
             target = unique_path(target / f"kling-{task.id}.mp4")
         final = fetch_video(
             self._video_session,
-            task.video_url,
+            url,
             target,
             overwrite=overwrite,
             max_bytes=max_bytes,
@@ -538,9 +539,7 @@ class KlingClient:
         """The task's video carried in the notebook itself, for publishing: display the result at the end
         of a cell and the saved notebook (or its HTML export) plays it offline, after the service has
         deleted it. Kept under ``max_bytes`` (a notebook is not a video store)."""
-        if not task.video_url:
-            raise KlingError(f"task {task.id} has no video yet (status {task.status.value})")
-        data = fetch_bytes(self._video_session, task.video_url, max_bytes=max_bytes, read_timeout=self.timeout)
+        data = fetch_bytes(self._video_session, _video_url(task), max_bytes=max_bytes, read_timeout=self.timeout)
         return EmbeddedVideo(task, data)
 
     def is_simulator(self) -> bool:
@@ -562,6 +561,12 @@ class KlingClient:
     def _journal(self, task: Task, external_id: str | None) -> None:
         if self.history is not None and (external_id or task.external_task_id):
             self.history.record_task(task, external_id)
+
+
+def _video_url(task: Task) -> str:
+    if not task.video_url:
+        raise KlingError(f"task {task.id} has no video yet (status {task.status.value})")
+    return task.video_url
 
 
 def _says_external_id_exists(error: APIError) -> bool:

@@ -9,10 +9,13 @@ https link is never followed to plain http; an existing file is never overwritte
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import time
+from collections.abc import Generator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -23,6 +26,7 @@ from .errors import APIConnectionError, KlingError
 MAX_VIDEO_BYTES = 2_000_000_000
 DOWNLOAD_DEADLINE = 600.0
 MAX_REDIRECTS = 5
+SNIFF_BYTES = 512  # held back until they show the answer is a video
 _NOT_VIDEO_TYPES = ("text/", "application/json", "application/xml", "application/problem")
 
 
@@ -58,24 +62,19 @@ def unique_path(path: Path) -> Path:
     raise DownloadError(f"too many files named like {path.name}")
 
 
-def fetch_video(
+def video_chunks(
     session: requests.Session,
     url: str,
-    target: Path,
     *,
-    overwrite: bool,
     max_bytes: int = MAX_VIDEO_BYTES,
     deadline: float = DOWNLOAD_DEADLINE,
     read_timeout: float = 30.0,
-) -> Path:
-    """Download ``url`` to ``target``; returns the path written. Raises :class:`DownloadError` (or
-    :class:`APIConnectionError` for the network) and leaves nothing behind on any failure."""
-    if target.exists() and not overwrite:
-        raise DownloadError(f"{target} already exists: pass overwrite=True to replace it, or another path")
+) -> Generator[bytes, None, None]:
+    """The video at ``url``, chunk by chunk, with every check a download needs: no credentials, no
+    https→http, a video by its type and its first bytes, within ``max_bytes`` and ``deadline``.
+    Raises :class:`DownloadError` (or :class:`APIConnectionError` for the network)."""
     started = time.monotonic()
     response = _open(session, url, read_timeout)
-    handle = None
-    partial: Path | None = None
     try:
         kind = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         if kind.startswith(_NOT_VIDEO_TYPES):
@@ -83,60 +82,58 @@ def fetch_video(
         declared = response.headers.get("Content-Length")
         if declared and declared.isdigit() and int(declared) > max_bytes:
             raise DownloadError(f"the video is {int(declared):,} bytes, over the {max_bytes:,}-byte cap")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-        partial, handle = Path(name), os.fdopen(fd, "wb")
-        written, checked = 0, False
+        head: bytes | None = b""  # the first bytes, held back until they show a video
+        total = 0
         for chunk in response.iter_content(1 << 16):
-            if not checked and written + len(chunk) >= 12:
-                if written == 0 and not looks_like_video(chunk):
-                    raise DownloadError("the video link answered with something that is not a video")
-                checked = True
-            written += len(chunk)
-            if written > max_bytes:
+            total += len(chunk)
+            if total > max_bytes:
                 raise DownloadError(f"the video is over the {max_bytes:,}-byte cap")
             if time.monotonic() - started > deadline:
                 raise DownloadError(f"the download took longer than {deadline:g} s")
-            handle.write(chunk)
-        if not checked:
-            raise DownloadError("the video link answered with an empty or tiny body, not a video")
-        handle.close()
-        handle = None
-        final = _place(partial, target, overwrite)
-        partial = None
-        return final
+            if head is not None:
+                head += chunk
+                if len(head) < SNIFF_BYTES:
+                    continue
+                _check_video(head)
+                chunk, head = head, None
+            yield chunk
+        if head is not None:  # the whole body was shorter than SNIFF_BYTES
+            _check_video(head)
+            yield head
     except requests.exceptions.RequestException as error:
         raise APIConnectionError(f"video download failed: {type(error).__name__}", reached=True) from None
     finally:
         response.close()
-        if handle is not None:
-            handle.close()
-        if partial is not None:
-            partial.unlink(missing_ok=True)
 
 
-def fetch_bytes(session: requests.Session, url: str, *, max_bytes: int, read_timeout: float = 30.0) -> bytes:
-    """The video at ``url`` in memory, with the same care as a download (no credentials, a video or
-    nothing, within ``max_bytes``)."""
-    response = _open(session, url, read_timeout)
-    try:
-        kind = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
-        if kind.startswith(_NOT_VIDEO_TYPES):
-            raise DownloadError(f"the video link answered with {kind}, not a video (an expired link?)")
-        chunks, size = [], 0
-        for chunk in response.iter_content(1 << 16):
-            size += len(chunk)
-            if size > max_bytes:
-                raise DownloadError(f"the video is over the {max_bytes:,}-byte cap for embedding")
-            chunks.append(chunk)
-        data = b"".join(chunks)
-    except requests.exceptions.RequestException as error:
-        raise APIConnectionError(f"video download failed: {type(error).__name__}", reached=True) from None
-    finally:
-        response.close()
-    if not looks_like_video(data[:512]):
+def _check_video(head: bytes) -> None:
+    if len(head) < 12:
+        raise DownloadError("the video link answered with an empty or tiny body, not a video")
+    if not looks_like_video(head):
         raise DownloadError("the video link answered with something that is not a video")
-    return data
+
+
+def fetch_video(session: requests.Session, url: str, target: Path, *, overwrite: bool, **limits: Any) -> Path:
+    """Download ``url`` to ``target`` (``limits``: those of :func:`video_chunks`); returns the path
+    written. Bytes go to a temporary name beside it, renamed at the end: nothing is left on failure."""
+    if target.exists() and not overwrite:
+        raise DownloadError(f"{target} already exists: pass overwrite=True to replace it, or another path")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    partial = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as handle, contextlib.closing(video_chunks(session, url, **limits)) as chunks:
+            for chunk in chunks:
+                handle.write(chunk)
+        return _place(partial, target, overwrite)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def fetch_bytes(session: requests.Session, url: str, **limits: Any) -> bytes:
+    """The video at ``url`` in memory, with the same checks as a download."""
+    with contextlib.closing(video_chunks(session, url, **limits)) as chunks:
+        return b"".join(chunks)
 
 
 def _place(partial: Path, target: Path, overwrite: bool) -> Path:
@@ -152,9 +149,7 @@ def _place(partial: Path, target: Path, overwrite: bool) -> Path:
         if target.exists():
             raise DownloadError(f"{target} already exists: pass overwrite=True to replace it") from None
         os.replace(partial, target)
-        return target
-    partial.unlink()
-    return target
+    return target  # the temporary name, if still there, is removed by the caller
 
 
 def _open(session: requests.Session, url: str, read_timeout: float) -> requests.Response:

@@ -30,6 +30,8 @@ class Problem:
     value: Any = None
 
     def __str__(self) -> str:
+        if self.message.startswith(("is ", "must ")):  # "prompt is required: …", not "prompt: is required"
+            return f"{self.field} {self.message}"
         return f"{self.field}: {self.message}"
 
 

@@ -10,6 +10,7 @@ fingerprint, their size and their source name.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import time
@@ -21,6 +22,7 @@ from typing import Any
 from .images import DEFAULT_MAX_SIDE, PreparedImage
 from .models import Task, TaskStatus, VideoRequest
 
+log = logging.getLogger("kling_widgets")
 UNKNOWN = "unknown"  # a create whose outcome nobody knows: it may exist
 QUEUED = "queued"  # an intention journaled but not sent yet (its pictures wait in the spool)
 CANCELLED = "cancelled"  # a queued intention that will never be sent
@@ -55,11 +57,6 @@ class HistoryEntry:
     def done(self) -> bool:
         """True once the task succeeded or failed: it will not change again."""
         return self.status in (TaskStatus.SUCCEEDED.value, TaskStatus.FAILED.value)
-
-    @property
-    def sent(self) -> bool:
-        """False while the intention is queued (never sent), or was cancelled before it was."""
-        return self.status not in (QUEUED, CANCELLED)
 
     def to_task(self) -> Task | None:
         """The last known state as a ``Task`` (None before the service gave it an id)."""
@@ -117,6 +114,16 @@ def _open_private(path: Path, *, append: bool = True) -> Any:
     flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC)
     fd = os.open(path, flags, PRIVATE_FILE)
     return os.fdopen(fd, "ab" if append else "wb")
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write a whole file, private (0600) in a private folder, under a temporary name first: a reader
+    never finds it half written."""
+    make_private_folder(path.parent, ours=True)
+    temporary = path.with_name(path.name + ".part")
+    with _open_private(temporary, append=False) as handle:
+        handle.write(data)
+    os.replace(temporary, path)
 
 
 def _describe(request: VideoRequest) -> dict[str, Any]:
@@ -280,13 +287,9 @@ class TaskHistory:
                 if isinstance(item, PreparedImage):
                     target = self.thumbnail_path(item.sha256)
                     if not target.exists():
-                        make_private_folder(self.thumbnails, ours=True)
-                        with _open_private(target, append=False) as handle:
-                            handle.write(item.thumbnail(THUMBNAIL_SIDE))
+                        _write_private(target, item.thumbnail(THUMBNAIL_SIDE))
         except (OSError, ValueError) as error:  # a card without a picture is better than a lost submission
-            import logging
-
-            logging.getLogger("kling_widgets").warning("could not keep a thumbnail: %s", error)
+            log.warning("could not keep a thumbnail: %s", error)
 
     # -- the spool: pictures of queued intentions, kept only until they are sent -------------------------
     @property
@@ -297,13 +300,9 @@ class TaskHistory:
         return self.spool / sha256
 
     def _spool_write(self, image: PreparedImage) -> None:
-        make_private_folder(self.spool, ours=True)
         target = self._spool_path(image.sha256)
         if not target.exists():
-            temporary = target.with_name(target.name + ".part")
-            with _open_private(temporary, append=False) as handle:
-                handle.write(image.data)
-            os.replace(temporary, target)
+            _write_private(target, image.data)
 
     def _release_if_spooled(self, external_task_id: str) -> None:
         """Once a queued intention was created (or refused), its pictures need not wait any more."""
@@ -318,7 +317,8 @@ class TaskHistory:
         """Forget the spooled pictures of an intention once no queued intention needs them."""
         if not self.spool.exists():
             return
-        entries = self.entries()
+        with self._fold_lock:
+            entries = list(self._fold_unlocked().values())
         needed = {
             str(image.get("sha256"))
             for entry in entries
@@ -365,35 +365,34 @@ class TaskHistory:
         self._append({"event": "download", "external_task_id": external_task_id, "local_file": str(path)})
 
     # -- reading -----------------------------------------------------------------------------------
-    def _fold(self) -> dict[str, HistoryEntry]:
+    def _fold_unlocked(self) -> dict[str, HistoryEntry]:
         """The journal folded into one entry per submission, read incrementally: only the lines appended
         since the last read (by this or another process) are parsed. A replaced or shortened file is read
-        again from the start; a torn last line waits until a newline ends it (then it is skipped)."""
-        with self._fold_lock:
-            try:
-                stat = self.path.stat()
-            except FileNotFoundError:
-                self._folded, self._read_upto, self._identity = {}, 0, None
-                return self._folded
-            identity = (stat.st_dev, stat.st_ino)
-            if identity != self._identity or stat.st_size < self._read_upto:
-                self._folded, self._read_upto, self._identity = {}, 0, identity
-            if stat.st_size > self._read_upto:
-                with open(self.path, "rb") as handle:
-                    handle.seek(self._read_upto)
-                    chunk = handle.read(stat.st_size - self._read_upto)
-                end = chunk.rfind(b"\n") + 1
-                for record in _records(chunk[:end]):
-                    if isinstance(record, dict) and isinstance(record.get("external_task_id"), str):
-                        _apply(self._folded, record)
-                self._read_upto += end
+        again from the start; a torn last line waits until a newline ends it (then it is skipped).
+        Call with ``_fold_lock`` held."""
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            self._folded, self._read_upto, self._identity = {}, 0, None
             return self._folded
+        identity = (stat.st_dev, stat.st_ino)
+        if identity != self._identity or stat.st_size < self._read_upto:
+            self._folded, self._read_upto, self._identity = {}, 0, identity
+        if stat.st_size > self._read_upto:
+            with open(self.path, "rb") as handle:
+                handle.seek(self._read_upto)
+                chunk = handle.read(stat.st_size - self._read_upto)
+            end = chunk.rfind(b"\n") + 1
+            for record in _records(chunk[:end]):
+                if isinstance(record, dict) and isinstance(record.get("external_task_id"), str):
+                    _apply(self._folded, record)
+            self._read_upto += end
+        return self._folded
 
     def entries(self) -> list[HistoryEntry]:
         """One entry per submission, newest first (copies: later reads do not change them)."""
-        folded = self._fold()
         with self._fold_lock:
-            copies = [_copy(entry) for entry in folded.values()]
+            copies = [_copy(entry) for entry in self._fold_unlocked().values()]
         return sorted(copies, key=lambda e: e.submitted_at or e.updated_at or 0, reverse=True)
 
     def get(self, external_task_id: str) -> HistoryEntry | None:

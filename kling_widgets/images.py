@@ -15,6 +15,7 @@ import contextlib
 import functools
 import hashlib
 import io
+import logging
 import os
 import re
 import struct
@@ -154,8 +155,6 @@ def prepare_image(
     except ValidationError:
         raise
     except Exception as error:  # a hostile file can trip a decoder in ways no rule names: refuse it, in words
-        import logging
-
         logging.getLogger("kling_widgets").debug("preparing %s failed", name, exc_info=True)
         raise ValidationError(
             Problem("image", f"{name}: cannot be decoded ({type(error).__name__}): the file is damaged or unusual")

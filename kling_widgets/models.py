@@ -168,7 +168,7 @@ class Task:
         """The task as plain HTML, for a saved or exported notebook with no widget JavaScript: the video
         once it succeeded, the service's reason (escaped) when it failed, else where it is."""
         words = {"submitted": "Submitted", "processing": "Generating", "succeeded": "Done", "failed": "Failed"}
-        head = f"<b>Kling task {_esc(self.id)}</b> · {words[self.status.value]}"
+        head = f"<b>Kling task {escape_html(self.id)}</b> · {words[self.status.value]}"
         if self.progress is not None and not self.done:
             head += f" · {self.progress:.0f}%"
         if self.units:
@@ -177,12 +177,12 @@ class Task:
         url = self.video_url or ""
         if self.status is TaskStatus.SUCCEEDED and url.lower().startswith(("https://", "http://")):
             body = (
-                f'<video src="{_esc(url)}" controls preload="metadata" style="max-width:560px;max-height:480px;'
-                f'display:block;margin-top:6px"></video><a href="{_esc(url)}" target="_blank" rel="noopener">'
+                f'<video src="{escape_html(url)}" controls preload="metadata" style="max-width:560px;max-height:480px;'
+                f'display:block;margin-top:6px"></video><a href="{escape_html(url)}" target="_blank" rel="noopener">'
                 "the video</a> (the service deletes it after 30 days)"
             )
         elif self.status is TaskStatus.FAILED:
-            reason = _esc(self.error or "no reason given")
+            reason = escape_html(self.error or "no reason given")
             body = f'<div style="color:#b3261e">The service could not make this video: {reason}</div>'
         return f'<div class="kling-task" style="font-size:13px;line-height:1.5">{head}{body}</div>'
 
@@ -299,7 +299,7 @@ def units_words(units: float) -> str:
 _HTML_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;"})
 
 
-def _esc(text: object) -> str:
+def escape_html(text: object) -> str:
     """HTML-escape (what ``html.escape`` does, without importing its 2,000 named entities)."""
     return str(text).translate(_HTML_ESCAPES)
 
@@ -326,7 +326,7 @@ class EmbeddedVideo:
     def _repr_html_(self) -> str:
         encoded = base64.b64encode(self.data).decode("ascii")
         return (
-            f'<div class="kling-task" style="font-size:13px"><b>Kling task {_esc(self.task.id)}</b>'
+            f'<div class="kling-task" style="font-size:13px"><b>Kling task {escape_html(self.task.id)}</b>'
             f'<video controls preload="metadata" style="max-width:560px;max-height:480px;display:block;'
             f'margin-top:6px" src="data:video/mp4;base64,{encoded}"></video></div>'
         )

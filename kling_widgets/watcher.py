@@ -235,12 +235,9 @@ class _Engine:
 
     def tell(self, watched: _Watched, update: TaskUpdate) -> None:
         with self.cond:
-            listeners = [
-                listener
-                for s in watched.subscriptions
-                for listener in (*s.watcher._listeners, s.listener)
-                if listener is not None
-            ]
+            watchers = list(dict.fromkeys(s.watcher for s in watched.subscriptions))  # each once
+            listeners = [listener for w in watchers for listener in w._listeners]
+            listeners += [s.listener for s in watched.subscriptions if s.listener is not None]
         tell(listeners, update)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 
+from ..models import escape_html
+
 CSS = """
 <style>
 .kw-root { max-width: 1840px; font-size: 13px; }
@@ -51,12 +53,7 @@ def stylesheet() -> widgets.HTML:
     return widgets.HTML(CSS, layout=widgets.Layout(display="none"))
 
 
-_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;"})
-
-
-def esc(text: object) -> str:
-    """HTML-escape text (what ``html.escape`` does, without importing its 2,000 named entities)."""
-    return str(text).translate(_ESCAPES)
+esc = escape_html  # one HTML escape for the package (kept in models: Task renders itself too)
 
 
 def title(text: str) -> widgets.HTML:

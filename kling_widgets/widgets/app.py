@@ -261,11 +261,11 @@ class MultiImageToVideo(widgets.VBox):
             base = self._build(external_task_id=None)
         return sweep(base, **axes)
 
-    def _form_problems(self) -> list[Problem]:
+    def _form_problems(self, requests: list[VideoRequest]) -> list[Problem]:
+        """Why ``requests`` (what the form would send) cannot be sent now."""
         problems = [] if self.client else [Problem("client", self._setup_error)]
         if not self.image_picker.images:
             problems.append(Problem("images", "add 1 to 4 reference images", (1, 4), 0))
-        requests = self.requests
         for request in requests:
             problems += [p for p in request.problems() if p.field != "images" and p not in problems]
         if len(requests) > 1 and self.options.external_task_id.strip():
@@ -284,7 +284,8 @@ class MultiImageToVideo(widgets.VBox):
     def _refresh(self, _: object = None) -> None:
         if self.code_toggle.value:
             self._show_code()
-        problems = self._form_problems()
+        requests = self.requests  # once per change: the checks and the cost hint share it
+        problems = self._form_problems(requests)
         self.problems = problems
         self.submit_button.disabled = bool(problems) or self.submitting
         self.submit_button.description = "Submitting…" if self.submitting else "Generate video"
@@ -294,7 +295,7 @@ class MultiImageToVideo(widgets.VBox):
             reasons = "; ".join(_plain(p) for p in problems if p.field != "client")
             self._reason(f"To generate: {reasons}" if reasons else "", "error")
         else:
-            self._reason(self._cost_hint())
+            self._reason(self._cost_hint(requests))
 
     # -- for tutorial authors ---------------------------------------------------------------------------
     def to_code(self) -> str:
@@ -373,8 +374,7 @@ class MultiImageToVideo(widgets.VBox):
     def _on_originals(self, change: dict[str, Any]) -> None:
         self.image_picker.max_side = None if change["new"] else DEFAULT_MAX_SIDE
 
-    def _cost_hint(self) -> str:
-        requests = self.requests
+    def _cost_hint(self, requests: list[VideoRequest]) -> str:
         units = estimate_units(requests)
         count = (
             f"{len(requests)} tasks"
@@ -427,11 +427,11 @@ class MultiImageToVideo(widgets.VBox):
         with self._lock:
             if self.submitting or self.client is None or self.queue is None:
                 return None
-            problems = self._form_problems()
+            requests = self.requests
+            problems = self._form_problems(requests)
             if problems:
                 self._say("Not sent: " + "; ".join(_plain(p) for p in problems), "invalid")
                 return None
-            requests = self.requests
             self.submitting = True
         self._say("")
         future: Future[Task | None] = Future()
@@ -671,11 +671,7 @@ def _words_for(item: BatchItem) -> tuple[str, str]:
 
 
 def _plain(problem: Problem) -> str:
-    if problem.field in ("images", "client"):
-        return problem.message
-    if problem.message.startswith(("is ", "must ")):  # "prompt is required: …", not "prompt: is required"
-        return f"{problem.field} {problem.message}"
-    return f"{problem.field}: {problem.message}"
+    return problem.message if problem.field in ("images", "client") else str(problem)
 
 
 def _label(request: VideoRequest) -> str:

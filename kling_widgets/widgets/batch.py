@@ -10,7 +10,7 @@ from typing import Any
 import ipywidgets as widgets
 import traitlets
 
-from ..batch import Batch, BatchItem, estimate_units
+from ..batch import Batch, BatchItem, estimate_units, tally
 from ..models import units_words
 from ._style import esc, stylesheet
 from .status import TaskView
@@ -21,7 +21,6 @@ _PLACEHOLDER = {
     "refused": ("failed", "Not created"),
     "unknown": ("unknown", "Outcome unknown"),
     "cancelled": ("unknown", "Cancelled — not sent"),
-    "lookup": ("unknown", "Looking it up…"),
 }
 
 
@@ -68,16 +67,9 @@ class BatchView(widgets.VBox):
 
     def _on_batch(self, batch: Batch) -> None:
         items = self.items
-        counts = {"queued": 0, "running": 0, "succeeded": 0, "failed": 0}
-        for item in items:
-            if item.task is not None and item.task.done:
-                counts[item.task.status.value] += 1
-            elif item.state in ("refused", "unknown", "cancelled"):
-                counts["failed"] += 1
-            elif item.state in ("running", "sending", "lookup"):
-                counts["running"] += 1
-            else:
-                counts["queued"] += 1
+        counts = tally(items)
+        counts["running"] += counts.pop("sending")
+        counts["failed"] += counts.pop("cancelled")  # not made: shown with the failures
         if len(items) != self._estimated[0]:  # the requests only change when some are added
             self._estimated = (len(items), estimate_units((i.request for i in items), batch.rate_card))
         estimate = self._estimated[1]

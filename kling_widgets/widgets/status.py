@@ -178,17 +178,9 @@ class TaskView(widgets.VBox):
 
 def _video_box(aspect_ratio: str | None, compact: bool) -> tuple[str, str]:
     """A useful size for every ratio: landscape wide, portrait tall, square in between."""
-    boxes = {
-        "16:9": ("560px", "315px"),
-        "9:16": ("270px", "480px"),
-        "1:1": ("400px", "400px"),
-    }
-    width, height = boxes.get(aspect_ratio or "", ("560px", "auto"))
-    if compact:
-        scale = 270 / max(int(width[:-2]), 270) if width.endswith("px") else 1.0
-        width = f"{int(int(width[:-2]) * scale)}px" if width.endswith("px") else width
-        height = f"{int(int(height[:-2]) * scale)}px" if height.endswith("px") else height
-    return width, height
+    width, height = {"16:9": (560, 315), "9:16": (270, 480), "1:1": (400, 400)}.get(aspect_ratio or "", (560, 0))
+    scale = min(1.0, 270 / width) if compact else 1.0  # a card in a grid is at most 270 px wide
+    return f"{int(width * scale)}px", f"{int(height * scale)}px" if height else "auto"
 
 
 def _progress_value(task: Task) -> float:
