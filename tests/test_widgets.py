@@ -198,6 +198,8 @@ def test_double_click_is_one_task_and_the_kernel_is_not_blocked(
     wait_for(lambda: app.tasks[0].status is TaskStatus.SUCCEEDED)
     assert not app.submit_button.disabled
     view = app.gallery.views[0]
+    # The view's task is set an instant before it draws the video (the watcher's thread does both).
+    wait_for(lambda: len(view._media.children) == 1)
     assert isinstance(view._media.children[0], widgets.Video)
 
 
