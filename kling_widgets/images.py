@@ -405,6 +405,29 @@ def _flatten(im: Image.Image) -> tuple[Image.Image, str | None]:
     return im.convert("RGB"), f"converted {im.mode} → RGB"
 
 
+def _to_srgb(im: Image.Image, profile: bytes) -> tuple[Image.Image, str]:
+    """Pixels in sRGB, the colours a model reads a file without a profile as. A re-encoded picture
+    loses its ICC profile, so a wide-gamut one (an iPhone's Display P3, a print CMYK) is converted here
+    rather than sent with its numbers reinterpreted as sRGB (duller or shifted colours). Pictures
+    already in sRGB are left as they are; a profile that cannot be read is ignored, and said so."""
+    from PIL import ImageCms
+
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
+        name = (ImageCms.getProfileDescription(source) or "").strip() or "an embedded profile"
+        if "srgb" in name.lower().replace(" ", "") and im.mode != "CMYK":
+            return im, ""
+        mode = "RGBA" if im.mode == "RGBA" else "RGB"
+        converted = ImageCms.profileToProfile(
+            im, source, ImageCms.createProfile("sRGB"), renderingIntent=ImageCms.Intent.PERCEPTUAL, outputMode=mode
+        )
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return (im.convert("RGB") if im.mode == "CMYK" else im), "ignored a colour profile that cannot be read"
+    assert converted is not None
+    converted.info.pop("icc_profile", None)
+    return converted, f"converted colours from {name} to sRGB"
+
+
 def _ratio_text(w: int, h: int) -> str:
     return f"{w / h:.2f}:1" if w >= h else f"1:{h / w:.2f}"
 
@@ -486,6 +509,9 @@ class _Preparer:
             if "extra images (MPF)" in removed:  # a multi-picture (MPO) file: its first picture is the JPEG
                 removed = [r for r in removed if r != "extra images (MPF)" and not r.startswith("trailing data")]
                 self.changes.append("converted MPO (multi-picture) → JPEG: kept the first picture")
+            if "animation" in removed:  # an animated PNG: its default picture is the first frame
+                removed = [r for r in removed if r != "animation"]
+                self.changes.append("used the first frame of an animated PNG")
             if removed:  # gone whichever way the image is sent: cut out below, or not re-encoded
                 gps = " with GPS location" if exif.get_ifd(0x8825) else ""
                 self.changes.append(f"removed metadata ({', '.join(removed)}{gps})")
@@ -641,6 +667,11 @@ class _Preparer:
     def _encode(self, im: Image.Image, fmt: str, original_size: int | None, target: tuple[int, int]) -> PreparedImage:
         from PIL import Image, ImageOps
 
+        profile = im.info.get("icc_profile") if self.fix else None
+        if profile and im.mode == "CMYK":  # a print profile says what the inks look like: use it
+            im, converted = _to_srgb(im, profile)
+            profile = None
+            self.changes.append(converted)
         im, note = _flatten(im)
         if note:
             self.changes.append(note)
@@ -660,6 +691,10 @@ class _Preparer:
             self.changes.append(f"cropped {before[0]}×{before[1]} → {target[0]}×{target[1]} to fit the 2.5:1 limit")
         elif max(target) < max(im.size):
             im = im.resize(target, Image.Resampling.BICUBIC, reducing_gap=3.0)
+        if profile and im.mode in ("RGB", "RGBA"):  # after any downscale: fewer pixels to convert
+            im, converted = _to_srgb(im, profile)
+            if converted:
+                self.changes.append(converted)
         cap, cap_text = self.max_bytes, megabytes(self.max_bytes)
         quality = 90 if original_size and original_size > cap else 95
         for _ in range(6):

@@ -213,3 +213,114 @@ def test_deep_and_multi_page_pictures_are_converted() -> None:
     image.save(pages, "TIFF", save_all=True, append_images=[image.rotate(90)])
     prepared = prepare_image(pages.getvalue())
     assert any("first of 2 pages" in c for c in prepared.changes)
+
+
+def display_p3_profile() -> bytes:
+    """A minimal ICC v2 display profile with Display P3's primaries (D50-adapted, as Apple's), gamma 2.2:
+    what an iPhone photo carries, built here because no profile ships with this machine."""
+    import struct
+
+    def s15(value: float) -> bytes:
+        return struct.pack(">i", round(value * 65536))
+
+    def xyz(x: float, y: float, z: float) -> bytes:
+        return b"XYZ \0\0\0\0" + s15(x) + s15(y) + s15(z)
+
+    name = b"Display P3 (test)\0"
+    desc = b"desc\0\0\0\0" + struct.pack(">I", len(name)) + name + b"\0" * 8 + b"\0" * 3 + b"\0" * 67
+    curve = b"curv\0\0\0\0" + struct.pack(">IH", 1, round(2.2 * 256)) + b"\0\0"
+    tags = [
+        (b"desc", desc),
+        (b"wtpt", xyz(0.9642, 1.0, 0.8249)),
+        (b"rXYZ", xyz(0.5151, 0.2412, -0.0011)),
+        (b"gXYZ", xyz(0.2920, 0.6922, 0.0419)),
+        (b"bXYZ", xyz(0.1571, 0.0666, 0.7841)),
+        (b"rTRC", curve),
+        (b"gTRC", curve),
+        (b"bTRC", curve),
+        (b"cprt", b"text\0\0\0\0none\0"),
+    ]
+    table, body, offset = b"", b"", 128 + 4 + 12 * len(tags)
+    for signature, data in tags:
+        data += b"\0" * (-len(data) % 4)
+        table += signature + struct.pack(">II", offset + len(body), len(data))
+        body += data
+    size = offset + len(body)
+    header = (
+        struct.pack(">I", size)
+        + b"\0" * 4
+        + struct.pack(">I", 0x02100000)
+        + b"mntrRGB XYZ "
+        + b"\0" * 12
+        + b"acsp"
+        + b"\0" * 28
+        + s15(0.9642)
+        + s15(1.0)
+        + s15(0.8249)
+        + b"\0" * 48
+    )
+    return header + struct.pack(">I", len(tags)) + table + body
+
+
+def apart(one: tuple[int, ...], other: tuple[int, ...]) -> int:
+    """The largest difference of one channel between two colours."""
+    return max(abs(a - b) for a, b in zip(one, other, strict=True))
+
+
+def as_a_colour_managed_viewer_shows(data: bytes) -> tuple[int, ...]:
+    """The centre pixel in sRGB, honouring the file's own profile if it kept one."""
+    from PIL import ImageCms
+
+    image = Image.open(io.BytesIO(data)).convert("RGB") if b"ICC_PROFILE" not in data else Image.open(io.BytesIO(data))
+    profile = image.info.get("icc_profile")
+    if profile:
+        image = ImageCms.profileToProfile(image, io.BytesIO(profile), ImageCms.createProfile("sRGB"), outputMode="RGB")
+    pixel = image.getpixel((image.width // 2, image.height // 2))
+    assert isinstance(pixel, tuple)
+    return pixel
+
+
+@pytest.mark.parametrize("form", ["JPEG", "HEIC"])
+def test_wide_gamut_photos_keep_their_colours_when_re_encoded(form: str) -> None:
+    from PIL import ImageCms
+
+    profile = display_p3_profile()
+    photo = Image.new("RGB", (3000, 2000), (200, 90, 60))  # a warm P3 colour, inside sRGB's gamut
+    data = encode(photo, "JPEG", quality=95, icc_profile=profile) if form == "JPEG" else heic_with(photo, profile)
+    expected = ImageCms.profileToProfile(
+        Image.new("RGB", (8, 8), (200, 90, 60)), io.BytesIO(profile), ImageCms.createProfile("sRGB"), outputMode="RGB"
+    )
+    assert expected is not None
+    want = expected.getpixel((4, 4))
+    assert isinstance(want, tuple) and apart(want, (200, 90, 60)) > 8  # a visible shift
+    prepared = prepare_image(data, max_side=2048)  # downscaled: re-encoded
+    assert prepared.width == 2048
+    seen = as_a_colour_managed_viewer_shows(prepared.data)
+    assert apart(seen, want) <= 4, (seen, want, prepared.changes)
+    # The same picture read as plain sRGB (what a model does) shows the same colours: nothing left to a profile.
+    plain = Image.open(io.BytesIO(prepared.data)).convert("RGB").getpixel((1024, 600))
+    assert isinstance(plain, tuple) and apart(plain, want) <= 4
+
+
+def heic_with(image: Image.Image, profile: bytes) -> bytes:
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    return encode(image, "HEIF", quality=90, icc_profile=profile)
+
+
+def test_a_cmyk_photo_with_a_print_profile_is_not_sent_with_inverted_or_raw_inks() -> None:
+    cmyk = Image.new("CMYK", (800, 600), (0, 0, 0, 0))  # no ink: white paper
+    prepared = prepare_image(encode(cmyk, "JPEG", quality=95))
+    pixel = Image.open(io.BytesIO(prepared.data)).convert("RGB").getpixel((400, 300))
+    assert isinstance(pixel, tuple) and min(pixel) >= 245 and prepared.mime == "image/jpeg"
+
+
+def test_an_animated_png_is_sent_as_its_first_frame_and_says_so() -> None:
+    image = sample_image(7, (800, 600))
+    out = io.BytesIO()
+    image.save(out, "PNG", save_all=True, append_images=[image.rotate(180)], duration=100)
+    prepared = prepare_image(out.getvalue())
+    assert any("first frame" in c for c in prepared.changes)
+    sent = Image.open(io.BytesIO(prepared.data))
+    assert not getattr(sent, "is_animated", False) and sent.size == (800, 600)
