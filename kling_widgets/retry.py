@@ -18,6 +18,7 @@ BACKOFF_CAP = 30.0  # never wait longer between two attempts of one request (Ret
 POLL_INTERVAL = 2.0  # the base spacing of polls of one task
 POLL_CAP = 30.0  # the longest spacing of polls of one task
 YOUNG_CAP = 10.0  # while a task is young, polls are slower — but a finished one shows within this long
+YOUNG_RATE = 2.0  # requests/s that all young tasks together spend: a crowd of them is looked at less often
 EXPECTED_SECONDS = 120.0  # how long a task takes, until the process has seen some finish
 QUEUE_RETRY = 30.0  # a create held for a slot is tried again after this long when no task of ours ends
 MAX_PAUSE = 300.0  # the longest Retry-After the watcher honours as given
@@ -31,13 +32,18 @@ def backoff_delay(attempt: int, retry_after: float | None = None, cap: float = B
     return min(cap, BACKOFF_BASE * 2.0**attempt) * (0.5 + random.random() / 2)
 
 
-def poll_delay(base: float, elapsed: float, expected: float | None = None, cap: float = POLL_CAP) -> float:
+def poll_delay(
+    base: float, elapsed: float, expected: float | None = None, cap: float = POLL_CAP, crowd: int = 1
+) -> float:
     """Seconds until the next look at a task that has run ``elapsed`` seconds.
 
     Without ``expected``: ``base`` for the first minute, then slowly longer. With it (how long such
     tasks take): a first look after ``base``, slower while the task is young (at most ``YOUNG_CAP``, or
     five times ``base`` when that is shorter), ``base`` again near the expected end, and slowly longer
-    once it is overdue — so a long task costs few requests and a finished one is seen soon."""
+    once it is overdue — so a long task costs few requests and a finished one is seen soon. ``crowd``
+    (how many tasks are watched) spreads the young looks so that together they spend about
+    ``YOUNG_RATE`` requests/s: a handful keeps the 10 s pace, 200 young tasks are each seen every ~100 s
+    and the account's rate limit is left for what matters."""
     if expected is None:
         if elapsed <= 60:
             return base
@@ -45,7 +51,8 @@ def poll_delay(base: float, elapsed: float, expected: float | None = None, cap: 
     if elapsed < 1.5 * base:
         return base
     if elapsed < 0.7 * expected:
-        return max(base, min(5 * base, YOUNG_CAP, 0.1 * expected))
+        young = max(base, min(5 * base, YOUNG_CAP, 0.1 * expected))
+        return max(young, min(crowd / YOUNG_RATE, 0.7 * expected - elapsed))
     if elapsed < 1.5 * expected:
         return base
     return min(cap, base * (1.0 + (elapsed - 1.5 * expected) / 60.0))

@@ -178,7 +178,7 @@ class _Engine:
         owner = watched.owner
         elapsed = now - watched.started
         watched.failures = 0
-        watched.next_poll = now + poll_delay(owner.poll_interval, elapsed, self.expected)
+        watched.next_poll = now + poll_delay(owner.poll_interval, elapsed, self.expected, crowd=len(self.watched))
         watched.task = current
         self.journal(watched, current)
         if current.status is TaskStatus.SUCCEEDED and not current.video_url:

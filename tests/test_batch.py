@@ -177,3 +177,17 @@ def test_kling_direct_limit_is_learned_from_an_integer_1303(photo: bytes) -> Non
         tasks = batch.wait(timeout=60)
         assert all(t.status is TaskStatus.SUCCEEDED for t in tasks) and sim.creates == 5
         assert batch.limit == 2 and 1 <= batch.refusals_1303 <= 2 and most_running_at_once(sim) <= 2
+
+
+def test_the_watching_cadence_fits_the_crowd() -> None:
+    """A few young tasks are looked at every 10 s at most; a crowd of young tasks spends about
+    YOUNG_RATE requests/s together; near the expected end every task is looked at quickly again."""
+    from kling_widgets.retry import YOUNG_CAP, YOUNG_RATE, poll_delay
+
+    expected = 300.0
+    assert poll_delay(2.0, 1.0, expected, crowd=200) == 2.0  # the first look is quick whatever the crowd
+    assert poll_delay(2.0, 30.0, expected, crowd=5) <= YOUNG_CAP
+    young = poll_delay(2.0, 30.0, expected, crowd=200)
+    assert 200 / young <= YOUNG_RATE * 1.01
+    assert 30.0 + young <= 0.7 * expected + 1e-9  # never sleeps past the start of the expected end
+    assert poll_delay(2.0, 0.8 * expected, expected, crowd=200) == 2.0

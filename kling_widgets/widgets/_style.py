@@ -28,6 +28,10 @@ CSS = """
 .kw-root .widget-textarea { margin-right: 0; padding-right: 2px; }
 .kw-options .widget-toggle-button.mod-active, .kw-options .jupyter-button.mod-active {
   background-color: var(--jp-brand-color1, #1976d2); color: #fff; box-shadow: none; font-weight: 600; }
+.kw-upload.widget-upload.jupyter-button { font-size: 0; }
+.kw-upload.widget-upload.jupyter-button > i { font-size: var(--jp-widgets-font-size, 13px); margin-right: 5px; }
+.kw-upload.widget-upload.jupyter-button::after { content: "Upload pictures";
+  font-size: var(--jp-widgets-font-size, 13px); }
 .kw-thumb { width: 128px; height: 128px; object-fit: cover; border-radius: 4px; cursor: zoom-in; display: block; }
 .kw-lightbox { display: none; position: fixed; inset: 0; z-index: 10000; background: rgba(0, 0, 0, 0.82);
   align-items: center; justify-content: center; cursor: zoom-out; }

@@ -53,6 +53,9 @@ class ImagePicker(widgets.VBox):
             ),
             layout=widgets.Layout(width="170px"),
         )
+        # ipywidgets labels the button "<description> (<files in its value>)"; the value is emptied on purpose
+        # (pictures never sit in widget state), so that count would read "(0)" beside four picked pictures.
+        self.upload.add_class("kw-upload")
         self.source = widgets.Text(
             placeholder="…or paste a file path or an https:// image URL, then Enter",
             continuous_update=False,  # the value arrives on Enter (or when the field loses focus)
