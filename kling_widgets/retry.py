@@ -41,17 +41,15 @@ def poll_delay(
     tasks take): a first look after ``base``, slower while the task is young (at most ``YOUNG_CAP``, or
     five times ``base`` when that is shorter), ``base`` again near the expected end, and slowly longer
     once it is overdue — so a long task costs few requests and a finished one is seen soon. ``crowd``
-    (how many tasks are watched) spreads the young looks so that together they spend about
-    ``YOUNG_RATE`` requests/s: a handful keeps the 10 s pace, 200 young tasks are each seen every ~100 s
-    and the account's rate limit is left for what matters."""
+    (how many tasks are watched) spreads the looks at young tasks, the first one included, so that
+    together they spend about ``YOUNG_RATE`` requests/s: a handful keeps the quick first look and the
+    10 s pace; 200 young tasks are each seen about every 100 s, or when their expected end nears."""
     if expected is None:
         if elapsed <= 60:
             return base
         return min(cap, base * (1.0 + (elapsed - 60.0) / 60.0))
-    if elapsed < 1.5 * base:
-        return base
     if elapsed < 0.7 * expected:
-        young = max(base, min(5 * base, YOUNG_CAP, 0.1 * expected))
+        young = base if elapsed < 1.5 * base else max(base, min(5 * base, YOUNG_CAP, 0.1 * expected))
         return max(young, min(crowd / YOUNG_RATE, 0.7 * expected - elapsed))
     if elapsed < 1.5 * expected:
         return base

@@ -306,14 +306,14 @@ class TaskWatcher:
         now = time.monotonic()
         key = (self.client.account, task.id)
         with _ENGINE.cond:
+            # The first look: soon for a handful of tasks, spread over a crowd (see retry.poll_delay).
+            first = now + poll_delay(self.poll_interval, 0.0, _ENGINE.expected, crowd=len(_ENGINE.watched) + 1)
             watched = _ENGINE.watched.get(key)
             if watched is None:
-                watched = _ENGINE.watched[key] = _Watched(
-                    self.client.account, task.id, task, now, now + self.poll_interval
-                )
+                watched = _ENGINE.watched[key] = _Watched(self.client.account, task.id, task, now, first)
             if not any(s.watcher is self and s.listener == on_update for s in watched.subscriptions):
                 watched.subscriptions.append(_Subscription(self, on_update))
-            watched.next_poll = min(watched.next_poll, now + self.poll_interval)
+            watched.next_poll = min(watched.next_poll, first)
             _ENGINE.ensure_thread()
             _ENGINE.cond.notify()
 

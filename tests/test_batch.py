@@ -185,7 +185,8 @@ def test_the_watching_cadence_fits_the_crowd() -> None:
     from kling_widgets.retry import YOUNG_CAP, YOUNG_RATE, poll_delay
 
     expected = 300.0
-    assert poll_delay(2.0, 1.0, expected, crowd=200) == 2.0  # the first look is quick whatever the crowd
+    assert poll_delay(2.0, 1.0, expected, crowd=3) == 2.0  # a handful: the first look is quick
+    assert 200 / poll_delay(2.0, 1.0, expected, crowd=200) <= YOUNG_RATE * 1.01  # a crowd: first looks spread
     assert poll_delay(2.0, 30.0, expected, crowd=5) <= YOUNG_CAP
     young = poll_delay(2.0, 30.0, expected, crowd=200)
     assert 200 / young <= YOUNG_RATE * 1.01
