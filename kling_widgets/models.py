@@ -204,6 +204,9 @@ class Task:
                 return cls._from_kling(data, raw=payload)
             if "status" in data or "task_id" in data:  # gateway envelope
                 return cls._from_envelope(data, raw=payload)
+        if isinstance(data, str) and data.strip() and payload.get("code") in ("success", 0, "0"):
+            # Inferred, tolerated: some tasks of the same gateway software answer a submit with the id alone.
+            return cls(id=data.strip(), status=TaskStatus.SUBMITTED, raw_status=None, raw=payload)
         if "task_status" in payload:  # Kling's bare task object (callbacks)
             return cls._from_kling(payload, raw=payload)
         if "status" in payload and ("id" in payload or "task_id" in payload):
@@ -260,7 +263,10 @@ class Task:
             status=status,
             raw_status=raw_status,
             progress=100.0 if status is TaskStatus.SUCCEEDED else progress,
-            video_url=base.video_url or _text(data.get("url")) or _text(metadata.get("url")),
+            video_url=base.video_url
+            or _text(data.get("url"))
+            or _text(data.get("result_url"))  # inferred: other versions of the gateway software
+            or _text(metadata.get("url")),
             video_duration=base.video_duration or _number(metadata.get("duration")),
             error=error if status is TaskStatus.FAILED else None,
             created_at=parse_time(data.get("submit_time")) or base.created_at,

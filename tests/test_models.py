@@ -102,6 +102,15 @@ def test_gateway_envelope_progress_string_and_failure() -> None:
     assert Task.from_payload({"code": "success", "data": {"task_id": "t", "status": "FAILED"}}).done
 
 
+def test_gateway_answers_other_versions_of_its_software_give_are_tolerated() -> None:
+    submitted = Task.from_payload({"code": "success", "message": "", "data": "task-7"})  # the id alone
+    assert submitted.id == "task-7" and not submitted.done
+    done = {"code": "success", "data": {"task_id": "t", "status": "SUCCESS", "result_url": "https://cdn.example/r.mp4"}}
+    assert Task.from_payload(done).video_url == "https://cdn.example/r.mp4"
+    with pytest.raises(PayloadError):  # a refusal's words are not a task id
+        Task.from_payload({"code": "task_failed", "message": "no", "data": "bad image"})
+
+
 def test_kling_direct_shape_milliseconds_and_failure_reason() -> None:
     task = Task.from_payload(KLING_DIRECT)
     assert task.status is TaskStatus.FAILED and task.error == "Image contains sensitive content"
