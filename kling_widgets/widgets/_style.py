@@ -13,6 +13,7 @@ CSS = """
 .kw-columns { gap: 0 28px; align-items: flex-start; }
 .kw-column { flex: 1 1 640px; min-width: min(640px, 100%); max-width: 920px; }
 .kw-section-title { font-weight: 600; font-size: 13px; margin: 10px 0 2px 0; color: var(--jp-ui-font-color1, #222); }
+.kw-lines { line-height: 1.45; padding: 2px 0; }  /* a hint that wraps, not 28 px apart (ipywidgets' line) */
 .kw-hint { color: var(--jp-ui-font-color2, #666); font-size: 12px; line-height: 1.4; }
 .kw-error { color: #b3261e; font-size: 12px; line-height: 1.4; }
 .kw-warning { color: #8a5300; font-size: 12px; line-height: 1.4; }

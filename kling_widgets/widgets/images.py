@@ -210,7 +210,7 @@ class ImagePicker(widgets.VBox):
         )
         busy = '<span class="kw-hint"> · preparing upload…</span>' if self.busy else ""
         refusals = "".join(message_html(line) for line in self.message.split("\n"))  # one per line
-        self._status.value = f"<div>{hint}{busy}</div>" + refusals
+        self._status.value = f'<div class="kw-lines">{hint}{busy}</div>' + refusals
         self._cards.children = tuple(self._card(i, item) for i, item in enumerate(self.images))
 
     def _card(self, index: int, item: PreparedImage | str) -> widgets.Widget:
