@@ -258,6 +258,18 @@ def sniff_format(data: bytes) -> str | None:
     return None
 
 
+def _not_a_picture(data: bytes) -> str | None:
+    """What a file that no option can convert is, in words a person can act on (None: try a decoder)."""
+    head = data[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if not head:
+        return "this file is empty"
+    if b"<svg" in head:
+        return "this is an SVG drawing, whatever its name says: export it as PNG"
+    if head.startswith((b"<!doctype html", b"<html")) or b"<head" in head:
+        return "this is a web page, whatever its name says, not the picture: save the picture itself"
+    return None
+
+
 _quiet_lock = threading.Lock()
 _quiet_depth = 0
 _saved_stderr: int | None = None
@@ -459,12 +471,16 @@ class _Preparer:
         data = self.data
         assert data is not None
         fmt = sniff_format(data)
+        plainly = None if fmt else _not_a_picture(data)
+        if plainly:  # no option converts these: say what the file is, and what to do
+            raise self.refuse(f"must be JPEG or PNG: {plainly}", ACCEPTED_FORMATS, None)
         if fmt not in ACCEPTED_FORMATS:
             if self.fix:
                 return self._convert(fmt)
             what = f"this file is {fmt}" if fmt else "this is not an image file"
+            convert = "convert it" if fmt else "try converting it"
             raise self.refuse(
-                f"must be JPEG or PNG ({what}, whatever its name says); pass fix=True to convert it",
+                f"must be JPEG or PNG ({what}, whatever its name says); pass fix=True to {convert}",
                 ACCEPTED_FORMATS,
                 fmt,
             )

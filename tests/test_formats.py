@@ -324,3 +324,19 @@ def test_an_animated_png_is_sent_as_its_first_frame_and_says_so() -> None:
     assert any("first frame" in c for c in prepared.changes)
     sent = Image.open(io.BytesIO(prepared.data))
     assert not getattr(sent, "is_animated", False) and sent.size == (800, 600)
+
+
+@pytest.mark.parametrize(
+    ("content", "named"),
+    [
+        (b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="800" height="600"/>', "SVG"),
+        (b"<!DOCTYPE html><html><head><title>Photo</title></head></html>", "web page"),
+        (b"", "empty"),
+    ],
+)
+@pytest.mark.parametrize("fix", [True, False])
+def test_files_no_option_can_convert_say_what_they_are(content: bytes, named: str, fix: bool) -> None:
+    with pytest.raises(ValidationError) as caught:
+        prepare_image(content, fix=fix)
+    assert named in str(caught.value) and "fix=True" not in str(caught.value)
+    assert caught.value.problems[0].field == "image"
