@@ -20,6 +20,7 @@ _WHERE = {
     "PreparedImage": "images",
     "prepare_image": "images",
     "TaskHistory": "history",
+    "TaskWatcher": "watcher",
     "Batch": "batch",
     "sweep": "batch",
     "estimate_units": "batch",
@@ -82,6 +83,7 @@ if TYPE_CHECKING:
     from .models import Task as Task
     from .models import TaskStatus as TaskStatus
     from .models import VideoRequest as VideoRequest
+    from .watcher import TaskWatcher as TaskWatcher
     from .widgets import BatchView as BatchView
     from .widgets import HistoryGallery as HistoryGallery
     from .widgets import ImagePicker as ImagePicker

@@ -24,3 +24,14 @@ def test_readme_example_runs(
 
 def test_readme_has_the_examples() -> None:
     assert len(BLOCKS) >= 4
+
+
+def test_every_public_name_the_readme_and_design_use_is_importable_from_the_package() -> None:
+    import kling_widgets
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    for name in kling_widgets.__all__:
+        assert getattr(kling_widgets, name) is not None
+    used = set(re.findall(r"`([A-Z][A-Za-z]+)(?:\.[a-z_]+)?(?:\(|`)", readme))
+    classes = {n for n in used if n.endswith(("Client", "Request", "Watcher", "History", "View", "Gallery"))}
+    assert classes <= set(kling_widgets.__all__), classes - set(kling_widgets.__all__)
