@@ -318,8 +318,10 @@ _JPEG_APP_NAMES = {0xE1: "EXIF/XMP", 0xE2: "extra images (MPF)", 0xED: "IPTC"}
 _SCAN_END = re.compile(rb"\xff[^\x00\xd0-\xd7]")
 
 
-def _strip_jpeg(data: bytes) -> tuple[bytes, list[str]]:
-    """Copy a JPEG without its metadata segments and anything after the end of the image. Lossless."""
+def _strip_jpeg(data: bytes, *, scan: bool = True) -> tuple[bytes, list[str]]:
+    """Copy a JPEG without its metadata segments and anything after the end of the image. Lossless.
+    ``scan=False`` walks the header only (up to the first scan) and copies nothing: what a picture that
+    will be re-encoded needs to know, without a pass over megabytes of compressed data."""
     out, removed, pos, n = bytearray(b"\xff\xd8"), [], 2, len(data)
     while True:
         if pos >= n or data[pos] != 0xFF:
@@ -347,6 +349,8 @@ def _strip_jpeg(data: bytes) -> tuple[bytes, list[str]]:
             if keep is None or not data.startswith(keep, segment_start + 4):
                 removed.append("comment" if marker == 0xFE else _JPEG_APP_NAMES.get(marker, f"APP{marker - 0xE0}"))
                 continue
+        if marker == 0xDA and not scan:
+            return b"", removed
         out += data[segment_start:pos]
         if marker == 0xDA:  # entropy-coded data runs to the next real marker
             match = _SCAN_END.search(data, pos)
@@ -485,8 +489,11 @@ class _Preparer:
                 fmt,
             )
         damaged: str | None = None
-        try:  # walk the file's structure once, first: a truncated file must not reach the decoder unasked
-            stripped, removed = (_strip_jpeg if fmt == "JPEG" else _strip_png)(data)
+        # With fix, a JPEG's header is walked first and its compressed data only if it is sent as it is:
+        # one that is re-encoded is checked by the decoder itself.
+        header_only = fmt == "JPEG" and self.fix
+        try:  # walk the file's structure first: a truncated file must not reach the decoder unasked
+            stripped, removed = _strip_jpeg(data, scan=not header_only) if fmt == "JPEG" else _strip_png(data)
         except _Damaged as error:
             if not self.fix:
                 raise self.refuse(f"cannot be decoded: the file is damaged ({error})") from error
@@ -520,6 +527,11 @@ class _Preparer:
                 or (self.fix and im.mode not in ("RGB", "L", "P"))
                 or (self.fix and im.mode == "P" and "transparency" in im.info)
             )
+            if header_only and not needs_pixels:  # it may be sent as it is: walk its compressed data too
+                try:
+                    stripped, removed = _strip_jpeg(data)
+                except _Damaged as error:
+                    damaged, needs_pixels = str(error), True
             if not self.fix and not needs_pixels:
                 return self._as_is(data, fmt, im)
             if "extra images (MPF)" in removed:  # a multi-picture (MPO) file: its first picture is the JPEG
