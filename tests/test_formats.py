@@ -340,3 +340,11 @@ def test_files_no_option_can_convert_say_what_they_are(content: bytes, named: st
         prepare_image(content, fix=fix)
     assert named in str(caught.value) and "fix=True" not in str(caught.value)
     assert caught.value.problems[0].field == "image"
+
+
+def test_a_truncated_photo_is_refused_even_when_it_would_be_downscaled() -> None:
+    data = big_photo((3000, 2000))
+    for cut in (len(data) // 2, len(data) - 64):
+        with pytest.raises(ValidationError) as caught:
+            prepare_image(data[:cut], max_side=2048)
+        assert "damaged" in str(caught.value) or "truncated" in str(caught.value)
