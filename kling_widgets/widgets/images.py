@@ -55,6 +55,7 @@ class ImagePicker(widgets.VBox):
         )
         # ipywidgets labels the button "<description> (<files in its value>)"; the value is emptied on purpose
         # (pictures never sit in widget state), so that count would read "(0)" beside four picked pictures.
+        # The stylesheet hides it and draws the label itself: change both together.
         self.upload.add_class("kw-upload")
         self.source = widgets.Text(
             placeholder="…or paste a file path or an https:// image URL, then Enter",
