@@ -41,16 +41,20 @@ def poll_delay(
     tasks take): a first look after ``base``, slower while the task is young (at most ``YOUNG_CAP``, or
     five times ``base`` when that is shorter), ``base`` again near the expected end, and slowly longer
     once it is overdue — so a long task costs few requests and a finished one is seen soon. ``crowd``
-    (how many tasks are watched) spreads the looks at young tasks, the first one included, so that
-    together they spend about ``YOUNG_RATE`` requests/s: a handful keeps the quick first look and the
-    10 s pace; 200 young tasks are each seen about every 100 s, or when their expected end nears."""
+    (how many tasks are polled one by one) spreads the looks at young tasks, the first one included,
+    once it is more than a handful (``YOUNG_RATE × YOUNG_CAP``, 20), so that together they spend about
+    ``YOUNG_RATE`` requests/s: up to 20 keep the quick first look and the 10 s pace; 200 young tasks are
+    each seen about every 100 s, or when their expected end nears."""
     if expected is None:
         if elapsed <= 60:
             return base
         return min(cap, base * (1.0 + (elapsed - 60.0) / 60.0))
     if elapsed < 0.7 * expected:
-        young = base if elapsed < 1.5 * base else max(base, min(5 * base, YOUNG_CAP, 0.1 * expected))
-        return max(young, min(crowd / YOUNG_RATE, 0.7 * expected - elapsed))
+        pace = base if elapsed < 1.5 * base else max(base, min(5 * base, YOUNG_CAP, 0.1 * expected))
+        spread = crowd / YOUNG_RATE  # how often each is seen when the crowd shares YOUNG_RATE requests/s
+        if spread > YOUNG_CAP:  # more than a handful: spread the looks, never past the expected end
+            pace = max(pace, min(spread, 0.7 * expected - elapsed))
+        return pace
     if elapsed < 1.5 * expected:
         return base
     return min(cap, base * (1.0 + (elapsed - 1.5 * expected) / 60.0))

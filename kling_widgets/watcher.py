@@ -116,6 +116,11 @@ class _Engine:
             due.next_poll = time.monotonic() + max(2.0, due.owner.poll_interval)
             self.tell(due, TaskUpdate(due.task, problem=f"Watching hit an unexpected error, still trying: {error}"))
 
+    def crowd(self, watcher: TaskWatcher) -> int:
+        """How many tasks are polled one by one (see ``retry.poll_delay``). On Kling direct one list
+        request refreshes them together, so they are kept in step rather than spread: 1."""
+        return 1 if watcher.client.provider == "kling" else len(self.watched)
+
     def poll(self, watched: _Watched) -> None:
         if not watched.subscriptions:  # every watcher of it stopped meanwhile
             return
@@ -178,7 +183,7 @@ class _Engine:
         owner = watched.owner
         elapsed = now - watched.started
         watched.failures = 0
-        watched.next_poll = now + poll_delay(owner.poll_interval, elapsed, self.expected, crowd=len(self.watched))
+        watched.next_poll = now + poll_delay(owner.poll_interval, elapsed, self.expected, crowd=self.crowd(owner))
         watched.task = current
         self.journal(watched, current)
         if current.status is TaskStatus.SUCCEEDED and not current.video_url:
@@ -307,7 +312,7 @@ class TaskWatcher:
         key = (self.client.account, task.id)
         with _ENGINE.cond:
             # The first look: soon for a handful of tasks, spread over a crowd (see retry.poll_delay).
-            first = now + poll_delay(self.poll_interval, 0.0, _ENGINE.expected, crowd=len(_ENGINE.watched) + 1)
+            first = now + poll_delay(self.poll_interval, 0.0, _ENGINE.expected, crowd=_ENGINE.crowd(self) + 1)
             watched = _ENGINE.watched.get(key)
             if watched is None:
                 watched = _ENGINE.watched[key] = _Watched(self.client.account, task.id, task, now, first)

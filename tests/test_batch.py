@@ -186,6 +186,7 @@ def test_the_watching_cadence_fits_the_crowd() -> None:
 
     expected = 300.0
     assert poll_delay(2.0, 1.0, expected, crowd=3) == 2.0  # a handful: the first look is quick
+    assert poll_delay(0.1, 1.0, expected, crowd=20) == 0.5  # up to 20: the pace asked for, unchanged
     assert 200 / poll_delay(2.0, 1.0, expected, crowd=200) <= YOUNG_RATE * 1.01  # a crowd: first looks spread
     assert poll_delay(2.0, 30.0, expected, crowd=5) <= YOUNG_CAP
     young = poll_delay(2.0, 30.0, expected, crowd=200)

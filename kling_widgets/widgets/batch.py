@@ -35,6 +35,9 @@ class BatchView(widgets.VBox):
         self._items = items
         self._title = title
         self._lock = threading.Lock()
+        # The sender's thread and the watcher's both report: one report at a time, so a late one never
+        # leaves an older summary over a newer.
+        self._report_lock = threading.Lock()
         self._cards: dict[int, widgets.Widget] = {}
         self._views: dict[int, TaskView] = {}
         self._estimated: tuple[int, float] = (-1, 0.0)
@@ -66,6 +69,10 @@ class BatchView(widgets.VBox):
         super().close()
 
     def _on_batch(self, batch: Batch) -> None:
+        with self._report_lock:
+            self._report(batch)
+
+    def _report(self, batch: Batch) -> None:
         items = self.items
         counts = tally(items)
         counts["running"] += counts.pop("sending")
@@ -81,11 +88,11 @@ class BatchView(widgets.VBox):
         if charged:
             money += f" · {units_words(charged)} charged"
         held = " · waiting for a free slot (your account's limit)" if batch.holding and counts["queued"] else ""
+        self._draw(items)  # the cards first: whoever reads "all done" in the summary finds them drawn
         self.summary = f"{' · '.join(parts)} · {money}{held}"
         self.progress.max = max(1, len(items))
         self.progress.value = done
         self.progress.bar_style = "success" if done == len(items) and not counts["failed"] else "info"
-        self._draw(items)
 
     def _show_summary(self, _: object = None) -> None:
         title = f"<b>{esc(self._title)}</b> · " if self._title else ""
