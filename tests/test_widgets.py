@@ -203,6 +203,24 @@ def test_double_click_is_one_task_and_the_kernel_is_not_blocked(
     assert isinstance(view._media.children[0], widgets.Video)
 
 
+def test_a_double_click_handled_late_by_a_busy_kernel_is_still_one_task(
+    app: MultiImageToVideo, sim: Simulator, photo: bytes
+) -> None:
+    """The two clicks of a double click can reach a busy kernel after the first create already came back
+    (the button was never seen disabled): still one task. A click a moment later is a new intention."""
+    from kling_widgets.widgets.app import DOUBLE_CLICK_SECONDS
+
+    fill(app, photo)
+    app.submit_button.click()
+    wait_for(lambda: not app.submitting and sim.creates == 1)
+    app.submit_button.click()  # the second click of the same double click, handled late
+    time.sleep(0.3)
+    assert sim.creates == 1 and len(app.tasks) == 1
+    time.sleep(DOUBLE_CLICK_SECONDS)
+    app.submit_button.click()  # pressed again on purpose
+    wait_for(lambda: sim.creates == 2 and len(app.tasks) == 2)
+
+
 def test_slow_create_keeps_submit_disabled(app: MultiImageToVideo, sim: Simulator, photo: bytes) -> None:
     fill(app, photo)
     from kling_widgets.simulator import Fault

@@ -50,6 +50,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("kling_widgets")
 SubmitCallback = Callable[[Task], None]
 RESUME_LIMIT = 20
+# A click on Generate this soon after one that sent something is the second half of a double click, even
+# when the first create has already come back (a busy kernel handles both clicks late): one task, not two.
+DOUBLE_CLICK_SECONDS = 1.5
 
 
 @dataclass
@@ -134,6 +137,7 @@ class MultiImageToVideo(widgets.VBox):
         self._gallery_timer: threading.Timer | None = None
         self._callbacks: list[SubmitCallback] = []
         self._clicks: list[_Click] = []
+        self._last_click = -DOUBLE_CLICK_SECONDS
         self._told_unknown: set[str] = set()
         self._closed = False
         self._lock = threading.RLock()
@@ -161,7 +165,7 @@ class MultiImageToVideo(widgets.VBox):
         columns.add_class("kw-columns")
         super().__init__([stylesheet(), widgets.HTML(self._banner()), columns], **kwargs)
         self.add_class("kw-root")
-        self.submit_button.on_click(lambda _: self.submit())
+        self.submit_button.on_click(self._on_click)
         self.image_picker.observe(self._on_form_change, names="images")
         self.prompt_box.observe(self._on_form_change, names=["value", "negative_prompt"])
         self.options.observe(self._on_form_change, names=["mode", "duration", "callback_url", "external_task_id"])
@@ -420,6 +424,13 @@ class MultiImageToVideo(widgets.VBox):
             self._callbacks = [c for c in self._callbacks if c != callback]
         elif callback not in self._callbacks:
             self._callbacks.append(callback)
+
+    def _on_click(self, _: object = None) -> None:
+        now = time.monotonic()
+        if now - self._last_click < DOUBLE_CLICK_SECONDS:
+            return  # the second click of a double click
+        if self.submit() is not None:
+            self._last_click = now
 
     def submit(self) -> Future[Task | None] | None:
         """What the button does. Returns a Future of the (first) created task — None when it was not
