@@ -66,7 +66,9 @@ class ImagePicker(widgets.VBox):
         self.add_button = widgets.Button(description="Add", layout=widgets.Layout(width="70px"))
         self.drop = drop_zone(self._receive)
         self._status = widgets.HTML()
-        self._cards = widgets.Box(layout=widgets.Layout(display="flex", flex_flow="row wrap", margin="6px 0 0 0"))
+        self._cards = widgets.Box(  # each card as tall as its own notes, not as the tallest one
+            layout=widgets.Layout(display="flex", flex_flow="row wrap", align_items="flex-start", margin="6px 0 0 0")
+        )
         super().__init__(
             [
                 stylesheet(),
