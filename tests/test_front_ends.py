@@ -165,6 +165,10 @@ def test_the_voila_app_serves_the_bundle_from_the_environment(tmp_path: Path, pi
                 form, results = page.locator(".kw-column").all()
                 assert results.bounding_box()["x"] > form.bounding_box()["x"] + 500  # type: ignore[index]
                 page.screenshot(path=str(ARTIFACTS / "9-voila-wide.png"))
+                page.get_by_text("History: every generation, with Reuse").click()  # the finished task is there
+                expect(page.get_by_role("button", name="Reuse").first).to_be_visible(timeout=30_000)
+                time.sleep(0.5)
+                page.screenshot(path=str(ARTIFACTS / "10-voila-history.png"))
         finally:
             stop(server)
         assert sim.creates == 1 and sim.created[0]["body"]["aspect_ratio"] == "9:16"

@@ -33,6 +33,9 @@ CSS = """
 .kw-upload.widget-upload.jupyter-button > i { font-size: var(--jp-widgets-font-size, 13px); margin-right: 5px; }
 .kw-upload.widget-upload.jupyter-button::after { content: "Upload pictures";
   font-size: var(--jp-widgets-font-size, 13px); }
+.kw-copy { font-size: 10px; margin-left: 4px; padding: 0 6px; line-height: 16px; cursor: pointer; color: inherit;
+  border: 1px solid var(--jp-border-color2, #ccc); border-radius: 3px; background: var(--jp-layout-color2, #f3f3f3); }
+.kw-copy:hover { background: var(--jp-layout-color3, #e6e6e6); }
 .kw-thumb { width: 128px; height: 128px; object-fit: cover; border-radius: 4px; cursor: zoom-in; display: block; }
 .kw-lightbox { display: none; position: fixed; inset: 0; z-index: 10000; background: rgba(0, 0, 0, 0.82);
   align-items: center; justify-content: center; cursor: zoom-out; }

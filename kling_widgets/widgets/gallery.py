@@ -328,6 +328,6 @@ def _download_links(entry: HistoryEntry) -> str:
 def _copy_button(text: str) -> str:
     value = esc(json.dumps(text))
     return (
-        f'<button title="Copy the task id" style="font-size:10px;margin-left:4px;padding:0 4px" '
+        f'<button class="kw-copy" title="Copy the task id" '
         f"onclick='navigator.clipboard && navigator.clipboard.writeText({value})'>copy</button>"
     )
