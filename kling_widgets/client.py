@@ -13,7 +13,6 @@ line needs, and it never exceeds the gateway's body cap.
 
 from __future__ import annotations
 
-import json as jsonlib
 import logging
 import os
 import threading
@@ -46,7 +45,7 @@ from .errors import (
     WaitTimeoutError,
 )
 from .http_errors import error_from_body, parse_retry_after
-from .models import EmbeddedVideo, Task, TaskStatus, VideoRequest, body_size
+from .models import EmbeddedVideo, Task, TaskStatus, VideoRequest, encode_body
 from .retry import BACKOFF_CAP, PASSING, POLL_INTERVAL, backoff_delay, poll_delay
 from .transport import Progress, UploadBody, api_session, json_or_none, send
 
@@ -191,7 +190,7 @@ class KlingClient:
         method: str,
         path: str,
         *,
-        json: Any = None,
+        body: bytes | None = None,
         params: dict[str, Any] | None = None,
         idempotent: bool = True,
         retries: int | None = None,
@@ -200,13 +199,13 @@ class KlingClient:
         retry_concurrency: bool = True,
     ) -> Any:
         """Send one call; retry only what is safe to retry; return the JSON body or raise.
+        ``body``: the request's JSON, already encoded (``models.encode_body``).
         ``probe``: a path this service may not route; a miss raises :class:`_RouteMiss`."""
         attempt, refreshed = 0, False
         max_retries = self.max_retries if retries is None else retries
-        data = None if json is None else jsonlib.dumps(json, separators=(",", ":"), allow_nan=False).encode()
         while True:
             headers: dict[str, str] = {"Authorization": SecretHeader(self._auth.header())}
-            if data is not None:
+            if body is not None:
                 headers["Content-Type"] = "application/json"
             try:
                 response = send(
@@ -214,7 +213,7 @@ class KlingClient:
                     method,
                     self.base_url + path,
                     headers=headers,
-                    body=None if data is None else UploadBody(data, on_progress),
+                    body=None if body is None else UploadBody(body, on_progress),
                     params=params,
                     timeout=(min(10.0, self.timeout), self.timeout),
                     where=self.base_url,
@@ -305,10 +304,10 @@ class KlingClient:
         external_id = request.external_task_id or new_external_task_id()
         if request.external_task_id != external_id:
             request = request.with_external_task_id(external_id)
-        payload = request.to_payload()
-        if body_size(payload) > self.max_body_bytes:  # shrink the pictures to fit, or refuse before sending
+        data = encode_body(request.to_payload())  # encoded once: measured against the cap, then sent
+        if len(data) > self.max_body_bytes:  # shrink the pictures to fit, or refuse before sending
             request = request.within_body_cap(self.max_body_bytes)
-            payload = request.to_payload()
+            data = encode_body(request.to_payload())
         if history is not None:
             history.record_submission(external_id, request, provider=self.provider, base_url=self.base_url)
         resent = False
@@ -317,7 +316,7 @@ class KlingClient:
                 body = self._request(
                     "POST",
                     self._paths["create"],
-                    json=payload,
+                    body=data,
                     idempotent=False,
                     on_progress=on_progress,
                     retry_concurrency=retry_concurrency,

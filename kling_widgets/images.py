@@ -42,8 +42,7 @@ ACCEPTED_FORMATS = ("JPEG", "PNG")
 # picture 2048 px on its longest side covers every pixel of that frame, crops included, and four of
 # them stay near 1 MB each — a 24 MP phone photo (6000×4000) carries nothing more the model can use.
 DEFAULT_MAX_SIDE = 2048
-# Formats converted with fix=True (to JPEG, or PNG for lossless or transparent pictures).
-CONVERTIBLE = ("HEIC", "AVIF", "WebP", "GIF", "BMP", "TIFF", "JPEG 2000")
+# Formats converted with fix=True to PNG (others to JPEG, unless transparency or lossless WebP calls for PNG).
 _LOSSLESS = ("GIF", "BMP", "TIFF")
 
 ImageSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, "Image.Image", Mapping[str, Any]]
@@ -514,12 +513,8 @@ class _Preparer:
                 exif = im.getexif()
             except (OSError, SyntaxError, ValueError, struct.error) as error:
                 raise self.refuse("cannot be decoded: the file is damaged", None, str(error)) from error
-            orientation = exif.get(0x0112, 1) if self.fix else 1
-            if orientation not in range(1, 9):
-                orientation = 1
-            upright = (height, width) if orientation in (5, 6, 7, 8) else (width, height)
-            self.upright = upright
-            target = self._check_geometry(*upright)
+            orientation, target = self._orient(exif.get(0x0112, 1) if self.fix else 1, width, height)
+            upright = self.upright
             needs_pixels = (
                 damaged is not None
                 or orientation != 1
@@ -590,13 +585,10 @@ class _Preparer:
             frames = int(getattr(im, "n_frames", 1) or 1)
             try:
                 with quiet_decoders():
-                    orientation = int(im.getexif().get(0x0112, 1))
+                    stated = im.getexif().get(0x0112, 1)
             except (OSError, SyntaxError, ValueError, TypeError, struct.error):
-                orientation = 1
-            if orientation not in range(1, 9):
-                orientation = 1
-            self.upright = (height, width) if orientation in (5, 6, 7, 8) else (width, height)
-            target = self._check_geometry(*self.upright)
+                stated = 1
+            orientation, target = self._orient(stated, width, height)
             try:
                 with quiet_decoders():
                     im.seek(0)
@@ -614,6 +606,13 @@ class _Preparer:
                 self.changes.append(f"rotated per EXIF (orientation {orientation})")
             pixels = ImageOps.exif_transpose(im) if orientation != 1 else im
             return self._encode(pixels, out, original_size=None, target=target)
+
+    def _orient(self, stated: object, width: int, height: int) -> tuple[int, tuple[int, int]]:
+        """The EXIF orientation (1 when absent or invalid), and the size the picture will be sent at;
+        remembers the upright size."""
+        orientation = stated if isinstance(stated, int) and stated in range(1, 9) else 1
+        self.upright = (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+        return orientation, self._check_geometry(*self.upright)
 
     def from_pixels(self, im: Image.Image) -> PreparedImage:
         width, height = im.size

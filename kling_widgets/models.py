@@ -177,8 +177,7 @@ class Task:
         url = self.video_url or ""
         if self.status is TaskStatus.SUCCEEDED and url.lower().startswith(("https://", "http://")):
             body = (
-                f'<video src="{escape_html(url)}" controls preload="metadata" style="max-width:560px;max-height:480px;'
-                f'display:block;margin-top:6px"></video><a href="{escape_html(url)}" target="_blank" rel="noopener">'
+                f'{video_html(url)}<a href="{escape_html(url)}" target="_blank" rel="noopener">'
                 "the video</a> (the service deletes it after 30 days)"
             )
         elif self.status is TaskStatus.FAILED:
@@ -302,6 +301,14 @@ def units_words(units: float) -> str:
     return f"{units:g} unit" + ("" if units == 1 else "s")
 
 
+def video_html(src: str) -> str:
+    """A plain ``<video>`` for HTML readers without widget JavaScript (saved and exported notebooks)."""
+    return (
+        f'<video src="{escape_html(src)}" controls preload="metadata" '
+        'style="max-width:560px;max-height:480px;display:block;margin-top:6px"></video>'
+    )
+
+
 _HTML_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;"})
 
 
@@ -333,8 +340,7 @@ class EmbeddedVideo:
         encoded = base64.b64encode(self.data).decode("ascii")
         return (
             f'<div class="kling-task" style="font-size:13px"><b>Kling task {escape_html(self.task.id)}</b>'
-            f'<video controls preload="metadata" style="max-width:560px;max-height:480px;display:block;'
-            f'margin-top:6px" src="data:video/mp4;base64,{encoded}"></video></div>'
+            f"{video_html(f'data:video/mp4;base64,{encoded}')}</div>"
         )
 
 
@@ -556,9 +562,14 @@ class VideoRequest:
 MIN_IMAGE_BUDGET = 200_000  # below this per picture, shrinking would ruin the reference: refuse instead
 
 
+def encode_body(payload: Mapping[str, Any]) -> bytes:
+    """The JSON body exactly as the client sends it (compact separators)."""
+    return json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
+
+
 def body_size(payload: Mapping[str, Any]) -> int:
-    """Bytes of the JSON body as the client sends it (compact separators)."""
-    return len(json.dumps(payload, separators=(",", ":"), allow_nan=False).encode())
+    """Bytes of the JSON body as the client sends it."""
+    return len(encode_body(payload))
 
 
 def replace_images(request: VideoRequest, images: Sequence[ImageItem]) -> VideoRequest:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 
-from ..models import escape_html
+from ..models import VideoRequest, escape_html
 
 CSS = """
 <style>
@@ -74,3 +74,15 @@ def human_size(size: int) -> str:
 
 def message_html(text: str, kind: str = "error") -> str:
     return f'<div class="kw-{kind}">{esc(text)}</div>' if text else ""
+
+
+def shorten(text: object, width: int) -> str:
+    """``text`` on one line, at most ``width`` characters (an ellipsis says when it was cut)."""
+    line = str(text).replace("\n", " ")
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def request_label(request: VideoRequest, width: int = 48) -> str:
+    """The prompt (shortened) and the settings: two runs of one prompt differ at a glance."""
+    prompt = shorten(request.prompt.strip(), width)
+    return f"{prompt} · {request.mode} · {request.duration} s · {request.aspect_ratio}"

@@ -36,7 +36,7 @@ from ..errors import (
 from ..images import DEFAULT_MAX_SIDE
 from ..models import MODES, Task, VideoRequest, units_words
 from ..watcher import TaskUpdate, TaskWatcher
-from ._style import esc, message_html, stylesheet, title
+from ._style import esc, message_html, request_label, shorten, stylesheet, title
 from .batch import BatchView
 from .gallery import HistoryGallery
 from .images import ImagePicker
@@ -505,7 +505,9 @@ class MultiImageToVideo(widgets.VBox):
             if item.task is not None and not click.sweep:
                 request = item.request
                 view = self.gallery.add(
-                    TaskView(item.task, client=self.client, label=_label(request), aspect_ratio=request.aspect_ratio)
+                    TaskView(
+                        item.task, client=self.client, label=request_label(request), aspect_ratio=request.aspect_ratio
+                    )
                 )
                 view.update(item.task)
                 self._say(f"Task {item.task.id} created — following it below.", "ok")
@@ -622,7 +624,7 @@ class MultiImageToVideo(widgets.VBox):
             task = entry.to_task()
             if task is not None and task.done:
                 self.gallery.add(
-                    TaskView(task, client=self.client, label=f"from history · {(entry.prompt or '')[:40]}")
+                    TaskView(task, client=self.client, label=f"from history · {shorten(entry.prompt or '', 40)}")
                 )
         if self.client is None or not self.history.unfinished():
             return
@@ -638,7 +640,7 @@ class MultiImageToVideo(widgets.VBox):
         for item in batch.items:
             shown = self.gallery.get(item.external_task_id) or (item.task and self.gallery.get(item.task.id))
             if item.task is not None and not shown:
-                label = f"from history · {item.request.prompt[:40]}"
+                label = f"from history · {shorten(item.request.prompt, 40)}"
                 view = self.gallery.add(TaskView(item.task, client=self.client, label=label))
                 view.update(item.task, "Resumed after a restart: watching again." if not item.task.done else None)
             elif item.state == "unknown" and item.external_task_id not in self._told_unknown:
@@ -683,13 +685,6 @@ def _words_for(item: BatchItem) -> tuple[str, str]:
 
 def _plain(problem: Problem) -> str:
     return problem.message if problem.field in ("images", "client") else str(problem)
-
-
-def _label(request: VideoRequest) -> str:
-    """The prompt (shortened) and the settings: two runs of one prompt differ at a glance."""
-    prompt = request.prompt.strip().replace("\n", " ")
-    prompt = (prompt[:48] + "…") if len(prompt) > 48 else prompt
-    return f"{prompt} · {request.mode} · {request.duration} s · {request.aspect_ratio}"
 
 
 class _UploadMeter:

@@ -12,7 +12,7 @@ import traitlets
 
 from ..batch import Batch, BatchItem, estimate_units, tally
 from ..models import units_words
-from ._style import esc, stylesheet
+from ._style import esc, request_label, stylesheet
 from .status import TaskView
 
 _PLACEHOLDER = {
@@ -117,7 +117,7 @@ class BatchView(widgets.VBox):
                         view = TaskView(
                             item.task,
                             client=self.batch.client,
-                            label=_label(item),
+                            label=request_label(item.request, 40),
                             compact=True,
                             aspect_ratio=item.request.aspect_ratio,
                         )
@@ -129,10 +129,9 @@ class BatchView(widgets.VBox):
                 else:
                     css, words = _PLACEHOLDER.get(item.state, ("unknown", item.state))
                     reason = f'<div class="kw-hint">{esc(item.error)}</div>' if item.error else ""
-                    html = (
-                        f'<div><b>{esc(_label(item))}</b></div><span class="kw-badge kw-badge-{css}">{esc(words)}'
-                        f"</span>{reason}"
-                    )
+                    label = esc(request_label(item.request, 40))
+                    badge = f'<span class="kw-badge kw-badge-{css}">{esc(words)}</span>'
+                    html = f"<div><b>{label}</b></div>{badge}{reason}"
                     card = self._cards.get(item.index)
                     if isinstance(card, widgets.HTML):
                         card.value = html
@@ -144,10 +143,3 @@ class BatchView(widgets.VBox):
                         changed = True
             if changed:
                 self._grid.children = tuple(self._cards[i.index] for i in items if i.index in self._cards)
-
-
-def _label(item: BatchItem) -> str:
-    request = item.request
-    prompt = request.prompt.strip().replace("\n", " ")
-    prompt = prompt if len(prompt) <= 40 else prompt[:39] + "…"
-    return f"{prompt} · {request.mode} · {request.duration} s · {request.aspect_ratio}"

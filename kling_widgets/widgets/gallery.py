@@ -22,7 +22,7 @@ import ipywidgets as widgets
 import traitlets
 
 from ..models import units_words
-from ._style import esc, stylesheet
+from ._style import esc, shorten, stylesheet
 
 if TYPE_CHECKING:
     from ..client import KlingClient
@@ -194,9 +194,9 @@ class HistoryGallery(widgets.VBox):
         )
         units = f" · {units_words(entry.units)}" if entry.units else ""
         negative = settings.get("negative_prompt")
-        negative_html = f'<div class="kw-hint">Avoid: {esc(_short(negative, 120))}</div>' if negative else ""
+        negative_html = f'<div class="kw-hint">Avoid: {esc(shorten(negative, 120))}</div>' if negative else ""
         reason = (
-            f'<div class="kw-error">{esc(_short(entry.error, 160))}</div>'
+            f'<div class="kw-error">{esc(shorten(entry.error, 160))}</div>'
             if entry.error and status != "succeeded"
             else ""
         )
@@ -211,7 +211,7 @@ class HistoryGallery(widgets.VBox):
         badge = (
             f'<span class="kw-badge kw-badge-{_BADGE.get(status, "unknown")}">{esc(_WORDS.get(status, status))}</span>'
         )
-        prompt = esc(_short(entry.prompt or "", 140))
+        prompt = esc(shorten(entry.prompt or "", 140))
         id_html = f'task <span class="kw-mono" style="user-select:all">{esc(ids)}</span>'
         html = widgets.HTML(
             f'<div style="font-size:12px;line-height:1.4">'
@@ -290,11 +290,6 @@ def _searchable(entry: HistoryEntry) -> str:
     settings = entry.settings or {}
     parts = (entry.prompt, settings.get("negative_prompt"), entry.task_id, entry.external_task_id)
     return " ".join(str(p) for p in parts if p).lower()
-
-
-def _short(text: object, width: int) -> str:
-    text = str(text).replace("\n", " ")
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def sidecar_of(entry: HistoryEntry) -> dict[str, Any]:
