@@ -93,17 +93,11 @@ def sweep(base: VideoRequest, **axes: Sequence[Any]) -> list[VideoRequest]:
     if problems:
         raise ValidationError(problems)
     base.prepare_all()  # the shared pictures, once (a refusal is kept too, and reported by each request)
-    fields = {k: v for k, v in base.__dict__.items() if k != "_prepared"}
-    fields["external_task_id"] = None
     names = list(axes)
-    requests = []
-    for combination in itertools.product(*(list(axes[name]) for name in names)):
-        changes = dict(zip(names, combination, strict=True))
-        request = VideoRequest(**{**fields, **changes})
-        if "images" not in changes:
-            request._prepared.update(base._prepared)
-        requests.append(request)
-    return requests
+    return [
+        base.replaced(external_task_id=None, **dict(zip(names, combination, strict=True)))
+        for combination in itertools.product(*(list(axes[name]) for name in names))
+    ]
 
 
 def _item(index: int, request: VideoRequest) -> BatchItem:

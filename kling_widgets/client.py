@@ -464,7 +464,7 @@ class KlingClient:
         task = task_or_id if isinstance(task_or_id, Task) else None
         task_id = task.id if task else str(task_or_id)
         external_id = task.external_task_id if task else None
-        if task is not None and task.done and (task.video_url or task.status is TaskStatus.FAILED):
+        if task is not None and task.complete:
             return task
         base = poll_interval or self.poll_interval or DEFAULT_POLL_INTERVAL
         start = time.monotonic()
@@ -486,7 +486,7 @@ class KlingClient:
                         on_update(current)
                 task = current
                 if task.done:
-                    if task.status is TaskStatus.FAILED or task.video_url or missing_video >= MISSING_VIDEO_POLLS:
+                    if task.complete or missing_video >= MISSING_VIDEO_POLLS:
                         return task
                     missing_video += 1  # succeeded, but no link yet: ask again a few times
             elapsed = time.monotonic() - start

@@ -160,6 +160,12 @@ class Task:
         """True once the task succeeded or failed; it will not change again."""
         return self.status.done
 
+    @property
+    def complete(self) -> bool:
+        """True when there is nothing more to ask the service: it failed, or it succeeded and gave its
+        video link (a success without one is asked again a few times)."""
+        return self.status is TaskStatus.FAILED or (self.status is TaskStatus.SUCCEEDED and bool(self.video_url))
+
     def __repr__(self) -> str:
         progress = "" if self.progress is None else f", progress={self.progress:g}"
         return f"Task(id={self.id!r}, status={self.status.value!r}{progress})"
@@ -387,9 +393,15 @@ class VideoRequest:
 
     def with_external_task_id(self, external_task_id: str) -> VideoRequest:
         """A copy carrying ``external_task_id`` (prepared images are kept, not redone)."""
-        copy = VideoRequest(**{k: v for k, v in self.__dict__.items() if k != "_prepared"})
-        object.__setattr__(copy, "external_task_id", external_task_id)
-        copy._prepared.update(self._prepared)
+        return self.replaced(external_task_id=external_task_id)
+
+    def replaced(self, **changes: Any) -> VideoRequest:
+        """A copy with ``changes`` (any of the fields); pictures already prepared are kept, not redone,
+        unless the images themselves change."""
+        fields = {k: v for k, v in self.__dict__.items() if k != "_prepared"}
+        copy = VideoRequest(**{**fields, **changes})
+        if "images" not in changes:
+            copy._prepared.update(self._prepared)
         return copy
 
     def problems(self) -> list[Problem]:
@@ -511,7 +523,7 @@ class VideoRequest:
                 assert isinstance(item, PreparedImage)
                 if item.size > budget:
                     images[i] = shrink_to(item, budget, f"to keep the request under {megabytes(max_body_bytes)}")
-            fitted = replace_images(self, images)
+            fitted = self.replaced(images=images)
             size = body_size(fitted.to_payload())
             if size <= max_body_bytes:
                 return fitted
@@ -570,12 +582,6 @@ def encode_body(payload: Mapping[str, Any]) -> bytes:
 def body_size(payload: Mapping[str, Any]) -> int:
     """Bytes of the JSON body as the client sends it."""
     return len(encode_body(payload))
-
-
-def replace_images(request: VideoRequest, images: Sequence[ImageItem]) -> VideoRequest:
-    """A copy of ``request`` with other images (nothing else changes)."""
-    fields = {k: v for k, v in request.__dict__.items() if k not in ("_prepared", "images")}
-    return VideoRequest(images, **fields)
 
 
 def _sent_as_is(item: object) -> TypeGuard[PreparedImage | str]:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from .client import DEFAULT_POLL_INTERVAL, MISSING_VIDEO_POLLS, KlingClient
 from .errors import KlingError, NotFoundError, RateLimitError
-from .models import Task, TaskStatus
+from .models import Task
 from .retry import EXPECTED_SECONDS, MAX_PAUSE, PASSING, failure_delay, poll_delay
 
 if TYPE_CHECKING:
@@ -186,7 +186,7 @@ class _Engine:
         watched.next_poll = now + poll_delay(owner.poll_interval, elapsed, self.expected, crowd=self.crowd(owner))
         watched.task = current
         self.journal(watched, current)
-        if current.status is TaskStatus.SUCCEEDED and not current.video_url:
+        if current.done and not current.complete:
             watched.missing_video += 1
             if watched.missing_video <= MISSING_VIDEO_POLLS:
                 watched.next_poll = now + min(owner.poll_interval, 5.0)
@@ -305,7 +305,7 @@ class TaskWatcher:
 
     def watch(self, task: Task, on_update: Listener | None = None) -> None:
         """Follow ``task`` until it ends. A finished task is reported once and not polled."""
-        if task.done and (task.video_url or task.status is TaskStatus.FAILED):
+        if task.complete:
             tell([*self._listeners, *([on_update] if on_update else [])], TaskUpdate(task, final=True))
             return
         now = time.monotonic()
