@@ -221,7 +221,7 @@ class MultiImageToVideo(widgets.VBox):
         super().close()
 
     # -- the form ----------------------------------------------------------------------------------
-    def _build(self, prompt: str | None = None, **changes: Any) -> VideoRequest:
+    def _build(self) -> VideoRequest:
         options = self.options
         fields: dict[str, Any] = {
             "negative_prompt": self.prompt_box.negative_prompt or None,
@@ -233,11 +233,8 @@ class MultiImageToVideo(widgets.VBox):
             "callback_url": options.callback_url.strip() or None,
             "external_task_id": options.external_task_id.strip() or None,
             "max_side": None if options.send_originals else DEFAULT_MAX_SIDE,
-            **changes,
         }
-        return VideoRequest(
-            list(self.image_picker.images), self.prompt_box.value if prompt is None else prompt, **fields
-        )
+        return VideoRequest(list(self.image_picker.images), self.prompt_box.value, **fields)
 
     @property
     def request(self) -> VideoRequest | None:
@@ -259,11 +256,7 @@ class MultiImageToVideo(widgets.VBox):
             axes["mode"] = list(MODES)
         if self.both_durations:
             axes["duration"] = [5, 10]
-        if not axes:
-            return [base]
-        if base.external_task_id is not None:  # one id cannot name several tasks
-            base = self._build(external_task_id=None)
-        return sweep(base, **axes)
+        return sweep(base, **axes) if axes else [base]  # a sweep gives each request its own external id
 
     def _form_problems(self, requests: list[VideoRequest]) -> list[Problem]:
         """Why ``requests`` (what the form would send) cannot be sent now."""
