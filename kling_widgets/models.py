@@ -181,7 +181,7 @@ class Task:
             head += f" · {units_words(self.units)}"
         body = ""
         url = self.video_url or ""
-        if self.status is TaskStatus.SUCCEEDED and url.lower().startswith(("https://", "http://")):
+        if self.status is TaskStatus.SUCCEEDED and is_url(url):
             body = (
                 f'{video_html(url)}<a href="{escape_html(url)}" target="_blank" rel="noopener">'
                 "the video</a> (the service deletes it after 30 days)"

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 import traitlets
 
+from ..images import is_url
 from ..models import units_words
 from ._style import esc, shorten, stylesheet
 
@@ -201,7 +202,7 @@ class HistoryGallery(widgets.VBox):
             else ""
         )
         video = ""
-        if status == "succeeded" and entry.video_url and entry.video_url.startswith(("https://", "http://")):
+        if status == "succeeded" and entry.video_url and is_url(entry.video_url):
             video = (
                 f'<video src="{esc(entry.video_url)}" controls preload="none" playsinline '
                 'style="width:100%;max-height:180px;background:#111;border-radius:4px;margin-top:4px"></video>'
@@ -313,7 +314,7 @@ def _download_links(entry: HistoryEntry) -> str:
     name = f"kling-{entry.task_id or entry.external_task_id}"
     sidecar = base64.b64encode(json.dumps(sidecar_of(entry), indent=2, ensure_ascii=False).encode()).decode()
     links = [f'<a download="{esc(name)}.json" href="data:application/json;base64,{sidecar}">settings (JSON)</a>']
-    if entry.video_url and entry.video_url.startswith(("https://", "http://")) and entry.status == "succeeded":
+    if entry.video_url and is_url(entry.video_url) and entry.status == "succeeded":
         links.insert(
             0, f'<a download="{esc(name)}.mp4" href="{esc(entry.video_url)}" target="_blank" rel="noopener">MP4</a>'
         )

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 import traitlets
 
+from ..images import is_url
 from ..models import Task, TaskStatus, is_known_status, units_words
 from ._style import esc, message_html, stylesheet
 
@@ -144,16 +145,15 @@ class TaskView(widgets.VBox):
         self.progress.value = _progress_value(task)
         self.progress.bar_style = {"succeeded": "success", "failed": "danger"}.get(task.status.value, "info")
         self.progress.layout.display = "none" if task.status is TaskStatus.SUCCEEDED else None
+        playable = is_url(task.video_url or "")  # never a javascript: or data: link in the page
         if task.status is TaskStatus.FAILED:
             self._message.value = message_html(
                 f"The service could not make this video: {task.error or 'no reason given'}"
             )
         else:
-            playable = bool(task.video_url and task.video_url.lower().startswith(("https://", "http://")))
             missing = task.status is TaskStatus.SUCCEEDED and not playable and not self.problem
             problem = "Done, but the service gave no video link for it (yet)." if missing else self.problem
             self._message.value = message_html(problem, "warning")
-        playable = bool(task.video_url and task.video_url.lower().startswith(("https://", "http://")))
         if task.status is TaskStatus.SUCCEEDED and playable and task.video_url != self._video_url:
             self._video_url = task.video_url
             duration = f"{task.video_duration:g} s video · " if task.video_duration else ""
