@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from .client import KlingClient, new_external_task_id
 from .errors import (
     BatchTimeoutError,
+    BudgetExceededError,
     CreateOutcomeUnknownError,
     KlingError,
     Problem,
@@ -152,7 +153,8 @@ class Batch:
     ``Batch(client, requests, max_concurrent=None, history=None)``; ``start()`` returns at once;
     ``wait()`` gives the final tasks in request order; ``tasks`` what exists so far; ``cancel()`` sends
     nothing more (what exists is still watched); ``Batch.resume(client, history)`` picks up after a
-    restart. ``history`` (else the client's) journals every intention before it is sent."""
+    restart. ``history`` (else the client's) journals every intention before it is sent. ``budget_units``:
+    the most the batch may send, by :func:`estimate_units` — over it, it refuses to start and sends nothing."""
 
     def __init__(
         self,
@@ -165,7 +167,10 @@ class Batch:
         name: str | None = None,
         rate_card: Mapping[tuple[str, str, int], float] | None = None,
         watcher: TaskWatcher | None = None,
+        budget_units: float | None = None,
     ) -> None:
+        if budget_units is not None and not budget_units >= 0:
+            raise ValidationError(Problem("budget_units", "must be a number of units, 0 or more", 0, budget_units))
         if max_concurrent is not None and max_concurrent < 1:
             raise ValidationError(
                 Problem("max_concurrent", "must be at least 1 (or None to learn it)", 1, max_concurrent)
@@ -177,6 +182,7 @@ class Batch:
         self.limit: int | None = max_concurrent  #: the account's limit as given or learned (1303)
         self.refusals_1303 = 0
         self.rate_card = rate_card
+        self.budget_units = budget_units  #: the most the batch may send, in estimated units (None: no limit)
         self.items: list[BatchItem] = [_item(index, request) for index, request in enumerate(requests)]
         self.estimate = estimate_units((i.request for i in self.items), rate_card)
         self.watcher = watcher or TaskWatcher(client, poll_interval=poll_interval, history=self.history)
@@ -233,10 +239,13 @@ class Batch:
 
     # -- running it ----------------------------------------------------------------------------------
     def start(self) -> Batch:
-        """Journal every intention (queued), then send them on a background thread. Returns at once."""
+        """Journal every intention (queued), then send them on a background thread. Returns at once.
+        Over ``budget_units`` it refuses to start (:class:`BudgetExceededError`): nothing is sent."""
         with self._cond:
             if self._started:
                 return self
+            if self.budget_units is not None and self.estimate > self.budget_units:
+                raise BudgetExceededError(self.estimate, self.budget_units, what=f"this batch of {len(self.items)}")
             self._started = True
         self._journal_queued(self.items)
         self._ensure_sender()
@@ -244,12 +253,16 @@ class Batch:
 
     def add(self, requests: Iterable[VideoRequest]) -> list[BatchItem]:
         """Queue more requests (journaled at once); they are sent after those already queued, under the
-        same limit. A started batch sends them at once; the bundle keeps one batch as its queue."""
+        same limit. A started batch sends them at once; the bundle keeps one batch as its queue. Over
+        ``budget_units`` (with what the batch holds already) nothing is queued: :class:`BudgetExceededError`."""
         with self._cond:
             start = len(self.items)
             new = [_item(start + offset, request) for offset, request in enumerate(requests)]
+            more = estimate_units((i.request for i in new), self.rate_card)
+            if self.budget_units is not None and self.estimate + more > self.budget_units:
+                raise BudgetExceededError(more, self.budget_units, spent=self.estimate, what=f"{len(new)} more")
             self.items.extend(new)
-            self.estimate += estimate_units((i.request for i in new), self.rate_card)
+            self.estimate += more
             started = self._started
         if started:
             self._journal_queued(new)
