@@ -3,13 +3,17 @@ asks first, and the account checked when the bundle opens. Real HTTP against the
 
 from __future__ import annotations
 
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
 import pytest
 
-from kling_widgets import Batch, KlingClient, KlingError, TaskHistory, sweep
+from kling_widgets import Batch, KlingClient, KlingError, MultiImageToVideo, TaskHistory, sweep
 from kling_widgets.errors import BudgetExceededError
 from kling_widgets.simulator import Simulator
 
-from .conftest import fox
+from .conftest import all_state, fox, wait_for
 
 
 def test_a_batch_over_its_budget_sends_nothing(photo: bytes, history: TaskHistory) -> None:
@@ -42,3 +46,152 @@ def test_a_batch_within_its_budget_runs_and_more_past_it_is_refused(photo: bytes
 def test_budget_must_be_a_number_of_units(photo: bytes, client: KlingClient) -> None:
     with pytest.raises(KlingError, match="budget_units"):
         Batch(client, [fox(photo)], budget_units=-1)
+
+
+# -- the bundle --------------------------------------------------------------------------------------------
+def _bundle(sim: Simulator, **kwargs: Any) -> MultiImageToVideo:
+    client = KlingClient(sim.api_key, base_url=sim.url, poll_interval=0.05)
+    return MultiImageToVideo(client, poll_interval=0.05, **kwargs)
+
+
+def _fill(app: MultiImageToVideo, photo: bytes, prompt: str = "a fox runs through snow") -> None:
+    app.image_picker.add(photo)
+    app.prompt_box.value = prompt
+
+
+def _banner(app: MultiImageToVideo) -> str:
+    return str(app.children[1].value)
+
+
+def test_a_refused_key_is_said_before_any_click_and_generate_stays_off(photo: bytes) -> None:
+    with Simulator() as sim:
+        app = MultiImageToVideo(KlingClient("not-the-key", base_url=sim.url), poll_interval=0.05)
+        _fill(app, photo)
+        wait_for(lambda: app.account_kind == "refused")
+        assert "refused this key" in app.account and "refused this key" in _banner(app)
+        assert app.submit_button.disabled and "refused this key" in app.reason and app.reason_kind == "error"
+        assert [p.field for p in app.problems] == ["account"]
+        assert app.submit() is None and "refused this key" in app.status
+        assert "not-the-key" not in all_state(app)
+        assert sim.creates == 0 and not [r for r in sim.requests if r.method == "POST"]
+        app.close()
+
+
+def test_the_account_is_checked_off_the_kernel_thread_when_the_bundle_opens(photo: bytes) -> None:
+    with Simulator(credit=3.0, price_per_unit=0.5, processing_seconds=0.3) as sim:
+        sim.inject(method="GET", path="/v1/models", status=None, delay=3.0)  # a slow service
+        app = _bundle(sim)
+        assert app.account_kind == "checking" and "Checking" in _banner(app)  # the cell did not wait for it
+        wait_for(lambda: app.account_kind == "ok")
+        assert "3.00 left on this key" in app.account and "as the gateway reports it" in app.account
+        assert "3.00 left" in _banner(app)
+        _fill(app, photo)
+        future = app.submit()
+        assert future is not None and future.result(timeout=10) is not None  # 1 unit at 0.5
+        wait_for(lambda: "2.50 left" in app.account, timeout=20)  # asked again after the task ended
+        assert sim.creates == 1
+        app.close()
+
+
+def test_kling_direct_shows_videos_left_and_refreshes_after_tasks_end(photo: bytes) -> None:
+    with Simulator("kling", units=12, processing_seconds=0.3) as sim:
+        client = KlingClient(
+            provider="kling", access_key=sim.access_key, secret_key=sim.secret_key, base_url=sim.url, poll_interval=0.05
+        )
+        app = MultiImageToVideo(client, poll_interval=0.05)
+        wait_for(lambda: app.account_kind == "ok")
+        assert app.account.startswith("≈ 12 std 5 s videos left") and "≈ 12 std 5 s videos left" in _banner(app)
+        _fill(app, photo)
+        app.options.mode = "pro"  # 3.5 units
+        future = app.submit()
+        assert future is not None and future.result(timeout=10) is not None
+        wait_for(lambda: app.account.startswith("≈ 8 std 5 s videos left"), timeout=20)
+        app.close()
+
+
+def test_the_simulators_key_is_never_sent_to_another_server() -> None:
+    seen: list[str] = []
+
+    class Gateway(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.path)
+            page = b"<!doctype html><html><body>console</body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Gateway)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = KlingClient(Simulator().api_key, base_url=f"http://127.0.0.1:{server.server_address[1]}")
+        app = MultiImageToVideo(client)
+        assert app.account == "" and app.account_kind == ""
+        assert seen == ["/sim/about"]  # the key-free probe only: no account check with the simulator's key
+        app.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_bundle_keeps_within_its_budget_and_shows_what_it_sent(photo: bytes) -> None:
+    with Simulator(processing_seconds=0.3) as sim:
+        app = _bundle(sim, budget_units=3)
+        _fill(app, photo)
+        assert "sent here: 0 of your budget of 3 units" in app.reason
+        future = app.submit()
+        assert future is not None and future.result(timeout=10) is not None
+        wait_for(lambda: not app.submitting)
+        assert app.units_sent == 1 and "sent here: 1 of your budget of 3 units" in app.reason
+        app.both_durations = True  # 1 + 2 more: over 3
+        assert app.submit_button.disabled and [p.field for p in app.problems] == ["budget_units"]
+        assert "over the budget" in app.reason and "3 units" in app.reason
+        assert app.submit() is None and "Not sent: over the budget" in app.status
+        assert sim.creates == 1
+        app.both_durations = False
+        app.options.duration = 10  # 1 + 2 = 3: at the budget
+        future = app.submit()
+        assert future is not None and future.result(timeout=10) is not None
+        wait_for(lambda: app.units_sent == 3)
+        assert sim.creates == 2
+        app.close()
+
+
+def test_a_large_click_asks_first_and_a_second_click_sends_them_all(photo: bytes) -> None:
+    with Simulator(processing_seconds=0.3) as sim:
+        app = _bundle(sim)  # asks above 10 units by default
+        _fill(app, photo, "a fox\na hare\nan owl")
+        app.prompt_per_line = app.both_modes = app.both_durations = True  # 12 tasks, 40.5 units
+        app.submit_button.click()
+        assert sim.creates == 0 and not [r for r in sim.requests if r.method == "POST"]
+        for said in (app.status, app.reason):
+            assert "12 tasks" in said and "40.5 units" in said and "again" in said
+        assert app.status_kind == "warning" and not app.submit_button.disabled
+        app.submit_button.click()  # the confirmation: not taken for the second half of a double click
+        wait_for(lambda: sim.creates == 12, timeout=60)
+        assert "12 requests sent as one batch" in app.status
+        app.close()
+
+
+def test_a_changed_form_asks_again_and_small_clicks_never_ask(photo: bytes) -> None:
+    with Simulator(processing_seconds=0.3) as sim:
+        app = _bundle(sim, confirm_above_units=2)
+        _fill(app, photo)
+        app.both_durations = True  # 3 units
+        assert app.submit() is None and app.status.startswith("Confirm")
+        app.prompt_box.value = "a hare runs through snow"  # a new question: the pending answer is dropped
+        assert app.status == "" and not app.reason.startswith("Confirm")
+        assert app.submit() is None and sim.creates == 0
+        future = app.submit()
+        assert future is not None and future.result(timeout=10) is not None
+        app.close()
+        never = _bundle(sim, confirm_above_units=None)
+        _fill(never, photo)
+        never.both_durations = never.both_modes = True
+        future = never.submit()
+        assert future is not None and future.result(timeout=10) is not None
+        never.close()
