@@ -8,7 +8,7 @@ PORT   ?= 8888
 # so the demo raises it. JupyterLab refuses to run as root unless told; containers and CI machines often are root.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: setup demo app test lint unit bench clean browser
+.PHONY: setup demo app test lint unit bench clean browser smoke
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,12 @@ browser: setup
 test: lint browser
 	@if [ -x "$(CHROMIUM)" ]; then CHROMIUM="$(CHROMIUM)" $(BIN)/python -m pytest; \
 	else CHROMIUM="$$($(BIN)/python -c 'from playwright.sync_api import sync_playwright as p; m = p().start(); print(m.chromium.executable_path); m.stop()')" $(BIN)/python -m pytest; fi
+
+# One real, paid end-to-end check against the service your key points at (never part of `make test`):
+# the account is asked for free, the cost of one std 5 s video is said, and it is created only after you
+# type "yes"; the video lands in artifacts/smoke/. Credentials from the environment; without them, exit 2.
+smoke: setup
+	$(BIN)/python -m kling_widgets.smoke --out artifacts/smoke
 
 bench: setup
 	$(BIN)/python benchmarks/import_time.py
