@@ -42,18 +42,21 @@ lint: setup
 	$(BIN)/ruff check kling_widgets tests benchmarks
 	$(BIN)/mypy
 
-# The browser tests need Chromium. When none is found, install one the way this machine allows: Debian's
-# package as root, otherwise Playwright's own build (its path is handed to the tests). Never skipped.
+# The browser tests need Chromium, and the shared-account tests a redis-server (started by the tests
+# themselves). When one is missing, install it the way this machine allows: Debian's packages as root,
+# otherwise Playwright's own Chromium build (its path is handed to the tests). Never skipped.
 CHROMIUM ?= /usr/bin/chromium
 browser: setup
-	@if [ -x "$(CHROMIUM)" ]; then :; \
+	@if [ -x "$(CHROMIUM)" ] && command -v redis-server >/dev/null; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		echo "Installing Debian's chromium for the browser tests"; \
+		echo "Installing Debian's chromium and redis-server for the tests"; \
 		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null; \
-	else \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core \
+			redis-server >/dev/null; \
+	elif [ ! -x "$(CHROMIUM)" ]; then \
 		echo "No $(CHROMIUM): installing Playwright's Chromium"; $(BIN)/python -m playwright install chromium; \
 	fi
+	@command -v redis-server >/dev/null || echo "No redis-server: the shared-account tests will fail (apt-get install redis-server)"
 
 test: lint browser
 	@if [ -x "$(CHROMIUM)" ]; then CHROMIUM="$(CHROMIUM)" $(BIN)/python -m pytest; \

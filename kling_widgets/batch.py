@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .account import AccountSlots
 from .client import KlingClient, new_external_task_id
 from .errors import (
     BatchTimeoutError,
@@ -137,6 +138,7 @@ class BatchItem:
     task: Task | None = None
     error: str | None = None
     exception: KlingError | None = field(default=None, repr=False)
+    lease: str | None = field(default=None, repr=False)  #: its slot of the account, from send to end
 
     @property
     def external_task_id(self) -> str:
@@ -187,6 +189,7 @@ class Batch:
         self.estimate = estimate_units((i.request for i in self.items), rate_card)
         self.watcher = watcher or TaskWatcher(client, poll_interval=poll_interval, history=self.history)
         self.holding = False  #: True while a create waits for a slot (the account's limit is reached)
+        self.slots: AccountSlots | None = None  #: the account's slots, shared with its other kernels
         self.on_progress: Callable[[int, int], None] | None = None  #: hears each upload: (bytes sent, total)
         self._cond = threading.Condition()
         self._listeners: list[Listener] = []
@@ -270,7 +273,13 @@ class Batch:
         self._tell()
         return new
 
+    def _account(self) -> AccountSlots:
+        if self.slots is None:
+            self.slots = AccountSlots.for_client(self.client)
+        return self.slots
+
     def _ensure_sender(self) -> None:
+        self._account()  # here, not in the sender: a bad KLING_WIDGETS_SLOTS is said to the caller
         with self._cond:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name=f"kling-{self.name}", daemon=True)
@@ -363,28 +372,45 @@ class Batch:
             with self._cond:
                 self._thread = None
 
-    def _wait_for_slot(self) -> bool:
-        """Hold until the batch may send one more create. False when cancelled."""
+    def _wait_for_slot(self) -> str | None:
+        """Hold until the batch may send one more create: under its own ``max_concurrent``, then with a
+        lease on one of the account's slots, taken in turn with the account's other kernels. The lease,
+        or None when cancelled."""
+        slots = self._account()
         while True:
             with self._cond:
-                free = self.limit is None or self._running() < self.limit
+                limit = self.max_concurrent if slots.shared else self.limit  # shared: the account keeps it
+                free = limit is None or self._running() < limit
                 if self._cancelled or free:
-                    self.holding = False
-                    return not self._cancelled
+                    break
                 started_holding, self.holding = not self.holding, True
                 if not started_holding:
                     self._cond.wait(QUEUE_RETRY)  # woken when a task ends; else look again
                     continue
             self._tell()  # say once that the batch waits for a slot, then wait
+        lease = slots.acquire(lambda: self._cancelled, self._hold_for_account)
+        with self._cond:
+            self.holding = False
+        return lease
+
+    def _hold_for_account(self) -> None:
+        """The account's slots are all taken (by this kernel or others): say so once, then wait."""
+        with self._cond:
+            if self.holding:
+                return
+            self.holding = True
+        self._tell()
 
     def _send(self, item: BatchItem) -> None:
         while True:
-            if not self._wait_for_slot():
+            lease = self._wait_for_slot()
+            if lease is None:
                 return
             with self._cond:
                 if item.state != QUEUED:
+                    self._account().release(lease)
                     return
-                item.state = "sending"
+                item.state, item.lease = "sending", lease
             self._tell()
             try:
                 task = self.client.create_task(
@@ -406,6 +432,7 @@ class Batch:
                 log.exception("batch %s: create %s failed unexpectedly", self.name, item.external_task_id)
                 self._settle(item, "unknown", f"unexpected {type(error).__name__}: it may exist")
                 return
+            self._account().sent(lease)
             with self._cond:
                 item.task, item.state = task, "running"
             self.watcher.watch(task, self._on_task)
@@ -414,21 +441,28 @@ class Batch:
 
     def _hold_after_1303(self, item: BatchItem, error: RateLimitError) -> None:
         """The account runs all the tasks it may: nothing was created. Learn the limit from what runs
-        now, put the request back at the head of the queue, and wait for a slot."""
+        now (the account's kernels together, else this batch), put the request back at the head of the
+        queue, and wait for a slot."""
+        lease, item.lease = item.lease, None
+        learned = self._account().refused(lease)
         with self._cond:
             self.refusals_1303 += 1
             item.state = QUEUED
             running = sum(1 for i in self.items if i.state == "running")
-            if self.max_concurrent is None and running > 0:
+            if self.max_concurrent is None and learned is not None:
+                self.limit = learned
+            elif self.max_concurrent is None and running > 0:
                 self.limit = running if self.limit is None else min(self.limit, running)
             self.holding = True
         log.info("batch %s: 1303, holding %s (limit %s)", self.name, item.external_task_id, self.limit)
         self._tell()
-        if running == 0:  # the account's other work holds every slot: look again later
+        if running == 0 and learned is None:  # work outside these kernels holds every slot: look again later
             with self._cond:
                 self._cond.wait(error.retry_after if error.retry_after else QUEUE_RETRY)
 
     def _settle(self, item: BatchItem, state: str, reason: str, exception: KlingError | None = None) -> None:
+        lease, item.lease = item.lease, None  # nothing runs (or nothing known to): the slot goes back first,
+        self._account().release(lease)  # before anyone waiting for the batch sees it final (and exits)
         with self._cond:
             item.state, item.error, item.exception = state, reason, exception
             self._cond.notify_all()
@@ -447,6 +481,10 @@ class Batch:
             )
             if item is None:
                 return
+            lease, item.lease = (item.lease, None) if update.final else (None, item.lease)
+        if lease is not None:  # the slot goes back to the account before anyone sees the item done
+            self._account().release(lease)
+        with self._cond:
             item.task = update.task
             if update.problem:
                 item.error = update.problem
@@ -518,9 +556,14 @@ class Batch:
 
     def _resume_run(self) -> None:
         try:
-            for item in self.items:
-                if item.state == "running" and item.task is not None:
-                    self.watcher.watch(item.task, self._on_task)
+            running = [item for item in self.items if item.state == "running" and item.task is not None]
+            for item in running:
+                self.watcher.watch(item.task, self._on_task)  # type: ignore[arg-type]
+            slots = self._account()
+            for item in running:  # still running: it holds one of the account's slots (after the watch
+                with self._cond:  # is set up, so that whoever waits for the watch finds it at once)
+                    if item.state == "running" and item.lease is None:
+                        item.lease = slots.claim()
             self._ensure_sender()
         except Exception:
             log.exception("batch %s: resuming stopped", self.name)
