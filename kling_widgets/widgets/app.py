@@ -509,8 +509,12 @@ class MultiImageToVideo(widgets.VBox):
             status = client.account_status()
         except AuthenticationError as error:
             where = urlparse(client.base_url).hostname or client.base_url
-            self._key_refused = f"{where} refused this key ({error.message}): set a valid key and run the cell again"
-            self._tell_account(f"{self._key_refused}. Generate stays off until then.", "refused")
+            self._key_refused = f"{where} refused this key ({error.message})"
+            self._tell_account(
+                f"{self._key_refused}: set a valid one (KLING_API_KEY, or KLING_ACCESS_KEY and KLING_SECRET_KEY) "
+                "and open the bundle again. Generate stays off until then.",
+                "refused",
+            )
             self._refresh()
             return
         except KlingError as error:
@@ -535,9 +539,9 @@ class MultiImageToVideo(widgets.VBox):
             text = f"Connected to the built-in simulator at {where} — nothing is billed."
         else:
             text = f"Connected to {urlparse(where).hostname} ({self.client.provider}) — every task is billed."
-        warn = " kw-warning" if self.account_kind in ("refused", "warning") else ""
-        account = f'<div class="kw-account">{esc(self.account)}</div>' if self.account else ""
-        return f'<div class="kw-banner{warn}"><b>Kling · multi-image to video</b> · {esc(text)}{account}</div>'
+        kind = esc(self.account_kind or "ok")
+        account = f'<div class="kw-account kw-account-{kind}">{esc(self.account)}</div>' if self.account else ""
+        return f'<div class="kw-banner"><b>Kling · multi-image to video</b> · {esc(text)}{account}</div>'
 
     def _say(self, text: str, kind: str = "") -> None:
         with self.hold_trait_notifications():
@@ -552,7 +556,7 @@ class MultiImageToVideo(widgets.VBox):
         self._status.value = message_html(self.status, kind)
 
     def _show_reason(self, _: object = None) -> None:
-        css = "kw-reason-error" if self.reason_kind == "error" else "kw-hint"
+        css = {"error": "kw-reason-error", "warning": "kw-warning"}.get(self.reason_kind, "kw-hint")
         self._why.value = (
             f'<span class="{css}" style="margin-left:10px">{esc(self.reason)}</span>' if self.reason else ""
         )
