@@ -268,7 +268,7 @@ class KlingClient:
                 location=location,
             )
         body = json_or_none(response)
-        if probe and (status in (404, 405) or (body is None and status < 500 and status != 429)):
+        if probe and (status in (404, 405) or (body is None and status < 500 and status not in (401, 429))):
             not_found = error_from_body(status, body) if status == 404 and body is not None else None
             kind = "a web page" if _is_html(response) else "no JSON"
             raise _RouteMiss(

@@ -4,8 +4,10 @@ Kling direct's resource packs, refused keys, an account that cannot create)."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -189,3 +191,30 @@ def test_account_status_parses_other_builds() -> None:
     status = AccountStatus.from_gateway({"data": [{"id": "kling-v1-6"}, {"id": "kling-v2"}]}, {"hard_limit_usd": 3.5})
     assert status.models == ("kling-v1-6", "kling-v2") and status.balance == 3.5 and status.used is None
     assert AccountStatus.from_gateway(None).balance is None
+
+
+class _PlainGateway(BaseHTTPRequestHandler):
+    """A deployment in front of which a proxy answers a refused key with its own page (401, HTML)."""
+
+    def do_GET(self) -> None:
+        page = b"<html><body><h1>401 Authorization Required</h1></body></html>"
+        self.send_response(401)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(page)))
+        self.end_headers()
+        self.wfile.write(page)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_a_key_refused_with_a_web_page_is_still_a_refused_key() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _PlainGateway)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = KlingClient("sk-revoked", base_url=f"http://127.0.0.1:{server.server_address[1]}")
+        with pytest.raises(AuthenticationError):
+            client.account_status()
+    finally:
+        server.shutdown()
+        server.server_close()
