@@ -4,10 +4,8 @@ Kling direct's resource packs, refused keys, an account that cannot create)."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -17,7 +15,7 @@ from kling_widgets import AccountStatus, AuthenticationError, KlingClient
 from kling_widgets.simulator import Simulator
 from kling_widgets.simulator.samples import sample_jpeg
 
-from .conftest import Sleeps, fox
+from .conftest import Sleeps, fox, web_page_server
 
 PHOTO = sample_jpeg(0, (400, 300))
 
@@ -193,28 +191,7 @@ def test_account_status_parses_other_builds() -> None:
     assert AccountStatus.from_gateway(None).balance is None
 
 
-class _PlainGateway(BaseHTTPRequestHandler):
-    """A deployment in front of which a proxy answers a refused key with its own page (401, HTML)."""
-
-    def do_GET(self) -> None:
-        page = b"<html><body><h1>401 Authorization Required</h1></body></html>"
-        self.send_response(401)
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", str(len(page)))
-        self.end_headers()
-        self.wfile.write(page)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 def test_a_key_refused_with_a_web_page_is_still_a_refused_key() -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _PlainGateway)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        client = KlingClient("sk-revoked", base_url=f"http://127.0.0.1:{server.server_address[1]}")
-        with pytest.raises(AuthenticationError):
-            client.account_status()
-    finally:
-        server.shutdown()
-        server.server_close()
+    """A proxy in front of the gateway answers a refused key with its own page (401, HTML)."""
+    with web_page_server(401) as address, pytest.raises(AuthenticationError):
+        KlingClient("sk-revoked", base_url=address).account_status()

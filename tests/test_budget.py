@@ -3,8 +3,6 @@ asks first, and the account checked when the bundle opens. Real HTTP against the
 
 from __future__ import annotations
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -13,7 +11,7 @@ from kling_widgets import Batch, KlingClient, KlingError, MultiImageToVideo, Tas
 from kling_widgets.errors import BudgetExceededError
 from kling_widgets.simulator import Simulator
 
-from .conftest import all_state, fox, wait_for
+from .conftest import all_state, fox, wait_for, web_page_server
 
 
 def test_a_batch_over_its_budget_sends_nothing(photo: bytes, history: TaskHistory) -> None:
@@ -111,31 +109,19 @@ def test_kling_direct_shows_videos_left_and_refreshes_after_tasks_end(photo: byt
 
 def test_the_simulators_key_is_never_sent_to_another_server() -> None:
     seen: list[str] = []
-
-    class Gateway(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            seen.append(self.path)
-            page = b"<!doctype html><html><body>console</body></html>"
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(page)))
-            self.end_headers()
-            self.wfile.write(page)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Gateway)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        client = KlingClient(Simulator().api_key, base_url=f"http://127.0.0.1:{server.server_address[1]}")
-        app = MultiImageToVideo(client)
+    with web_page_server(seen=seen) as address:
+        app = MultiImageToVideo(KlingClient(Simulator().api_key, base_url=address))
         assert app.account == "" and app.account_kind == ""
         assert seen == ["/sim/about"]  # the key-free probe only: no account check with the simulator's key
         app.close()
-    finally:
-        server.shutdown()
-        server.server_close()
+
+
+def test_a_key_the_service_cannot_check_is_not_said_to_be_checked() -> None:
+    with web_page_server() as address:  # a gateway that answers every free route with its web page
+        app = MultiImageToVideo(KlingClient("sk-someone", base_url=address))
+        wait_for(lambda: app.account_kind == "ok")
+        assert "Key checked" not in app.account and "does not say" in app.account
+        app.close()
 
 
 def test_the_bundle_keeps_within_its_budget_and_shows_what_it_sent(photo: bytes) -> None:

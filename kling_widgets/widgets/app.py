@@ -853,7 +853,9 @@ def _account_words(status: AccountStatus) -> tuple[str, str]:
         return f"Key checked · {status.balance:.2f} left on this key ({status.unit})", kind
     if status.unlimited:
         return "Key checked · no spending limit of its own (the gateway does not show the account's credit)", "ok"
-    return "Key checked · the service does not say what is left on the account", "ok"
+    if status.models is not None:
+        return "Key checked · the service does not say what is left on the account", "ok"
+    return "The service does not say what is left on the account, nor check keys for free", "ok"
 
 
 class _UploadMeter:
