@@ -527,6 +527,8 @@ class MultiImageToVideo(widgets.VBox):
         self._tell_account(*_account_words(status))
 
     def _tell_account(self, text: str, kind: str) -> None:
+        if self._closed:  # the check outlived the bundle: nothing to show it on
+            return
         with self.hold_trait_notifications():
             self.account, self.account_kind = text, kind
         self._banner_html.value = self._banner()
