@@ -156,6 +156,7 @@ def test_a_large_click_asks_first_and_a_second_click_sends_them_all(photo: bytes
         assert sim.creates == 0 and not [r for r in sim.requests if r.method == "POST"]
         for said in (app.status, app.reason):
             assert "12 tasks" in said and "40.5 units" in said and "again" in said
+        assert app.reason == "Click Generate again to send all 12 tasks (about 40.5 units)"
         assert app.status_kind == "warning" and not app.submit_button.disabled
         app.submit_button.click()  # the confirmation: not taken for the second half of a double click
         wait_for(lambda: sim.creates == 12, timeout=60)
@@ -170,7 +171,7 @@ def test_a_changed_form_asks_again_and_small_clicks_never_ask(photo: bytes) -> N
         app.both_durations = True  # 3 units
         assert app.submit() is None and app.status.startswith("Confirm")
         app.prompt_box.value = "a hare runs through snow"  # a new question: the pending answer is dropped
-        assert app.status == "" and not app.reason.startswith("Confirm")
+        assert app.status == "" and "again" not in app.reason and app.reason.startswith("Ready")
         assert app.submit() is None and sim.creates == 0
         future = app.submit()
         assert future is not None and future.result(timeout=10) is not None

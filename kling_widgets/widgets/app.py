@@ -107,7 +107,7 @@ class MultiImageToVideo(widgets.VBox):
         self.confirm_above_units = confirm_above_units  #: a click estimated above this asks first (None: never)
         self.account_status: AccountStatus | None = None  #: what the last account check found
         self._key_refused = ""
-        self._confirm: tuple[float, tuple[int, float], str] | None = None  # (when, what, words) of an asking click
+        self._confirm: tuple[float, tuple[int, float], str] | None = None  # (when, what, reason) of an asking click
         self._account_timer: threading.Timer | None = None
         if client is None:
             try:
@@ -440,9 +440,9 @@ class MultiImageToVideo(widgets.VBox):
             spent + units,
         )
 
-    def _ask_first(self, requests: list[VideoRequest], units: float) -> str | None:
-        """A click above ``confirm_above_units`` asks (the words to say); the same click again within
-        ``CONFIRM_SECONDS`` sends (None). Call with the lock held."""
+    def _ask_first(self, requests: list[VideoRequest], units: float) -> tuple[str, str] | None:
+        """A click above ``confirm_above_units`` asks (what to say under the button, and beside it); the
+        same click again within ``CONFIRM_SECONDS`` sends (None). Call with the lock held."""
         limit = self.confirm_above_units
         if limit is None or units <= limit:
             self._confirm = None
@@ -458,11 +458,13 @@ class MultiImageToVideo(widgets.VBox):
             f"{units_words(units)} ({billed}). Click Generate again within {CONFIRM_SECONDS:g} s to send "
             "them all. Nothing was sent."
         )
-        self._confirm = (now, what, words)
+        tasks = f"{len(requests)} task{'s' if len(requests) > 1 else ''}"
+        beside = f"Click Generate again to send all {tasks} (about {units_words(units)})"
+        self._confirm = (now, what, beside)
         timer = threading.Timer(CONFIRM_SECONDS + 0.1, self._confirmation_expired)
         timer.daemon = True
         timer.start()
-        return words
+        return words, beside
 
     def _pending_confirmation(self) -> str | None:
         pending = self._confirm
@@ -591,8 +593,8 @@ class MultiImageToVideo(widgets.VBox):
                 return None
             ask = self._ask_first(requests, estimate_units(requests))
             if ask:
-                self._say(ask, "warning")
-                self._reason(ask, "warning")
+                self._say(ask[0], "warning")
+                self._reason(ask[1], "warning")
                 return None
             self.submitting = True
         self._say("")
