@@ -75,6 +75,7 @@ bench: setup
 	$(BIN)/python benchmarks/soak.py
 	$(BIN)/python benchmarks/watching.py
 	$(BIN)/python benchmarks/gallery.py
+	$(BIN)/python benchmarks/accounts.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache artifacts .demo

@@ -15,8 +15,8 @@ on one of the account's slots, held from before the create until the task ends.
   forgotten after an hour so that a larger plan is found again. While it is unknown, one create is
   sent at a time across the account, so learning it costs a single refusal.
 - **Who goes next.** Round-robin between kernels: a free slot goes to the waiting kernel that holds
-  fewest slots, then to the one that waited longest, so one student's sweep of 20 does not starve the
-  class.
+  fewest slots, then to the one whose last turn is oldest (or that never had one), then to the one that
+  queued first, so one student's sweep of 20 does not starve the class.
 
 The account is named by a hash of provider, address and key fingerprint (``KlingClient.account``):
 never the key, on disk or in Redis.
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("kling_widgets")
 
 SLOTS_ENV = "KLING_WIDGETS_SLOTS"
-POLL = 0.15  # seconds between two looks at the account while waiting (a release in this process wakes at once)
+POLL = 0.1  # seconds between two looks at the account while waiting (a release in this process wakes at once)
 LEASE_SECONDS = 10.0  # Redis: a kernel silent this long is gone, and its slots come back
 STALE_WAITER = 10.0  # a waiter not seen this long has stopped waiting (a frozen kernel never blocks the queue)
 LIMIT_SECONDS = 3600.0  # a learned limit is trusted this long, then learned again (the plan may have changed)
@@ -64,13 +64,15 @@ class SlotState:
     """What the kernels of one account agree on: the learned limit, the leases, the waiters.
 
     ``leases``: lease id → ``{"kernel", "sending"}`` (``sending`` until the create is answered);
-    ``waiting``: waiter id → ``{"kernel", "seq", "seen"}`` (``seq`` orders the queue)."""
+    ``waiting``: waiter id → ``{"kernel", "seq", "seen"}`` (``seq`` orders the queue); ``served``:
+    kernel → the number of its last turn (``seq`` counts queue entries and turns alike)."""
 
     limit: int | None = None
     limit_until: float = 0.0
     seq: int = 0
     leases: dict[str, dict[str, Any]] = field(default_factory=dict)
     waiting: dict[str, dict[str, Any]] = field(default_factory=dict)
+    served: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def load(cls, raw: bytes | None) -> SlotState:
@@ -84,6 +86,7 @@ class SlotState:
                 int(data.get("seq", 0)),
                 dict(data.get("leases", {})),
                 dict(data.get("waiting", {})),
+                dict(data.get("served", {})),
             )
         except (ValueError, TypeError, AttributeError):
             log.warning("the account's shared slots were unreadable: starting afresh")
@@ -96,6 +99,7 @@ class SlotState:
             "seq": self.seq,
             "leases": self.leases,
             "waiting": self.waiting,
+            "served": self.served,
         }
         return json.dumps(data, sort_keys=True).encode()
 
@@ -104,7 +108,8 @@ class SlotState:
         kernel's create in flight is forgotten at once; its running task may still run at the service (a
         Voila visitor closed the tab), so that slot comes back ``ORPHAN_SECONDS`` later — a kernel that
         sent meanwhile would only be refused, and would teach the others a limit too low."""
-        others = {e["kernel"] for e in (*self.leases.values(), *self.waiting.values())} - {me, ""}
+        others = {e["kernel"] for e in (*self.leases.values(), *self.waiting.values())} | set(self.served)
+        others -= {me, ""}
         dead = others - alive(others) if others else set()
         for lease, entry in list(self.leases.items()):
             if entry["kernel"] in dead and not entry["sending"]:
@@ -114,6 +119,7 @@ class SlotState:
         self.waiting = {
             k: v for k, v in self.waiting.items() if v["kernel"] not in dead and now - v["seen"] <= STALE_WAITER
         }
+        self.served = {k: v for k, v in self.served.items() if k not in dead}
         if self.limit is not None and now > self.limit_until:
             self.limit = None
 
@@ -135,10 +141,16 @@ class SlotState:
         if free <= 0:
             return None
         held = Counter(lease["kernel"] for lease in self.leases.values())
-        order = sorted(self.waiting, key=lambda w: (held[self.waiting[w]["kernel"]], self.waiting[w]["seq"]))
-        if waiter not in order[:free]:
+
+        def turn(w: str) -> tuple[int, int, int]:  # holding fewest, then served longest ago, then queued first
+            k = self.waiting[w]["kernel"]
+            return held[k], self.served.get(k, 0), self.waiting[w]["seq"]
+
+        if waiter not in sorted(self.waiting, key=turn)[:free]:
             return None
         del self.waiting[waiter]
+        self.seq += 1
+        self.served[kernel] = self.seq
         return self.add_lease(kernel, sending=True)
 
     def add_lease(self, kernel: str, *, sending: bool) -> str:

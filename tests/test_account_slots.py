@@ -133,6 +133,20 @@ def test_a_free_slot_goes_to_the_kernel_holding_fewest_then_waiting_longest() ->
     assert state.take("b0", "b", 0.0) is not None
 
 
+def test_kernels_take_turns_even_when_one_queued_first() -> None:
+    state = SlotState(limit=1, limit_until=1e12)
+    assert state.take("a0", "a", 0.0) is not None
+    assert all(state.take(w, w[0], 0.0) is None for w in ("a1", "b0", "c0"))  # a's next queued before b and c
+    turns = []
+    for _ in range(3):
+        state.leases.clear()  # the running task ends
+        for waiter in sorted(state.waiting):
+            if state.take(waiter, waiter[0], 0.0) is not None:
+                turns.append(waiter)
+                break
+    assert turns == ["b0", "c0", "a1"]  # a had its turn: b and c, who had none, go first
+
+
 def test_a_dead_kernels_running_task_frees_its_slot_later_and_a_create_in_flight_at_once() -> None:
     state = SlotState(limit=2, limit_until=1e12)
     running, sending = state.take("a0", "a", 0.0), state.take("a1", "a", 0.0)
