@@ -182,3 +182,34 @@ def test_a_changed_form_asks_again_and_small_clicks_never_ask(photo: bytes) -> N
         future = never.submit()
         assert future is not None and future.result(timeout=10) is not None
         never.close()
+
+
+def test_a_key_revoked_while_the_bundle_is_open_turns_generate_off(photo: bytes) -> None:
+    with Simulator(processing_seconds=0.3) as sim:
+        app = _bundle(sim)
+        _fill(app, photo)
+        wait_for(lambda: app.account_kind == "ok")
+        sim.api_key = "rotated-key"  # the key is revoked on the service's side
+        future = app.submit()
+        assert future is not None and future.result(timeout=10) is None
+        wait_for(lambda: app.account_kind == "refused")
+        assert app.submit_button.disabled and "refused this key" in app.reason
+        assert sim.creates == 0
+        app.close()
+
+
+def test_out_of_credit_at_a_click_shows_what_the_account_says(photo: bytes) -> None:
+    with Simulator(credit=1.5, price_per_unit=1.0, processing_seconds=0.3) as sim:
+        app = _bundle(sim)
+        _fill(app, photo)
+        wait_for(lambda: "1.50 left" in app.account)
+        future = app.submit()
+        assert future is not None and future.result(timeout=10) is not None  # 1.00 charged
+        wait_for(lambda: not app.submitting)
+        app.prompt_box.value = "a hare runs through snow"
+        future = app.submit()  # 0.50 left: refused, 403 insufficient_user_quota
+        assert future is not None and future.result(timeout=10) is None
+        assert "out of credit" in app.status
+        wait_for(lambda: "0.50 left" in app.account)
+        assert sim.creates == 1
+        app.close()

@@ -26,6 +26,7 @@ import traitlets
 from ..batch import RATE_CARD, Batch, BatchItem, estimate_units, sweep
 from ..client import KlingClient
 from ..errors import (
+    AccountError,
     APIError,
     AuthenticationError,
     CreateOutcomeUnknownError,
@@ -510,14 +511,7 @@ class MultiImageToVideo(widgets.VBox):
         try:
             status = client.account_status()
         except AuthenticationError as error:
-            where = urlparse(client.base_url).hostname or client.base_url
-            self._key_refused = f"{where} refused this key ({error.message})"
-            self._tell_account(
-                f"{self._key_refused}: set a valid one (KLING_API_KEY, or KLING_ACCESS_KEY and KLING_SECRET_KEY) "
-                "and open the bundle again. Generate stays off until then.",
-                "refused",
-            )
-            self._refresh()
+            self._key_was_refused(error)
             return
         except KlingError as error:
             self._tell_account(f"Could not check the account just now ({error}); Generate still works.", "warning")
@@ -527,6 +521,19 @@ class MultiImageToVideo(widgets.VBox):
             return
         self.account_status = status
         self._tell_account(*_account_words(status))
+
+    def _key_was_refused(self, error: AuthenticationError) -> None:
+        """The service refused the key (the free check, or a create): say so, and keep Generate off."""
+        if self.client is None or self._key_refused:
+            return
+        where = urlparse(self.client.base_url).hostname or self.client.base_url
+        self._key_refused = f"{where} refused this key ({error.message})"
+        self._tell_account(
+            f"{self._key_refused}: set a valid one (KLING_API_KEY, or KLING_ACCESS_KEY and KLING_SECRET_KEY) "
+            "and open the bundle again. Generate stays off until then.",
+            "refused",
+        )
+        self._refresh()
 
     def _tell_account(self, text: str, kind: str) -> None:
         if self._closed:  # the check outlived the bundle: nothing to show it on
@@ -631,7 +638,7 @@ class MultiImageToVideo(widgets.VBox):
                 settle = not click.future.done() and (
                     first.task is not None
                     or first.final
-                    or (first.state == "queued" and batch.holding and bool(batch.refusals_1303))
+                    or (first.state == "queued" and batch.holding)  # the account's slots are all taken
                 )
                 if settle and first.task is None and not first.final:
                     self._tell_held(click, batch)
@@ -674,15 +681,23 @@ class MultiImageToVideo(widgets.VBox):
                     log.exception("an on_submit callback failed")
         elif not click.sweep:
             self._say(*_words_for(item))
+        if isinstance(item.exception, AuthenticationError):
+            self._key_was_refused(item.exception)
+        elif isinstance(item.exception, AccountError):  # out of credit: show what the account says now
+            self._check_account_soon(0.0)
 
     def _tell_held(self, click: _Click, batch: Batch) -> None:
         if click.told_held:
             return
         click.told_held = True
         waiting = sum(1 for i in batch.items if i.state == "queued")
+        if batch.refusals_1303:
+            why = "Your account is already running as many tasks as it may (code 1303)."
+        else:  # known from other kernels of this key (a class on one Voila app, other notebooks): nothing refused
+            why = "Your account's slots are all in use (this key's tasks, in this notebook or others)."
         self._say(
-            f"Your account is already running as many tasks as it may (code 1303). {waiting} request(s) queued "
-            "here: each is sent when one of your tasks finishes. Nothing was created yet.",
+            f"{why} {waiting} request(s) queued here: each is sent in turn when a task of the account finishes. "
+            "Nothing was created yet.",
             "warning",
         )
 
