@@ -346,12 +346,14 @@ class AccountSlots:
     # -- a create's life ------------------------------------------------------------------------------
     def acquire(self, stop: Callable[[], bool], on_wait: Callable[[], None] | None = None) -> str | None:
         """Wait for this kernel's turn and a free slot; the lease, or None when ``stop()`` says to give up.
-        ``on_wait()`` is called once, when the first look finds no slot."""
+        ``on_wait()`` is called once, when a look finds every slot taken (not merely another kernel's create
+        in flight while the limit is still unknown: that wait is short)."""
         if self.store is None:
             return None if stop() else "local"
         waiter = uuid.uuid4().hex[:16]
         told, granted = False, False
-        take = functools.partial(self._take, waiter=waiter)
+        full: list[bool] = [False]  # what the last look found
+        take = functools.partial(self._take, waiter=waiter, full=full)
         alone: str | None = "local"  # the coordinator cannot be reached: send as a kernel alone would
         try:
             while not stop():
@@ -359,7 +361,7 @@ class AccountSlots:
                 if lease is not None:
                     granted = True
                     return lease
-                if not told and on_wait is not None:
+                if full[0] and not told and on_wait is not None:
                     told = True
                     on_wait()
                 with self._cond:
@@ -369,10 +371,12 @@ class AccountSlots:
             if not granted:
                 self._change(lambda state, alive: state.waiting.pop(waiter, None), None)
 
-    def _take(self, state: SlotState, alive: Alive, *, waiter: str) -> str | None:
+    def _take(self, state: SlotState, alive: Alive, *, waiter: str, full: list[bool]) -> str | None:
         now = time.time()
         state.forget_dead(self.kernel, self._alive(alive), now)
-        return state.take(waiter, self.kernel, now)
+        lease = state.take(waiter, self.kernel, now)
+        full[0] = lease is None and state.limit is not None
+        return lease
 
     def _alive(self, alive: Alive) -> Alive:
         """Checking every other kernel on every look would cost more than the look: once a second."""

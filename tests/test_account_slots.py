@@ -239,3 +239,22 @@ def test_a_kernel_alone_still_learns_the_limit_with_coordination_off(monkeypatch
         assert all(t.status is TaskStatus.SUCCEEDED for t in batch.wait(timeout=60))
         assert batch.slots is not None and not batch.slots.shared and batch.limit == 2
         assert not (Path(os.environ["KLING_WIDGETS_HOME"]) / "accounts").exists()
+
+
+def test_the_bundle_waits_its_turn_behind_another_kernel_without_a_refusal(photo: bytes) -> None:
+    from kling_widgets import MultiImageToVideo
+
+    with Simulator(processing_seconds=600, max_concurrent=2) as sim:
+        other = kernel(sim, "other", 3)
+        wait_for(lambda: sim.creates == 2 and refusals(sim) == 1, timeout=30)  # it holds both slots
+        app = MultiImageToVideo(KlingClient(sim.api_key, base_url=sim.url), poll_interval=0.05)
+        app.image_picker.add(photo)
+        app.prompt_box.value = "a fox in the snow"
+        assert app.submit().result(timeout=10) is None  # type: ignore[union-attr]
+        assert "slots are all in use" in app.status and "queued" in app.status and not app.submitting
+        assert sim.creates == 2 and refusals(sim) == 1  # it waited: nothing was sent to be refused
+        sim.processing_seconds = 0.3
+        wait_for(lambda: len(app.tasks) == 1, timeout=30)
+        assert refusals(sim) == 1 and most_running_at_once(sim) <= 2
+        assert finished(other)["statuses"] == ["succeeded"] * 3
+        app.close()
