@@ -450,4 +450,9 @@ def _store(spec: str, account: str, kernel: str) -> _Store | None:
             f"{SLOTS_ENV} must be unset (kernels of this machine share the account through a folder of the data "
             f"directory), 'off', or a Redis address redis://host:port/db (got {_safe(spec)!r})"
         )
-    return FileStore(data_home() / "accounts" / account, kernel)
+    folder = data_home() / "accounts" / account
+    try:
+        return FileStore(folder, kernel)
+    except OSError as error:  # a read-only home, a full disk: send as a kernel alone would, and say why
+        log.warning("the account's slots cannot be shared through %s (%s): this kernel sends on its own", folder, error)
+        return None

@@ -258,3 +258,15 @@ def test_the_bundle_waits_its_turn_behind_another_kernel_without_a_refusal(photo
         assert refusals(sim) == 1 and most_running_at_once(sim) <= 2
         assert finished(other)["statuses"] == ["succeeded"] * 3
         app.close()
+
+
+def test_a_data_folder_that_cannot_be_written_leaves_the_kernel_sending_alone(
+    sim: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocked = tmp_path / "a-file-not-a-folder"
+    blocked.write_text("")
+    monkeypatch.setenv("KLING_WIDGETS_HOME", str(blocked))
+    client = KlingClient(sim.api_key, base_url=sim.url, poll_interval=0.05)
+    batch = Batch(client, [VideoRequest([IMAGE], "a fox")]).start()
+    assert batch.wait(timeout=30)[0].status is TaskStatus.SUCCEEDED
+    assert batch.slots is not None and not batch.slots.shared and "sends on its own" in caplog.text
