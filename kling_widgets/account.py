@@ -51,7 +51,8 @@ POLL = 0.1  # seconds between two looks at the account while waiting (a release 
 LEASE_SECONDS = 10.0  # Redis: a kernel silent this long is gone, and its slots come back
 STALE_WAITER = 10.0  # a waiter not seen this long has stopped waiting (a frozen kernel never blocks the queue)
 LIMIT_SECONDS = 3600.0  # a learned limit is trusted this long, then learned again (the plan may have changed)
-ORPHAN_SECONDS = 180.0  # a dead kernel's task may still run at the service: its slot comes back after this long
+ORPHAN_SECONDS = 600.0  # a dead kernel's task may run on at the service this long: it explains 1303s meanwhile
+RECHECK_SECONDS = 5.0  # a 1303 no lease of ours explains keeps one slot taken this long (or the Retry-After)
 LIVENESS_EVERY = 1.0  # how often a kernel checks whether the others holding or waiting are still alive
 STATE_TTL = 86400  # Redis: an account nobody used for a day leaves no key behind
 
@@ -65,7 +66,9 @@ class SlotState:
 
     ``leases``: lease id → ``{"kernel", "sending"}`` (``sending`` until the create is answered);
     ``waiting``: waiter id → ``{"kernel", "seq", "seen"}`` (``seq`` orders the queue); ``served``:
-    kernel → the number of its last turn (``seq`` counts queue entries and turns alike)."""
+    kernel → the number of its last turn (``seq`` counts queue entries and turns alike); ``orphans``:
+    the running tasks of dead kernels, that may still run at the service (id → until when). A lease with
+    ``until`` and no kernel keeps a slot taken for a moment after a refusal nobody's lease explains."""
 
     limit: int | None = None
     limit_until: float = 0.0
@@ -73,6 +76,7 @@ class SlotState:
     leases: dict[str, dict[str, Any]] = field(default_factory=dict)
     waiting: dict[str, dict[str, Any]] = field(default_factory=dict)
     served: dict[str, int] = field(default_factory=dict)
+    orphans: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def load(cls, raw: bytes | None) -> SlotState:
@@ -87,6 +91,7 @@ class SlotState:
                 dict(data.get("leases", {})),
                 dict(data.get("waiting", {})),
                 dict(data.get("served", {})),
+                dict(data.get("orphans", {})),
             )
         except (ValueError, TypeError, AttributeError):
             log.warning("the account's shared slots were unreadable: starting afresh")
@@ -100,22 +105,24 @@ class SlotState:
             "leases": self.leases,
             "waiting": self.waiting,
             "served": self.served,
+            "orphans": self.orphans,
         }
         return json.dumps(data, sort_keys=True).encode()
 
     def forget_dead(self, me: str, alive: Alive, now: float) -> None:
-        """Free what dead kernels held or waited for, waiters that stopped looking, an old limit. A dead
-        kernel's create in flight is forgotten at once; its running task may still run at the service (a
-        Voila visitor closed the tab), so that slot comes back ``ORPHAN_SECONDS`` later — a kernel that
-        sent meanwhile would only be refused, and would teach the others a limit too low."""
+        """Free at once what dead kernels held or waited for; forget waiters that stopped looking, an old
+        limit, a refusal's moment. A dead kernel's running task may still run at the service (a Voila
+        visitor closed the tab): it is kept as an *orphan*, so that a 1303 it causes is not taken for a
+        smaller limit."""
         others = {e["kernel"] for e in (*self.leases.values(), *self.waiting.values())} | set(self.served)
         others -= {me, ""}
         dead = others - alive(others) if others else set()
         for lease, entry in list(self.leases.items()):
             if entry["kernel"] in dead and not entry["sending"]:
-                self.leases[lease] = {"kernel": "", "sending": False, "until": now + ORPHAN_SECONDS}
-            elif entry["kernel"] in dead or entry.get("until", now) < now:
+                self.orphans[lease] = now + ORPHAN_SECONDS
+            if entry["kernel"] in dead or entry.get("until", now) < now:
                 del self.leases[lease]
+        self.orphans = {k: until for k, until in self.orphans.items() if until >= now}
         self.waiting = {
             k: v for k, v in self.waiting.items() if v["kernel"] not in dead and now - v["seen"] <= STALE_WAITER
         }
@@ -126,7 +133,7 @@ class SlotState:
     def free(self) -> int:
         """Slots that may be handed out now. Limit unknown: one create at a time across the account."""
         if self.limit is None:
-            return 0 if any(lease["sending"] for lease in self.leases.values()) else 1
+            return 0 if any(lease["sending"] or "until" in lease for lease in self.leases.values()) else 1
         return self.limit - len(self.leases)
 
     def take(self, waiter: str, kernel: str, now: float) -> str | None:
@@ -158,11 +165,17 @@ class SlotState:
         self.leases[lease] = {"kernel": kernel, "sending": sending}
         return lease
 
-    def refused(self, lease: str, now: float) -> int | None:
-        """A 1303 for ``lease``'s create: the account runs what the other leases hold. Learn that."""
+    def refused(self, lease: str, now: float, hold: float = RECHECK_SECONDS) -> int | None:
+        """A 1303 for ``lease``'s create. Explained by a dead kernel's task still running, or by work
+        outside these kernels (no lease of ours runs): one slot stays taken for ``hold`` seconds, the limit
+        unchanged. Otherwise the account runs what the other leases hold: that is its limit."""
         self.leases.pop(lease, None)
-        others = len(self.leases)
-        if others > 0:
+        others = sum(1 for entry in self.leases.values() if "until" not in entry)
+        if self.orphans or others == 0:
+            if self.orphans:
+                del self.orphans[min(self.orphans, key=self.orphans.__getitem__)]
+            self.leases[uuid.uuid4().hex[:16]] = {"kernel": "", "sending": False, "until": now + hold}
+        else:
             self.limit = others if self.limit is None else min(self.limit, others)
             self.limit_until = now + LIMIT_SECONDS
         return self.limit
@@ -398,12 +411,13 @@ class AccountSlots:
             self._change(lambda state, _: state.leases.pop(str(lease), None), None)
         self._wake()
 
-    def refused(self, lease: str | None) -> int | None:
-        """A 1303 for this lease's create: learn the account's limit (shared); returns it, or None when
-        nothing of ours runs (the slots are taken by work outside these kernels)."""
+    def refused(self, lease: str | None, retry_after: float | None = None) -> int | None:
+        """A 1303 for this lease's create: learn the account's limit (shared) and return it — or, when no
+        lease of ours explains the refusal, keep a slot taken for ``retry_after`` (else a few seconds)."""
         if not self._ours(lease):
             return None
-        limit = self._change(lambda state, _: state.refused(str(lease), time.time()), None)
+        hold = min(retry_after, 60.0) if retry_after else RECHECK_SECONDS
+        limit = self._change(lambda state, _: state.refused(str(lease), time.time(), hold), None)
         self._wake()
         return limit
 

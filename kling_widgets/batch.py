@@ -190,6 +190,7 @@ class Batch:
         self.watcher = watcher or TaskWatcher(client, poll_interval=poll_interval, history=self.history)
         self.holding = False  #: True while a create waits for a slot (the account's limit is reached)
         self.slots: AccountSlots | None = None  #: the account's slots, shared with its other kernels
+        self._shared = True  # False after a 1303 while the account's coordinator could not be reached
         self.on_progress: Callable[[int, int], None] | None = None  #: hears each upload: (bytes sent, total)
         self._cond = threading.Condition()
         self._listeners: list[Listener] = []
@@ -379,7 +380,7 @@ class Batch:
         slots = self._account()
         while True:
             with self._cond:
-                limit = self.max_concurrent if slots.shared else self.limit  # shared: the account keeps it
+                limit = self.max_concurrent if slots.shared and self._shared else self.limit  # shared: the account
                 free = limit is None or self._running() < limit
                 if self._cancelled or free:
                     break
@@ -444,19 +445,21 @@ class Batch:
         now (the account's kernels together, else this batch), put the request back at the head of the
         queue, and wait for a slot."""
         lease, item.lease = item.lease, None
-        learned = self._account().refused(lease)
+        slots = self._account()
+        shared = self._shared = slots.shared and lease not in (None, "local")  # not when the coordinator failed
+        learned = slots.refused(lease, error.retry_after)  # shared: the account holds the next try, see account.py
         with self._cond:
             self.refusals_1303 += 1
             item.state = QUEUED
             running = sum(1 for i in self.items if i.state == "running")
-            if self.max_concurrent is None and learned is not None:
-                self.limit = learned
+            if self.max_concurrent is None and shared:
+                self.limit = learned if learned is not None else self.limit
             elif self.max_concurrent is None and running > 0:
                 self.limit = running if self.limit is None else min(self.limit, running)
             self.holding = True
         log.info("batch %s: 1303, holding %s (limit %s)", self.name, item.external_task_id, self.limit)
         self._tell()
-        if running == 0 and learned is None:  # work outside these kernels holds every slot: look again later
+        if running == 0 and not shared:  # work outside this batch holds every slot: look again later
             with self._cond:
                 self._cond.wait(error.retry_after if error.retry_after else QUEUE_RETRY)
 

@@ -31,11 +31,11 @@ KERNEL = textwrap.dedent(
     import json, sys, time
     from kling_widgets import Batch, KlingClient, VideoRequest, account
 
-    url, key, tag, count, orphan, lease = sys.argv[1:7]
-    account.ORPHAN_SECONDS, account.LEASE_SECONDS = float(orphan), float(lease)
+    url, key, tag, count, lease = sys.argv[1:6]
+    account.LEASE_SECONDS = float(lease)
     client = KlingClient(key, base_url=url, poll_interval=0.05)
     started = time.monotonic()
-    batch = Batch(client, [VideoRequest([sys.argv[7]], f"{tag} {i}") for i in range(int(count))]).start()
+    batch = Batch(client, [VideoRequest([sys.argv[6]], f"{tag} {i}") for i in range(int(count))]).start()
     print("started", flush=True)
     tasks = batch.wait(timeout=120)
     result = {"refusals": batch.refusals_1303, "statuses": [t.status.value for t in tasks]}
@@ -44,9 +44,9 @@ KERNEL = textwrap.dedent(
 )
 
 
-def kernel(sim: Simulator, tag: str, count: int, *, orphan: float = 180, lease: float = 10) -> subprocess.Popen[str]:
+def kernel(sim: Simulator, tag: str, count: int, *, lease: float = 10) -> subprocess.Popen[str]:
     """A kernel of its own (a separate process) sending ``count`` videos with one account's key."""
-    args = [sys.executable, "-c", KERNEL, sim.url, sim.api_key, tag, str(count), str(orphan), str(lease), IMAGE]
+    args = [sys.executable, "-c", KERNEL, sim.url, sim.api_key, tag, str(count), str(lease), IMAGE]
     process = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None and process.stdout.readline().strip() == "started"
     return process
@@ -147,15 +147,33 @@ def test_kernels_take_turns_even_when_one_queued_first() -> None:
     assert turns == ["b0", "c0", "a1"]  # a had its turn: b and c, who had none, go first
 
 
-def test_a_dead_kernels_running_task_frees_its_slot_later_and_a_create_in_flight_at_once() -> None:
+def test_a_dead_kernels_slots_come_back_at_once_and_its_running_task_never_lowers_the_limit() -> None:
     state = SlotState(limit=2, limit_until=1e12)
     running, sending = state.take("a0", "a", 0.0), state.take("a1", "a", 0.0)
     assert running and sending
     state.leases[running]["sending"] = False
     state.forget_dead("b", lambda kernels: set(), 0.0)  # a died
-    assert len(state.leases) == 1 and state.free() == 1  # its create in flight: gone at once
-    state.forget_dead("b", lambda kernels: set(), 1000.0)
-    assert state.leases == {} and state.free() == 2  # its task had time to end
+    assert state.leases == {} and state.free() == 2 and len(state.orphans) == 1
+    mine = state.take("b0", "b", 1.0)
+    assert mine is not None
+    state.leases[mine]["sending"] = False
+    theirs = state.take("c0", "c", 1.0)
+    assert theirs is not None  # a's task still runs at the service: this create is refused
+    assert state.refused(theirs, 1.0, hold=5.0) == 2  # explained by the orphan: the limit stays 2...
+    assert state.free() == 0 and state.take("c0", "c", 2.0) is None  # ...and the slot is held a moment
+    state.forget_dead("b", lambda kernels: kernels, 6.1)
+    assert state.free() == 1 and state.orphans == {}
+    again = state.take("c0", "c", 6.1)
+    assert again is not None and state.refused(again, 6.1) == 1  # unexplained now: the limit is 1
+
+
+def test_a_refusal_while_nothing_of_ours_runs_holds_a_slot_for_the_retry_after() -> None:
+    state = SlotState()
+    first = state.take("w", "a", 0.0)
+    assert first is not None and state.refused(first, 0.0, hold=1.0) is None  # work outside these kernels
+    assert state.free() == 0 and state.take("w", "a", 0.5) is None
+    state.forget_dead("a", lambda kernels: kernels, 1.5)
+    assert state.take("w", "a", 1.5) is not None
 
 
 def test_the_account_is_named_without_its_key(sim: Simulator, tmp_path: Path) -> None:
@@ -224,11 +242,13 @@ def test_a_killed_kernels_slots_come_back(coordinator: str) -> None:
         wait_for(lambda: sim.creates == 2 and refusals(sim) == 1, timeout=30)  # both slots held, limit known
         os.kill(doomed.pid, signal.SIGKILL)
         doomed.wait(10)
-        sim.processing_seconds = 0.3  # its tasks end at the service (nobody watches them now)
-        survivor = kernel(sim, "survivor", 2, orphan=1.0, lease=1.0)
+        survivor = kernel(sim, "survivor", 2, lease=1.0)
+        wait_for(lambda: refusals(sim) >= 2, timeout=30)  # its slots came back; its tasks still run, though
+        sim.processing_seconds = 0.3  # now they end at the service (nobody watches them)
         result = finished(survivor)
-        assert result["statuses"] == ["succeeded"] * 2 and result["refusals"] == 0
-        assert sim.creates == 4
+        assert result["statuses"] == ["succeeded"] * 2 and sim.creates == 4
+        assert SlotState.load(_state_of(sim, coordinator)).limit == 2  # those refusals taught no smaller limit
+        assert refusals(sim) <= 2 + 30  # one try per Retry-After (1 s) at most, never a hammering
 
 
 def test_a_kernel_alone_still_learns_the_limit_with_coordination_off(monkeypatch: pytest.MonkeyPatch) -> None:
