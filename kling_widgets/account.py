@@ -165,6 +165,12 @@ class SlotState:
         self.leases[lease] = {"kernel": kernel, "sending": sending}
         return lease
 
+    def abandon(self, lease: str, now: float) -> None:
+        """Its kernel stops watching a task that may still run: free the slot, remember the task."""
+        entry = self.leases.pop(lease, None)
+        if entry is not None and not entry["sending"]:
+            self.orphans[lease] = now + ORPHAN_SECONDS
+
     def refused(self, lease: str, now: float, hold: float = RECHECK_SECONDS) -> int | None:
         """A 1303 for ``lease``'s create. Explained by a dead kernel's task still running, or by work
         outside these kernels (no lease of ours runs): one slot stays taken for ``hold`` seconds, the limit
@@ -406,9 +412,16 @@ class AccountSlots:
         self._wake()
 
     def release(self, lease: str | None) -> None:
-        """The task ended (or was never created): its slot is free for whoever waits longest."""
+        """The task ended (or was never created): its slot is free for whoever's turn it is."""
         if self._ours(lease):
             self._change(lambda state, _: state.leases.pop(str(lease), None), None)
+        self._wake()
+
+    def abandon(self, lease: str | None) -> None:
+        """This kernel stops watching the lease's task, which may run on: its slot goes back to the
+        account now, as a dead kernel's would."""
+        if self._ours(lease):
+            self._change(lambda state, _: state.abandon(str(lease), time.time()), None)
         self._wake()
 
     def refused(self, lease: str | None, retry_after: float | None = None) -> int | None:

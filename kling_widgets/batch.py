@@ -308,6 +308,21 @@ class Batch:
             self._cancelled = True
             self._cond.notify_all()
 
+    def close(self) -> None:
+        """Done with this batch here (the bundle closing, a cell run again): :meth:`stop`, and stop
+        watching its tasks. They run on at the service, so their slots go back to the account as a dead
+        kernel's do (a refusal they cause is not taken for a smaller limit); a resume watches them again."""
+        self.stop()
+        handed: list[tuple[str, str]] = []  # (task id, lease)
+        with self._cond:
+            for item in self.items:
+                if item.task is not None and item.lease is not None:
+                    handed.append((item.task.id, item.lease))
+                    item.lease = None
+        for task_id, lease in handed:
+            self.watcher.unwatch(task_id)
+            self._account().abandon(lease)
+
     def wait(self, timeout: float | None = None) -> list[Task]:
         """Block until every request is final; return one task per request, in request order. A request
         that created no task is shown as a failed task carrying the reason (refused, outcome unknown,

@@ -290,3 +290,17 @@ def test_a_data_folder_that_cannot_be_written_leaves_the_kernel_sending_alone(
     batch = Batch(client, [VideoRequest([IMAGE], "a fox")]).start()
     assert batch.wait(timeout=30)[0].status is TaskStatus.SUCCEEDED
     assert batch.slots is not None and not batch.slots.shared and "sends on its own" in caplog.text
+
+
+def test_a_closed_bundle_hands_the_slot_of_its_running_task_back(photo: bytes) -> None:
+    from kling_widgets import MultiImageToVideo
+
+    with Simulator(processing_seconds=600, max_concurrent=1) as sim:
+        app = MultiImageToVideo(KlingClient(sim.api_key, base_url=sim.url), poll_interval=0.05)
+        app.image_picker.add(photo)
+        app.prompt_box.value = "a fox in the snow"
+        assert app.submit().result(timeout=10) is not None  # type: ignore[union-attr]
+        assert len(SlotState.load(_state_of(sim, "files")).leases) == 1
+        app.close()  # a cell run again: nobody here watches that task any more
+        state = SlotState.load(_state_of(sim, "files"))
+        assert state.leases == {} and len(state.orphans) == 1  # free for the others, remembered as running

@@ -237,7 +237,7 @@ class MultiImageToVideo(widgets.VBox):
             if self._account_timer is not None:
                 self._account_timer.cancel()
         if self.queue is not None:
-            self.queue.stop()
+            self.queue.close()  # sends nothing more; the account's slots of what still runs are handed back
             self.queue.on_update(self._on_queue, remove=True)
         if self.watcher is not None:
             self.watcher.stop()
