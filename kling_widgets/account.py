@@ -256,7 +256,7 @@ class RedisStore:
         except ImportError as error:
             raise KlingError(f"{SLOTS_ENV}={_safe(url)} needs redis-py: pip install 'kling-widgets[redis]'") from error
         self.url = url
-        self._redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        self._redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)  # down: alone, soon
         self._prefix = f"kling-widgets:{account}"
         self.key = f"{self._prefix}:slots"
         self._kernel = kernel

@@ -304,3 +304,16 @@ def test_a_closed_bundle_hands_the_slot_of_its_running_task_back(photo: bytes) -
         app.close()  # a cell run again: nobody here watches that task any more
         state = SlotState.load(_state_of(sim, "files"))
         assert state.leases == {} and len(state.orphans) == 1  # free for the others, remembered as running
+
+
+def test_a_coordinator_that_cannot_be_reached_leaves_the_kernel_sending_alone(
+    sim: Simulator, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # nothing listens there once it is closed
+    monkeypatch.setenv(SLOTS_ENV, f"redis://:secret-pw@127.0.0.1:{port}/0")
+    client = KlingClient(sim.api_key, base_url=sim.url, poll_interval=0.05)
+    batch = Batch(client, [VideoRequest([IMAGE], f"a fox {i}") for i in range(2)]).start()
+    assert [t.status for t in batch.wait(timeout=60)] == [TaskStatus.SUCCEEDED] * 2
+    assert "cannot be reached" in caplog.text and "secret-pw" not in caplog.text
