@@ -10,7 +10,10 @@ on one of the account's slots, held from before the create until the task ends.
   user's data folder), one per account: a JSON state guarded by a file lock, and one lock file per
   kernel held for its lifetime, so the OS releases a dead kernel's slots. ``KLING_WIDGETS_SLOTS=redis://…``
   puts the same state in Redis for kernels on several machines: a kernel's leases live while its key,
-  refreshed every few seconds, has not expired. ``KLING_WIDGETS_SLOTS=off``: each kernel on its own.
+  refreshed every few seconds, has not expired. ``KLING_WIDGETS_SLOTS=off``: each kernel on its own; and
+  a coordinator that cannot be reached leaves each kernel sending on its own too, never stuck.
+- **A dead kernel** gives its slots back at once. Its tasks may still run at the service, so they are
+  remembered for a while: a 1303 they explain holds one slot for the Retry-After, and teaches no limit.
 - **What the limit is.** Learned from the first 1303 (the number of leases held then) and shared;
   forgotten after an hour so that a larger plan is found again. While it is unknown, one create is
   sent at a time across the account, so learning it costs a single refusal.

@@ -3,10 +3,11 @@
 ``Batch`` is the submission queue for scripts and for the bundle alike. Every intention gets its
 ``external_task_id`` and is journaled as *queued* before anything is sent (its pictures wait in the
 journal's private spool), so a kernel that dies halfway loses nothing and :meth:`Batch.resume` sends
-exactly what was never sent. Creates go out one at a time; the account's concurrency limit is given
-(``max_concurrent``) or learned from the first 1303 refusal, and further creates are held until one
-of the batch's tasks ends instead of hammering the service. Created tasks are followed by the one
-watcher of the process. A failed or refused request never stops the others.
+exactly what was never sent. Creates go out one at a time, each with a lease on one of the account's
+slots, shared with every other kernel of the same key (``account``): the limit is learned from the first
+1303 refusal (or capped by ``max_concurrent``), and further creates wait their turn until a task of the
+account ends instead of hammering the service. Created tasks are followed by the one watcher of the
+process. A failed or refused request never stops the others.
 
 ``sweep`` makes the product of a few axes (prompts, modes, durations…) from one request, and
 ``estimate_units`` says what a list of requests will cost before anything is sent.
