@@ -482,7 +482,30 @@ def _store(spec: str, account: str, kernel: str) -> _Store | None:
         )
     folder = data_home() / "accounts" / account
     try:
-        return FileStore(folder, kernel)
+        store = FileStore(folder, kernel)
     except OSError as error:  # a read-only home, a full disk: send as a kernel alone would, and say why
         log.warning("the account's slots cannot be shared through %s (%s): this kernel sends on its own", folder, error)
         return None
+    forget_stale_accounts(folder.parent, keep=account)
+    return store
+
+
+def forget_stale_accounts(accounts: Path, *, keep: str) -> None:
+    """Remove the folders of accounts nobody used for a day and no live kernel holds (each simulator
+    address is an account of its own: tutorials would otherwise leave one behind at every run)."""
+    import shutil
+
+    from filelock import FileLock, Timeout
+
+    cutoff = time.time() - STATE_TTL
+    for folder in accounts.iterdir():
+        try:
+            if folder.name == keep or not folder.is_dir() or (folder / "state.json").stat().st_mtime > cutoff:
+                continue
+            for lock in (folder / "kernels").glob("*.lock"):
+                probe = FileLock(str(lock), mode=0o600, thread_local=False)
+                probe.acquire(timeout=0)  # Timeout: a kernel still holds it, leave the folder be
+                probe.release()
+            shutil.rmtree(folder)
+        except (OSError, Timeout):
+            continue

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -317,3 +318,22 @@ def test_a_coordinator_that_cannot_be_reached_leaves_the_kernel_sending_alone(
     batch = Batch(client, [VideoRequest([IMAGE], f"a fox {i}") for i in range(2)]).start()
     assert [t.status for t in batch.wait(timeout=60)] == [TaskStatus.SUCCEEDED] * 2
     assert "cannot be reached" in caplog.text and "secret-pw" not in caplog.text
+
+
+def test_accounts_nobody_used_for_a_day_leave_no_folder_behind(sim: Simulator) -> None:
+    from kling_widgets.account import STATE_TTL
+
+    def name(key: str) -> str:
+        return account_hash(KlingClient(key, base_url=sim.url))
+
+    gone_kernel = "from kling_widgets import KlingClient\nfrom kling_widgets.account import AccountSlots\n"
+    gone_kernel += f"AccountSlots.for_client(KlingClient('old-key', base_url={sim.url!r})).acquire(lambda: False)"
+    subprocess.run([sys.executable, "-c", gone_kernel], check=True)  # a kernel used it, and ended
+    live = AccountSlots.for_client(KlingClient("live-key", base_url=sim.url))
+    assert live.acquire(lambda: False) is not None  # this kernel still holds this one
+    accounts = Path(os.environ["KLING_WIDGETS_HOME"]) / "accounts"
+    day_ago = time.time() - STATE_TTL - 60
+    for folder in accounts.iterdir():
+        os.utime(folder / "state.json", (day_ago, day_ago))
+    AccountSlots.for_client(KlingClient("new-key", base_url=sim.url))
+    assert {f.name for f in accounts.iterdir()} == {name("live-key"), name("new-key")}
