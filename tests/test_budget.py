@@ -3,6 +3,7 @@ asks first, and the account checked when the bundle opens. Real HTTP against the
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -161,6 +162,21 @@ def test_a_large_click_asks_first_and_a_second_click_sends_them_all(photo: bytes
         app.submit_button.click()  # the confirmation: not taken for the second half of a double click
         wait_for(lambda: sim.creates == 12, timeout=60)
         assert "12 requests sent as one batch" in app.status
+        app.close()
+
+
+def test_a_double_click_in_the_page_on_a_large_sweep_only_asks(photo: bytes) -> None:
+    with Simulator(processing_seconds=0.3) as sim:
+        app = _bundle(sim)
+        _fill(app, photo, "a fox\na hare\nan owl")
+        app.prompt_per_line = app.both_modes = app.both_durations = True  # 12 tasks, 40.5 units
+        page_click = {"event": "click"}
+        app.submit_button._handle_button_msg(None, page_click, [])  # both halves, as a busy kernel gets them
+        app.submit_button._handle_button_msg(None, page_click, [])
+        assert sim.creates == 0 and app.status.startswith("Confirm")
+        time.sleep(1.1)  # a person reads the question, then clicks again
+        app.submit_button._handle_button_msg(None, page_click, [])
+        wait_for(lambda: sim.creates == 12, timeout=60)
         app.close()
 
 

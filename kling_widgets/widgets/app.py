@@ -57,7 +57,24 @@ DOUBLE_CLICK_SECONDS = 1.5
 # A click estimated above this many units only asks; a second click within CONFIRM_SECONDS sends.
 CONFIRM_ABOVE_UNITS = 10.0
 CONFIRM_SECONDS = 20.0
+# ...but a click from the page this soon after the asking one is the second half of the same double click
+# (the question cannot have been read yet): it confirms nothing. submit() from code confirms at once.
+CONFIRM_READ_SECONDS = 1.0
 ACCOUNT_REFRESH_SECONDS = 3.0  # after a task ends, the account is asked again at most this often
+
+
+class _PageButton(widgets.Button):
+    """A button that knows whether the click it is handling came from the page (a person's mouse or
+    key) or from code (``button.click()``): only the page's clicks can be the halves of a double click."""
+
+    from_page = False
+
+    def _handle_button_msg(self, _: Any, content: dict[str, Any], buffers: Any) -> None:
+        self.from_page = True
+        try:
+            super()._handle_button_msg(_, content, buffers)
+        finally:
+            self.from_page = False
 
 
 @dataclass
@@ -127,7 +144,7 @@ class MultiImageToVideo(widgets.VBox):
         self.prompt_box = PromptBox()
         self.options = OptionsPanel()
         traitlets.link((self.prompt_box, "negative_prompt"), (self.options, "negative_prompt"))
-        self.submit_button = widgets.Button(
+        self.submit_button = _PageButton(
             description="Generate video",
             button_style="primary",
             icon="film",
@@ -580,10 +597,13 @@ class MultiImageToVideo(widgets.VBox):
         elif callback not in self._callbacks:
             self._callbacks.append(callback)
 
-    def _on_click(self, _: object = None) -> None:
+    def _on_click(self, button: object = None) -> None:
         now = time.monotonic()
         if now - self._last_click < DOUBLE_CLICK_SECONDS:
             return  # the second click of a double click
+        asked = self._confirm
+        if getattr(button, "from_page", False) and asked is not None and now - asked[0] < CONFIRM_READ_SECONDS:
+            return  # a double click on a large sweep: its second half does not confirm the question it raised
         if self.submit() is not None:
             self._last_click = now
 
