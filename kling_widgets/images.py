@@ -42,6 +42,8 @@ ACCEPTED_FORMATS = ("JPEG", "PNG")
 # picture 2048 px on its longest side covers every pixel of that frame, crops included, and four of
 # them stay near 1 MB each — a 24 MP phone photo (6000×4000) carries nothing more the model can use.
 DEFAULT_MAX_SIDE = 2048
+#: The JPEG quality of a picture that is downscaled anyway (benchmarks/quality.py; README, "Fewer bytes").
+JPEG_QUALITY = 85
 # Formats converted with fix=True to PNG (others to JPEG, unless transparency or lossless WebP calls for PNG).
 _LOSSLESS = ("GIF", "BMP", "TIFF")
 
@@ -723,13 +725,14 @@ class _Preparer:
             if converted:
                 self.changes.append(converted)
         cap, cap_text = self.max_bytes, megabytes(self.max_bytes)
-        quality = 90 if original_size and original_size > cap else 95
+        downscaled = max(im.size) < max(self.upright or im.size)
+        quality = JPEG_QUALITY if downscaled else 90 if original_size and original_size > cap else 95
         for _ in range(6):
             out = io.BytesIO()
             if fmt == "PNG" and (original_size or 0) <= cap:
                 im.save(out, "PNG", compress_level=6)
             else:
-                im.save(out, "JPEG", quality=quality)
+                im.save(out, "JPEG", quality=quality, optimize=downscaled)
             data = out.getvalue()
             if len(data) <= cap:
                 break
