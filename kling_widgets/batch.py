@@ -32,7 +32,7 @@ from .errors import (
     RateLimitError,
     ValidationError,
 )
-from .history import CANCELLED, QUEUED, SENDING, UNKNOWN
+from .history import CANCELLED, QUEUED, SENDING, UNKNOWN, described_request
 from .models import Task, TaskStatus, VideoRequest
 from .retry import QUEUE_RETRY
 from .watcher import TaskUpdate, TaskWatcher
@@ -100,11 +100,35 @@ def sweep(base: VideoRequest, **axes: Sequence[Any]) -> list[VideoRequest]:
     ]
 
 
-def _item(index: int, request: VideoRequest) -> BatchItem:
+def _item(index: int, request: VideoRequest, group: str | None = None) -> BatchItem:
     """An intention with its external id fixed now: every attempt, and a resume, reuse it."""
     if request.external_task_id is None:
         request = request.with_external_task_id(new_external_task_id())
-    return BatchItem(index, request)
+    return BatchItem(index, request, group=group)
+
+
+LEGACY_BUNDLE = "bundle"  # the bundle's queue before it had a name of its own: its clicks are not one batch
+
+
+def unit_of(batch: str | None, group: str | None, external_task_id: str) -> tuple[str, str | None]:
+    """What a resume brings back together: a batch (or one group of it); an entry of no batch alone."""
+    alone = not batch or (batch == LEGACY_BUNDLE and group is None)
+    return ("", external_task_id) if alone else (batch or "", group)
+
+
+def interrupted(entries: Iterable[HistoryEntry]) -> list[HistoryEntry]:
+    """What a resume picks up: every batch with something unfinished, whole — its finished, failed,
+    running and queued requests, in their places — oldest batch first; and each unfinished entry that
+    belongs to no batch. Within the bundle's queue the unit is a group (one click: a sweep or a single
+    request), not the whole queue."""
+    units: dict[tuple[str, str | None], list[HistoryEntry]] = {}
+    for entry in sorted(entries, key=lambda e: e.submitted_at or e.updated_at or 0):
+        units.setdefault(unit_of(entry.batch, entry.group, entry.external_task_id), []).append(entry)
+    chosen: list[HistoryEntry] = []
+    for members in units.values():  # in the order each unit was first journaled
+        if any(member.unfinished for member in members):
+            chosen += sorted(members, key=lambda m: m.index if m.index is not None else -1)
+    return chosen
 
 
 def tally(items: Iterable[BatchItem]) -> dict[str, int]:
@@ -136,10 +160,17 @@ class BatchItem:
     task: Task | None = None
     error: str | None = None
     exception: KlingError | None = field(default=None, repr=False)
+    group: str | None = None  #: the requests sent together (one click of the bundle: a sweep)
+    origin: str | None = None  #: after a resume, the batch it was first journaled in
 
     @property
     def external_task_id(self) -> str:
         return str(self.request.external_task_id)
+
+    @property
+    def unit(self) -> tuple[str, str | None]:
+        """After a resume, the batch (or group) it came back with: see :func:`unit_of`."""
+        return unit_of(self.origin, self.group, self.external_task_id)
 
     @property
     def final(self) -> bool:
@@ -242,12 +273,13 @@ class Batch:
         self._ensure_sender()
         return self
 
-    def add(self, requests: Iterable[VideoRequest]) -> list[BatchItem]:
+    def add(self, requests: Iterable[VideoRequest], *, group: str | None = None) -> list[BatchItem]:
         """Queue more requests (journaled at once); they are sent after those already queued, under the
-        same limit. A started batch sends them at once; the bundle keeps one batch as its queue."""
+        same limit. A started batch sends them at once; the bundle keeps one batch as its queue, and
+        names each click's requests a ``group``, which a resume brings back together."""
         with self._cond:
             start = len(self.items)
-            new = [_item(start + offset, request) for offset, request in enumerate(requests)]
+            new = [_item(start + offset, request, group) for offset, request in enumerate(requests)]
             self.items.extend(new)
             self.estimate += estimate_units((i.request for i in new), self.rate_card)
             started = self._started
@@ -331,6 +363,7 @@ class Batch:
                 base_url=self.client.base_url,
                 batch=self.name,
                 index=item.index,
+                group=item.group,
             )
 
     def _running(self) -> int:
@@ -462,14 +495,16 @@ class Batch:
         poll_interval: float | None = None,
         watcher: TaskWatcher | None = None,
     ) -> Batch:
-        """Pick up what the journal says is unfinished for this client's service: send what was queued and
-        never sent, watch what was created, and look up (Kling direct) or report (gateway) what was being
-        sent when the kernel died — nothing is sent twice. Returns the batch, started."""
-        entries = [
+        """Pick up what the journal says is unfinished for this client's service, each interrupted batch
+        whole (see :func:`interrupted`): what finished or failed before the restart keeps its place, what
+        was queued and never sent is sent, what was created is watched, and what was being sent when the
+        kernel died is looked up (Kling direct) or reported (gateway) — nothing is sent twice. ``wait()``
+        gives every request of those batches, in their original order. Returns the batch, started."""
+        entries = interrupted(
             e
-            for e in reversed(history.unfinished())
+            for e in history.entries()
             if e.base_url in (None, client.base_url) and e.provider in (None, client.provider)
-        ]
+        )
         batch = cls(
             client, [], max_concurrent=max_concurrent, history=history, poll_interval=poll_interval, watcher=watcher
         )
@@ -485,15 +520,25 @@ class Batch:
         return batch
 
     def _item_from(self, entry: HistoryEntry) -> BatchItem | None:
-        placeholder = VideoRequest([], entry.prompt or "", external_task_id=entry.external_task_id)
+        item = self._state_of(entry)
+        if item is not None:
+            item.group, item.origin = entry.group, entry.batch
+        return item
+
+    def _state_of(self, entry: HistoryEntry) -> BatchItem | None:
+        placeholder = described_request(entry)  # names and prices it; its pictures are not needed
         if entry.status == QUEUED:
             try:
                 return BatchItem(0, self.history.queued_request(entry) if self.history else placeholder)
             except (OSError, KeyError, ValueError) as error:
                 return BatchItem(0, placeholder, state="refused", error=f"its pictures are gone ({error})")
+        if entry.status == CANCELLED:
+            return BatchItem(0, placeholder, state=CANCELLED, error="cancelled before it was sent")
+        if entry.status == "rejected":
+            return BatchItem(0, placeholder, state="refused", error=entry.error or "not created")
         task = entry.to_task()
         if task is not None:
-            return BatchItem(0, placeholder, state="running", task=task)
+            return BatchItem(0, placeholder, state="done" if entry.done else "running", task=task)
         if entry.status in (SENDING, UNKNOWN):
             ext = entry.external_task_id
             if self.client.provider == "kling":  # Kling direct reads a task by its external id: watch it so

@@ -52,11 +52,17 @@ class HistoryEntry:
     units: float | None = None
     batch: str | None = None  # the batch it belongs to, and its place there
     index: int | None = None
+    group: str | None = None  # within a batch, the requests sent together (one click of the bundle)
 
     @property
     def done(self) -> bool:
         """True once the task succeeded or failed: it will not change again."""
         return self.status in (TaskStatus.SUCCEEDED.value, TaskStatus.FAILED.value)
+
+    @property
+    def unfinished(self) -> bool:
+        """True while it may still be running, its outcome is unknown, or it waits to be sent."""
+        return not self.done and self.status not in ("rejected", CANCELLED)
 
     def to_task(self) -> Task | None:
         """The last known state as a ``Task`` (None before the service gave it an id)."""
@@ -144,6 +150,25 @@ def _describe(request: VideoRequest) -> dict[str, Any]:
     }
 
 
+def described_request(entry: HistoryEntry, images: list[PreparedImage | str] | None = None) -> VideoRequest:
+    """The request an entry describes: its prompt, settings and external id, with ``images`` (none when
+    its pictures are not needed: a placeholder that names and prices a past request in a batch)."""
+    settings = entry.settings
+    return VideoRequest(
+        images or [],
+        entry.prompt or "",
+        negative_prompt=settings.get("negative_prompt"),
+        model_name=settings.get("model_name", "kling-v1-6"),
+        mode=settings.get("mode", "std"),
+        duration=settings.get("duration", 5),
+        aspect_ratio=settings.get("aspect_ratio", "16:9"),
+        watermark=settings.get("watermark"),
+        callback_url=settings.get("callback_url"),
+        external_task_id=entry.external_task_id,
+        max_side=settings.get("max_side", DEFAULT_MAX_SIDE),
+    )
+
+
 def default_history_path() -> Path:
     home = os.environ.get("KLING_WIDGETS_HOME")
     if home:
@@ -211,10 +236,12 @@ class TaskHistory:
         base_url: str,
         batch: str | None = None,
         index: int | None = None,
+        group: str | None = None,
     ) -> None:
-        """Journal an intention that will be sent later (a batch's queue). Its pictures wait in the
-        private spool beside the journal until the create is sent, so that a kernel that dies first
-        loses nothing: :meth:`queued_request` gives the same request back."""
+        """Journal an intention that will be sent later (a batch's queue), with its batch, its place there
+        and its group (the requests sent together), so that a resume rebuilds the batch whole. Its
+        pictures wait in the private spool beside the journal until the create is sent, so that a kernel
+        that dies first loses nothing: :meth:`queued_request` gives the same request back."""
         for item in request.prepared_images():
             if isinstance(item, PreparedImage):
                 self._spool_write(item)
@@ -228,6 +255,7 @@ class TaskHistory:
                 **_describe(request),
                 "batch": batch,
                 "index": index,
+                "group": group,
                 "status": QUEUED,
             }
         )
@@ -257,20 +285,7 @@ class TaskHistory:
                     origin=image.get("path"),
                 )
             )
-        settings = entry.settings
-        return VideoRequest(
-            images,
-            entry.prompt or "",
-            negative_prompt=settings.get("negative_prompt"),
-            model_name=settings.get("model_name", "kling-v1-6"),
-            mode=settings.get("mode", "std"),
-            duration=settings.get("duration", 5),
-            aspect_ratio=settings.get("aspect_ratio", "16:9"),
-            watermark=settings.get("watermark"),
-            callback_url=settings.get("callback_url"),
-            external_task_id=entry.external_task_id,
-            max_side=settings.get("max_side", DEFAULT_MAX_SIDE),
-        )
+        return described_request(entry, images)
 
     # -- thumbnails for the history's cards: small, stripped, private ---------------------------------
     @property
@@ -400,7 +415,7 @@ class TaskHistory:
 
     def unfinished(self) -> list[HistoryEntry]:
         """Intentions that may still be running, whose outcome is unknown, or that wait to be sent."""
-        return [e for e in self.entries() if not e.done and e.status not in ("rejected", CANCELLED)]
+        return [e for e in self.entries() if e.unfinished]
 
 
 _FIELDS = frozenset(
@@ -421,6 +436,7 @@ _FIELDS = frozenset(
         "units",
         "batch",
         "index",
+        "group",
     }
 )
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -102,7 +103,8 @@ class MultiImageToVideo(widgets.VBox):
         self.watcher = TaskWatcher(client, poll_interval=poll_interval, history=self.history) if client else None
         self.queue: Batch | None = None
         if client is not None:
-            self.queue = Batch(client, [], history=self.history, watcher=self.watcher, name="bundle").start()
+            name = f"bundle-{uuid.uuid4().hex[:12]}"  # its clicks are journaled as groups of this batch
+            self.queue = Batch(client, [], history=self.history, watcher=self.watcher, name=name).start()
             self.queue.on_update(self._on_queue)
             self.queue.on_progress = _UploadMeter(self)
         self.image_picker = ImagePicker()
@@ -139,6 +141,7 @@ class MultiImageToVideo(widgets.VBox):
         self._clicks: list[_Click] = []
         self._last_click = -DOUBLE_CLICK_SECONDS
         self._told_unknown: set[str] = set()
+        self._in_sweeps: set[str] = set()  # external ids of resumed requests shown in a sweep's BatchView
         self._closed = False
         self._lock = threading.RLock()
         form = widgets.VBox(
@@ -449,7 +452,7 @@ class MultiImageToVideo(widgets.VBox):
                 "account's limit — follow them below.",
                 "ok",
             )
-        click.items = self.queue.add(requests)
+        click.items = self.queue.add(requests, group=f"click-{uuid.uuid4().hex[:12]}")
         if click.sweep:
             click.view = BatchView(self.queue, items=click.items, title=f"Sweep of {len(requests)}")
             self.gallery.add_widget(click.view)
@@ -613,15 +616,26 @@ class MultiImageToVideo(widgets.VBox):
         what was created, send what was queued and never sent, look up (Kling direct) or report (gateway)
         a create whose outcome is unknown — nothing is sent twice."""
         assert self.history is not None
+        resumed = None
+        if self.client is not None and self.history.unfinished():
+            resumed = Batch.resume(self.client, self.history, watcher=self.watcher)
+        coming_back = {item.external_task_id for item in resumed.items} if resumed else set()
         for entry in reversed(self.history.entries()[:RESUME_LIMIT]):
             task = entry.to_task()
-            if task is not None and task.done:
+            if task is not None and task.done and entry.external_task_id not in coming_back:
                 self.gallery.add(
                     TaskView(task, client=self.client, label=f"from history · {shorten(entry.prompt or '', 40)}")
                 )
-        if self.client is None or not self.history.unfinished():
+        if resumed is None:
             return
-        resumed = Batch.resume(self.client, self.history, watcher=self.watcher)
+        units: dict[tuple[str, str | None], list[BatchItem]] = {}
+        for item in resumed.items:
+            units.setdefault(item.unit, []).append(item)
+        for members in units.values():  # a sweep comes back as one BatchView, its finished tasks in place
+            if len(members) > 1:
+                self._in_sweeps.update(item.external_task_id for item in members)
+                title = f"Sweep of {len(members)} · resumed after a restart"
+                self.gallery.add_widget(BatchView(resumed, items=members, title=title))
         resumed.on_update(self._on_resumed)
         self._on_resumed(resumed)
 
@@ -631,6 +645,8 @@ class MultiImageToVideo(widgets.VBox):
 
     def _show_resumed(self, batch: Batch) -> None:
         for item in batch.items:
+            if item.external_task_id in self._in_sweeps:
+                continue  # shown in its sweep's BatchView
             shown = self.gallery.get(item.external_task_id) or (item.task and self.gallery.get(item.task.id))
             if item.task is not None and not shown:
                 label = f"from history · {shorten(item.request.prompt, 40)}"
