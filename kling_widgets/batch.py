@@ -210,7 +210,8 @@ class Batch:
         self.rate_card = rate_card
         self.items: list[BatchItem] = [_item(index, request) for index, request in enumerate(requests)]
         self.estimate = estimate_units((i.request for i in self.items), rate_card)
-        self.watcher = watcher or TaskWatcher(client, poll_interval=poll_interval, history=self.history)
+        # No deadline: a task nobody cancelled is followed as long as the process lives (wait() has its own).
+        self.watcher = watcher or TaskWatcher(client, poll_interval=poll_interval, history=self.history, timeout=None)
         self.holding = False  #: True while a create waits for a slot (the account's limit is reached)
         self.on_progress: Callable[[int, int], None] | None = None  #: hears each upload: (bytes sent, total)
         self._cond = threading.Condition()
@@ -431,6 +432,15 @@ class Batch:
             self.watcher.watch(task, self._on_task)
             self._tell()
             return
+
+    def watch_again(self, item: BatchItem) -> None:
+        """Follow again the task of ``item`` whose watch stopped before it ended (a card's "Watch again")."""
+        with self._cond:
+            if item.task is None or item.task.complete:
+                return
+            item.state, item.error = "running", None
+        self.watcher.watch(item.task, self._on_task)
+        self._tell()
 
     def _hold_after_1303(self, item: BatchItem, error: RateLimitError) -> None:
         """The account runs all the tasks it may: nothing was created. Learn the limit from what runs

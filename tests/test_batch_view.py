@@ -196,3 +196,27 @@ def test_a_sweep_interrupted_by_a_restart_comes_back_whole_as_one_batch_view(pho
         assert all(t.status is TaskStatus.SUCCEEDED for t in again.tasks)
         assert sim.creates == 3 and [c["body"]["prompt"] for c in sim.created] == ["a fox", "a hare", "an owl"]
         again.close()
+
+
+def test_a_batch_follows_its_tasks_without_a_deadline_and_a_stopped_card_offers_watch_again(photo: bytes) -> None:
+    from kling_widgets.retry import OLD_AFTER, OLD_POLL, poll_delay
+
+    assert poll_delay(2.0, OLD_AFTER, 120.0) == OLD_POLL == poll_delay(2.0, 10 * OLD_AFTER, 120.0) == 60.0
+    with Simulator(processing_seconds=1.0) as sim:
+        client = KlingClient(sim.api_key, base_url=sim.url, poll_interval=0.05)
+        batch = Batch(client, sweep(fox(photo), prompt=["a fox", "a hare"]))
+        assert batch.watcher.timeout is None  # followed as long as the kernel lives; wait() has its own timeout
+        view = BatchView(batch)
+        sim.inject(method="GET", status=401, code=1000, message="key refused", times=None)
+        tasks = batch.start().wait(timeout=20)  # every watch stopped: the service refused the lookups
+        assert not any(t.done for t in tasks)
+        wait_for(lambda: len(view.views) == 2 and all(v.stopped for v in view.views))
+        assert all(v.watch_button.layout.display is None for v in view.views)
+        sim.clear_faults()
+        for card in view.views:
+            card.watch_button.click()
+        assert batch.counts()["running"] == 2
+        tasks = batch.wait(timeout=20)
+        assert all(t.status is TaskStatus.SUCCEEDED for t in tasks) and sim.creates == 2
+        wait_for(lambda: not any(v.stopped for v in view.views))
+        view.close()

@@ -310,3 +310,43 @@ def test_pictures_dropped_or_pasted_in_the_browser_are_added(photo: bytes) -> No
     wait_for(lambda: len(picker.images) == 1 and not picker.busy)
     assert picker.images[0].source == "dropped.jpg"
     assert "dropped" not in all_state(picker.drop)  # nothing of the picture stays in widget state
+
+
+def test_the_bundle_follows_an_old_task_once_a_minute_and_never_gives_up(
+    app: MultiImageToVideo, sim: Simulator, photo: bytes
+) -> None:
+    """A task running for hours (busy hours at Kling) is still followed, about once a minute."""
+    from kling_widgets.watcher import _ENGINE
+
+    sim.processing_seconds = 600
+    fill(app, photo)
+    task = app.submit().result(timeout=10)  # type: ignore[union-attr]
+    assert task is not None and app.watcher is not None
+    gets = lambda: sum(1 for r in sim.requests if r.method == "GET")  # noqa: E731
+    with _ENGINE.cond:  # the task has been running for three hours
+        watched = next(w for w in _ENGINE.watched.values() if w.key == task.id)
+        watched.started -= 3 * 3600
+        watched.next_poll = time.monotonic()
+        before = gets()
+        _ENGINE.cond.notify()
+    wait_for(lambda: gets() > before)
+    wait_for(lambda: watched.next_poll - time.monotonic() > 50)  # the next look in about a minute
+    assert watched.next_poll - time.monotonic() <= 60
+    assert app.watcher.live == [task.id] and "Stopped" not in app.gallery.get(task.id).problem  # type: ignore[union-attr]
+
+
+def test_a_card_whose_watch_stopped_offers_watch_again(app: MultiImageToVideo, sim: Simulator, photo: bytes) -> None:
+    sim.processing_seconds = 1.0
+    sim.inject(method="GET", status=401, code=1000, message="key refused", times=None)
+    fill(app, photo)
+    task = app.submit().result(timeout=10)  # type: ignore[union-attr]
+    assert task is not None
+    view = app.gallery.get(task.id)
+    assert view is not None
+    wait_for(lambda: view.stopped)  # the service refused the lookups: the watch ended, the task did not
+    assert "Stopped watching" in view.problem and view.watch_button.layout.display is None
+    sim.clear_faults()
+    view.watch_button.click()
+    assert not view.stopped and view.watch_button.layout.display == "none"
+    wait_for(lambda: view.task.status is TaskStatus.SUCCEEDED, timeout=20)
+    assert view.task.video_url and not view.stopped and view.problem == ""

@@ -100,7 +100,10 @@ class MultiImageToVideo(widgets.VBox):
                 self._setup_error = error.message
         self.client = client
         self.history = history or (client.history if client else None)
-        self.watcher = TaskWatcher(client, poll_interval=poll_interval, history=self.history) if client else None
+        # No deadline: a task the user did not cancel is followed as long as the kernel lives.
+        self.watcher = (
+            TaskWatcher(client, poll_interval=poll_interval, history=self.history, timeout=None) if client else None
+        )
         self.queue: Batch | None = None
         if client is not None:
             name = f"bundle-{uuid.uuid4().hex[:12]}"  # its clicks are journaled as groups of this batch
@@ -505,6 +508,7 @@ class MultiImageToVideo(widgets.VBox):
                         item.task, client=self.client, label=request_label(request), aspect_ratio=request.aspect_ratio
                     )
                 )
+                view.on_watch_again(self._watch_again)
                 view.update(item.task)
                 self._say(f"Task {item.task.id} created — following it below.", "ok")
         if item.task is not None:
@@ -543,8 +547,14 @@ class MultiImageToVideo(widgets.VBox):
         view = self.gallery.get(update.task.id) or self.gallery.get(update.task.external_task_id or "")
         if view is not None:
             view.update(update.task, update.problem)
+            view.stopped = update.final and not update.task.complete  # offers "Watch again"
         if update.final:
             self._refresh_history_soon()
+
+    def _watch_again(self, task: Task) -> None:
+        """A card's "Watch again": follow its task again, as long as the kernel lives."""
+        if self.watcher is not None and not self._closed:
+            self.watcher.watch(task)
 
     def _refresh_history_soon(self) -> None:
         """Read the journal again for the history, at most every two seconds (not at every poll)."""
@@ -623,9 +633,11 @@ class MultiImageToVideo(widgets.VBox):
         for entry in reversed(self.history.entries()[:RESUME_LIMIT]):
             task = entry.to_task()
             if task is not None and task.done and entry.external_task_id not in coming_back:
-                self.gallery.add(
+                view = self.gallery.add(
                     TaskView(task, client=self.client, label=f"from history · {shorten(entry.prompt or '', 40)}")
                 )
+                view.on_watch_again(self._watch_again)
+                view.stopped = not task.complete  # done without its video link: it may still come
         if resumed is None:
             return
         units: dict[tuple[str, str | None], list[BatchItem]] = {}
@@ -651,6 +663,7 @@ class MultiImageToVideo(widgets.VBox):
             if item.task is not None and not shown:
                 label = f"from history · {shorten(item.request.prompt, 40)}"
                 view = self.gallery.add(TaskView(item.task, client=self.client, label=label))
+                view.on_watch_again(self._watch_again)
                 view.update(item.task, "Resumed after a restart: watching again." if not item.task.done else None)
             elif item.state == "unknown" and item.external_task_id not in self._told_unknown:
                 self._told_unknown.add(item.external_task_id)
