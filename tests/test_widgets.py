@@ -65,7 +65,27 @@ def test_picker_url_and_path_via_the_text_field(tmp_path: Path) -> None:
     assert picker.source.value == ""
 
 
-def test_upload_is_prepared_off_thread_and_dropped_from_state() -> None:
+def test_upload_is_prepared_off_thread_side_by_side_and_dropped_from_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from kling_widgets import images
+
+    threads: set[str] = set()
+    prepare = images.prepare_image
+    both_in = threading.Barrier(2, timeout=20)  # the first two pictures meet here: prepared at the same time
+
+    def recorded(source: Any, **kwargs: Any) -> Any:
+        with lock:
+            first = len(threads) < 2 and threading.current_thread().name not in threads
+            threads.add(threading.current_thread().name)
+        if first:
+            both_in.wait()
+        return prepare(source, **kwargs)
+
+    lock = threading.Lock()
+
+    monkeypatch.setattr(images, "prepare_image", recorded)
+    monkeypatch.setattr(images.os, "cpu_count", lambda: 2)  # two cores, whatever runs the tests
     picker = ImagePicker()
     big = encode(sample_image(0, (4000, 3000)), quality=95)
     files = [
@@ -82,6 +102,8 @@ def test_upload_is_prepared_off_thread_and_dropped_from_state() -> None:
     assert picker.upload.value == ()  # the full bytes left widget state at once
     wait_for(lambda: not picker.busy and len(picker.images) == 4)
     assert "photo4.jpg not added: at most 4 images" in picker.message
+    assert [item.source for item in picker.images] == [f"photo{i}.jpg" for i in range(4)]  # in their order
+    assert len(threads) == 2 and all(name.startswith("kling-prepare") for name in threads)  # side by side
     state = all_state(picker)
     assert len(state) < 200_000  # thumbnails only, never the photos themselves
 
