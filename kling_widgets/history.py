@@ -92,6 +92,8 @@ class HistoryEntry:
 
 
 THUMBNAIL_SIDE = 256
+RECORDS_PER_PARSE = 500
+RECENT_BLOCK = 1 << 16  # bytes read at a time from the journal's end (about 150 lines)
 PRIVATE_FILE = 0o600  # the journal holds prompts and task links: its owner's eyes only
 PRIVATE_FOLDER = 0o700
 
@@ -398,9 +400,8 @@ class TaskHistory:
                 handle.seek(self._read_upto)
                 chunk = handle.read(stat.st_size - self._read_upto)
             end = chunk.rfind(b"\n") + 1
-            for record in _records(chunk[:end]):
-                if isinstance(record, dict) and isinstance(record.get("external_task_id"), str):
-                    _apply(self._folded, record)
+            for record in _entry_records(chunk[:end]):
+                _apply(self._folded, record)
             self._read_upto += end
         return self._folded
 
@@ -409,6 +410,42 @@ class TaskHistory:
         with self._fold_lock:
             copies = [_copy(entry) for entry in self._fold_unlocked().values()]
         return sorted(copies, key=lambda e: e.submitted_at or e.updated_at or 0, reverse=True)
+
+    def recent(self, count: int) -> tuple[list[HistoryEntry], bool]:
+        """The ``count`` newest submissions, newest first, read from the journal's end: a submission's
+        lines all follow its first one, so once ``count`` first lines are read backwards, those entries
+        are whole — without folding a journal of years (the history's first page). The second value is
+        True when the whole journal was read (then every entry is given)."""
+        try:
+            handle = open(self.path, "rb")  # noqa: SIM115  # closed below; a missing journal is empty
+        except FileNotFoundError:
+            return [], True
+        blocks: list[list[dict[str, Any]]] = []  # newest block first
+        started: set[str] = set()  # submissions whose first line was read
+        with handle:
+            position = handle.seek(0, os.SEEK_END)
+            head = b""  # the start of a line cut by a block boundary: read with the block before
+            newest = True
+            while position > 0 and len(started) < count:
+                start = max(0, position - RECENT_BLOCK)
+                handle.seek(start)
+                chunk = handle.read(position - start) + head
+                position = start
+                if newest:  # a torn last line (a crash mid-write) is skipped, as when folding
+                    chunk, newest = chunk[: chunk.rfind(b"\n") + 1], False
+                cut = chunk.find(b"\n") + 1 if start > 0 else 0  # the first line may have begun earlier
+                head, chunk = (chunk, b"") if start > 0 and cut == 0 else (chunk[:cut], chunk[cut:])
+                records = _entry_records(chunk)
+                started.update(r["external_task_id"] for r in records if r.get("event") in ("submit", "queued"))
+                blocks.append(records)
+            whole = position == 0 and not head
+        folded: dict[str, HistoryEntry] = {}
+        for records in reversed(blocks):
+            for record in records:
+                _apply(folded, record)
+        entries = [e for e in folded.values() if whole or e.external_task_id in started]
+        entries.sort(key=lambda e: e.submitted_at or e.updated_at or 0, reverse=True)
+        return (entries if whole else entries[:count]), whole
 
     def get(self, external_task_id: str) -> HistoryEntry | None:
         return next((e for e in self.entries() if e.external_task_id == external_task_id), None)
@@ -458,9 +495,18 @@ def _apply(folded: dict[str, HistoryEntry], record: dict[str, Any]) -> None:
 
 
 def _records(block: bytes) -> list[Any]:
-    """The JSON records of whole lines: all at once when every line is whole (one parse, fast for a
-    journal of thousands), line by line otherwise, skipping torn lines from a crash."""
+    """The JSON records of whole lines, a few hundred lines per parse (fast for a journal of thousands,
+    and the other threads — the kernel's — get a turn between two parses)."""
     lines = [line for line in block.splitlines() if line.strip()]
+    parsed: list[Any] = []
+    for start in range(0, len(lines), RECORDS_PER_PARSE):
+        parsed += _parse(lines[start : start + RECORDS_PER_PARSE])
+    return parsed
+
+
+def _parse(lines: list[bytes]) -> list[Any]:
+    """All at once when every line is whole (one parse), line by line otherwise, skipping torn lines
+    from a crash."""
     try:
         records = json.loads(b"[" + b",".join(lines) + b"]")
         if isinstance(records, list) and len(records) == len(lines):
@@ -474,6 +520,11 @@ def _records(block: bytes) -> list[Any]:
         except (ValueError, UnicodeDecodeError):
             continue  # a torn line from a crash: skip it, keep the rest
     return parsed
+
+
+def _entry_records(block: bytes) -> list[dict[str, Any]]:
+    """The records of whole lines that belong to a submission (they name its external id)."""
+    return [r for r in _records(block) if isinstance(r, dict) and isinstance(r.get("external_task_id"), str)]
 
 
 def _copy(entry: HistoryEntry) -> HistoryEntry:
