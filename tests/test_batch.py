@@ -146,7 +146,7 @@ def test_a_kernel_killed_halfway_resumes_the_batch_whole_and_sends_each_intentio
     succeeded and the second failed, while the third runs: the resume gives back all five in their
     places — the finished ones too — and sends only the two that were never sent."""
     journal = tmp_path / "journal" / "history.jsonl"
-    with Simulator(processing_seconds=1.5) as sim:
+    with Simulator(processing_seconds=2.5) as sim:
         process = subprocess.Popen(
             [sys.executable, "-c", KILLED_SCRIPT, sim.url, sim.api_key, str(journal)],
             stdout=subprocess.PIPE,
@@ -170,7 +170,7 @@ def test_a_kernel_killed_halfway_resumes_the_batch_whole_and_sends_each_intentio
         assert [before[f"scene {i}"].status for i in (0, 3, 4)] == ["succeeded", "queued", "queued"]
         assert before["scene 1 [fail]"].status == "failed"
         client = KlingClient(sim.api_key, base_url=sim.url, poll_interval=0.1)
-        resumed = Batch.resume(client, history, max_concurrent=1)
+        resumed = Batch.resume(client, history)
         assert [i.request.prompt for i in resumed.items] == [
             "scene 0",
             "scene 1 [fail]",
