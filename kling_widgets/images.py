@@ -503,6 +503,7 @@ class _Preparer:
         self.max_bytes = min(max_bytes, MAX_BYTES)
         self.changes: list[str] = []
         self.upright: tuple[int, int] | None = None
+        self.downscaled = False  # brought under max_side: sent at JPEG_QUALITY
 
     def refuse(self, message: str, limit: object = None, value: object = None) -> ValidationError:
         return ValidationError(Problem("image", f"{self.name}: {message}", limit, value))
@@ -695,6 +696,7 @@ class _Preparer:
             raise ValidationError([Problem("image", f"{self.name}: {p}", None, (width, height)) for p in problems])
         if self.max_side and max(target) > self.max_side:
             scale = self.max_side / max(target)
+            self.downscaled = True
             target = (max(MIN_SIDE, round(target[0] * scale)), max(MIN_SIDE, round(target[1] * scale)))
         return target
 
@@ -762,14 +764,13 @@ class _Preparer:
             if converted:
                 self.changes.append(converted)
         cap, cap_text = self.max_bytes, megabytes(self.max_bytes)
-        downscaled = max(im.size) < max(self.upright or im.size)
-        quality = JPEG_QUALITY if downscaled else 90 if original_size and original_size > cap else 95
+        quality = JPEG_QUALITY if self.downscaled else 90 if original_size and original_size > cap else 95
         for _ in range(6):
             out = io.BytesIO()
             if fmt == "PNG" and (original_size or 0) <= cap:
                 im.save(out, "PNG", compress_level=6)
             else:
-                im.save(out, "JPEG", quality=quality, optimize=downscaled)
+                im.save(out, "JPEG", quality=quality, optimize=self.downscaled)
             data = out.getvalue()
             if len(data) <= cap:
                 break
