@@ -10,6 +10,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -236,3 +237,22 @@ def test_resume_brings_back_each_interrupted_batch_and_leaves_finished_ones(phot
             "b3",
             "c1",
         ]
+
+
+def test_clicks_of_an_older_bundle_queue_are_not_one_batch() -> None:
+    """Before the bundle's queue had a name of its own, every bundle journaled its clicks as batch
+    "bundle": an unfinished click comes back alone, not with every click ever made."""
+    from kling_widgets.batch import interrupted
+    from kling_widgets.history import HistoryEntry
+
+    def entry(ext: str, status: str, when: float, **place: Any) -> HistoryEntry:
+        return HistoryEntry(ext, status=status, submitted_at=when, **place)
+
+    entries = [
+        entry("old-1", "succeeded", 1, batch="bundle", index=0),
+        entry("old-2", "processing", 2, batch="bundle", index=1),
+        entry("sweep-1", "succeeded", 3, batch="bundle-a", index=2, group="click-1"),
+        entry("sweep-2", "queued", 4, batch="bundle-a", index=3, group="click-1"),
+        entry("single", "succeeded", 5, batch="bundle-a", index=4, group="click-2"),
+    ]
+    assert [e.external_task_id for e in interrupted(entries)] == ["old-2", "sweep-1", "sweep-2"]
