@@ -124,7 +124,7 @@ def _open_private(path: Path, *, append: bool = True) -> Any:
     return os.fdopen(fd, "ab" if append else "wb")
 
 
-def _write_private(path: Path, data: bytes) -> None:
+def write_private(path: Path, data: bytes) -> None:
     """Write a whole file, private (0600) in a private folder, under a temporary name first: a reader
     never finds it half written."""
     make_private_folder(path.parent, ours=True)
@@ -171,13 +171,19 @@ def described_request(entry: HistoryEntry, images: list[PreparedImage | str] | N
     )
 
 
-def default_history_path() -> Path:
+def data_home() -> Path:
+    """Where kling-widgets keeps its files (the journal, the accounts' shared slots):
+    ``$KLING_WIDGETS_HOME``, else the user's data directory."""
     home = os.environ.get("KLING_WIDGETS_HOME")
     if home:
-        return Path(home).expanduser() / "history.jsonl"
+        return Path(home).expanduser()
     import platformdirs
 
-    return Path(platformdirs.user_data_dir("kling-widgets", appauthor=False)) / "history.jsonl"
+    return Path(platformdirs.user_data_dir("kling-widgets", appauthor=False))
+
+
+def default_history_path() -> Path:
+    return data_home() / "history.jsonl"
 
 
 class TaskHistory:
@@ -304,7 +310,7 @@ class TaskHistory:
                 if isinstance(item, PreparedImage):
                     target = self.thumbnail_path(item.sha256)
                     if not target.exists():
-                        _write_private(target, item.thumbnail(THUMBNAIL_SIDE))
+                        write_private(target, item.thumbnail(THUMBNAIL_SIDE))
         except (OSError, ValueError) as error:  # a card without a picture is better than a lost submission
             log.warning("could not keep a thumbnail: %s", error)
 
@@ -319,7 +325,7 @@ class TaskHistory:
     def _spool_write(self, image: PreparedImage) -> None:
         target = self._spool_path(image.sha256)
         if not target.exists():
-            _write_private(target, image.data)
+            write_private(target, image.data)
 
     def _release_if_spooled(self, external_task_id: str) -> None:
         """Once a queued intention was created (or refused), its pictures need not wait any more."""

@@ -49,6 +49,9 @@ CSS = """
 .kw-badge-failed { background: #fdecea; color: #b3261e; }
 .kw-badge-unknown { background: #f1f1f1; color: #555; }
 .kw-banner { padding: 6px 10px; border-radius: 6px; background: var(--jp-layout-color2, #f4f6f8); font-size: 12px; }
+.kw-account { margin-top: 3px; }
+.kw-account-refused { color: #b3261e; font-weight: 600; }
+.kw-account-warning { color: #8a5300; }
 .kw-task { border: 1px solid var(--jp-border-color2, #ddd); border-radius: 8px; padding: 8px 10px; margin: 6px 0; }
 .kw-task-compact { margin: 0 8px 8px 0; }
 .kw-batch-grid { display: flex; flex-flow: row wrap; }
