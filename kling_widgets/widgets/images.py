@@ -12,7 +12,7 @@ import ipywidgets as widgets
 import traitlets
 
 from ..errors import ValidationError
-from ..images import DEFAULT_MAX_SIDE, Fit, PreparedImage, is_url, prepare_image
+from ..images import DEFAULT_MAX_SIDE, Fit, PreparedImage, is_url, prepare_image, prepare_many
 from ..models import MAX_IMAGES
 from ._style import esc, human_size, message_html, stylesheet
 from .drop import drop_zone
@@ -95,23 +95,33 @@ class ImagePicker(widgets.VBox):
     def add(self, source: Any) -> PreparedImage | str | None:
         """Add one image (path, URL, bytes, PIL image, FileUpload file). Returns what was accepted, or
         None when it was refused; the reason is then in ``message`` and shown under the picker."""
-        name = _name_of(source)
-        with self._lock:
-            if len(self.images) >= MAX_IMAGES:
-                self.message = f"{name} not added: at most {MAX_IMAGES} images. Remove one first."
-                return None
-        try:
-            item: PreparedImage | str
-            if isinstance(source, str) and is_url(source):
-                item = source.strip()
-            else:
+        if self._full(source):
+            return None
+        item: PreparedImage | str | ValidationError
+        if isinstance(source, str) and is_url(source):
+            item = source.strip()
+        else:
+            try:
                 item = prepare_image(source, fit=self.fit, max_side=self.max_side)
-        except ValidationError as error:
-            self.message = "Not added: " + "; ".join(p.message for p in error.problems)
+            except ValidationError as error:
+                item = error
+        return self._accept(source, item)
+
+    def _full(self, source: Any) -> bool:
+        """True (and said why) when there is no room for ``source``."""
+        with self._lock:
+            if len(self.images) < MAX_IMAGES:
+                return False
+        self.message = f"{_name_of(source)} not added: at most {MAX_IMAGES} images. Remove one first."
+        return True
+
+    def _accept(self, source: Any, item: PreparedImage | str | ValidationError) -> PreparedImage | str | None:
+        """Add a prepared picture (or say why not), while there is room."""
+        if isinstance(item, ValidationError):
+            self.message = "Not added: " + "; ".join(p.message for p in item.problems)
             return None
         with self._lock:
-            if len(self.images) >= MAX_IMAGES:
-                self.message = f"{name} not added: at most {MAX_IMAGES} images. Remove one first."
+            if self._full(source):
                 return None
             if isinstance(item, PreparedImage):
                 self._sources[id(item)] = source
@@ -153,13 +163,15 @@ class ImagePicker(widgets.VBox):
         try:
             with self._lock:
                 picked = [(item, self._sources.get(id(item))) for item in self.images]
-            redone: dict[int, PreparedImage] = {}
-            for item, source in picked:
-                if isinstance(item, PreparedImage) and source is not None:
-                    try:
-                        redone[id(item)] = prepare_image(source, fit=self.fit, max_side=self.max_side)
-                    except ValidationError:
-                        continue  # it was accepted once; keep it as it was
+            again = [
+                (item, source) for item, source in picked if isinstance(item, PreparedImage) and source is not None
+            ]
+            outcomes = prepare_many([source for _, source in again], fit=self.fit, max_side=self.max_side)
+            redone: dict[int, PreparedImage] = {
+                id(item): outcome  # a refusal now: it was accepted once; keep it as it was
+                for (item, _), outcome in zip(again, outcomes, strict=True)
+                if isinstance(outcome, PreparedImage)
+            }
             with self._lock:
                 images = []
                 for item in self.images:
@@ -194,10 +206,17 @@ class ImagePicker(widgets.VBox):
         threading.Thread(target=self._add_all, args=(files,), daemon=True).start()
 
     def _add_all(self, files: Iterable[dict[str, Any]]) -> None:
+        """Files uploaded, dropped or pasted together: prepared side by side (as many as there is room
+        for), then added in their order."""
         refused: list[str] = []
         try:
-            for file in files:
-                if self.add(file) is None:
+            files = list(files)
+            with self._lock:
+                room = max(0, MAX_IMAGES - len(self.images))
+            outcomes = prepare_many(files[:room], fit=self.fit, max_side=self.max_side)
+            for index, file in enumerate(files):
+                if index >= len(outcomes) or self._accept(file, outcomes[index]) is None:
+                    self._full(file)  # no room was left for it (else the refusal was said)
                     refused.append(self.message)
         finally:
             self.busy = False
