@@ -1,0 +1,336 @@
+"""Takes side by side, played in step; and the film, clips one after another.
+
+Comparing takes of one shot (or the runs of a sweep) means watching the same moment of each: one play
+button starts every video from the same time, one slider seeks them all, and while they play the
+followers are nudged back onto the leader's clock (a slightly faster or slower rate for a small drift,
+a seek for a large one), because separate ``<video>`` elements drift apart as they buffer. That has to
+run in the browser, so both players are small anywidgets: a few lines of JavaScript driving the
+``<video>`` elements. The kernel only says what to show (``sources``) and hears which take was picked.
+
+A source is a dict: ``label``, then either ``url`` (a link the browser can reach) or ``data`` (the MP4's
+bytes, turned into a blob URL in the browser — for videos the browser cannot reach, such as a
+simulator on the kernel's loopback seen from a remote browser), or neither with ``note`` saying why
+there is no video yet ("Generating · 40%", "Failed: …"). anywidget is imported when the first player is
+made, not with the package.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from ..images import is_url
+from ..models import Task, TaskStatus
+
+_SHARED_JS = r"""
+const urlOf = (source, blobs) => {
+  if (source.data) {
+    const d = source.data;
+    const bytes = d.buffer ? new Uint8Array(d.buffer, d.byteOffset, d.byteLength) : d;
+    const url = URL.createObjectURL(new Blob([bytes], { type: source.mime || "video/mp4" }));
+    blobs.push(url);
+    return url;
+  }
+  return source.url || "";
+};
+const make = (tag, className, text) => {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+};
+const clock = (seconds) => (Number.isFinite(seconds) ? seconds : 0).toFixed(1);
+"""
+
+COMPARE_ESM = (
+    _SHARED_JS
+    + r"""
+function render({ model, el }) {
+  el.classList.add("kw-compare");
+  const bar = make("div", "kw-compare-bar");
+  const play = make("button", "kw-compare-play jupyter-button", "▶ Play in step");
+  play.title = "Play every take from the same moment, kept in step";
+  const seek = make("input", "kw-compare-seek");
+  seek.type = "range"; seek.min = "0"; seek.step = "0.01"; seek.value = "0";
+  seek.setAttribute("aria-label", "Position of every take");
+  const time = make("span", "kw-compare-time", "0.0 / 0.0 s");
+  const loopBox = make("label", "kw-compare-loop");
+  const loop = make("input"); loop.type = "checkbox"; loop.checked = true;
+  loopBox.append(loop, document.createTextNode(" loop"));
+  bar.append(play, seek, time, loopBox);
+  const row = make("div", "kw-compare-row");
+  el.append(bar, row);
+
+  let videos = [], blobs = [], playing = false, timer = null, drawn = "";
+  const ready = () => videos.filter((v) => Number.isFinite(v.duration) && v.duration > 0);
+  const leader = () => ready().reduce((a, b) => (b.duration > a.duration ? b : a), videos[0]);
+  const length = () => Math.max(0, ...ready().map((v) => v.duration));
+  const setAll = (t) => {
+    for (const v of videos) v.currentTime = Number.isFinite(v.duration) ? Math.min(t, v.duration) : t;
+  };
+  const show = () => {
+    const lead = leader();
+    const t = lead ? lead.currentTime : 0;
+    seek.max = String(length() || 0);
+    if (document.activeElement !== seek) seek.value = String(t);
+    time.textContent = `${clock(t)} / ${clock(length())} s`;
+    play.textContent = playing ? "❚❚ Pause" : "▶ Play in step";
+    el.dataset.playing = playing ? "1" : "0";
+  };
+  const resync = () => {
+    const lead = leader();
+    if (!lead) return;
+    const t = lead.currentTime;
+    for (const v of videos) {
+      if (v === lead || !Number.isFinite(v.duration)) continue;
+      if (t >= v.duration - 0.05) { if (!v.paused) v.pause(); continue; }  // a shorter take has ended
+      if (v.paused && playing) v.play().catch(() => {});
+      const drift = v.currentTime - t;
+      if (Math.abs(drift) > 0.3) { v.currentTime = t; v.playbackRate = 1; }
+      else v.playbackRate = Math.min(1.15, Math.max(0.85, 1 - drift * 1.5));  // catch up smoothly
+    }
+    show();
+  };
+  const start = async () => {
+    if (!videos.length) return;
+    const lead = leader();
+    const t = !lead || lead.ended || lead.currentTime >= length() - 0.05 ? 0 : lead.currentTime;
+    setAll(t);
+    playing = true;
+    show();
+    await Promise.all(videos.map((v) => v.play().catch(() => {})));
+    clearInterval(timer);
+    timer = setInterval(resync, 150);
+  };
+  const stop = () => {
+    playing = false;
+    clearInterval(timer);
+    for (const v of videos) { v.pause(); v.playbackRate = 1; }
+    const lead = leader();
+    if (lead) setAll(lead.currentTime);
+    show();
+  };
+  play.addEventListener("click", () => (playing ? stop() : start()));
+  seek.addEventListener("input", () => { setAll(Number(seek.value)); show(); });
+
+  const mark = () => {
+    const picked = model.get("picked");
+    row.querySelectorAll(".kw-compare-take").forEach((tile) => {
+      const mine = Number(tile.dataset.index) === picked;
+      tile.classList.toggle("kw-compare-picked", mine);
+      const button = tile.querySelector(".kw-compare-pick");
+      if (!button) return;
+      button.textContent = mine ? "✓ Picked" : "Pick this take";
+      button.setAttribute("aria-pressed", String(mine));
+    });
+  };
+  const draw = () => {
+    const sources = model.get("sources") || [];
+    const shown = sources.map((s) => [s.label, s.url || "", s.data ? s.data.byteLength : 0, s.note || "", s.kind]);
+    const key = JSON.stringify([shown, model.get("pickable"), model.get("width")]);
+    if (key === drawn) return;
+    drawn = key;
+    if (playing) stop();
+    for (const url of blobs) URL.revokeObjectURL(url);
+    blobs = []; videos = [];
+    row.replaceChildren();
+    sources.forEach((source, index) => {
+      const tile = make("div", "kw-compare-take");
+      tile.dataset.index = String(index);
+      tile.style.width = model.get("width") + "px";
+      const label = make("div", "kw-compare-label", source.label || `Take ${index + 1}`);
+      label.title = source.title || source.label || "";
+      tile.append(label);
+      const url = urlOf(source, blobs);
+      if (url) {
+        const video = make("video");
+        video.muted = true; video.playsInline = true; video.preload = "auto"; video.src = url;
+        video.title = "Click to play or pause every take together";
+        video.addEventListener("loadedmetadata", show);
+        video.addEventListener("click", () => (playing ? stop() : start()));
+        video.addEventListener("ended", () => {
+          if (video !== leader() || !playing) return;
+          if (loop.checked) start(); else stop();
+        });
+        videos.push(video);
+        tile.append(video);
+      } else {
+        const kind = `kw-compare-note kw-compare-${source.kind || "pending"}`;
+        tile.append(make("div", kind, source.note || "No video yet"));
+      }
+      if (source.note && url) tile.append(make("div", "kw-compare-caption", source.note));
+      if (model.get("pickable") && url) {
+        const pick = make("button", "kw-compare-pick jupyter-button");
+        pick.addEventListener("click", () => { model.set("picked", index); model.save_changes(); });
+        tile.append(pick);
+      }
+      row.append(tile);
+    });
+    bar.style.display = videos.length ? "" : "none";
+    mark();
+    show();
+  };
+  model.on("change:sources", draw);
+  model.on("change:pickable", draw);
+  model.on("change:width", draw);
+  model.on("change:picked", mark);
+  draw();
+  return () => { clearInterval(timer); for (const url of blobs) URL.revokeObjectURL(url); };
+}
+export default { render };
+"""
+)
+
+FILM_ESM = (
+    _SHARED_JS
+    + r"""
+function render({ model, el }) {
+  el.classList.add("kw-film");
+  const bar = make("div", "kw-film-bar");
+  const play = make("button", "kw-film-play jupyter-button mod-primary", "▶ Play the film");
+  play.title = "The picked take of every shot, one after another";
+  const caption = make("span", "kw-film-caption");
+  bar.append(play, caption);
+  const video = make("video");
+  video.controls = true; video.playsInline = true; video.preload = "auto";
+  video.style.display = "none";
+  el.append(bar, video);
+  let blobs = [], urls = [], index = -1, played = [];
+
+  const load = () => {
+    for (const url of blobs) URL.revokeObjectURL(url);
+    blobs = [];
+    const sources = model.get("sources") || [];
+    urls = sources.map((s) => urlOf(s, blobs));
+    play.disabled = !urls.some(Boolean);
+    const count = `${urls.length} shot${urls.length === 1 ? "" : "s"}`;
+    if (index < 0) caption.textContent = play.disabled ? "Nothing to play yet: no shot has a picked take." : count;
+    video.style.width = model.get("width") + "px";
+  };
+  const playAt = (i) => {
+    const sources = model.get("sources") || [];
+    while (i < urls.length && !urls[i]) i++;
+    if (i >= urls.length) {
+      index = -1;
+      el.dataset.state = "ended";
+      caption.textContent = `The end · ${played.length} shot${played.length === 1 ? "" : "s"} played`;
+      play.textContent = "▶ Play the film again";
+      return;
+    }
+    index = i;
+    played.push(i);
+    el.dataset.index = String(i);
+    el.dataset.played = played.join(",");
+    el.dataset.state = "playing";
+    caption.textContent = `${sources[i].label || "Shot " + (i + 1)} · ${i + 1} of ${urls.length}`;
+    video.style.display = "";
+    video.src = urls[i];
+    video.play().catch(() => { video.muted = true; video.play().catch(() => {}); });
+  };
+  const start = () => { played = []; playAt(0); };
+  video.addEventListener("ended", () => { if (index >= 0) playAt(index + 1); });
+  play.addEventListener("click", start);
+  model.on("change:sources", load);
+  model.on("change:width", load);
+  model.on("change:play_count", start);
+  load();
+  return () => { for (const url of blobs) URL.revokeObjectURL(url); };
+}
+export default { render };
+"""
+)
+
+CSS = """
+.kw-compare, .kw-film { margin: 4px 0 6px 0; }
+.kw-compare-bar, .kw-film-bar { display: flex; align-items: center; gap: 10px; margin: 0 0 6px 0; flex-wrap: wrap; }
+.kw-compare-play, .kw-film-play { min-width: 128px; height: 30px; padding: 0 12px; cursor: pointer; }
+.kw-compare-seek { flex: 1 1 160px; max-width: 420px; }
+.kw-compare-time, .kw-film-caption { font-size: 12px; color: var(--jp-ui-font-color2, #666);
+  font-variant-numeric: tabular-nums; }
+.kw-compare-loop { font-size: 12px; color: var(--jp-ui-font-color2, #666); cursor: pointer; }
+.kw-compare-row { display: flex; flex-flow: row wrap; gap: 10px; align-items: flex-start; }
+.kw-compare-take { display: flex; flex-direction: column; gap: 4px; padding: 6px; border-radius: 8px;
+  border: 2px solid var(--jp-border-color2, #ddd); box-sizing: border-box; max-width: 100%; }
+.kw-compare-picked { border-color: var(--jp-success-color1, #2e7d32);
+  background: var(--jp-layout-color2, rgba(46, 125, 50, 0.06)); }
+.kw-compare-take video, .kw-film video { width: 100%; border-radius: 4px; background: #111; display: block;
+  cursor: pointer; }
+.kw-film video { cursor: auto; max-width: 100%; }
+.kw-compare-label { font-size: 12px; font-weight: 600; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.kw-compare-caption { font-size: 11px; color: var(--jp-ui-font-color2, #666); }
+.kw-compare-note { font-size: 12px; padding: 18px 8px; text-align: center; border-radius: 4px;
+  background: var(--jp-layout-color2, #f3f3f3); color: var(--jp-ui-font-color2, #555); }
+.kw-compare-failed { color: #b3261e; }
+.kw-compare-pick { height: 26px; cursor: pointer; }
+.kw-compare-picked .kw-compare-pick { background: var(--jp-success-color1, #2e7d32); color: #fff; font-weight: 600; }
+"""
+
+
+@functools.cache
+def _classes() -> tuple[type, type]:
+    import anywidget
+    import traitlets
+
+    class TakeComparison(anywidget.AnyWidget):
+        """Videos side by side with one play button and one slider; ``picked`` is the take chosen in the
+        page (-1: none), when ``pickable``."""
+
+        _esm = COMPARE_ESM
+        _css = CSS
+        sources = traitlets.List(traitlets.Dict(), help="What each tile shows: label, url or data, note.").tag(
+            sync=True
+        )
+        picked = traitlets.Int(-1, help="The index of the picked take, -1 for none.").tag(sync=True)
+        pickable = traitlets.Bool(False, help="Show a pick button under each video.").tag(sync=True)
+        width = traitlets.Int(300, help="Width of each tile, in px.").tag(sync=True)
+
+        def __repr__(self) -> str:
+            return f"TakeComparison({len(self.sources)} takes, picked={self.picked})"
+
+    class FilmPlayer(anywidget.AnyWidget):
+        """One video element that plays ``sources`` one after another; ``play_count`` += 1 plays it from
+        the start (the page's own button does the same)."""
+
+        _esm = FILM_ESM
+        _css = CSS
+        sources = traitlets.List(traitlets.Dict(), help="The clips in order: label, url or data.").tag(sync=True)
+        play_count = traitlets.Int(0, help="Raise it to play the film from the start.").tag(sync=True)
+        width = traitlets.Int(640, help="Width of the player, in px.").tag(sync=True)
+
+        def __repr__(self) -> str:
+            return f"FilmPlayer({len(self.sources)} clips)"
+
+    return TakeComparison, FilmPlayer
+
+
+def take_comparison(**kwargs: Any) -> Any:
+    """A new ``TakeComparison`` (see :data:`COMPARE_ESM`)."""
+    return _classes()[0](**kwargs)
+
+
+def film_player(**kwargs: Any) -> Any:
+    """A new ``FilmPlayer``."""
+    return _classes()[1](**kwargs)
+
+
+def tile_width(aspect_ratio: str | None) -> int:
+    """Tiles of one row: landscape wide, portrait narrow, so two or three fit a notebook's width."""
+    return {"16:9": 300, "9:16": 170, "1:1": 230}.get(aspect_ratio or "", 300)
+
+
+def task_source(task: Task | None, label: str, *, title: str = "", waiting: str = "Not sent yet") -> dict[str, Any]:
+    """What a tile shows for ``task``: its video link once it succeeded, else its state in words. Only
+    http(s) links are put in the page (never a javascript: or data: link)."""
+    source: dict[str, Any] = {"label": label, "title": title or label}
+    if task is None:
+        return {**source, "note": waiting, "kind": "pending"}
+    if task.status is TaskStatus.SUCCEEDED and is_url(task.video_url or ""):
+        duration = f"{task.video_duration:g} s" if task.video_duration else ""
+        return {**source, "url": task.video_url, "note": duration, "kind": "succeeded"}
+    if task.status is TaskStatus.FAILED:
+        return {**source, "note": f"Failed: {task.error or 'no reason given'}", "kind": "failed"}
+    if task.status is TaskStatus.SUCCEEDED:
+        return {**source, "note": "Done, but no video link (yet)", "kind": "pending"}
+    progress = f" · {task.progress:.0f}%" if task.progress is not None else ""
+    words = "Generating" if task.status is TaskStatus.PROCESSING else "Queued at the service"
+    return {**source, "note": words + progress, "kind": "pending"}
