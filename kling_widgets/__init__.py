@@ -24,6 +24,7 @@ _WHERE = {
     "Batch": "batch",
     "sweep": "batch",
     "estimate_units": "batch",
+    "Storyboard": "story",
     "MultiImageToVideo": "widgets",
     "ImagePicker": "widgets",
     "PromptBox": "widgets",
@@ -83,6 +84,7 @@ if TYPE_CHECKING:
     from .models import Task as Task
     from .models import TaskStatus as TaskStatus
     from .models import VideoRequest as VideoRequest
+    from .story import Storyboard as Storyboard
     from .watcher import TaskWatcher as TaskWatcher
     from .widgets import BatchView as BatchView
     from .widgets import HistoryGallery as HistoryGallery

@@ -100,11 +100,11 @@ def sweep(base: VideoRequest, **axes: Sequence[Any]) -> list[VideoRequest]:
     ]
 
 
-def _item(index: int, request: VideoRequest) -> BatchItem:
+def _item(index: int, request: VideoRequest, tags: Mapping[str, Any] | None = None) -> BatchItem:
     """An intention with its external id fixed now: every attempt, and a resume, reuse it."""
     if request.external_task_id is None:
         request = request.with_external_task_id(new_external_task_id())
-    return BatchItem(index, request)
+    return BatchItem(index, request, tags=dict(tags or {}))
 
 
 def tally(items: Iterable[BatchItem]) -> dict[str, int]:
@@ -136,6 +136,8 @@ class BatchItem:
     task: Task | None = None
     error: str | None = None
     exception: KlingError | None = field(default=None, repr=False)
+    #: what the intention belongs to, journaled with it (a storyboard's ``{"story", "shot", "take"}``)
+    tags: dict[str, Any] = field(default_factory=dict)
 
     @property
     def external_task_id(self) -> str:
@@ -242,12 +244,20 @@ class Batch:
         self._ensure_sender()
         return self
 
-    def add(self, requests: Iterable[VideoRequest]) -> list[BatchItem]:
+    def add(
+        self, requests: Iterable[VideoRequest], *, tags: Sequence[Mapping[str, Any]] | None = None
+    ) -> list[BatchItem]:
         """Queue more requests (journaled at once); they are sent after those already queued, under the
-        same limit. A started batch sends them at once; the bundle keeps one batch as its queue."""
+        same limit. A started batch sends them at once; the bundle keeps one batch as its queue.
+        ``tags`` (one mapping per request) are journaled with each: what it belongs to."""
+        requests = list(requests)
+        labels = list(tags) if tags is not None else [{} for _ in requests]
         with self._cond:
             start = len(self.items)
-            new = [_item(start + offset, request) for offset, request in enumerate(requests)]
+            new = [
+                _item(start + offset, request, labels[offset] if offset < len(labels) else None)
+                for offset, request in enumerate(requests)
+            ]
             self.items.extend(new)
             self.estimate += estimate_units((i.request for i in new), self.rate_card)
             started = self._started
@@ -331,6 +341,7 @@ class Batch:
                 base_url=self.client.base_url,
                 batch=self.name,
                 index=item.index,
+                tags=item.tags,
             )
 
     def _running(self) -> int:
@@ -470,15 +481,35 @@ class Batch:
             for e in reversed(history.unfinished())
             if e.base_url in (None, client.base_url) and e.provider in (None, client.provider)
         ]
+        return cls.reopen(
+            client, history, entries, max_concurrent=max_concurrent, poll_interval=poll_interval, watcher=watcher
+        )
+
+    @classmethod
+    def reopen(
+        cls,
+        client: KlingClient,
+        history: TaskHistory,
+        entries: Iterable[HistoryEntry],
+        *,
+        name: str | None = None,
+        max_concurrent: int | None = None,
+        poll_interval: float | None = None,
+        watcher: TaskWatcher | None = None,
+    ) -> Batch:
+        """A batch of journaled intentions, in the order given, picked up where they stopped: what ended
+        is kept as it ended, what was queued and never sent is sent, what was created is watched, and
+        what was being sent is looked up (Kling direct) or reported (gateway) — nothing twice. Started."""
         batch = cls(
             client, [], max_concurrent=max_concurrent, history=history, poll_interval=poll_interval, watcher=watcher
         )
-        batch.name = "resumed-" + batch.name
+        batch.name = name or "resumed-" + batch.name
         batch._started = True  # the queued ones are on record already
         for entry in entries:
             item = batch._item_from(entry)
             if item is not None:
                 item.index = len(batch.items)
+                item.tags = dict(entry.tags)
                 batch.items.append(item)
         batch.estimate = estimate_units(i.request for i in batch.items if i.state == QUEUED)
         threading.Thread(target=batch._resume_run, name=f"kling-{batch.name}-resume", daemon=True).start()
@@ -491,9 +522,13 @@ class Batch:
                 return BatchItem(0, self.history.queued_request(entry) if self.history else placeholder)
             except (OSError, KeyError, ValueError) as error:
                 return BatchItem(0, placeholder, state="refused", error=f"its pictures are gone ({error})")
+        if entry.status == "rejected":
+            return BatchItem(0, placeholder, state="refused", error=entry.error or "refused by the service")
+        if entry.status == CANCELLED:
+            return BatchItem(0, placeholder, state=CANCELLED, error="cancelled")
         task = entry.to_task()
         if task is not None:
-            return BatchItem(0, placeholder, state="running", task=task)
+            return BatchItem(0, placeholder, state="done" if entry.done else "running", task=task)
         if entry.status in (SENDING, UNKNOWN):
             ext = entry.external_task_id
             if self.client.provider == "kling":  # Kling direct reads a task by its external id: watch it so

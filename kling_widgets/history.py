@@ -14,6 +14,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -52,6 +53,26 @@ class HistoryEntry:
     units: float | None = None
     batch: str | None = None  # the batch it belongs to, and its place there
     index: int | None = None
+    #: what the submission belongs to beyond its batch, e.g. a storyboard's ``{"story", "shot", "take"}``
+    tags: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def story(self) -> str | None:
+        """The storyboard this clip was made for (None for a loose clip)."""
+        value = self.tags.get("story")
+        return value if isinstance(value, str) else None
+
+    @property
+    def shot(self) -> int | None:
+        """Its shot in the storyboard, counted from 0."""
+        value = self.tags.get("shot")
+        return value if isinstance(value, int) else None
+
+    @property
+    def take(self) -> int | None:
+        """Its take of that shot, counted from 0."""
+        value = self.tags.get("take")
+        return value if isinstance(value, int) else None
 
     @property
     def done(self) -> bool:
@@ -126,21 +147,26 @@ def _write_private(path: Path, data: bytes) -> None:
     os.replace(temporary, path)
 
 
+def describe_images(images: list[PreparedImage | str]) -> list[dict[str, Any]]:
+    """What the journal keeps of pictures: their source, fingerprint and size, or their URL — never bytes."""
+    described: list[dict[str, Any]] = []
+    for item in images:
+        if isinstance(item, str):
+            described.append({"url": item})
+        else:
+            one = {"source": item.source, "sha256": item.sha256, "width": item.width, "height": item.height}
+            if item.origin:
+                one["path"] = item.origin
+            described.append(one)
+    return described
+
+
 def _describe(request: VideoRequest) -> dict[str, Any]:
     """What the journal keeps of a request: prompt, settings, image sources and fingerprints — never bytes."""
-    images: list[dict[str, Any]] = []
-    for item in request.prepared_images():
-        if isinstance(item, str):
-            images.append({"url": item})
-        else:
-            described = {"source": item.source, "sha256": item.sha256, "width": item.width, "height": item.height}
-            if item.origin:
-                described["path"] = item.origin
-            images.append(described)
     return {
         "prompt": request.prompt,
         "settings": {**request.settings(), "negative_prompt": request.negative_prompt},
-        "images": images,
+        "images": describe_images(request.prepared_images()),
     }
 
 
@@ -165,6 +191,7 @@ class TaskHistory:
         self._lock = FileLock(str(self.path) + ".lock", mode=PRIVATE_FILE)
         self._fold_lock = threading.Lock()
         self._folded: dict[str, HistoryEntry] = {}
+        self._stories: dict[str, list[dict[str, Any]]] = {}
         self._read_upto = 0
         self._identity: tuple[int, int] | None = None
         if self.path.exists():
@@ -211,10 +238,12 @@ class TaskHistory:
         base_url: str,
         batch: str | None = None,
         index: int | None = None,
+        tags: Mapping[str, Any] | None = None,
     ) -> None:
         """Journal an intention that will be sent later (a batch's queue). Its pictures wait in the
         private spool beside the journal until the create is sent, so that a kernel that dies first
-        loses nothing: :meth:`queued_request` gives the same request back."""
+        loses nothing: :meth:`queued_request` gives the same request back. ``tags`` say what it belongs
+        to (a storyboard's shot and take), kept on its entry."""
         for item in request.prepared_images():
             if isinstance(item, PreparedImage):
                 self._spool_write(item)
@@ -228,6 +257,7 @@ class TaskHistory:
                 **_describe(request),
                 "batch": batch,
                 "index": index,
+                "tags": dict(tags) if tags else None,
                 "status": QUEUED,
             }
         )
@@ -240,23 +270,7 @@ class TaskHistory:
     def queued_request(self, entry: HistoryEntry) -> VideoRequest:
         """The request of a journaled intention, its pictures read back from the spool (exactly the bytes
         that would have been sent). Raises ``FileNotFoundError`` when a picture is gone."""
-        images: list[PreparedImage | str] = []
-        for image in entry.images:
-            if "url" in image:
-                images.append(str(image["url"]))
-                continue
-            data = self._spool_path(str(image["sha256"])).read_bytes()
-            mime = "image/png" if data.startswith(b"\x89PNG") else "image/jpeg"
-            images.append(
-                PreparedImage(
-                    data,
-                    mime,
-                    int(image["width"]),
-                    int(image["height"]),
-                    str(image.get("source") or ""),
-                    origin=image.get("path"),
-                )
-            )
+        images = self.kept_images(entry.images, self.spool)
         settings = entry.settings
         return VideoRequest(
             images,
@@ -271,6 +285,59 @@ class TaskHistory:
             external_task_id=entry.external_task_id,
             max_side=settings.get("max_side", DEFAULT_MAX_SIDE),
         )
+
+    def kept_images(self, described: list[dict[str, Any]], folder: Path) -> list[PreparedImage | str]:
+        """Pictures described as the journal describes them (``url``, or ``sha256`` and size), read back
+        from ``folder`` where their bytes were kept under their fingerprint. Raises
+        ``FileNotFoundError`` when one is gone."""
+        images: list[PreparedImage | str] = []
+        for image in described:
+            if "url" in image:
+                images.append(str(image["url"]))
+                continue
+            data = (folder / str(image["sha256"])).read_bytes()
+            mime = "image/png" if data.startswith(b"\x89PNG") else "image/jpeg"
+            images.append(
+                PreparedImage(
+                    data,
+                    mime,
+                    int(image["width"]),
+                    int(image["height"]),
+                    str(image.get("source") or ""),
+                    origin=image.get("path"),
+                )
+            )
+        return images
+
+    # -- storyboards: their own records beside the submissions ----------------------------------------
+    def story_folder(self, story_id: str) -> Path:
+        """The storyboard's private folder beside the journal: its cast and its downloaded takes."""
+        return self.path.parent / (self.path.stem + ".stories") / story_id
+
+    def keep_pictures(self, images: list[PreparedImage | str], folder: Path) -> list[dict[str, Any]]:
+        """Keep the bytes of local pictures in ``folder`` (private, under their fingerprint) so that
+        :meth:`kept_images` gives them back after a restart; returns their journal descriptions."""
+        for item in images:
+            if isinstance(item, PreparedImage) and not (folder / item.sha256).exists():
+                _write_private(folder / item.sha256, item.data)
+        return describe_images(images)
+
+    def record_story(self, story_id: str, kind: str, **fields: Any) -> None:
+        """Journal a storyboard's step (``created``, ``shot``, ``generate``, ``pick``, ``continuity``,
+        ``export``). These lines carry no ``external_task_id``: older readers skip them."""
+        self._append({"event": "story", "story": story_id, "kind": kind, **fields})
+
+    def story_records(self, story_id: str) -> list[dict[str, Any]]:
+        """Every journaled step of one storyboard, in the order written."""
+        with self._fold_lock:
+            self._fold_unlocked()
+            return [dict(record) for record in self._stories.get(story_id, [])]
+
+    def stories(self) -> list[str]:
+        """The ids of the storyboards in this journal, newest first."""
+        with self._fold_lock:
+            self._fold_unlocked()
+            return list(reversed(self._stories))
 
     # -- thumbnails for the history's cards: small, stripped, private ---------------------------------
     @property
@@ -374,10 +441,12 @@ class TaskHistory:
             stat = self.path.stat()
         except FileNotFoundError:
             self._folded, self._read_upto, self._identity = {}, 0, None
+            self._stories = {}
             return self._folded
         identity = (stat.st_dev, stat.st_ino)
         if identity != self._identity or stat.st_size < self._read_upto:
             self._folded, self._read_upto, self._identity = {}, 0, identity
+            self._stories = {}
         if stat.st_size > self._read_upto:
             with open(self.path, "rb") as handle:
                 handle.seek(self._read_upto)
@@ -386,6 +455,8 @@ class TaskHistory:
             for record in _records(chunk[:end]):
                 if isinstance(record, dict) and isinstance(record.get("external_task_id"), str):
                     _apply(self._folded, record)
+                elif _is_story_record(record):
+                    self._stories.setdefault(record["story"], []).append(record)
             self._read_upto += end
         return self._folded
 
@@ -421,6 +492,7 @@ _FIELDS = frozenset(
         "units",
         "batch",
         "index",
+        "tags",
     }
 )
 
@@ -439,6 +511,11 @@ def _apply(folded: dict[str, HistoryEntry], record: dict[str, Any]) -> None:
             setattr(entry, key, value)
     if record.get("event") == "task" and record.get("error") is None:
         entry.error = None
+
+
+def _is_story_record(record: Any) -> bool:
+    """A storyboard's step (journaled by ``record_story``), not a submission's."""
+    return isinstance(record, dict) and record.get("event") == "story" and isinstance(record.get("story"), str)
 
 
 def _records(block: bytes) -> list[Any]:
