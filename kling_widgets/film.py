@@ -157,6 +157,17 @@ def join(
         with av.open(str(partial), "w", format="mp4", options={"movflags": "faststart"}) as container:
             stream = container.add_stream("libx264", rate=fps, options={"crf": FILM_CRF, "preset": "veryfast"})
             stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+            tick = 1 / fps
+            stream.codec_context.time_base = tick
+            emitted_total = 0
+
+            def put(frame: Any) -> None:
+                nonlocal emitted_total
+                frame.pts, frame.time_base = emitted_total, tick  # the film's own clock, whatever the clip's
+                for packet in stream.encode(frame):
+                    container.mux(packet)
+                emitted_total += 1
+
             for number, info in enumerate(infos, start=1):
                 tell(f"encoding clip {number} of {len(infos)}")
                 wanted = max(1, round(info.seconds * fps))
@@ -166,11 +177,11 @@ def join(
                 for when, frame in _frames(info):
                     # output ticks that fall before this frame show the frame held until now
                     while held is not None and emitted < wanted and emitted / fps < when:
-                        _encode(container, stream, held)
+                        put(held)
                         emitted += 1
                     held = _fit(frame, width, height, same_size, ImageOps)
                 while held is not None and emitted < wanted:  # the last frame, to the clip's end
-                    _encode(container, stream, held)
+                    put(held)
                     emitted += 1
                 written += wanted
                 tell(f"encoded clip {number} of {len(infos)}")
@@ -195,9 +206,3 @@ def _fit(frame: Any, width: int, height: int, same_size: bool, image_ops: Any) -
         return frame.reformat(format="yuv420p")
     picture = image_ops.pad(frame.to_image().convert("RGB"), (width, height), color=(0, 0, 0))
     return av.VideoFrame.from_image(picture).reformat(format="yuv420p")
-
-
-def _encode(container: Any, stream: Any, frame: Any) -> None:
-    frame.pts = None  # the encoder numbers frames at the film's rate
-    for packet in stream.encode(frame):
-        container.mux(packet)

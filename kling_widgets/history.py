@@ -75,6 +75,18 @@ class HistoryEntry:
         return value if isinstance(value, int) else None
 
     @property
+    def story_label(self) -> str | None:
+        """'Storyboard · shot 2 · take 1' for a storyboard's clip (counted from 1, for people), else None."""
+        if self.story is None:
+            return None
+        parts = ["Storyboard"]
+        if self.shot is not None:
+            parts.append(f"shot {self.shot + 1}")
+        if self.take is not None:
+            parts.append(f"take {self.take + 1}")
+        return " · ".join(parts)
+
+    @property
     def done(self) -> bool:
         """True once the task succeeded or failed: it will not change again."""
         return self.status in (TaskStatus.SUCCEEDED.value, TaskStatus.FAILED.value)

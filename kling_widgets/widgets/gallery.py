@@ -213,10 +213,16 @@ class HistoryGallery(widgets.VBox):
             f'<span class="kw-badge kw-badge-{_BADGE.get(status, "unknown")}">{esc(_WORDS.get(status, status))}</span>'
         )
         prompt = esc(shorten(entry.prompt or "", 140))
+        story = (
+            f'<div class="kw-story" title="{esc(entry.story)}" style="font-weight:600;color:#5b3cc4">'
+            f"🎬 {esc(entry.story_label)}</div>"
+            if entry.story_label
+            else ""
+        )
         id_html = f'task <span class="kw-mono" style="user-select:all">{esc(ids)}</span>'
         html = widgets.HTML(
             f'<div style="font-size:12px;line-height:1.4">'
-            f'<div>{badge} <span class="kw-hint">{esc(when)}{esc(units)}</span></div>'
+            f'<div>{badge} <span class="kw-hint">{esc(when)}{esc(units)}</span></div>{story}'
             f'<div style="margin:4px 0;font-weight:600" title="{esc(entry.prompt or "")}">{prompt}</div>'
             f'{negative_html}<div class="kw-hint">{esc(facts)}</div>'
             f'<div style="display:flex;gap:4px;margin-top:4px">{thumbs}</div>{reason}{video}'
@@ -289,7 +295,8 @@ def _status_of(entry: HistoryEntry) -> str:
 
 def _searchable(entry: HistoryEntry) -> str:
     settings = entry.settings or {}
-    parts = (entry.prompt, settings.get("negative_prompt"), entry.task_id, entry.external_task_id)
+    parts = (entry.prompt, settings.get("negative_prompt"), entry.task_id, entry.external_task_id, entry.story_label,
+             entry.story)  # fmt: skip
     return " ".join(str(p) for p in parts if p).lower()
 
 
