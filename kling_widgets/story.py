@@ -197,6 +197,7 @@ class Storyboard:
         self.id = story_id
         self.poll_interval = poll_interval
         self.folder: Path = history.story_folder(story_id)  #: private: the cast and the downloaded takes
+        make_private_folder(self.folder.parent, ours=True)
         make_private_folder(self.folder, ours=True)
         self.shots: list[Shot] = []
         self.batch: Batch | None = None  #: the queue its takes go through, once generating

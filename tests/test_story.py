@@ -178,7 +178,8 @@ def test_the_film_joins_the_picked_takes_in_order(
     videos = sorted(p.name for p in (story.folder / "videos").iterdir())  # downloaded privately, beside the journal
     assert len(videos) == 3 and story.folder.parent.parent == history.path.parent
     if os.name == "posix":
-        assert (story.folder / "videos").stat().st_mode & 0o077 == 0
+        for folder in (story.folder.parent, story.folder, story.folder / "videos", story.folder / "cast"):
+            assert folder.stat().st_mode & 0o077 == 0, folder
     with pytest.raises(KlingError, match="already exists"):
         story.export(film)
 
