@@ -32,6 +32,7 @@ _WHERE = {
     "TaskView": "widgets",
     "BatchView": "widgets",
     "HistoryGallery": "widgets",
+    "StoryboardView": "widgets",
     "KlingError": "errors",
     "ValidationError": "errors",
     "APIError": "errors",
@@ -92,4 +93,5 @@ if TYPE_CHECKING:
     from .widgets import MultiImageToVideo as MultiImageToVideo
     from .widgets import OptionsPanel as OptionsPanel
     from .widgets import PromptBox as PromptBox
+    from .widgets import StoryboardView as StoryboardView
     from .widgets import TaskView as TaskView
