@@ -96,6 +96,13 @@ def test_each_create_carries_the_cast_in_order_and_the_shared_settings(
     labels = sorted(e.story_label or "" for e in history.entries())
     assert labels == ["Storyboard · shot 1 · take 1", "Storyboard · shot 1 · take 2", "Storyboard · shot 2 · take 1"]
     assert {e.story for e in history.entries()} == {story.id}
+    from kling_widgets import HistoryGallery
+
+    gallery = HistoryGallery(history)  # the history shows a storyboard's clips as such
+    cards = "".join(card.children[0].value for card in gallery._cards.children)
+    assert cards.count("Storyboard · shot 1 · take") == 2 and "Storyboard · shot 2 · take 1" in cards
+    gallery.query = story.id
+    assert len(gallery.entries) == 3
 
 
 def test_bad_input_is_named_and_nothing_is_sent(
@@ -278,3 +285,19 @@ def test_a_storyboard_interrupted_halfway_is_reopened_and_sends_each_take_once(t
         continuing = next(c["body"] for c in sim.created if c["external_task_id"] == story.shots[1].external_ids[0])
         assert len(continuing["image_list"]) == 3 and story.shots[1].continued_from == (0, 0)
         assert story.export(tmp_path / "film.mp4").exists()
+
+
+def test_takes_of_other_sizes_and_frame_rates_are_brought_to_the_film_s(tmp_path: Path) -> None:
+    from kling_widgets.film import join
+    from kling_widgets.simulator.video import render_mp4
+
+    wide, square = Image.open(io.BytesIO(character(0))), Image.open(io.BytesIO(character(2)))
+    clips = [tmp_path / "wide.mp4", tmp_path / "square.mp4"]
+    clips[0].write_bytes(render_mp4([wide], aspect_ratio="16:9", seconds=5, fps=8))
+    clips[1].write_bytes(render_mp4([square], aspect_ratio="1:1", seconds=5, fps=12))
+    film = join(clips, tmp_path / "film.mp4")
+    info = probe(film)
+    assert (info.width, info.height, info.fps) == (640, 360, 8) and info.seconds == pytest.approx(10, abs=0.2)
+    end = last_frame(film)  # the square take, letterboxed into the wide frame: black bars, not stretched
+    assert end.getpixel((5, 180)) == pytest.approx((0, 0, 0), abs=12)
+    assert difference(end.crop((140, 0, 500, 360)), last_frame(clips[1]).resize((360, 360))) < 6
