@@ -74,7 +74,7 @@ function render({ model, el }) {
     seek.max = String(length() || 0);
     if (document.activeElement !== seek) seek.value = String(t);
     time.textContent = `${clock(t)} / ${clock(length())} s`;
-    play.textContent = playing ? "❚❚ Pause" : "▶ Play in step";
+    play.textContent = playing ? "❚❚ Pause" : videos.length > 1 ? "▶ Play in step" : "▶ Play";
     el.dataset.playing = playing ? "1" : "0";
   };
   const resync = () => {

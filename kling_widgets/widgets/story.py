@@ -58,9 +58,11 @@ def _thumb(picture: PreparedImage | str, size: int = CAST_THUMB) -> str:
     return f'<img alt="{esc(picture)}" src="{esc(picture)}">' if is_url(picture) else ""
 
 
-def _name(picture: PreparedImage | str) -> str:
+def _caption(number: int, picture: PreparedImage | str) -> str:
+    """'1 · fox.jpg', or '1' for pictures given as bytes or PIL images (they have no name)."""
     text = picture.source if isinstance(picture, PreparedImage) else picture.rsplit("/", 1)[-1]
-    return shorten(text, 18)
+    unnamed = not text or text in ("bytes", "image", "PIL image") or text.startswith("<")
+    return str(number) if unnamed else f"{number} · {shorten(text, 18)}"
 
 
 def shot_words(story: Storyboard, shot: Shot) -> tuple[str, str]:
@@ -249,7 +251,7 @@ class StoryboardView(widgets.VBox):
     # -- drawing -------------------------------------------------------------------------------------
     def _cast_html(self) -> str:
         figures = "".join(
-            f"<figure>{_thumb(picture)}<figcaption>{number} · {esc(_name(picture))}</figcaption></figure>"
+            f"<figure>{_thumb(picture)}<figcaption>{esc(_caption(number, picture))}</figcaption></figure>"
             for number, picture in enumerate(self.story.cast, start=1)
         )
         return f'<div class="kw-cast">{figures}</div>'
