@@ -147,6 +147,22 @@ class BatchItem:
     def final(self) -> bool:
         return self.state in ("done", "refused", "unknown", CANCELLED)
 
+    def outcome(self) -> Task:
+        """Its task; for a request that created none, a failed task carrying the reason (refused, outcome
+        unknown, cancelled), so that a list of outcomes lines up with the requests."""
+        if self.task is not None:
+            return self.task
+        what = {"refused": "not created", "unknown": "outcome unknown", CANCELLED: "cancelled"}.get(
+            self.state, self.state
+        )
+        return Task(
+            self.external_task_id,
+            TaskStatus.FAILED,
+            raw_status=what,
+            error=self.error or what,
+            external_task_id=self.external_task_id,
+        )
+
 
 class Batch:
     """Send many requests under the account's concurrency limit, and follow every task they create.
@@ -307,22 +323,7 @@ class Batch:
             if not finished:
                 waiting = sum(1 for i in self.items if not i.final)
                 raise BatchTimeoutError(waiting, time.monotonic() - started)
-            return [self._final_task(item) for item in self.items]
-
-    @staticmethod
-    def _final_task(item: BatchItem) -> Task:
-        if item.task is not None:
-            return item.task
-        what = {"refused": "not created", "unknown": "outcome unknown", CANCELLED: "cancelled"}.get(
-            item.state, item.state
-        )
-        return Task(
-            item.external_task_id,
-            TaskStatus.FAILED,
-            raw_status=what,
-            error=item.error or what,
-            external_task_id=item.external_task_id,
-        )
+            return [item.outcome() for item in self.items]
 
     def _journal_queued(self, items: list[BatchItem]) -> None:
         if self.history is None:

@@ -84,7 +84,7 @@ class Shot:
         (refused, cancelled, outcome unknown) shows as a failed task carrying the reason."""
         tasks: list[Task | None] = [None] * self.take_count
         for take, item in enumerate(self._items[: self.take_count]):
-            tasks[take] = item.task if item.task is not None or not item.final else Batch._final_task(item)
+            tasks[take] = item.outcome() if item.final else item.task
         return tasks
 
     @property
@@ -467,6 +467,13 @@ class Storyboard:
             raise KlingError(f"take {take_index + 1} of {shot.label} cannot be picked: it has not succeeded ({where})")
         with self._cond:
             shot.picked_index = take_index
+            following = self.shots[shot.index + 1] if shot.index + 1 < len(self.shots) else None
+            if following is not None and following.continued_from not in (None, (shot.index, take_index)):
+                used = following.continued_from[1] + 1 if following.continued_from else 0
+                following.note = (
+                    f"{following.note + '; ' if following.note else ''}it was sent with the last frame of "
+                    f"{shot.label} take {used}, before take {take_index + 1} was picked"
+                )
         self.history.record_story(self.id, "pick", shot=shot.index, take=take_index)
         self._advance()
         return shot

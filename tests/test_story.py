@@ -142,6 +142,8 @@ def test_a_continuing_shot_carries_the_last_frame_of_the_picked_take(
     assert difference(sent_frame, first_frame(video)) > 20  # not its beginning
     assert follow.note is None and follow.frame is not None
     assert follow.takes[0] is not None and follow.takes[0].status is TaskStatus.SUCCEEDED
+    story.pick(1, 0)
+    assert follow.note is None  # picking what it is
 
 
 def test_a_cast_of_four_gives_its_last_place_to_the_frame_and_says_so(
@@ -166,6 +168,8 @@ def test_the_film_joins_the_picked_takes_in_order(
     story.add_shot("they leave together", continue_from_previous=True)
     story.generate(max_concurrent=2).wait(timeout=60)
     story.pick(0, 1)
+    assert story.shots[1].note is None  # shot 2 does not continue shot 1
+    assert story.shots[2].continued_from == (1, 0)
     steps: list[tuple[float, str]] = []
     film = story.export(tmp_path / "film.mp4", on_progress=lambda f, what: steps.append((f, what)))
 
@@ -218,7 +222,8 @@ def test_reopen_from_the_journal_sends_nothing_and_keeps_the_picks(
     story.add_shot("a duel at noon", takes=2)
     story.add_shot("the dust settles", continue_from_previous=True)
     story.generate().wait(timeout=60)
-    story.pick(0, 1)
+    story.pick(0, 1)  # after the continuing shot was sent: it says what it was sent with
+    assert story.shots[1].note == "it was sent with the last frame of shot 1 take 1, before take 2 was picked"
     sent = story_sim.creates
 
     client = KlingClient(story_sim.api_key, base_url=story_sim.url, poll_interval=0.05)  # a new kernel
@@ -270,8 +275,9 @@ def test_a_storyboard_interrupted_halfway_is_reopened_and_sends_each_take_once(t
             assert process.stdout is not None
             story_id = process.stdout.readline().strip()
             deadline = time.monotonic() + 30
-            while sim.creates < 1 and time.monotonic() < deadline:
-                time.sleep(0.02)
+            watching = TaskHistory(journal)
+            while not any(e.task_id for e in watching.entries()) and time.monotonic() < deadline:
+                time.sleep(0.02)  # until the first take's task is on record (not only sent)
         finally:
             os.kill(process.pid, signal.SIGKILL)
             process.wait(10)
