@@ -96,6 +96,16 @@ def test_takes_play_in_step_a_pick_and_the_film(lab: tuple[str, Path, Simulator]
             assert all(not p["paused"] for p in positions), positions
             spread = page.evaluate(SPREAD, 0)
             assert spread < 0.3, f"the takes drifted {spread:.2f} s apart"
+            # A take knocked a second off (as a stalled download would) is brought back in step.
+            page.evaluate(
+                "() => { document.querySelectorAll('.kw-shot')[0].querySelectorAll('video')[1].currentTime += 1 }"
+            )
+            page.wait_for_function(
+                "() => { const [a, b] = document.querySelectorAll('.kw-shot')[0].querySelectorAll('video');"
+                " return !a.paused && !b.paused && Math.abs(a.currentTime - b.currentTime) < 0.15 }",
+                timeout=10_000,
+            )
+            assert page.evaluate(SPREAD, 0) < 0.3
             page.screenshot(path=str(ARTIFACTS / "storyboard.png"))
 
             # One slider moves both.
@@ -124,9 +134,9 @@ def test_takes_play_in_step_a_pick_and_the_film(lab: tuple[str, Path, Simulator]
             film = page.get_by_role("button", name="▶ Play the film")
             expect(film).to_be_enabled(timeout=10_000)
             page.evaluate(
-                "() => { const v = document.querySelector('.kw-film video'); v.defaultPlaybackRate = 4;"
-                " window.__film = []; v.addEventListener('playing', () => {"
-                " v.playbackRate = 4; window.__film.push(v.currentSrc); }); }"
+                "() => { window.__film = []; for (const v of document.querySelectorAll('.kw-film video')) {"
+                " v.defaultPlaybackRate = 4; v.addEventListener('playing', () => {"
+                " v.playbackRate = 4; window.__film.push(v.currentSrc); }); } }"
             )
             film.click()
             page.wait_for_function("() => document.querySelector('.kw-film').dataset.state === 'ended'", timeout=30_000)

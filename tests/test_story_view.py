@@ -55,6 +55,10 @@ def test_the_view_shows_the_estimate_before_sending_and_generates_on_the_button(
     assert view.film.sources[0]["url"] == tasks[0].video_url  # type: ignore[union-attr]
     assert not view.export_button.disabled
     assert "sim-key" not in all_state(view)
+    bundle = view._repr_mimebundle_()  # a saved notebook read without widget JavaScript still shows the takes
+    assert bundle is not None and "application/vnd.jupyter.widget-view+json" in bundle
+    static = bundle["text/html"]
+    assert static.count("<video src=") == 2 and "Shot 2" in static and "data:image/jpeg;base64," in static
     view.close()
 
 

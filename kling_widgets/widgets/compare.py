@@ -190,12 +190,18 @@ function render({ model, el }) {
   const play = make("button", "kw-film-play jupyter-button mod-primary", "▶ Play the film");
   play.title = "The picked take of every shot, one after another";
   const caption = make("span", "kw-film-caption");
+  caption.setAttribute("aria-live", "polite");
   bar.append(play, caption);
-  const video = make("video");
-  video.controls = true; video.playsInline = true; video.preload = "auto";
-  video.style.display = "none";
-  el.append(bar, video);
-  let blobs = [], urls = [], index = -1, played = [];
+  // Two players taking turns: while one plays a shot, the other loads the next, so shots follow
+  // each other without a black gap while the next clip loads.
+  const screen = make("div", "kw-film-screen");
+  const players = [make("video"), make("video")];
+  for (const video of players) {
+    video.controls = true; video.playsInline = true; video.preload = "auto"; video.style.display = "none";
+    screen.append(video);
+  }
+  el.append(bar, screen);
+  let blobs = [], urls = [], index = -1, turn = 0, played = [];
 
   const load = () => {
     for (const url of blobs) URL.revokeObjectURL(url);
@@ -205,11 +211,15 @@ function render({ model, el }) {
     play.disabled = !urls.some(Boolean);
     const count = `${urls.length} shot${urls.length === 1 ? "" : "s"}`;
     if (index < 0) caption.textContent = play.disabled ? "Nothing to play yet: no shot has a picked take." : count;
-    video.style.width = model.get("width") + "px";
+    screen.style.width = model.get("width") + "px";
+  };
+  const next = (i) => { while (i < urls.length && !urls[i]) i++; return i; };
+  const prepare = (video, i) => {
+    if (i < urls.length && video.dataset.src !== urls[i]) { video.src = urls[i]; video.dataset.src = urls[i]; }
   };
   const playAt = (i) => {
     const sources = model.get("sources") || [];
-    while (i < urls.length && !urls[i]) i++;
+    i = next(i);
     if (i >= urls.length) {
       index = -1;
       el.dataset.state = "ended";
@@ -223,12 +233,21 @@ function render({ model, el }) {
     el.dataset.played = played.join(",");
     el.dataset.state = "playing";
     caption.textContent = `${sources[i].label || "Shot " + (i + 1)} · ${i + 1} of ${urls.length}`;
+    const video = players[turn], other = players[1 - turn];
+    prepare(video, i);
+    video.currentTime = 0;
     video.style.display = "";
-    video.src = urls[i];
+    other.pause();
+    other.style.display = "none";
     video.play().catch(() => { video.muted = true; video.play().catch(() => {}); });
+    prepare(other, next(i + 1));  // the next shot loads while this one plays
   };
-  const start = () => { played = []; playAt(0); };
-  video.addEventListener("ended", () => { if (index >= 0) playAt(index + 1); });
+  const start = () => { played = []; turn = 0; playAt(0); };
+  players.forEach((video, which) => video.addEventListener("ended", () => {
+    if (index < 0 || which !== turn) return;
+    turn = 1 - turn;
+    playAt(index + 1);
+  }));
   play.addEventListener("click", start);
   model.on("change:sources", load);
   model.on("change:width", load);
@@ -255,7 +274,8 @@ CSS = """
   background: var(--jp-layout-color2, rgba(46, 125, 50, 0.06)); }
 .kw-compare-take video, .kw-film video { width: 100%; border-radius: 4px; background: #111; display: block;
   cursor: pointer; }
-.kw-film video { cursor: auto; max-width: 100%; }
+.kw-film-screen { max-width: 100%; }
+.kw-film video { cursor: auto; }
 .kw-compare-label { font-size: 12px; font-weight: 600; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .kw-compare-caption { font-size: 11px; color: var(--jp-ui-font-color2, #666); }
 .kw-compare-note { font-size: 12px; padding: 18px 8px; text-align: center; border-radius: 4px;

@@ -170,6 +170,30 @@ class StoryboardView(widgets.VBox):
     def __repr__(self) -> str:
         return f"StoryboardView({self.story.id!r}, {self.summary!r})"
 
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
+        """The widget, plus a static HTML fallback for readers without widget JavaScript (a saved
+        notebook on GitHub, an exported page): the cast and each shot with its picked take."""
+        bundle: dict[str, Any] | None = super()._repr_mimebundle_(**kwargs)
+        if bundle is not None:
+            bundle["text/html"] = self._static_html()
+        return bundle
+
+    def _static_html(self) -> str:
+        shots = []
+        for shot in self.story.shots:
+            _, words = shot_words(self.story, shot)
+            picked = shot.picked
+            take = picked._repr_html_() if picked is not None else ""
+            shots.append(
+                f'<div style="margin:6px 0"><b>Shot {shot.index + 1}</b> · {esc(shot.prompt)} · '
+                f"<i>{esc(words)}</i>{take}</div>"
+            )
+        return (
+            '<div class="kling-widgets-static" style="font-size:13px;border:1px solid #ddd;border-radius:8px;'
+            f'padding:8px 10px"><b>Storyboard</b> {esc(self.story.id)} · {esc(self.summary)}'
+            f"{self._cast_html()}{''.join(shots)}</div>"
+        )
+
     @property
     def comparisons(self) -> list[Any]:
         """Each shot's TakeComparison, in shot order."""
