@@ -66,6 +66,7 @@ bench: setup
 	$(BIN)/python benchmarks/soak.py
 	$(BIN)/python benchmarks/watching.py
 	$(BIN)/python benchmarks/gallery.py
+	$(BIN)/python benchmarks/film.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache artifacts .demo

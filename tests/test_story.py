@@ -181,6 +181,8 @@ def test_the_film_joins_the_picked_takes_in_order(
     with av.open(str(film)) as container:
         stream = container.streams.video[0]
         assert (stream.codec_context.name, stream.codec_context.pix_fmt) == ("h264", "yuv420p")
+        assert sum(1 for _ in container.decode(stream)) == (5 + 10 + 5) * 8  # every frame, none twice
+    assert any("joining clip" in what for _, what in steps)  # takes that agree are joined as they are
     picked = story.shots[0].picked
     assert picked is not None and picked == story.shots[0].takes[1]
     assert difference(first_frame(film), first_frame(sim_video(story_sim, story_client, picked.id, tmp_path))) < 4
@@ -301,7 +303,9 @@ def test_takes_of_other_sizes_and_frame_rates_are_brought_to_the_film_s(tmp_path
     clips = [tmp_path / "wide.mp4", tmp_path / "square.mp4"]
     clips[0].write_bytes(render_mp4([wide], aspect_ratio="16:9", seconds=5, fps=8))
     clips[1].write_bytes(render_mp4([square], aspect_ratio="1:1", seconds=5, fps=12))
-    film = join(clips, tmp_path / "film.mp4")
+    steps: list[str] = []
+    film = join(clips, tmp_path / "film.mp4", on_progress=lambda _, what: steps.append(what))
+    assert "encoding clip 2 of 2" in steps  # takes that differ are encoded again, once
     info = probe(film)
     assert (info.width, info.height, info.fps) == (640, 360, 8) and info.seconds == pytest.approx(10, abs=0.2)
     end = last_frame(film)  # the square take, letterboxed into the wide frame: black bars, not stretched
