@@ -1,7 +1,8 @@
 """A storyboard in a real browser: JupyterLab in Debian's headless Chromium, against the simulator. Press
-Generate, play the takes of one shot in step (their ``currentTime`` read from the page stays together),
-pick the second take in the page (the kernel hears it), and play the film: the picked takes one after
-another, in shot order. Screenshots: artifacts/browser/storyboard*.png."""
+Generate, play the takes of one shot in step (their ``currentTime``, read from the page, stays together;
+the videos come through the kernel as bytes, as a remote kernel needs), pick the second take in the page
+(the kernel hears it), and play the film: the picked takes one after another, in shot order.
+Screenshots: artifacts/browser/storyboard*.png."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ __all__ = ["lab"]  # the JupyterLab fixture, shared with test_browser
 
 # Every take's position and state, read in one go (so one reading is one moment of the page).
 POSITIONS = """(shot) => [...document.querySelectorAll('.kw-shot')[shot].querySelectorAll('.kw-compare-take video')]
-  .map((v) => ({ t: v.currentTime, paused: v.paused, ready: v.readyState }))"""
+  .map((v) => ({ t: v.currentTime, paused: v.paused, src: v.currentSrc }))"""
 
 # The largest gap between the takes of a shot over a second and a half of playing.
 SPREAD = """async (shot) => {
@@ -45,7 +46,7 @@ def write_story_notebook(root: Path, sim: Simulator) -> None:
             "story = Storyboard(client, [sample_jpeg(0, (800, 600)), sample_jpeg(1, (800, 600))])\n"
             "story.add_shot('The fox and the owl meet by the campfire', takes=2)\n"
             "story.add_shot('The owl flies off into the night sky', continue_from_previous=True)\n"
-            "view = StoryboardView(story)\n"
+            "view = StoryboardView(story, through_kernel=True)  # the videos come as bytes, as on a remote kernel\n"
             "view"
         ),
         nbformat.v4.new_code_cell("print('picked:', [s.pick_index for s in story.shots])"),
@@ -93,6 +94,7 @@ def test_takes_play_in_step_a_pick_and_the_film(lab: tuple[str, Path, Simulator]
                 timeout=20_000,
             )
             positions: list[dict[str, Any]] = page.evaluate(POSITIONS, 0)
+            assert all(p["src"].startswith("blob:") for p in positions), positions  # bytes from the kernel
             assert all(not p["paused"] for p in positions), positions
             spread = page.evaluate(SPREAD, 0)
             assert spread < 0.3, f"the takes drifted {spread:.2f} s apart"
@@ -136,7 +138,7 @@ def test_takes_play_in_step_a_pick_and_the_film(lab: tuple[str, Path, Simulator]
             page.evaluate(
                 "() => { window.__film = []; for (const v of document.querySelectorAll('.kw-film video')) {"
                 " v.defaultPlaybackRate = 4; v.addEventListener('playing', () => {"
-                " v.playbackRate = 4; window.__film.push(v.currentSrc); }); } }"
+                " v.playbackRate = 4; window.__film.push(v.dataset.key); }); } }"
             )
             film.click()
             page.wait_for_function("() => document.querySelector('.kw-film').dataset.state === 'ended'", timeout=30_000)
@@ -145,7 +147,7 @@ def test_takes_play_in_step_a_pick_and_the_film(lab: tuple[str, Path, Simulator]
                 "() => [...document.querySelectorAll('.kw-shot')].map((s) => {"
                 " const tiles = [...s.querySelectorAll('.kw-compare-take')];"
                 " const t = tiles.find((x) => x.classList.contains('kw-compare-picked')) || tiles[0];"
-                " return t.querySelector('video').currentSrc; })"
+                " return t.querySelector('video').dataset.key; })"
             )
             assert played == picked and len(set(picked)) == 2, (played, picked)
             assert page.evaluate("() => document.querySelector('.kw-film').dataset.played") == "0,1"

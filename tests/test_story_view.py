@@ -113,3 +113,27 @@ def test_the_bundle_turns_its_form_into_a_storyboard(sim: Simulator, story_clien
     assert (shot.prompt, shot.negative_prompt, shot.duration) == ("the two meet", "blur", 10)
     assert sim.creates == 0
     app.close()
+
+
+def test_through_the_kernel_the_page_asks_for_each_video_and_gets_its_bytes_once_asked(
+    sim: Simulator, story_client: KlingClient, history: TaskHistory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    story = Storyboard(story_client, [character(0)], history=history)
+    story.add_shot("a fox in snow", takes=2)
+    story.generate().wait(timeout=60)
+    view = StoryboardView(story, through_kernel=True)  # for a browser that reaches only the Jupyter server
+    comparison = view.comparisons[0]
+    tasks = story.shots[0].takes
+    assert [s.get("key") for s in comparison.sources] == [t.id for t in tasks if t is not None]
+    assert "url" not in comparison.sources[0] and "/sim/" not in all_state(view)  # no loopback link in the page
+    sent: list[tuple[dict[str, object], list[bytes]]] = []
+    monkeypatch.setattr(comparison, "send", lambda content, buffers=None: sent.append((content, buffers or [])))
+    comparison._handle_custom_msg({"kind": "want", "key": comparison.sources[1]["key"]}, [])  # what the page sends
+    comparison._handle_custom_msg({"kind": "want", "key": "unknown"}, [])
+    wait_for(lambda: len(sent) == 2)
+    by_key = {content["key"]: (content, buffers) for content, buffers in sent}
+    content, buffers = by_key[comparison.sources[1]["key"]]
+    assert content["mime"] == "video/mp4" and buffers[0][4:8] == b"ftyp"
+    assert buffers[0] == story.local_video(tasks[1]).read_bytes()  # type: ignore[arg-type]
+    assert "No longer available" in str(by_key["unknown"][0]["error"])
+    view.close()

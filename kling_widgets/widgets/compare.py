@@ -7,32 +7,55 @@ a seek for a large one), because separate ``<video>`` elements drift apart as th
 run in the browser, so both players are small anywidgets: a few lines of JavaScript driving the
 ``<video>`` elements. The kernel only says what to show (``sources``) and hears which take was picked.
 
-A source is a dict: ``label``, then either ``url`` (a link the browser can reach) or ``data`` (the MP4's
-bytes, turned into a blob URL in the browser — for videos the browser cannot reach, such as a
-simulator on the kernel's loopback seen from a remote browser), or neither with ``note`` saying why
-there is no video yet ("Generating · 40%", "Failed: …"). anywidget is imported when the first player is
-made, not with the package.
+A source is a dict: ``label``, then either ``url`` (a link the browser loads itself) or ``key`` (a video
+the browser cannot reach — a simulator on the kernel's loopback seen from a remote browser, a file on
+the kernel's disk: the page asks for it with ``{"kind": "want", "key"}`` and the kernel answers once with
+``{"kind": "video", "key"}`` and the MP4's bytes as a binary message, played from a blob URL — the same
+exchange as the VideoPlayer's; the bytes never enter widget state, so a saved notebook does not grow
+with them), or neither with ``note`` saying why there is no video yet ("Generating · 40%", "Failed: …").
+anywidget is imported when the first player is made, not with the package.
 """
 
 from __future__ import annotations
 
 import functools
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from ..images import is_url
 from ..models import Task, TaskStatus
 
 _SHARED_JS = r"""
-const urlOf = (source, blobs) => {
-  if (source.data) {
-    const d = source.data;
-    const bytes = d.buffer ? new Uint8Array(d.buffer, d.byteOffset, d.byteLength) : d;
-    const url = URL.createObjectURL(new Blob([bytes], { type: source.mime || "video/mp4" }));
+// Each source's video URL: its link, or a blob URL of the bytes the kernel sends when asked for its key.
+const videosOf = (model) => {
+  const asked = new Map(), waiting = new Map(), blobs = [];
+  const onMessage = (message, buffers) => {
+    if (!message || message.kind !== "video" || !waiting.has(message.key)) return;
+    const resolve = waiting.get(message.key);
+    waiting.delete(message.key);
+    if (message.error || !buffers || !buffers.length) return resolve({ error: message.error || "no video came" });
+    const url = URL.createObjectURL(new Blob([buffers[0]], { type: message.mime || "video/mp4" }));
     blobs.push(url);
-    return url;
-  }
-  return source.url || "";
+    resolve({ url });
+  };
+  model.on("msg:custom", onMessage);
+  const get = (source) => {
+    if (!source) return Promise.resolve({});
+    if (source.url) return Promise.resolve({ url: source.url });
+    if (!source.key) return Promise.resolve({});
+    if (!asked.has(source.key)) {
+      asked.set(source.key, new Promise((resolve) => {
+        waiting.set(source.key, resolve);
+        model.send({ kind: "want", key: source.key });
+      }));
+    }
+    return asked.get(source.key);
+  };
+  const dispose = () => { model.off("msg:custom", onMessage); for (const url of blobs) URL.revokeObjectURL(url); };
+  return { get, dispose };
 };
+const hasVideo = (source) => Boolean(source && (source.url || source.key));
 const make = (tag, className, text) => {
   const node = document.createElement(tag);
   if (className) node.className = className;
@@ -61,7 +84,8 @@ function render({ model, el }) {
   const row = make("div", "kw-compare-row");
   el.append(bar, row);
 
-  let videos = [], blobs = [], playing = false, timer = null, drawn = "";
+  const store = videosOf(model);
+  let videos = [], playing = false, timer = null, drawn = "";
   const ready = () => videos.filter((v) => Number.isFinite(v.duration) && v.duration > 0);
   const leader = () => ready().reduce((a, b) => (b.duration > a.duration ? b : a), videos[0]);
   const length = () => Math.max(0, ...ready().map((v) => v.duration));
@@ -126,13 +150,12 @@ function render({ model, el }) {
   };
   const draw = () => {
     const sources = model.get("sources") || [];
-    const shown = sources.map((s) => [s.label, s.url || "", s.data ? s.data.byteLength : 0, s.note || "", s.kind]);
+    const shown = sources.map((s) => [s.label, s.url || "", s.key || "", s.note || "", s.kind]);
     const key = JSON.stringify([shown, model.get("pickable"), model.get("width")]);
     if (key === drawn) return;
     drawn = key;
     if (playing) stop();
-    for (const url of blobs) URL.revokeObjectURL(url);
-    blobs = []; videos = [];
+    videos = [];
     row.replaceChildren();
     sources.forEach((source, index) => {
       const tile = make("div", "kw-compare-take");
@@ -141,10 +164,15 @@ function render({ model, el }) {
       const label = make("div", "kw-compare-label", source.label || `Take ${index + 1}`);
       label.title = source.title || source.label || "";
       tile.append(label);
-      const url = urlOf(source, blobs);
+      const url = hasVideo(source);
       if (url) {
         const video = make("video");
-        video.muted = true; video.playsInline = true; video.preload = "auto"; video.src = url;
+        video.muted = true; video.playsInline = true; video.preload = "auto";
+        video.dataset.key = source.key || source.url;
+        store.get(source).then((got) => {
+          if (got.url) video.src = got.url;
+          else video.replaceWith(make("div", "kw-compare-note kw-compare-failed", got.error || "No video"));
+        });
         video.title = "Click to play or pause every take together";
         video.addEventListener("loadedmetadata", show);
         video.addEventListener("click", () => (playing ? stop() : start()));
@@ -175,7 +203,7 @@ function render({ model, el }) {
   model.on("change:width", draw);
   model.on("change:picked", mark);
   draw();
-  return () => { clearInterval(timer); for (const url of blobs) URL.revokeObjectURL(url); };
+  return () => { clearInterval(timer); store.dispose(); };
 }
 export default { render };
 """
@@ -201,26 +229,29 @@ function render({ model, el }) {
     screen.append(video);
   }
   el.append(bar, screen);
-  let blobs = [], urls = [], index = -1, turn = 0, played = [];
+  const store = videosOf(model);
+  let sources = [], index = -1, turn = 0, played = [], run = 0;
 
   const load = () => {
-    for (const url of blobs) URL.revokeObjectURL(url);
-    blobs = [];
-    const sources = model.get("sources") || [];
-    urls = sources.map((s) => urlOf(s, blobs));
-    play.disabled = !urls.some(Boolean);
-    const count = `${urls.length} shot${urls.length === 1 ? "" : "s"}`;
+    sources = model.get("sources") || [];
+    play.disabled = !sources.some(hasVideo);
+    const count = `${sources.length} shot${sources.length === 1 ? "" : "s"}`;
     if (index < 0) caption.textContent = play.disabled ? "Nothing to play yet: no shot has a picked take." : count;
     screen.style.width = model.get("width") + "px";
   };
-  const next = (i) => { while (i < urls.length && !urls[i]) i++; return i; };
-  const prepare = (video, i) => {
-    if (i < urls.length && video.dataset.src !== urls[i]) { video.src = urls[i]; video.dataset.src = urls[i]; }
+  const next = (i) => { while (i < sources.length && !hasVideo(sources[i])) i++; return i; };
+  const prepare = async (video, i) => {
+    if (i >= sources.length) return;
+    const key = sources[i].key || sources[i].url;
+    if (video.dataset.key === key) return;
+    video.dataset.key = key;
+    const got = await store.get(sources[i]);
+    if (got.url && video.dataset.key === key) video.src = got.url;
   };
-  const playAt = (i) => {
-    const sources = model.get("sources") || [];
+  const playAt = async (i, mine) => {
     i = next(i);
-    if (i >= urls.length) {
+    if (mine !== run) return;  // a newer start took over
+    if (i >= sources.length) {
       index = -1;
       el.dataset.state = "ended";
       caption.textContent = `The end · ${played.length} shot${played.length === 1 ? "" : "s"} played`;
@@ -232,28 +263,29 @@ function render({ model, el }) {
     el.dataset.index = String(i);
     el.dataset.played = played.join(",");
     el.dataset.state = "playing";
-    caption.textContent = `${sources[i].label || "Shot " + (i + 1)} · ${i + 1} of ${urls.length}`;
+    caption.textContent = `${sources[i].label || "Shot " + (i + 1)} · ${i + 1} of ${sources.length}`;
     const video = players[turn], other = players[1 - turn];
-    prepare(video, i);
-    video.currentTime = 0;
-    video.style.display = "";
     other.pause();
     other.style.display = "none";
+    video.style.display = "";
+    await prepare(video, i);
+    if (mine !== run) return;
+    video.currentTime = 0;
     video.play().catch(() => { video.muted = true; video.play().catch(() => {}); });
     prepare(other, next(i + 1));  // the next shot loads while this one plays
   };
-  const start = () => { played = []; turn = 0; playAt(0); };
+  const start = () => { played = []; turn = 0; run += 1; playAt(0, run); };
   players.forEach((video, which) => video.addEventListener("ended", () => {
     if (index < 0 || which !== turn) return;
     turn = 1 - turn;
-    playAt(index + 1);
+    playAt(index + 1, run);
   }));
   play.addEventListener("click", start);
   model.on("change:sources", load);
   model.on("change:width", load);
   model.on("change:play_count", start);
   load();
-  return () => { for (const url of blobs) URL.revokeObjectURL(url); };
+  return () => store.dispose();
 }
 export default { render };
 """
@@ -286,6 +318,31 @@ CSS = """
 """
 
 
+Loader = Callable[[], bytes]
+
+
+def _serve_videos(widget: Any) -> None:
+    """Answer the page's ``want`` messages: read the video off the kernel's thread, send its bytes once."""
+
+    def on_msg(_: Any, content: Any, buffers: list[Any]) -> None:
+        if not (isinstance(content, dict) and content.get("kind") == "want"):
+            return
+        key = str(content.get("key"))
+        loader = widget.loaders.get(key)
+
+        def send() -> None:
+            try:
+                if loader is None:
+                    raise KeyError("this player does not know that video")
+                widget.send({"kind": "video", "key": key, "mime": "video/mp4"}, buffers=[loader()])
+            except Exception as error:  # said on the tile; the others still play
+                widget.send({"kind": "video", "key": key, "error": f"No longer available: {error}"})
+
+        threading.Thread(target=send, name="kling-video-send", daemon=True).start()
+
+    widget.on_msg(on_msg)
+
+
 @functools.cache
 def _classes() -> tuple[type, type]:
     import anywidget
@@ -297,12 +354,15 @@ def _classes() -> tuple[type, type]:
 
         _esm = COMPARE_ESM
         _css = CSS
-        sources = traitlets.List(traitlets.Dict(), help="What each tile shows: label, url or data, note.").tag(
-            sync=True
-        )
+        sources = traitlets.List(traitlets.Dict(), help="What each tile shows: label, url or key, note.").tag(sync=True)
         picked = traitlets.Int(-1, help="The index of the picked take, -1 for none.").tag(sync=True)
         pickable = traitlets.Bool(False, help="Show a pick button under each video.").tag(sync=True)
         width = traitlets.Int(300, help="Width of each tile, in px.").tag(sync=True)
+
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.loaders: dict[str, Loader] = {}  #: key -> the bytes of a video sent through the kernel
+            _serve_videos(self)
 
         def __repr__(self) -> str:
             return f"TakeComparison({len(self.sources)} takes, picked={self.picked})"
@@ -313,9 +373,14 @@ def _classes() -> tuple[type, type]:
 
         _esm = FILM_ESM
         _css = CSS
-        sources = traitlets.List(traitlets.Dict(), help="The clips in order: label, url or data.").tag(sync=True)
+        sources = traitlets.List(traitlets.Dict(), help="The clips in order: label, url or key.").tag(sync=True)
         play_count = traitlets.Int(0, help="Raise it to play the film from the start.").tag(sync=True)
         width = traitlets.Int(640, help="Width of the player, in px.").tag(sync=True)
+
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.loaders: dict[str, Loader] = {}
+            _serve_videos(self)
 
         def __repr__(self) -> str:
             return f"FilmPlayer({len(self.sources)} clips)"
@@ -338,15 +403,19 @@ def tile_width(aspect_ratio: str | None) -> int:
     return {"16:9": 300, "9:16": 170, "1:1": 230}.get(aspect_ratio or "", 300)
 
 
-def task_source(task: Task | None, label: str, *, title: str = "", waiting: str = "Not sent yet") -> dict[str, Any]:
-    """What a tile shows for ``task``: its video link once it succeeded, else its state in words. Only
-    http(s) links are put in the page (never a javascript: or data: link)."""
+def task_source(
+    task: Task | None, label: str, *, title: str = "", waiting: str = "Not sent yet", through_kernel: bool = False
+) -> dict[str, Any]:
+    """What a tile shows for ``task``: its video once it succeeded — its link, or with ``through_kernel``
+    its task id as the key the page asks the kernel for —, else its state in words. Only http(s) links
+    are put in the page (never a javascript: or data: link)."""
     source: dict[str, Any] = {"label": label, "title": title or label}
     if task is None:
         return {**source, "note": waiting, "kind": "pending"}
     if task.status is TaskStatus.SUCCEEDED and is_url(task.video_url or ""):
         duration = f"{task.video_duration:g} s" if task.video_duration else ""
-        return {**source, "url": task.video_url, "note": duration, "kind": "succeeded"}
+        where = {"key": task.id} if through_kernel else {"url": task.video_url}
+        return {**source, **where, "note": duration, "kind": "succeeded"}
     if task.status is TaskStatus.FAILED:
         return {**source, "note": f"Failed: {task.error or 'no reason given'}", "kind": "failed"}
     if task.status is TaskStatus.SUCCEEDED:

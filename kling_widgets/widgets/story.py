@@ -19,7 +19,7 @@ import ipywidgets as widgets
 import traitlets
 
 from ..images import PreparedImage, is_url
-from ..models import TaskStatus, units_words
+from ..models import Task, TaskStatus, units_words
 from ._style import esc, message_html, shorten, stylesheet, title
 from .compare import film_player, take_comparison, task_source, tile_width
 
@@ -90,14 +90,17 @@ def shot_words(story: Storyboard, shot: Shot) -> tuple[str, str]:
 
 
 class StoryboardView(widgets.VBox):
-    """``StoryboardView(story)``: the storyboard, kept current as it generates."""
+    """``StoryboardView(story)``: the storyboard, kept current as it generates. ``through_kernel=True``
+    sends each take's video to the page through the kernel (read from the storyboard's private copy)
+    instead of linking it: for a browser that reaches only the Jupyter server (a remote kernel)."""
 
     summary = traitlets.Unicode("", help="The shots, takes and estimate in words.")
     estimate = traitlets.Float(0.0, help="What every take will cost, in the service's units, before sending.")
     export_status = traitlets.Unicode("", help="What became of the last export, in words.")
 
-    def __init__(self, story: Storyboard, **kwargs: Any) -> None:
+    def __init__(self, story: Storyboard, *, through_kernel: bool = False, **kwargs: Any) -> None:
         self.story = story
+        self.through_kernel = through_kernel
         self._lock = threading.RLock()
         self._estimated: tuple[int, float] = (-1, 0.0)
         self._header = widgets.HTML()
@@ -294,7 +297,8 @@ class StoryboardView(widgets.VBox):
         self._draw_strip(shots, words)
         self._draw_shots(shots, words)
         self.film.sources = [
-            task_source(shot.picked, f"Shot {shot.index + 1} · {shorten(shot.prompt, 40)}") for shot in shots
+            self._source(self.film, shot.picked, f"Shot {shot.index + 1} · {shorten(shot.prompt, 40)}")
+            for shot in shots
         ]
         missing = [shot.index + 1 for shot in shots if shot.picked is None]
         money = f"about {units_words(self._estimated[1])} estimated"
@@ -337,7 +341,7 @@ class StoryboardView(widgets.VBox):
         for shot, (kind, text) in zip(shots, words, strict=True):
             picked = shot.picked
             video = ""
-            if picked is not None and is_url(picked.video_url or ""):
+            if picked is not None and is_url(picked.video_url or "") and not self.through_kernel:
                 # the picked take's opening frame as the card's picture (no script: a paused video)
                 video = f'<video src="{esc(picked.video_url)}#t=0.1" preload="metadata" muted playsinline></video>'
             link = ""
@@ -365,7 +369,9 @@ class StoryboardView(widgets.VBox):
             added = True
         for shot, (kind, text), (header, comparison) in zip(shots, words, self._panels, strict=False):
             header.value = self._shot_header(shot, kind, text)
-            sources = [task_source(task, f"Take {take + 1}", title=shot.prompt) for take, task in enumerate(shot.takes)]
+            sources = [
+                self._source(comparison, task, f"Take {take + 1}", shot.prompt) for take, task in enumerate(shot.takes)
+            ]
             if comparison.sources != sources:
                 comparison.sources = sources
             pick = shot.pick_index
@@ -377,6 +383,13 @@ class StoryboardView(widgets.VBox):
                 box.add_class("kw-shot")
                 boxes.append(box)
             self._shots.children = tuple(boxes)
+
+    def _source(self, player: Any, task: Task | None, label: str, prompt: str = "") -> dict[str, Any]:
+        """A tile's source; a video sent through the kernel is read from the storyboard's private copy."""
+        source = task_source(task, label, title=prompt, through_kernel=self.through_kernel)
+        if task is not None and "key" in source:
+            player.loaders[source["key"]] = lambda: self.story.local_video(task).read_bytes()
+        return source
 
     def _shot_header(self, shot: Shot, kind: str, text: str) -> str:
         badge = {"done": "succeeded", "running": "processing", "blocked": "failed"}.get(kind, "submitted")
