@@ -116,6 +116,9 @@ def test_bad_input_is_named_and_nothing_is_sent(
         story.add_shot("", duration=7, takes=0, continue_from_previous=True)
     assert {p.field for p in caught.value.problems} == {"prompt", "duration", "takes", "continue_from_previous"}
     assert story.shots == [] and story_sim.creates == 0
+    unjournaled = Storyboard(story_client, character(1))  # one picture alone; no history given: the default
+    assert unjournaled.history.path == Path(os.environ["KLING_WIDGETS_HOME"]) / "history.jsonl"
+    assert unjournaled.history.stories() == [unjournaled.id] and len(unjournaled.cast) == 1
 
 
 def test_a_continuing_shot_carries_the_last_frame_of_the_picked_take(
