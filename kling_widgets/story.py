@@ -376,13 +376,24 @@ class Storyboard:
         else:
             self._tell()
 
-    def _send(self, shot: Shot, images: list[PreparedImage | str] | None) -> None:
+    def pictures(self, shot: Shot, frame: PreparedImage | None = None) -> list[PreparedImage | str]:
+        """What a shot's takes carry: its own pictures or the cast, in order, then the continuity frame
+        (in the fourth place when there are already four: the service takes four at most)."""
+        base = list(shot.images or self.cast)
+        return base if frame is None else [*base[: MAX_IMAGES - 1], frame]
+
+    def _send(self, shot: Shot, images: list[PreparedImage | str] | None, takes: Sequence[int] | None = None) -> None:
+        """Give the queue the shot's takes (all, or those numbered in ``takes``), journaled with their place."""
         assert self.batch is not None
+        chosen = list(range(shot.take_count)) if takes is None else list(takes)
         requests = self.requests(shot, images)
-        tags = [{"story": self.id, "shot": shot.index, "take": take} for take in range(shot.take_count)]
-        items = self.batch.add(requests, tags=tags)
+        items = self.batch.add(
+            [requests[take] for take in chosen],
+            tags=[{"story": self.id, "shot": shot.index, "take": take} for take in chosen],
+        )
         with self._cond:
-            shot._items = items
+            kept = [item for item in shot._items if int(item.tags.get("take", -1)) not in chosen]
+            shot._items = sorted(kept + items, key=lambda item: int(item.tags.get("take", 0)))
 
     def _continue(self, shot: Shot) -> None:
         """Read the last frame of the previous shot's picked take, then send the shot with it."""
@@ -392,17 +403,16 @@ class Storyboard:
         try:
             assert task is not None and take is not None
             frame = self.continuity_frame(task, f"last frame of {previous.label} take {take + 1}")
-            pictures: list[PreparedImage | str] = list(shot.images or self.cast)
+            pictures = self.pictures(shot, frame)
             note = None
-            if len(pictures) >= MAX_IMAGES:
-                replaced = pictures[MAX_IMAGES - 1]
+            base = shot.images or self.cast
+            if len(base) >= MAX_IMAGES:
+                replaced = base[MAX_IMAGES - 1]
                 name = replaced if isinstance(replaced, str) else replaced.source
                 note = (
                     f"the last frame of {previous.label} (take {take + 1}) takes the place of picture "
                     f"{MAX_IMAGES} ({name}): the service accepts {MAX_IMAGES} pictures at most"
                 )
-                pictures = pictures[: MAX_IMAGES - 1]
-            pictures.append(frame)
             described = self.history.keep_pictures([frame], self.folder / "cast")
             self.history.record_story(
                 self.id, "continuity", shot=shot.index, from_shot=previous.index, from_take=take, frame=described[0]
@@ -475,6 +485,37 @@ class Storyboard:
                     f"{shot.label} take {used}, before take {take_index + 1} was picked"
                 )
         self.history.record_story(self.id, "pick", shot=shot.index, take=take_index)
+        self._advance()
+        return shot
+
+    def retake(self, shot_index: int, takes: int = 1) -> Shot:
+        """Ask for ``takes`` more takes of a shot (when none succeeded, or to have more to choose from):
+        sent at once with the shot's pictures if the shot was sent, else with it. A continuing shot that
+        was blocked for want of a successful take here goes on once one succeeds."""
+        shot = self._shot(shot_index)
+        if isinstance(takes, bool) or not isinstance(takes, int) or not 1 <= takes <= MAX_TAKES:
+            raise ValidationError(Problem("takes", f"give 1 to {MAX_TAKES} takes", (1, MAX_TAKES), takes))
+        new_ids = [new_external_task_id() for _ in range(takes)]
+        with self._cond:
+            if shot.state == "blocked":  # a continuing shot with no frame: try again once there is a pick
+                previous = self.shots[shot.index - 1]
+                if previous.picked is None:
+                    raise KlingError(f"{shot.label} cannot be made yet: {shot.problem} (retake {previous.label} first)")
+                shot.state, shot.problem = "draft", None
+            first = shot.take_count
+            shot.external_ids += new_ids
+            shot.take_count += takes
+            sent = shot.state in ("sent", "done")
+            if sent:
+                shot.state = "sent"
+            for later in self.shots[shot.index + 1 :]:  # unblock what waited on this shot's success
+                if later.state == "blocked" and later.continue_from_previous and later.frame is None:
+                    later.state, later.problem = "draft", None
+                else:
+                    break
+        self.history.record_story(self.id, "retake", shot=shot.index, external_ids=new_ids)
+        if sent:
+            self._send(shot, self.pictures(shot, shot.frame), range(first, shot.take_count))
         self._advance()
         return shot
 
@@ -582,6 +623,10 @@ class Storyboard:
                     shot.frame = kept if isinstance(kept, PreparedImage) else None
                 except (OSError, KeyError, ValueError):
                     shot.frame = None
+            elif kind == "retake" and isinstance(record.get("shot"), int) and record["shot"] < len(story.shots):
+                shot = story.shots[record["shot"]]
+                shot.external_ids += list(record.get("external_ids") or [])
+                shot.take_count = len(shot.external_ids)
             elif kind == "generate":
                 generating = True
                 story._max_concurrent = record.get("max_concurrent")
@@ -636,18 +681,10 @@ class Storyboard:
             shot.state = "sent"
             known = {item.external_task_id for item in items}
             missing = [take for take, ext in enumerate(shot.external_ids) if ext not in known]
+            shot._items = items
             if missing and not (shot.continue_from_previous and shot.frame is None):
                 # the kernel stopped while the shot's takes were being queued: queue the rest now
-                pictures: list[PreparedImage | str] = list(shot.images or self.cast)
-                if shot.frame is not None:
-                    pictures = [*pictures[: MAX_IMAGES - 1], shot.frame]
-                requests = self.requests(shot, pictures)
-                items += batch.add(
-                    [requests[take] for take in missing],
-                    tags=[{"story": self.id, "shot": shot.index, "take": take} for take in missing],
-                )
-                items.sort(key=lambda i: int(i.tags.get("take", 0)))
-            shot._items = items
+                self._send(shot, self.pictures(shot, shot.frame), missing)
 
 
 def _takes_words(shot: Shot) -> str:

@@ -314,3 +314,27 @@ def test_takes_of_other_sizes_and_frame_rates_are_brought_to_the_film_s(tmp_path
     end = last_frame(film)  # the square take, letterboxed into the wide frame: black bars, not stretched
     assert end.getpixel((5, 180)) == pytest.approx((0, 0, 0), abs=12)
     assert difference(end.crop((140, 0, 500, 360)), last_frame(clips[1]).resize((360, 360))) < 6
+
+
+def test_a_retake_unblocks_what_waited_and_is_journaled(
+    story_sim: Simulator, story_client: KlingClient, history: TaskHistory, tmp_path: Path
+) -> None:
+    story = Storyboard(story_client, [character(0), character(1)], history=history)
+    opening = story.add_shot("the lamp goes out")
+    follow = story.add_shot("darkness, then a match", continue_from_previous=True)
+    story_sim.fail_next_task("no luck this time")
+    story.generate().wait(timeout=60)
+    assert follow.state == "blocked" and story_sim.creates == 1
+    with pytest.raises(KlingError, match="retake shot 1 first"):
+        story.retake(1)
+    story.retake(0)  # one more take of the first shot: it succeeds, and the second shot goes on with it
+    story.wait(timeout=60)
+    assert [t.status for t in opening.takes if t] == [TaskStatus.FAILED, TaskStatus.SUCCEEDED]
+    assert opening.picked == opening.takes[1] and follow.continued_from == (0, 1) and follow.problem is None
+    assert story_sim.creates == 3 and story.export(tmp_path / "film.mp4").exists()
+    again = Storyboard.reopen(story_client, TaskHistory(history.path), story.id)
+    again.wait(timeout=30)
+    assert again.shots[0].take_count == 2 and [t.id for t in again.shots[0].takes if t] == [
+        t.id for t in opening.takes if t
+    ]
+    assert story_sim.creates == 3
