@@ -338,3 +338,17 @@ def test_a_retake_unblocks_what_waited_and_is_journaled(
         t.id for t in opening.takes if t
     ]
     assert story_sim.creates == 3
+
+
+def test_story_lines_leave_the_journal_readable_as_before(tmp_path: Path) -> None:
+    import json
+
+    path = tmp_path / "history.jsonl"
+    old = {"time": 1.0, "event": "submit", "external_task_id": "kw-old", "prompt": "a fox", "status": "sending"}
+    story = {"time": 2.0, "event": "story", "story": "story-1", "kind": "pick", "shot": 0, "take": 1}
+    path.write_text(json.dumps(old) + "\n" + json.dumps(story) + "\n" + '{"event": "story", "sto')  # torn last line
+    history = TaskHistory(path)
+    assert [(e.external_task_id, e.tags, e.story_label) for e in history.entries()] == [("kw-old", {}, None)]
+    assert history.stories() == ["story-1"] and history.story_records("story-1")[0]["take"] == 1
+    history.record_story("story-2", "created", cast=[])
+    assert history.stories() == ["story-2", "story-1"] and len(history.entries()) == 1
