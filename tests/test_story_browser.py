@@ -14,7 +14,7 @@ import pytest
 
 from kling_widgets.simulator import Simulator
 
-from .test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, lab, run_cell
+from .test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, lab, open_notebook, run_cell
 
 pytestmark = pytest.mark.browser
 __all__ = ["lab"]  # the JupyterLab fixture, shared with test_browser
@@ -66,12 +66,7 @@ def test_takes_play_in_step_a_pick_and_the_film(lab: tuple[str, Path, Simulator]
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 2200})
         try:
-            page.goto(url)
-            page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
-            expect(page.get_by_text("Python 3 (ipykernel) | Idle")).to_be_visible(timeout=60_000)
-            no_news = page.get_by_role("button", name="No", exact=True)
-            if no_news.is_visible():
-                no_news.click()
+            open_notebook(page, url)
             run_cell(page, 0)
             generate = page.get_by_role("button", name="Generate")
             expect(generate).to_be_enabled(timeout=60_000)

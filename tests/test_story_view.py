@@ -13,16 +13,13 @@ from kling_widgets.film import probe
 from kling_widgets.simulator import Simulator
 
 from .conftest import all_state, wait_for
-from .test_story import character
+from .test_story import character, story_client, story_sim
 
-
-@pytest.fixture
-def story_client(sim: Simulator) -> KlingClient:
-    return KlingClient(sim.api_key, base_url=sim.url, poll_interval=0.05)
+__all__ = ["story_client", "story_sim"]  # the storyboard tests' simulator and client
 
 
 def test_the_view_shows_the_estimate_before_sending_and_generates_on_the_button(
-    sim: Simulator, story_client: KlingClient, history: TaskHistory
+    story_sim: Simulator, story_client: KlingClient, history: TaskHistory
 ) -> None:
     story = Storyboard(story_client, [character(0), character(1)], history=history)
     view = StoryboardView(story)
@@ -32,7 +29,7 @@ def test_the_view_shows_the_estimate_before_sending_and_generates_on_the_button(
     assert view.estimate == 4.0 and "about 4 units estimated" in view.summary  # 2 × 1 + 2, nothing sent
     assert "3 takes" in view.summary and "nothing sent yet" in view.summary
     assert not view.generate_button.disabled and "Sends 3 takes · about 4 units" in view._why.value
-    assert sim.creates == 0
+    assert story_sim.creates == 0
     cast = view._cast.value
     assert cast.count("<img") == 2 and "data:image/jpeg;base64," in cast
     strip = view._strip.value
@@ -45,7 +42,7 @@ def test_the_view_shows_the_estimate_before_sending_and_generates_on_the_button(
     assert view.generate_button.disabled
     story.wait(timeout=60)
     wait_for(lambda: "2 of 2 shots done" in view.summary)
-    assert sim.creates == 3
+    assert story_sim.creates == 3
     first, second = view.comparisons
     tasks = story.shots[0].takes
     assert [s.get("url") for s in first.get_state()["sources"]] == [t.video_url for t in tasks if t is not None]
@@ -63,7 +60,7 @@ def test_the_view_shows_the_estimate_before_sending_and_generates_on_the_button(
 
 
 def test_a_pick_in_the_view_goes_through_the_storyboard(
-    sim: Simulator, story_client: KlingClient, history: TaskHistory, tmp_path: Path
+    story_sim: Simulator, story_client: KlingClient, history: TaskHistory, tmp_path: Path
 ) -> None:
     story = Storyboard(story_client, [character(0)], history=history)
     story.add_shot("a fox in snow", takes=2)
@@ -99,7 +96,7 @@ def test_a_pick_in_the_view_goes_through_the_storyboard(
     view.close()
 
 
-def test_the_bundle_turns_its_form_into_a_storyboard(sim: Simulator, story_client: KlingClient) -> None:
+def test_the_bundle_turns_its_form_into_a_storyboard(story_sim: Simulator, story_client: KlingClient) -> None:
     app = MultiImageToVideo(story_client)
     app.image_picker.add(character(0))
     app.image_picker.add(character(1))
@@ -111,12 +108,12 @@ def test_the_bundle_turns_its_form_into_a_storyboard(sim: Simulator, story_clien
     assert story.history is app.history or app.history is None
     [shot] = story.shots
     assert (shot.prompt, shot.negative_prompt, shot.duration) == ("the two meet", "blur", 10)
-    assert sim.creates == 0
+    assert story_sim.creates == 0
     app.close()
 
 
 def test_through_the_kernel_the_page_asks_for_each_video_and_gets_its_bytes_once_asked(
-    sim: Simulator, story_client: KlingClient, history: TaskHistory, monkeypatch: pytest.MonkeyPatch
+    story_sim: Simulator, story_client: KlingClient, history: TaskHistory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     story = Storyboard(story_client, [character(0)], history=history)
     story.add_shot("a fox in snow", takes=2)
