@@ -20,7 +20,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -209,6 +209,19 @@ class Storyboard:
 
     def __repr__(self) -> str:
         return f"Storyboard({self.id!r}, {len(self.cast)} in the cast, {len(self.shots)} shot(s))"
+
+    # a storyboard reads as the sequence of its shots
+    def __len__(self) -> int:
+        return len(self.shots)
+
+    def __bool__(self) -> bool:  # a storyboard with no shot yet is still a storyboard
+        return True
+
+    def __iter__(self) -> Iterator[Shot]:
+        return iter(list(self.shots))
+
+    def __getitem__(self, index: int) -> Shot:
+        return self.shots[index]
 
     # -- building it -----------------------------------------------------------------------------------
     def add_shot(
@@ -462,11 +475,15 @@ class Storyboard:
         self._advance()
         return self
 
-    def pick(self, shot_index: int, take_index: int) -> Shot:
-        """Choose the take the film uses for a shot (it must have succeeded). A shot that continues
-        from this one and is not sent yet will carry this take's last frame."""
+    def pick(self, shot_index: int | Shot, take_index: int | Task) -> Shot:
+        """Choose the take the film uses for a shot (it must have succeeded): by their indexes from 0 (or
+        the shot and the task themselves). A shot that continues from this one and is not sent yet will
+        carry this take's last frame."""
         shot = self._shot(shot_index)
-        if not 0 <= take_index < shot.take_count:
+        if isinstance(take_index, Task):
+            ids = [t.id if t is not None else None for t in shot.takes]
+            take_index = ids.index(take_index.id) if take_index.id in ids else -1
+        if isinstance(take_index, bool) or not isinstance(take_index, int) or not 0 <= take_index < shot.take_count:
             raise ValidationError(
                 Problem("take_index", f"{shot.label} has {shot.take_count} take(s): 0 to {shot.take_count - 1}",
                         (0, shot.take_count - 1), take_index)
@@ -519,7 +536,9 @@ class Storyboard:
         self._advance()
         return shot
 
-    def _shot(self, shot_index: int) -> Shot:
+    def _shot(self, shot_index: int | Shot) -> Shot:
+        if isinstance(shot_index, Shot) and shot_index in self.shots:
+            return shot_index
         if isinstance(shot_index, bool) or not isinstance(shot_index, int) or not 0 <= shot_index < len(self.shots):
             raise ValidationError(
                 Problem("shot_index", f"the storyboard has {len(self.shots)} shot(s)", len(self.shots), shot_index)

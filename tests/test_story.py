@@ -352,3 +352,21 @@ def test_story_lines_leave_the_journal_readable_as_before(tmp_path: Path) -> Non
     assert history.stories() == ["story-1"] and history.story_records("story-1")[0]["take"] == 1
     history.record_story("story-2", "created", cast=[])
     assert history.stories() == ["story-2", "story-1"] and len(history.entries()) == 1
+
+
+def test_picks_by_index_or_by_the_objects_and_the_storyboard_reads_as_its_shots(
+    story_sim: Simulator, story_client: KlingClient, history: TaskHistory
+) -> None:
+    story = Storyboard(story_client, [character(3)], history=history)
+    assert len(story) == 0 and bool(story)
+    shot = story.add_shot("a lighthouse in the fog", takes=2)
+    story.wait(timeout=60)
+    second = shot.takes[1]
+    assert second is not None and story.pick(shot, second) is shot and shot.pick_index == 1
+    assert list(story) == [shot] and story[0] is shot and len(story) == 1
+    with pytest.raises(ValidationError) as caught:
+        story.pick(0, 2)
+    assert caught.value.problems[0].field == "take_index"
+    with pytest.raises(ValidationError):
+        story.pick(3, 0)
+    assert [r["take"] for r in history.story_records(story.id) if r["kind"] == "pick"] == [1]
