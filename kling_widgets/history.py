@@ -345,6 +345,20 @@ class TaskHistory:
             self._fold_unlocked()
             return [dict(record) for record in self._stories.get(story_id, [])]
 
+    def story_picks(self, story_id: str, entries: list[HistoryEntry] | None = None) -> dict[int, int]:
+        """The take each shot of a storyboard uses in its film, as the journal tells it: the last pick by
+        hand, else the first take that succeeded. ``entries``: the journal's, when already read."""
+        picks: dict[int, int] = {}
+        ours = [e for e in (entries if entries is not None else self.entries()) if e.story == story_id]
+        for entry in sorted(ours, key=lambda e: e.take or 0):
+            if entry.shot is not None and entry.take is not None and entry.status == TaskStatus.SUCCEEDED.value:
+                picks.setdefault(entry.shot, entry.take)
+        for record in self.story_records(story_id):
+            shot, take = record.get("shot"), record.get("take")
+            if record.get("kind") == "pick" and isinstance(shot, int) and isinstance(take, int):
+                picks[shot] = take
+        return picks
+
     def stories(self) -> list[str]:
         """The ids of the storyboards in this journal, newest first."""
         with self._fold_lock:

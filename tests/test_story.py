@@ -101,6 +101,12 @@ def test_each_create_carries_the_cast_in_order_and_the_shared_settings(
     gallery = HistoryGallery(history)  # the history shows a storyboard's clips as such
     cards = "".join(card.children[0].value for card in gallery._cards.children)
     assert cards.count("Storyboard · shot 1 · take") == 2 and "Storyboard · shot 2 · take 1" in cards
+    assert "shot 1 · take 1 · in the film" in cards and "shot 1 · take 2 · in the film" not in cards
+    story.pick(0, 1)
+    gallery.refresh()
+    cards = "".join(card.children[0].value for card in gallery._cards.children)
+    assert "shot 1 · take 2 · in the film" in cards and "shot 1 · take 1 · in the film" not in cards
+    assert "shot 2 · take 1 · in the film" in cards
     gallery.query = story.id
     assert len(gallery.entries) == 3
 

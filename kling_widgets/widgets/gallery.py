@@ -70,6 +70,7 @@ class HistoryGallery(widgets.VBox):
         self._reuse: list[Reuse] = []
         self._lock = threading.Lock()
         self._thumbs: dict[str, bytes] = {}
+        self._picks: dict[str, dict[int, int]] = {}  # per storyboard on the page: the take each shot uses
         self.search = widgets.Text(placeholder="Search prompts and ids…", layout=widgets.Layout(width="260px"))
         self.status_filter = widgets.Dropdown(options=STATUS_FILTERS, layout=widgets.Layout(width="170px"))
         self.previous_button = widgets.Button(icon="chevron-left", tooltip="Newer", layout=widgets.Layout(width="36px"))
@@ -175,6 +176,8 @@ class HistoryGallery(widgets.VBox):
             words = "No generations yet: they appear here as you make them." if not total else "Nothing matches."
             self._cards.children = (widgets.HTML(f'<div class="kw-hint">{esc(words)}</div>'),)
             return
+        stories = {entry.story for entry in shown if entry.story}
+        self._picks = {story: self.history.story_picks(story, self._all) for story in stories}
         self._cards.children = tuple(self._card(entry) for entry in shown)
 
     def _card(self, entry: HistoryEntry) -> widgets.Widget:
@@ -213,12 +216,13 @@ class HistoryGallery(widgets.VBox):
             f'<span class="kw-badge kw-badge-{_BADGE.get(status, "unknown")}">{esc(_WORDS.get(status, status))}</span>'
         )
         prompt = esc(shorten(entry.prompt or "", 140))
-        story = (
-            f'<div class="kw-story" title="{esc(entry.story)}" style="font-weight:600;color:#5b3cc4">'
-            f"🎬 {esc(entry.story_label)}</div>"
-            if entry.story_label
-            else ""
-        )
+        story = ""
+        if entry.story_label and entry.story:
+            in_film = entry.shot is not None and self._picks.get(entry.story, {}).get(entry.shot) == entry.take
+            story = (
+                f'<div class="kw-story" title="{esc(entry.story)}" style="font-weight:600;color:#5b3cc4">'
+                f"🎬 {esc(entry.story_label)}{' · in the film' if in_film else ''}</div>"
+            )
         id_html = f'task <span class="kw-mono" style="user-select:all">{esc(ids)}</span>'
         html = widgets.HTML(
             f'<div style="font-size:12px;line-height:1.4">'
