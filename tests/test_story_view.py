@@ -94,6 +94,11 @@ def test_a_pick_in_the_view_goes_through_the_storyboard(
     assert view.export_status.startswith("Export failed") and "already exists" in view.export_status
     assert view.export_path.value == str(tmp_path / "film.mp4") and "kw-error" in view._export_message.value
     view.close()
+    creates = story_sim.creates
+    again = StoryboardView(Storyboard.reopen(story_client, history, story.id))  # after a restart
+    assert again.comparisons[0].picked == 1 and again.generate_button.disabled and "take 2 picked" in again._strip.value
+    assert story_sim.creates == creates
+    again.close()
 
 
 def test_the_bundle_turns_its_form_into_a_storyboard(story_sim: Simulator, story_client: KlingClient) -> None:
