@@ -122,7 +122,9 @@ function render({ model, el }) {
     setAll(t);
     playing = true;
     show();
-    await Promise.all(videos.map((v) => v.play().catch(() => {})));
+    // a shorter take already past its end stays on its last frame (play() would restart it from 0)
+    const due = videos.filter((v) => !Number.isFinite(v.duration) || t < v.duration - 0.05);
+    await Promise.all(due.map((v) => v.play().catch(() => {})));
     clearInterval(timer);
     timer = setInterval(resync, 150);
   };
