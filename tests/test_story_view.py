@@ -36,7 +36,7 @@ def test_the_view_shows_the_estimate_before_sending_and_generates_on_the_button(
     assert strip.index("Shot 1") < strip.index("Shot 2") and "continues the previous shot" in strip
     assert [len(c.sources) for c in view.comparisons] == [2, 1]
     assert [s["note"] for s in view.comparisons[0].sources] == ["Not sent yet", "Not sent yet"]
-    assert view.export_button.disabled and "waiting for shot 1, 2" in view._export_message.value
+    assert view.export_button.disabled and "still none for shots 1, 2" in view._export_message.value
 
     view.generate_button.click()
     assert view.generate_button.disabled

@@ -297,6 +297,7 @@ CSS = """
 .kw-compare, .kw-film { margin: 4px 0 6px 0; }
 .kw-compare-bar, .kw-film-bar { display: flex; align-items: center; gap: 10px; margin: 0 0 6px 0; flex-wrap: wrap; }
 .kw-compare-play, .kw-film-play { min-width: 128px; height: 30px; padding: 0 12px; cursor: pointer; }
+.kw-film-play:disabled { opacity: 0.45; cursor: not-allowed; }
 .kw-compare-seek { flex: 1 1 160px; max-width: 420px; }
 .kw-compare-time, .kw-film-caption { font-size: 12px; color: var(--jp-ui-font-color2, #666);
   font-variant-numeric: tabular-nums; }

@@ -74,7 +74,7 @@ def shot_words(story: Storyboard, shot: Shot) -> tuple[str, str]:
     if shot.state == "blocked":
         return "blocked", f"Cannot be sent: {shot.problem or 'no reason given'}"
     if shot.state == "draft":
-        return "draft", "Not sent yet" + (f" · continues {previous}" if shot.continue_from_previous else "")
+        return "draft", "Not sent yet"
     if shot.state == "waiting":
         return "waiting", f"Waits for a picked take of {previous}"
     if shot.state == "preparing":
@@ -329,9 +329,9 @@ class StoryboardView(widgets.VBox):
         ready = shots and not missing
         self.export_button.disabled = not ready or bool(self._export_thread and self._export_thread.is_alive())
         if not ready and not self.export_status.startswith(("Exporting", "Film saved", "Export failed")):
-            wanted = ", ".join(str(n) for n in missing) or "—"
+            wanted = f"shot{'s' if len(missing) != 1 else ''} {', '.join(str(n) for n in missing)}"
             self._export_message.value = message_html(
-                f"Export needs a successful take of every shot (waiting for shot {wanted}).", "hint"
+                f"Export needs a successful take of every shot (still none for {wanted}).", "hint"
             )
         elif not self.export_status:
             self._export_message.value = ""
