@@ -83,6 +83,8 @@ def shot_words(story: Storyboard, shot: Shot) -> tuple[str, str]:
         return "running", f"Generating · {ended} of {shot.take_count} done"
     if not succeeded:
         return "blocked", "No take succeeded"
+    if shot.take_count == 1:
+        return "done", "Done"
     pick = shot.pick_index
     how = "picked" if shot.picked_index is not None else "by default"
     chosen = f"take {pick + 1} {how}" if pick is not None else "no pick"
