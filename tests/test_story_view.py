@@ -77,6 +77,13 @@ def test_a_pick_in_the_view_goes_through_the_storyboard(
     assert "take 2 picked" in view._strip.value
     film = [source["url"] for source in view.film.sources]
     assert film == [story.shots[0].takes[1].video_url, story.shots[1].takes[0].video_url]  # type: ignore[union-attr]
+    assert view.estimate == 3.0
+    creates = story_sim.creates
+    view.retake_buttons[0].click()  # "One more take": sent at once, the estimate follows
+    assert len(view.comparisons[0].sources) == 3 and view.estimate == 4.0 and "4 takes" in view.summary
+    story.wait(timeout=60)
+    assert story_sim.creates == creates + 1 and story.shots[0].picked_index == 1
+    wait_for(lambda: "url" in view.comparisons[0].sources[2])
     before = view.film.play_count
     view.play_film()
     assert view.film.play_count == before + 1

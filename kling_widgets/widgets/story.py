@@ -104,7 +104,7 @@ class StoryboardView(widgets.VBox):
         self.story = story
         self.through_kernel = through_kernel
         self._lock = threading.RLock()
-        self._estimated: tuple[int, float] = (-1, 0.0)
+        self._estimated: tuple[int, float] = (-1, 0.0)  # (takes asked for, their estimate)
         self._header = widgets.HTML()
         self._cast = widgets.HTML(self._cast_html())
         self._strip = widgets.HTML()
@@ -117,6 +117,7 @@ class StoryboardView(widgets.VBox):
         )
         self._why = widgets.HTML()
         self._shots = widgets.VBox()
+        self.retake_buttons: list[widgets.Button] = []  #: "One more take", one per shot
         self._panels: list[tuple[widgets.HTML, Any]] = []  # per shot: its header, its TakeComparison
         self.film = film_player(width=min(720, tile_width(story.aspect_ratio) * 2 + 10))
         self.export_path = widgets.Text(
@@ -224,6 +225,13 @@ class StoryboardView(widgets.VBox):
             return
         self._on_story(self.story)
 
+    def retake(self, shot_index: int) -> None:
+        """Same as a shot's "One more take": one more take of it, sent at once if the shot was sent."""
+        try:
+            self.story.retake(shot_index)
+        except Exception as error:  # said where the person looks
+            self._why.value = message_html(f"Could not add a take: {error}")
+
     def play_film(self) -> None:
         """Same as "Play the film": the picked takes, one after another, in the page."""
         self.film.play_count += 1
@@ -291,9 +299,9 @@ class StoryboardView(widgets.VBox):
 
     def _draw(self, story: Storyboard) -> None:
         shots = list(story.shots)
-        if len(shots) != self._estimated[0]:  # shots are only ever added
-            self._estimated = (len(shots), story.estimate_units())
         takes = sum(shot.take_count for shot in shots)
+        if takes != self._estimated[0]:  # shots and takes are only ever added
+            self._estimated = (takes, story.estimate_units())
         charged = sum(t.units or 0.0 for shot in shots for t in shot.takes if t is not None)
         words = [shot_words(story, shot) for shot in shots]
         self._draw_strip(shots, words)
@@ -368,6 +376,14 @@ class StoryboardView(widgets.VBox):
             comparison = take_comparison(pickable=True, width=width)
             comparison.observe(lambda change, i=index: self._on_pick(i, change), names="picked")
             self._panels.append((widgets.HTML(), comparison))
+            retake = widgets.Button(
+                description="One more take",
+                icon="plus",
+                tooltip="Ask for another take of this shot, to have more to choose from",
+                layout=widgets.Layout(width="auto", margin="0 0 0 12px"),
+            )
+            retake.on_click(lambda _, i=index: self.retake(i))
+            self.retake_buttons.append(retake)
             added = True
         for shot, (kind, text), (header, comparison) in zip(shots, words, self._panels, strict=False):
             header.value = self._shot_header(shot, kind, text)
@@ -380,8 +396,9 @@ class StoryboardView(widgets.VBox):
             comparison.picked = -1 if pick is None else pick
         if added:
             boxes = []
-            for header, comparison in self._panels:
-                box = widgets.VBox([header, comparison])
+            for (header, comparison), retake in zip(self._panels, self.retake_buttons, strict=True):
+                top = widgets.HBox([header, retake], layout=widgets.Layout(align_items="center"))
+                box = widgets.VBox([top, comparison])
                 box.add_class("kw-shot")
                 boxes.append(box)
             self._shots.children = tuple(boxes)
