@@ -59,7 +59,7 @@ class Shot:
     negative_prompt: str | None = None
     duration: int = 5
     take_count: int = 1  #: how many takes are asked for
-    images: tuple[PreparedImage | str, ...] | None = None  #: this shot's own pictures instead of the cast
+    images: tuple[PreparedImage | str, ...] | None = None  #: pictures this shot adds after the cast
     continue_from_previous: bool = False
     external_ids: list[str] = field(default_factory=list)  #: one per take, fixed when the shot is added
     state: str = "draft"
@@ -234,11 +234,11 @@ class Storyboard:
         images: Sequence[ImageItem] | None = None,
         continue_from_previous: bool = False,
     ) -> Shot:
-        """Add a shot: ``takes`` videos of the same prompt to choose from. ``images``: this shot's own
-        reference pictures instead of the cast. ``continue_from_previous``: send it once the previous
-        shot has a picked take, with the last frame of that take as one more picture (a fourth picture
-        is replaced by it: the service takes four at most). Refused with every problem named, before
-        anything is sent. A shot added while the storyboard generates is sent at once."""
+        """Add a shot: ``takes`` videos of the same prompt to choose from. ``images``: pictures this shot
+        adds after the cast (a place, a prop; with the cast, 4 at most). ``continue_from_previous``: send
+        it once the previous shot has a picked take, with the last frame of that take as one more picture
+        (a fourth picture is replaced by it: the service takes four at most). Refused with every problem
+        named, before anything is sent. A shot added while the storyboard generates is sent at once."""
         problems = text_problems("prompt", prompt, required=True)
         problems += text_problems("negative_prompt", negative_prompt, required=False)
         probe = VideoRequest(self.cast, "shot", duration=duration)
@@ -249,6 +249,17 @@ class Storyboard:
         if images is not None:
             own_pictures, own_problems = _pictures(images, "images")
             problems += own_problems
+            room = MAX_IMAGES - len(self.cast)
+            if not own_problems and len(own_pictures.images) > room:
+                problems.append(
+                    Problem(
+                        "images",
+                        f"the cast has {len(self.cast)} picture(s) and the service takes {MAX_IMAGES}: a shot may "
+                        f"add {room} more at most (got {len(own_pictures.images)})",
+                        room,
+                        len(own_pictures.images),
+                    )
+                )
         if continue_from_previous and not self.shots:
             problems.append(
                 Problem("continue_from_previous", "the first shot has no previous shot to continue from", None, True)
@@ -278,9 +289,9 @@ class Storyboard:
         return shot
 
     def requests(self, shot: Shot, images: Sequence[PreparedImage | str] | None = None) -> list[VideoRequest]:
-        """The creates a shot's takes send: its pictures (the cast unless it has its own, plus the
-        continuity frame when given), its prompt and duration, the storyboard's settings."""
-        pictures = list(images) if images is not None else list(shot.images or self.cast)
+        """The creates a shot's takes send: ``images`` (else :meth:`pictures`), its prompt and duration,
+        the storyboard's settings."""
+        pictures = list(images) if images is not None else self.pictures(shot)
         return [
             VideoRequest(
                 pictures,
@@ -390,9 +401,9 @@ class Storyboard:
             self._tell()
 
     def pictures(self, shot: Shot, frame: PreparedImage | None = None) -> list[PreparedImage | str]:
-        """What a shot's takes carry: its own pictures or the cast, in order, then the continuity frame
+        """What a shot's takes carry: the cast in order, the shot's own pictures, then the continuity frame
         (in the fourth place when there are already four: the service takes four at most)."""
-        base = list(shot.images or self.cast)
+        base = [*self.cast, *(shot.images or ())]
         return base if frame is None else [*base[: MAX_IMAGES - 1], frame]
 
     def _send(self, shot: Shot, images: list[PreparedImage | str] | None, takes: Sequence[int] | None = None) -> None:
@@ -418,7 +429,7 @@ class Storyboard:
             frame = self.continuity_frame(task, f"last frame of {previous.label} take {take + 1}")
             pictures = self.pictures(shot, frame)
             note = None
-            base = shot.images or self.cast
+            base = [*self.cast, *(shot.images or ())]
             if len(base) >= MAX_IMAGES:
                 replaced = base[MAX_IMAGES - 1]
                 name = replaced if isinstance(replaced, str) else replaced.source

@@ -121,7 +121,11 @@ def test_bad_input_is_named_and_nothing_is_sent(
     with pytest.raises(ValidationError) as caught:
         story.add_shot("", duration=7, takes=0, continue_from_previous=True)
     assert {p.field for p in caught.value.problems} == {"prompt", "duration", "takes", "continue_from_previous"}
-    assert story.shots == [] and story_sim.creates == 0
+    crowded = Storyboard(story_client, [character(0), character(1), character(2)], history=history)
+    with pytest.raises(ValidationError) as caught:
+        crowded.add_shot("and a dog", images=[character(3), character(3)])
+    assert [p.field for p in caught.value.problems] == ["images"] and "add 1 more at most" in str(caught.value)
+    assert story.shots == [] and crowded.shots == [] and story_sim.creates == 0
     unjournaled = Storyboard(story_client, character(1))  # one picture alone; no history given: the default
     assert unjournaled.history.path == Path(os.environ["KLING_WIDGETS_HOME"]) / "history.jsonl"
     assert unjournaled.history.stories() == [unjournaled.id] and len(unjournaled.cast) == 1
@@ -173,7 +177,7 @@ def test_the_film_joins_the_picked_takes_in_order(
 ) -> None:
     story = Storyboard(story_client, [character(0), character(1)], history=history)
     story.add_shot("the red one waves", takes=2)
-    story.add_shot("the green one answers", duration=10, images=[character(1)])
+    story.add_shot("the green one answers", duration=10, images=[character(3)])  # the cast, then a prop
     story.add_shot("they leave together", continue_from_previous=True)
     story.generate(max_concurrent=2).wait(timeout=60)
     story.pick(0, 1)
@@ -192,6 +196,10 @@ def test_the_film_joins_the_picked_takes_in_order(
         assert (stream.codec_context.name, stream.codec_context.pix_fmt) == ("h264", "yuv420p")
         assert sum(1 for _ in container.decode(stream)) == (5 + 10 + 5) * 8  # every frame, none twice
     assert any("joining clip" in what for _, what in steps)  # takes that agree are joined as they are
+    bodies = {c["external_task_id"]: c["body"] for c in story_sim.created}
+    with_prop = [picture(i["image"]) for i in bodies[story.shots[1].external_ids[0]]["image_list"]]
+    drawn = [Image.open(io.BytesIO(character(n))).convert("RGB") for n in (0, 1, 3)]
+    assert [difference(a, b) for a, b in zip(with_prop, drawn, strict=True)] == [0.0, 0.0, 0.0]
     picked = story.shots[0].picked
     assert picked is not None and picked == story.shots[0].takes[1]
     assert difference(first_frame(film), first_frame(sim_video(story_sim, story_client, picked.id, tmp_path))) < 4
