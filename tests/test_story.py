@@ -160,13 +160,13 @@ def test_a_continuing_shot_carries_the_last_frame_of_the_picked_take(
 
 
 def test_a_cast_of_four_gives_its_last_place_to_the_frame_and_says_so(
-    story_sim: Simulator, story_client: KlingClient, history: TaskHistory
+    kling_sim: Simulator, kling_client: KlingClient, history: TaskHistory
 ) -> None:
-    story = Storyboard(story_client, [character(i) for i in range(4)], history=history)
+    story = Storyboard(kling_client, [character(i) for i in range(4)], history=history)  # Kling direct, this time
     story.add_shot("four friends around a campfire")
     follow = story.add_shot("the fire flares up", continue_from_previous=True)
     story.wait(timeout=60)  # wait sends what generate would
-    first, second = (c["body"]["image_list"] for c in story_sim.created)
+    first, second = (c["body"]["image_list"] for c in kling_sim.created)
     assert len(second) == 4 and [i["image"] for i in second[:3]] == [i["image"] for i in first[:3]]
     assert second[3]["image"] != first[3]["image"]
     assert follow.note is not None and "takes the place of picture 4" in follow.note and "shot 1" in follow.note
