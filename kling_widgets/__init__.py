@@ -25,6 +25,7 @@ _WHERE = {
     "Batch": "batch",
     "sweep": "batch",
     "estimate_units": "batch",
+    "Storyboard": "story",
     "MultiImageToVideo": "widgets",
     "ImagePicker": "widgets",
     "PromptBox": "widgets",
@@ -32,6 +33,7 @@ _WHERE = {
     "TaskView": "widgets",
     "BatchView": "widgets",
     "HistoryGallery": "widgets",
+    "StoryboardView": "widgets",
     "KlingError": "errors",
     "ValidationError": "errors",
     "APIError": "errors",
@@ -85,6 +87,7 @@ if TYPE_CHECKING:
     from .models import Task as Task
     from .models import TaskStatus as TaskStatus
     from .models import VideoRequest as VideoRequest
+    from .story import Storyboard as Storyboard
     from .watcher import TaskWatcher as TaskWatcher
     from .widgets import BatchView as BatchView
     from .widgets import HistoryGallery as HistoryGallery
@@ -92,4 +95,5 @@ if TYPE_CHECKING:
     from .widgets import MultiImageToVideo as MultiImageToVideo
     from .widgets import OptionsPanel as OptionsPanel
     from .widgets import PromptBox as PromptBox
+    from .widgets import StoryboardView as StoryboardView
     from .widgets import TaskView as TaskView

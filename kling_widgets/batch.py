@@ -103,11 +103,13 @@ def sweep(base: VideoRequest, **axes: Sequence[Any]) -> list[VideoRequest]:
     ]
 
 
-def _item(index: int, request: VideoRequest, group: str | None = None) -> BatchItem:
+def _item(
+    index: int, request: VideoRequest, group: str | None = None, tags: Mapping[str, Any] | None = None
+) -> BatchItem:
     """An intention with its external id fixed now: every attempt, and a resume, reuse it."""
     if request.external_task_id is None:
         request = request.with_external_task_id(new_external_task_id())
-    return BatchItem(index, request, group=group)
+    return BatchItem(index, request, group=group, tags=dict(tags or {}))
 
 
 LEGACY_BUNDLE = "bundle"  # the bundle's queue before it had a name of its own: its clicks are not one batch
@@ -166,6 +168,8 @@ class BatchItem:
     lease: str | None = field(default=None, repr=False)  #: its slot of the account, from send to end
     group: str | None = None  #: the requests sent together (one click of the bundle: a sweep)
     origin: str | None = None  #: after a resume, the batch it was first journaled in
+    #: what the intention belongs to, journaled with it (a storyboard's ``{"story", "shot", "take"}``)
+    tags: dict[str, Any] = field(default_factory=dict)
 
     @property
     def external_task_id(self) -> str:
@@ -179,6 +183,22 @@ class BatchItem:
     @property
     def final(self) -> bool:
         return self.state in ("done", "refused", "unknown", CANCELLED)
+
+    def outcome(self) -> Task:
+        """Its task; for a request that created none, a failed task carrying the reason (refused, outcome
+        unknown, cancelled), so that a list of outcomes lines up with the requests."""
+        if self.task is not None:
+            return self.task
+        what = {"refused": "not created", "unknown": "outcome unknown", CANCELLED: "cancelled"}.get(
+            self.state, self.state
+        )
+        return Task(
+            self.external_task_id,
+            TaskStatus.FAILED,
+            raw_status=what,
+            error=self.error or what,
+            external_task_id=self.external_task_id,
+        )
 
 
 class Batch:
@@ -288,14 +308,26 @@ class Batch:
         self._ensure_sender()
         return self
 
-    def add(self, requests: Iterable[VideoRequest], *, group: str | None = None) -> list[BatchItem]:
+    def add(
+        self,
+        requests: Iterable[VideoRequest],
+        *,
+        group: str | None = None,
+        tags: Sequence[Mapping[str, Any]] | None = None,
+    ) -> list[BatchItem]:
         """Queue more requests (journaled at once); they are sent after those already queued, under the
         same limit. A started batch sends them at once; the bundle keeps one batch as its queue, and names
-        each click's requests a ``group``, which a resume brings back together. Over ``budget_units``
-        (with what the batch holds already) nothing is queued: :class:`BudgetExceededError`."""
+        each click's requests a ``group``, which a resume brings back together. ``tags`` (one mapping per
+        request) are journaled with each: what it belongs to (a storyboard's shot and take). Over
+        ``budget_units`` (with what the batch holds already) nothing is queued: :class:`BudgetExceededError`."""
+        requests = list(requests)
+        labels = list(tags) if tags is not None else []
         with self._cond:
             start = len(self.items)
-            new = [_item(start + offset, request, group) for offset, request in enumerate(requests)]
+            new = [
+                _item(start + offset, request, group, labels[offset] if offset < len(labels) else None)
+                for offset, request in enumerate(requests)
+            ]
             more = estimate_units((i.request for i in new), self.rate_card)
             if self.budget_units is not None and self.estimate + more > self.budget_units:
                 raise BudgetExceededError(more, self.budget_units, spent=self.estimate, what=f"{len(new)} more")
@@ -369,22 +401,7 @@ class Batch:
             if not finished:
                 waiting = sum(1 for i in self.items if not i.final)
                 raise BatchTimeoutError(waiting, time.monotonic() - started)
-            return [self._final_task(item) for item in self.items]
-
-    @staticmethod
-    def _final_task(item: BatchItem) -> Task:
-        if item.task is not None:
-            return item.task
-        what = {"refused": "not created", "unknown": "outcome unknown", CANCELLED: "cancelled"}.get(
-            item.state, item.state
-        )
-        return Task(
-            item.external_task_id,
-            TaskStatus.FAILED,
-            raw_status=what,
-            error=item.error or what,
-            external_task_id=item.external_task_id,
-        )
+            return [item.outcome() for item in self.items]
 
     def _journal_queued(self, items: list[BatchItem]) -> None:
         if self.history is None:
@@ -404,6 +421,7 @@ class Batch:
                 batch=self.name,
                 index=item.index,
                 group=item.group,
+                tags=item.tags,
             )
 
     def _running(self) -> int:
@@ -589,11 +607,31 @@ class Batch:
             e
             for e in history.entries()
             if e.base_url in (None, client.base_url) and e.provider in (None, client.provider)
+            and not e.tags.get("story")  # a storyboard's takes come back with Storyboard.reopen, not here
         )
+        return cls.reopen(
+            client, history, entries, max_concurrent=max_concurrent, poll_interval=poll_interval, watcher=watcher
+        )
+
+    @classmethod
+    def reopen(
+        cls,
+        client: KlingClient,
+        history: TaskHistory,
+        entries: Iterable[HistoryEntry],
+        *,
+        name: str | None = None,
+        max_concurrent: int | None = None,
+        poll_interval: float | None = None,
+        watcher: TaskWatcher | None = None,
+    ) -> Batch:
+        """A batch of journaled intentions, in the order given, picked up where they stopped: what ended
+        is kept as it ended, what was queued and never sent is sent, what was created is watched, and
+        what was being sent is looked up (Kling direct) or reported (gateway) — nothing twice. Started."""
         batch = cls(
             client, [], max_concurrent=max_concurrent, history=history, poll_interval=poll_interval, watcher=watcher
         )
-        batch.name = "resumed-" + batch.name
+        batch.name = name or "resumed-" + batch.name
         batch._started = True  # the queued ones are on record already
         for entry in entries:
             item = batch._item_from(entry)
@@ -607,7 +645,7 @@ class Batch:
     def _item_from(self, entry: HistoryEntry) -> BatchItem | None:
         item = self._state_of(entry)
         if item is not None:
-            item.group, item.origin = entry.group, entry.batch
+            item.group, item.origin, item.tags = entry.group, entry.batch, dict(entry.tags)
         return item
 
     def _state_of(self, entry: HistoryEntry) -> BatchItem | None:

@@ -14,6 +14,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -53,6 +54,38 @@ class HistoryEntry:
     batch: str | None = None  # the batch it belongs to, and its place there
     index: int | None = None
     group: str | None = None  # within a batch, the requests sent together (one click of the bundle)
+    #: what the submission belongs to beyond its batch, e.g. a storyboard's ``{"story", "shot", "take"}``
+    tags: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def story(self) -> str | None:
+        """The storyboard this clip was made for (None for a loose clip)."""
+        value = self.tags.get("story")
+        return value if isinstance(value, str) else None
+
+    @property
+    def shot(self) -> int | None:
+        """Its shot in the storyboard, counted from 0."""
+        value = self.tags.get("shot")
+        return value if isinstance(value, int) else None
+
+    @property
+    def take(self) -> int | None:
+        """Its take of that shot, counted from 0."""
+        value = self.tags.get("take")
+        return value if isinstance(value, int) else None
+
+    @property
+    def story_label(self) -> str | None:
+        """'Storyboard · shot 2 · take 1' for a storyboard's clip (counted from 1, for people), else None."""
+        if self.story is None:
+            return None
+        parts = ["Storyboard"]
+        if self.shot is not None:
+            parts.append(f"shot {self.shot + 1}")
+        if self.take is not None:
+            parts.append(f"take {self.take + 1}")
+        return " · ".join(parts)
 
     @property
     def done(self) -> bool:
@@ -134,21 +167,26 @@ def write_private(path: Path, data: bytes) -> None:
     os.replace(temporary, path)
 
 
+def describe_images(images: list[PreparedImage | str]) -> list[dict[str, Any]]:
+    """What the journal keeps of pictures: their source, fingerprint and size, or their URL — never bytes."""
+    described: list[dict[str, Any]] = []
+    for item in images:
+        if isinstance(item, str):
+            described.append({"url": item})
+        else:
+            one = {"source": item.source, "sha256": item.sha256, "width": item.width, "height": item.height}
+            if item.origin:
+                one["path"] = item.origin
+            described.append(one)
+    return described
+
+
 def _describe(request: VideoRequest) -> dict[str, Any]:
     """What the journal keeps of a request: prompt, settings, image sources and fingerprints — never bytes."""
-    images: list[dict[str, Any]] = []
-    for item in request.prepared_images():
-        if isinstance(item, str):
-            images.append({"url": item})
-        else:
-            described = {"source": item.source, "sha256": item.sha256, "width": item.width, "height": item.height}
-            if item.origin:
-                described["path"] = item.origin
-            images.append(described)
     return {
         "prompt": request.prompt,
         "settings": {**request.settings(), "negative_prompt": request.negative_prompt},
-        "images": images,
+        "images": describe_images(request.prepared_images()),
     }
 
 
@@ -198,6 +236,7 @@ class TaskHistory:
         self._lock = FileLock(str(self.path) + ".lock", mode=PRIVATE_FILE)
         self._fold_lock = threading.Lock()
         self._folded: dict[str, HistoryEntry] = {}
+        self._stories: dict[str, list[dict[str, Any]]] = {}
         self._read_upto = 0
         self._identity: tuple[int, int] | None = None
         if self.path.exists():
@@ -245,11 +284,13 @@ class TaskHistory:
         batch: str | None = None,
         index: int | None = None,
         group: str | None = None,
+        tags: Mapping[str, Any] | None = None,
     ) -> None:
         """Journal an intention that will be sent later (a batch's queue), with its batch, its place there
-        and its group (the requests sent together), so that a resume rebuilds the batch whole. Its
-        pictures wait in the private spool beside the journal until the create is sent, so that a kernel
-        that dies first loses nothing: :meth:`queued_request` gives the same request back."""
+        and its group (the requests sent together), so that a resume rebuilds the batch whole; ``tags``
+        say what else it belongs to (a storyboard's shot and take), kept on its entry. Its pictures wait
+        in the private spool beside the journal until the create is sent, so that a kernel that dies
+        first loses nothing: :meth:`queued_request` gives the same request back."""
         for item in request.prepared_images():
             if isinstance(item, PreparedImage):
                 self._spool_write(item)
@@ -264,6 +305,7 @@ class TaskHistory:
                 "batch": batch,
                 "index": index,
                 "group": group,
+                "tags": dict(tags) if tags else None,
                 "status": QUEUED,
             }
         )
@@ -276,12 +318,18 @@ class TaskHistory:
     def queued_request(self, entry: HistoryEntry) -> VideoRequest:
         """The request of a journaled intention, its pictures read back from the spool (exactly the bytes
         that would have been sent). Raises ``FileNotFoundError`` when a picture is gone."""
+        return described_request(entry, self.kept_images(entry.images, self.spool))
+
+    def kept_images(self, described: list[dict[str, Any]], folder: Path) -> list[PreparedImage | str]:
+        """Pictures described as the journal describes them (``url``, or ``sha256`` and size), read back
+        from ``folder`` where their bytes were kept under their fingerprint. Raises
+        ``FileNotFoundError`` when one is gone."""
         images: list[PreparedImage | str] = []
-        for image in entry.images:
+        for image in described:
             if "url" in image:
                 images.append(str(image["url"]))
                 continue
-            data = self._spool_path(str(image["sha256"])).read_bytes()
+            data = (folder / str(image["sha256"])).read_bytes()
             mime = "image/png" if data.startswith(b"\x89PNG") else "image/jpeg"
             images.append(
                 PreparedImage(
@@ -293,7 +341,51 @@ class TaskHistory:
                     origin=image.get("path"),
                 )
             )
-        return described_request(entry, images)
+        return images
+
+    # -- storyboards: their own records beside the submissions ----------------------------------------
+    def story_folder(self, story_id: str) -> Path:
+        """The storyboard's private folder beside the journal: its cast and its downloaded takes."""
+        return self.path.parent / (self.path.stem + ".stories") / story_id
+
+    def keep_pictures(self, images: list[PreparedImage | str], folder: Path) -> list[dict[str, Any]]:
+        """Keep the bytes of local pictures in ``folder`` (private, under their fingerprint) so that
+        :meth:`kept_images` gives them back after a restart; returns their journal descriptions."""
+        for item in images:
+            if isinstance(item, PreparedImage) and not (folder / item.sha256).exists():
+                write_private(folder / item.sha256, item.data)
+        return describe_images(images)
+
+    def record_story(self, story_id: str, kind: str, **fields: Any) -> None:
+        """Journal a storyboard's step (``created``, ``shot``, ``generate``, ``pick``, ``continuity``,
+        ``export``). These lines carry no ``external_task_id``: older readers skip them."""
+        self._append({"event": "story", "story": story_id, "kind": kind, **fields})
+
+    def story_records(self, story_id: str) -> list[dict[str, Any]]:
+        """Every journaled step of one storyboard, in the order written."""
+        with self._fold_lock:
+            self._fold_unlocked()
+            return [dict(record) for record in self._stories.get(story_id, [])]
+
+    def story_picks(self, story_id: str, entries: list[HistoryEntry] | None = None) -> dict[int, int]:
+        """The take each shot of a storyboard uses in its film, as the journal tells it: the last pick by
+        hand, else the first take that succeeded. ``entries``: the journal's, when already read."""
+        picks: dict[int, int] = {}
+        ours = [e for e in (entries if entries is not None else self.entries()) if e.story == story_id]
+        for entry in sorted(ours, key=lambda e: e.take or 0):
+            if entry.shot is not None and entry.take is not None and entry.status == TaskStatus.SUCCEEDED.value:
+                picks.setdefault(entry.shot, entry.take)
+        for record in self.story_records(story_id):
+            shot, take = record.get("shot"), record.get("take")
+            if record.get("kind") == "pick" and isinstance(shot, int) and isinstance(take, int):
+                picks[shot] = take
+        return picks
+
+    def stories(self) -> list[str]:
+        """The ids of the storyboards in this journal, newest first."""
+        with self._fold_lock:
+            self._fold_unlocked()
+            return list(reversed(self._stories))
 
     # -- thumbnails for the history's cards: small, stripped, private ---------------------------------
     @property
@@ -397,17 +489,22 @@ class TaskHistory:
             stat = self.path.stat()
         except FileNotFoundError:
             self._folded, self._read_upto, self._identity = {}, 0, None
+            self._stories = {}
             return self._folded
         identity = (stat.st_dev, stat.st_ino)
         if identity != self._identity or stat.st_size < self._read_upto:
             self._folded, self._read_upto, self._identity = {}, 0, identity
+            self._stories = {}
         if stat.st_size > self._read_upto:
             with open(self.path, "rb") as handle:
                 handle.seek(self._read_upto)
                 chunk = handle.read(stat.st_size - self._read_upto)
             end = chunk.rfind(b"\n") + 1
-            for record in _entry_records(chunk[:end]):
-                _apply(self._folded, record)
+            for record in _records(chunk[:end]):
+                if isinstance(record, dict) and isinstance(record.get("external_task_id"), str):
+                    _apply(self._folded, record)
+                elif _is_story_record(record):
+                    self._stories.setdefault(record["story"], []).append(record)
             self._read_upto += end
         return self._folded
 
@@ -480,6 +577,7 @@ _FIELDS = frozenset(
         "batch",
         "index",
         "group",
+        "tags",
     }
 )
 
@@ -498,6 +596,11 @@ def _apply(folded: dict[str, HistoryEntry], record: dict[str, Any]) -> None:
             setattr(entry, key, value)
     if record.get("event") == "task" and record.get("error") is None:
         entry.error = None
+
+
+def _is_story_record(record: Any) -> bool:
+    """A storyboard's step (journaled by ``record_story``), not a submission's."""
+    return isinstance(record, dict) and record.get("event") == "story" and isinstance(record.get("story"), str)
 
 
 def _records(block: bytes) -> list[Any]:

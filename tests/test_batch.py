@@ -256,3 +256,19 @@ def test_clicks_of_an_older_bundle_queue_are_not_one_batch() -> None:
         entry("single", "succeeded", 5, batch="bundle-a", index=4, group="click-2"),
     ]
     assert [e.external_task_id for e in interrupted(entries)] == ["old-2", "sweep-1", "sweep-2"]
+
+
+def test_a_resume_leaves_a_storyboards_takes_to_the_storyboard(sim: Simulator, client: KlingClient, photo: bytes,
+                                                               history: TaskHistory) -> None:
+    """The bundle's resume and Storyboard.reopen read one journal: a take is the storyboard's to send, so
+    that both running at once never send it twice."""
+    loose, take = base(photo, prompt="a loose clip"), base(photo, prompt="shot 1, take 1")
+    for ext, request, tags in (("kw-loose", loose, None), ("kw-take", take, {"story": "s-1", "shot": 0, "take": 0})):
+        history.record_queued(
+            ext, request.with_external_task_id(ext), provider=client.provider, base_url=client.base_url,
+            batch="b-1" if tags is None else "story-s-1", index=0, tags=tags,
+        )
+    batch = Batch.resume(client, history)
+    assert [item.external_task_id for item in batch.items] == ["kw-loose"]
+    batch.wait(timeout=30)
+    assert [c["body"]["external_task_id"] for c in sim.created] == ["kw-loose"]

@@ -219,4 +219,24 @@ def test_a_batch_follows_its_tasks_without_a_deadline_and_a_stopped_card_offers_
         tasks = batch.wait(timeout=20)
         assert all(t.status is TaskStatus.SUCCEEDED for t in tasks) and sim.creates == 2
         wait_for(lambda: not any(v.stopped for v in view.views))
+
+
+def test_a_sweep_is_compared_side_by_side_once_two_videos_are_done(photo: bytes) -> None:
+    with Simulator(processing_seconds=0.3) as sim:
+        client = KlingClient(sim.api_key, base_url=sim.url, poll_interval=0.05)
+        batch = Batch(client, sweep(fox(photo), prompt=["a fox", "[fail] a hare", "a lynx"]), max_concurrent=3)
+        view = BatchView(batch)
+        assert view.compare_toggle.layout.display == "none" and view.comparison is None  # nothing to compare yet
+        batch.start().wait(timeout=30)
+        wait_for(lambda: view.compare_toggle.layout.display is None)
+        view.compare_toggle.value = True
+        comparison = view.comparison
+        assert comparison is not None and view._compare_box.children == (comparison,)
+        sources = comparison.get_state()["sources"]
+        tasks = batch.tasks
+        assert [s["url"] for s in sources] == [tasks[0].video_url, tasks[2].video_url]  # the failed one is left out
+        assert [s["label"].split(" · ")[0] for s in sources] == ["a fox", "a lynx"]
+        assert comparison.width == 300 and not comparison.pickable
+        view.compare_toggle.value = False
+        assert view._compare_box.children == ()
         view.close()

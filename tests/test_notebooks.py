@@ -60,6 +60,17 @@ def test_tutorial_runs_top_to_bottom(name: str, tmp_path: Path) -> None:
     if name == "sweeps.ipynb":
         assert "4 tasks · about 9 units" in text and "creates sent: 4" in text
         assert text.count("succeeded") >= 4 and "limit learned from 1303: 2" in text
+    if name == "storyboard.ipynb":
+        assert "take 1: succeeded" in text and "take 2: succeeded" in text and "shot 1 uses take 2" in text
+        assert "shot 2 continues from shot 1 take 2" in text and "creates sent: 4" in text
+        assert "film: 15.0 s" in text and "100%  film written" in text and "picks: [1, 0, 0]" in text
+        html = "\n".join(
+            str(out.get("data", {}).get("text/html", ""))
+            for c in notebook.cells
+            if c.cell_type == "code"
+            for out in c.outputs
+        )
+        assert 'src="data:video/mp4;base64,' in html  # the film, shown inline
     if name == "resume_after_restart.ipynb":
         assert "unfinished:" in text and "'succeeded'" in text and "unfinished now: []" in text
 

@@ -7,6 +7,7 @@ from .images import ImagePicker
 from .options import OptionsPanel
 from .prompt import PromptBox
 from .status import TaskGallery, TaskView
+from .story import StoryboardView
 
 __all__ = [
     "BatchView",
@@ -15,6 +16,7 @@ __all__ = [
     "MultiImageToVideo",
     "OptionsPanel",
     "PromptBox",
+    "StoryboardView",
     "TaskGallery",
     "TaskView",
 ]

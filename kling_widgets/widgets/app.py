@@ -48,6 +48,7 @@ from .status import TaskGallery, TaskView
 
 if TYPE_CHECKING:
     from ..history import HistoryEntry, TaskHistory
+    from ..story import Storyboard
 
 log = logging.getLogger("kling_widgets")
 SubmitCallback = Callable[[Task], None]
@@ -354,6 +355,28 @@ class MultiImageToVideo(widgets.VBox):
             self._reason(self._cost_hint(requests))
 
     # -- for tutorial authors ---------------------------------------------------------------------------
+    def to_storyboard(self) -> Storyboard:
+        """A storyboard cast from this form: its pictures (as prepared here) are the cast, its model, mode
+        and aspect ratio the shared settings, its history the journal; a prompt in the box becomes the
+        first shot (with the form's duration and negative prompt). Nothing is sent."""
+        from ..story import Storyboard
+
+        if self.client is None:
+            raise KlingError(self._setup_error or "No client: give MultiImageToVideo a KlingClient.")
+        options = self.options
+        story = Storyboard(
+            self.client,
+            list(self.image_picker.images),
+            mode=options.mode,
+            aspect_ratio=options.aspect_ratio,
+            model_name=options.model_name,
+            history=self.history,
+        )
+        prompt = self.prompt_box.value.strip()
+        if prompt:
+            story.add_shot(prompt, negative_prompt=self.prompt_box.negative_prompt or None, duration=options.duration)
+        return story
+
     def to_code(self) -> str:
         """Runnable code that makes the same request with the client alone — never the key (it comes
         from the environment, as everywhere). Pictures are named by their file path or URL; an uploaded

@@ -1,6 +1,7 @@
 """BatchView: a batch at a glance — overall progress, the cost estimated before and charged after, and
-every request as a compact card (a TaskView once its task exists), in a grid. Usable alone or in the
-bundle. It changes only by setting traits, from whatever thread the batch reports on."""
+every request as a compact card (a TaskView once its task exists), in a grid; once two videos are done,
+"Compare side by side" shows them in one row played in step (a sweep is made to be compared). Usable
+alone or in the bundle. It changes only by setting traits, from whatever thread the batch reports on."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import traitlets
 from ..batch import Batch, BatchItem, estimate_units, tally
 from ..models import units_words
 from ._style import esc, request_label, stylesheet
+from .compare import take_comparison, task_source, tile_width
 from .status import TaskView
 
 _PLACEHOLDER = {
@@ -50,9 +52,21 @@ class BatchView(widgets.VBox):
         self._header = widgets.HTML()
         self.progress = widgets.FloatProgress(min=0, max=1, layout=widgets.Layout(width="100%", height="12px"))
         self._grid = widgets.Box(layout=widgets.Layout(display="flex", flex_flow="row wrap", margin="6px 0 0 0"))
-        super().__init__([stylesheet(), self._header, self.progress, self._grid], **kwargs)
+        self.compare_toggle = widgets.ToggleButton(
+            description="Compare side by side",
+            icon="columns",
+            tooltip="Every finished video in one row, played in step from the same moment",
+            layout=widgets.Layout(width="auto", display="none", margin="6px 0 0 0"),
+        )
+        self.comparison: Any = None  #: the TakeComparison, made the first time it is shown
+        self._compared: list[dict[str, Any]] = []
+        self._compare_box = widgets.Box()
+        super().__init__(
+            [stylesheet(), self._header, self.progress, self.compare_toggle, self._compare_box, self._grid], **kwargs
+        )
         self.add_class("kw-task")
         self.observe(self._show_summary, names="summary")
+        self.compare_toggle.observe(self._on_compare_toggle, names="value")
         batch.on_update(self._on_batch)
         self._on_batch(batch)
 
@@ -71,6 +85,8 @@ class BatchView(widgets.VBox):
 
     def close(self) -> None:
         self.batch.on_update(self._on_batch, remove=True)
+        if self.comparison is not None:
+            self.comparison.close()
         super().close()
 
     def _on_batch(self, batch: Batch) -> None:
@@ -94,6 +110,7 @@ class BatchView(widgets.VBox):
             money += f" · {units_words(charged)} charged"
         held = " · waiting for a free slot (your account's limit)" if batch.holding and counts["queued"] else ""
         self._draw(items)  # the cards first: whoever reads "all done" in the summary finds them drawn
+        self._update_comparison(items)
         self.summary = f"{' · '.join(parts)} · {money}{held}"
         self.progress.max = max(1, len(items))
         self.progress.value = done
@@ -150,3 +167,17 @@ class BatchView(widgets.VBox):
                         changed = True
             if changed:
                 self._grid.children = tuple(self._cards[i.index] for i in items if i.index in self._cards)
+
+    def _update_comparison(self, items: list[BatchItem]) -> None:
+        """The finished videos, for the side-by-side comparison (offered once there are two)."""
+        done = [task_source(i.task, request_label(i.request, 40)) for i in items if i.task is not None and i.task.done]
+        self._compared = [source for source in done if "url" in source]
+        self.compare_toggle.layout.display = None if len(self._compared) >= 2 else "none"
+        if self.comparison is not None and self.comparison.sources != self._compared:
+            self.comparison.sources = self._compared
+
+    def _on_compare_toggle(self, change: dict[str, Any]) -> None:
+        if change["new"] and self.comparison is None:
+            ratio = self.items[0].request.aspect_ratio if self.items else None
+            self.comparison = take_comparison(sources=self._compared, width=tile_width(ratio))
+        self._compare_box.children = (self.comparison,) if change["new"] else ()

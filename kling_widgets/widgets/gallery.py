@@ -78,6 +78,7 @@ class HistoryGallery(widgets.VBox):
         self._reading = threading.Lock()
         self._render_lock = threading.RLock()  # the kernel's thread and the background read both draw
         self._thumbs: dict[str, bytes] = {}
+        self._picks: dict[str, dict[int, int]] = {}  # per storyboard on the page: the take each shot uses
         self.search = widgets.Text(placeholder="Search prompts and ids…", layout=widgets.Layout(width="260px"))
         self.status_filter = widgets.Dropdown(options=STATUS_FILTERS, layout=widgets.Layout(width="170px"))
         self.previous_button = widgets.Button(icon="chevron-left", tooltip="Newer", layout=widgets.Layout(width="36px"))
@@ -230,7 +231,13 @@ class HistoryGallery(widgets.VBox):
         if not partial:
             where = f"{found} generation{'s' if total != 1 else ''} · {where}"
         self._where.value = f'<span class="kw-hint" style="margin:0 6px">{where}</span>'
-        drawn = (bool(self._reuse), *((e.external_task_id, e.status, e.updated_at) for e in shown))
+        stories = sorted({entry.story for entry in shown if entry.story})
+        picks = {story: self.history.story_picks(story, self._all) for story in stories}
+        drawn = (
+            bool(self._reuse),
+            *((e.external_task_id, e.status, e.updated_at) for e in shown),
+            *((story, sorted(picks[story].items())) for story in stories),  # a new pick changes a card
+        )
         if drawn == self._drawn:
             return  # the same cards (the whole journal's first page is the page drawn from its end)
         self._drawn = drawn
@@ -238,6 +245,7 @@ class HistoryGallery(widgets.VBox):
             words = "No generations yet: they appear here as you make them." if not total else "Nothing matches."
             self._cards.children = (widgets.HTML(f'<div class="kw-hint">{esc(words)}</div>'),)
             return
+        self._picks = picks
         self._cards.children = tuple(self._card(entry) for entry in shown)
 
     def _card(self, entry: HistoryEntry) -> widgets.Widget:
@@ -276,10 +284,17 @@ class HistoryGallery(widgets.VBox):
             f'<span class="kw-badge kw-badge-{_BADGE.get(status, "unknown")}">{esc(_WORDS.get(status, status))}</span>'
         )
         prompt = esc(shorten(entry.prompt or "", 140))
+        story = ""
+        if entry.story_label and entry.story:
+            in_film = entry.shot is not None and self._picks.get(entry.story, {}).get(entry.shot) == entry.take
+            story = (
+                f'<div class="kw-story" title="{esc(entry.story)}" style="font-weight:600;color:#5b3cc4">'
+                f"🎬 {esc(entry.story_label)}{' · in the film' if in_film else ''}</div>"
+            )
         id_html = f'task <span class="kw-mono" style="user-select:all">{esc(ids)}</span>'
         html = widgets.HTML(
             f'<div style="font-size:12px;line-height:1.4">'
-            f'<div>{badge} <span class="kw-hint">{esc(when)}{esc(units)}</span></div>'
+            f'<div>{badge} <span class="kw-hint">{esc(when)}{esc(units)}</span></div>{story}'
             f'<div style="margin:4px 0;font-weight:600" title="{esc(entry.prompt or "")}">{prompt}</div>'
             f'{negative_html}<div class="kw-hint">{esc(facts)}</div>'
             f'<div style="display:flex;gap:4px;margin-top:4px">{thumbs}</div>{reason}{video}'
@@ -352,7 +367,8 @@ def _status_of(entry: HistoryEntry) -> str:
 
 def _searchable(entry: HistoryEntry) -> str:
     settings = entry.settings or {}
-    parts = (entry.prompt, settings.get("negative_prompt"), entry.task_id, entry.external_task_id)
+    parts = (entry.prompt, settings.get("negative_prompt"), entry.task_id, entry.external_task_id, entry.story_label,
+             entry.story)  # fmt: skip
     return " ".join(str(p) for p in parts if p).lower()
 
 

@@ -1,0 +1,432 @@
+"""StoryboardView: a storyboard on screen — the cast, the shots in order as a filmstrip, each shot's takes
+side by side played in step with a pick under each, the estimate before sending, Generate, the film
+played in the page (the picked takes one after another) and Export with its progress.
+
+The storyboard does the work (sending, continuity, journaling, the film); the view only shows it and
+passes clicks on: a pick goes through ``story.pick``, Generate through ``story.generate``, Export through
+``story.export`` on a thread of its own. It changes only by setting traits, from whatever thread the
+storyboard reports on.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as widgets
+import traitlets
+
+from ..images import PreparedImage, is_url
+from ..models import Task, TaskStatus, units_words
+from ._style import esc, message_html, shorten, stylesheet, title
+from .compare import film_player, take_comparison, task_source, tile_width
+
+if TYPE_CHECKING:
+    from ..story import Shot, Storyboard
+
+CAST_THUMB = 96  # px: the cast's thumbnails
+STRIP_CSS = """
+<style>
+.kw-strip { display: flex; flex-flow: row nowrap; gap: 8px; overflow-x: auto; padding: 2px 0 6px 0; }
+.kw-strip-shot { flex: 0 0 176px; border: 1px solid var(--jp-border-color2, #ddd); border-radius: 6px;
+  padding: 6px 8px; font-size: 12px; line-height: 1.4; background: var(--jp-layout-color1, #fff);
+  border-top: 4px solid var(--jp-border-color2, #ccc); }
+.kw-strip-shot.kw-strip-done { border-top-color: #2e7d32; }
+.kw-strip-shot.kw-strip-running { border-top-color: #ef8f00; }
+.kw-strip-shot.kw-strip-blocked { border-top-color: #b3261e; }
+.kw-strip-shot video { width: 100%; border-radius: 3px; background: #111; display: block; margin: 4px 0; }
+.kw-strip-prompt { color: var(--jp-ui-font-color1, #222); overflow: hidden; display: -webkit-box;
+  -webkit-line-clamp: 2; -webkit-box-orient: vertical; }
+.kw-strip-link { color: var(--jp-ui-font-color2, #666); font-size: 11px; }
+.kw-cast { display: flex; flex-flow: row wrap; gap: 8px; }
+.kw-cast figure { margin: 0; font-size: 11px; color: var(--jp-ui-font-color2, #666); text-align: center; }
+.kw-cast img { width: 96px; height: 96px; object-fit: cover; border-radius: 4px; display: block; }
+.kw-shot { border-top: 1px solid var(--jp-border-color2, #ddd); padding: 8px 0 2px 0; margin-top: 6px; }
+.kw-shot-frame { width: 64px; height: 36px; object-fit: cover; border-radius: 3px; vertical-align: middle;
+  margin-left: 4px; }
+</style>
+"""
+
+
+def _thumb(picture: PreparedImage | str, size: int = CAST_THUMB) -> str:
+    """An ``<img>`` of a cast picture: a small JPEG in the page, or the link itself for a URL."""
+    if isinstance(picture, PreparedImage):
+        data = base64.b64encode(picture.thumbnail(size * 2)).decode()
+        return f'<img alt="{esc(picture.source)}" src="data:image/jpeg;base64,{data}">'
+    return f'<img alt="{esc(picture)}" src="{esc(picture)}">' if is_url(picture) else ""
+
+
+def _caption(number: int, picture: PreparedImage | str) -> str:
+    """'1 · fox.jpg', or '1' for pictures given as bytes or PIL images (they have no name)."""
+    text = picture.source if isinstance(picture, PreparedImage) else picture.rsplit("/", 1)[-1]
+    unnamed = not text or text in ("bytes", "image", "PIL image") or text.startswith("<")
+    return str(number) if unnamed else f"{number} · {shorten(text, 18)}"
+
+
+def shot_words(story: Storyboard, shot: Shot) -> tuple[str, str]:
+    """(css kind, words) for where a shot stands: 'Waits for shot 1's pick', 'Generating · 1 of 2 done'…"""
+    takes = shot.takes
+    ended = sum(1 for t in takes if t is not None and t.done)
+    succeeded = sum(1 for t in takes if t is not None and t.status is TaskStatus.SUCCEEDED)
+    previous = f"shot {shot.index}"  # the previous shot, counted from 1
+    if shot.state == "blocked":
+        return "blocked", f"Cannot be sent: {shot.problem or 'no reason given'}"
+    if shot.state == "draft":
+        return "draft", "Not sent yet"
+    if shot.state == "waiting":
+        return "waiting", f"Waits for a picked take of {previous}"
+    if shot.state == "preparing":
+        return "running", f"Reading the last frame of {previous}"
+    if not shot.settled:
+        return "running", f"Generating · {ended} of {shot.take_count} done"
+    if not succeeded:
+        return "blocked", "No take succeeded"
+    if shot.take_count == 1:
+        return "done", "Done"
+    pick = shot.pick_index
+    how = "picked" if shot.picked_index is not None else "by default"
+    chosen = f"take {pick + 1} {how}" if pick is not None else "no pick"
+    return "done", f"Done · {succeeded} of {shot.take_count} succeeded · {chosen}"
+
+
+class StoryboardView(widgets.VBox):
+    """``StoryboardView(story)``: the storyboard, kept current as it generates. ``through_kernel=True``
+    sends each take's video to the page through the kernel (read from the storyboard's private copy)
+    instead of linking it: for a browser that reaches only the Jupyter server (a remote kernel)."""
+
+    summary = traitlets.Unicode("", help="The shots, takes and estimate in words.")
+    estimate = traitlets.Float(0.0, help="What every take will cost, in the service's units, before sending.")
+    export_status = traitlets.Unicode("", help="What became of the last export, in words.")
+
+    def __init__(self, story: Storyboard, *, through_kernel: bool = False, **kwargs: Any) -> None:
+        self.story = story
+        self.through_kernel = through_kernel
+        self._lock = threading.RLock()
+        self._estimated: tuple[int, float] = (-1, 0.0)  # (takes asked for, their estimate)
+        self._header = widgets.HTML()
+        self._cast = widgets.HTML(self._cast_html())
+        self._strip = widgets.HTML()
+        self.generate_button = widgets.Button(
+            description="Generate",
+            button_style="primary",
+            icon="film",
+            tooltip="Send every shot's takes (a continuing shot waits for the previous shot's pick)",
+            layout=widgets.Layout(width="150px", height="32px"),
+        )
+        self._why = widgets.HTML()
+        self._shots = widgets.VBox()
+        self.retake_buttons: list[widgets.Button] = []  #: "One more take", one per shot
+        self._panels: list[tuple[widgets.HTML, Any]] = []  # per shot: its header, its TakeComparison
+        self.film = film_player(width=min(720, tile_width(story.aspect_ratio) * 2 + 10))
+        self.export_path = widgets.Text(
+            value=f"{story.id}.mp4",
+            description="File",
+            tooltip="Where the film is written, on the machine that runs the kernel",
+            layout=widgets.Layout(width="340px"),
+        )
+        self.export_replace = widgets.Checkbox(
+            value=False, description="replace an existing file", indent=False, layout=widgets.Layout(width="auto")
+        )
+        self.export_button = widgets.Button(
+            description="Export film",
+            icon="download",
+            tooltip="Join the picked takes, in shot order, into one MP4",
+            layout=widgets.Layout(width="140px"),
+        )
+        self.export_progress = widgets.FloatProgress(
+            min=0, max=1, layout=widgets.Layout(width="100%", height="12px", display="none")
+        )
+        self._export_message = widgets.HTML()
+        self._export_thread: threading.Thread | None = None
+        super().__init__(
+            [
+                stylesheet(),
+                widgets.HTML(STRIP_CSS, layout=widgets.Layout(display="none")),
+                self._header,
+                title("Cast (shared by every shot)"),
+                self._cast,
+                title("Shots"),
+                self._strip,
+                widgets.HBox(
+                    [self.generate_button, self._why],
+                    layout=widgets.Layout(align_items="center", flex_flow="row wrap", margin="2px 0 4px 0"),
+                ),
+                self._shots,
+                title("The film"),
+                self.film,
+                widgets.HBox(
+                    [self.export_path, self.export_replace, self.export_button],
+                    layout=widgets.Layout(align_items="center", flex_flow="row wrap"),
+                ),
+                self.export_progress,
+                self._export_message,
+            ],
+            **kwargs,
+        )
+        self.add_class("kw-root")
+        self.add_class("kw-task")
+        self.generate_button.on_click(lambda _: self.generate())
+        self.export_button.on_click(lambda _: self.export())
+        self.observe(self._show_export_status, names="export_status")
+        story.on_update(self._on_story)
+        self._on_story(story)
+
+    def __repr__(self) -> str:
+        return f"StoryboardView({self.story.id!r}, {self.summary!r})"
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
+        """The widget, plus a static HTML fallback for readers without widget JavaScript (a saved
+        notebook on GitHub, an exported page): the cast and each shot with its picked take."""
+        bundle: dict[str, Any] | None = super()._repr_mimebundle_(**kwargs)
+        if bundle is not None:
+            bundle["text/html"] = self._static_html()
+        return bundle
+
+    def _static_html(self) -> str:
+        shots = []
+        for shot in self.story.shots:
+            _, words = shot_words(self.story, shot)
+            picked = shot.picked
+            take = picked._repr_html_() if picked is not None else ""
+            shots.append(
+                f'<div style="margin:6px 0"><b>Shot {shot.index + 1}</b> · {esc(shot.prompt)} · '
+                f"<i>{esc(words)}</i>{take}</div>"
+            )
+        return (
+            '<div class="kling-widgets-static" style="font-size:13px;border:1px solid #ddd;border-radius:8px;'
+            f'padding:8px 10px"><b>Storyboard</b> {esc(self.story.id)} · {esc(self.summary)}'
+            f"{self._cast_html()}{''.join(shots)}</div>"
+        )
+
+    @property
+    def comparisons(self) -> list[Any]:
+        """Each shot's TakeComparison, in shot order."""
+        with self._lock:
+            return [comparison for _, comparison in self._panels]
+
+    def close(self) -> None:
+        self.story.on_update(self._on_story, remove=True)
+        for _, comparison in self._panels:
+            comparison.close()
+        self.film.close()
+        super().close()
+
+    # -- actions -----------------------------------------------------------------------------------
+    def generate(self) -> None:
+        """Same as the Generate button: send every shot (returns at once)."""
+        self.generate_button.disabled = True
+        try:
+            self.story.generate()
+        except Exception as error:  # shown where the person looks; the button comes back
+            self.generate_button.disabled = False
+            self._why.value = message_html(f"Could not generate: {error}")
+            return
+        self._on_story(self.story)
+
+    def retake(self, shot_index: int) -> None:
+        """Same as a shot's "One more take": one more take of it, sent at once if the shot was sent."""
+        try:
+            self.story.retake(shot_index)
+        except Exception as error:  # said where the person looks
+            self._why.value = message_html(f"Could not add a take: {error}")
+
+    def play_film(self) -> None:
+        """Same as "Play the film": the picked takes, one after another, in the page."""
+        self.film.play_count += 1
+
+    def export(self) -> threading.Thread | None:
+        """Same as the Export button: write the film off the kernel's thread, with its progress shown.
+        Returns the thread (None when an export is already running)."""
+        if self._export_thread is not None and self._export_thread.is_alive():
+            return None
+        path = self.export_path.value.strip() or f"{self.story.id}.mp4"
+        self.export_button.disabled = True
+        self.export_progress.value = 0
+        self.export_progress.bar_style = "info"
+        self.export_progress.layout.display = None
+        self.export_status = "Exporting…"
+
+        def progress(fraction: float, what: str) -> None:
+            self.export_progress.value = max(0.0, min(1.0, fraction))
+            self.export_progress.description = ""
+            self.export_status = f"Exporting… {fraction:.0%} · {what}"
+
+        def run() -> None:
+            try:
+                film = self.story.export(path, on_progress=progress, overwrite=self.export_replace.value)
+                self.export_progress.value = 1
+                self.export_progress.bar_style = "success"
+                self.export_status = f"Film saved to {Path(film).resolve()}"
+            except Exception as error:  # said in words; nothing the person typed is lost
+                self.export_progress.layout.display = "none"
+                self.export_status = f"Export failed: {error}"
+            finally:
+                self.export_button.disabled = False
+
+        self._export_thread = threading.Thread(target=run, name=f"kling-{self.story.id}-export", daemon=True)
+        self._export_thread.start()
+        return self._export_thread
+
+    def _show_export_status(self, _: object = None) -> None:
+        text = self.export_status
+        kind = "error" if text.startswith("Export failed") else "ok" if text.startswith("Film saved") else "hint"
+        self._export_message.value = message_html(text, kind)
+
+    def _on_pick(self, shot_index: int, change: dict[str, Any]) -> None:
+        shot = self.story.shots[shot_index]
+        take = change["new"]
+        if take < 0 or take == shot.pick_index:
+            return  # the view showing the storyboard's own pick: nothing to say
+        try:
+            self.story.pick(shot_index, take)
+        except Exception as error:
+            self._panels[shot_index][1].picked = -1 if shot.pick_index is None else shot.pick_index
+            self._why.value = message_html(f"Could not pick: {error}")
+
+    # -- drawing -------------------------------------------------------------------------------------
+    def _cast_html(self) -> str:
+        figures = "".join(
+            f"<figure>{_thumb(picture)}<figcaption>{esc(_caption(number, picture))}</figcaption></figure>"
+            for number, picture in enumerate(self.story.cast, start=1)
+        )
+        return f'<div class="kw-cast">{figures}</div>'
+
+    def _on_story(self, story: Storyboard) -> None:
+        with self._lock:
+            self._draw(story)
+
+    def _draw(self, story: Storyboard) -> None:
+        shots = list(story.shots)
+        takes = sum(shot.take_count for shot in shots)
+        if takes != self._estimated[0]:  # shots and takes are only ever added
+            self._estimated = (takes, story.estimate_units())
+        charged = sum(t.units or 0.0 for shot in shots for t in shot.takes if t is not None)
+        words = [shot_words(story, shot) for shot in shots]
+        self._draw_strip(shots, words)
+        self._draw_shots(shots, words)
+        self.film.sources = [
+            self._source(self.film, shot.picked, f"Shot {shot.index + 1} · {shorten(shot.prompt, 40)}")
+            for shot in shots
+        ]
+        missing = [shot.index + 1 for shot in shots if shot.picked is None]
+        money = f"about {units_words(self._estimated[1])} estimated"
+        if charged:
+            money += f" · {units_words(charged)} charged"
+        sent = story.batch is not None
+        done = sum(1 for kind, _ in words if kind in ("done", "blocked"))
+        progress = f"{done} of {len(shots)} shots done" if sent else "nothing sent yet"
+        self.estimate = self._estimated[1]
+        self.summary = (
+            f"{len(shots)} shot{'s' if len(shots) != 1 else ''} · {takes} take{'s' if takes != 1 else ''} · "
+            f"{money} · {progress}"
+        )
+        self._header.value = (
+            f'<div><b>Storyboard</b> <span class="kw-mono">{esc(story.id)}</span> · {story.mode} · '
+            f'{story.aspect_ratio} · {esc(story.model_name)}</div><div class="kw-hint">{esc(self.summary)}</div>'
+        )
+        if not shots:
+            self.generate_button.disabled, why = True, "Add a shot first: story.add_shot(prompt)."
+        elif sent:
+            self.generate_button.disabled = True
+            self.generate_button.description = "Generating" if done < len(shots) else "Generated"
+            why = "Sent. Shots added now are sent at once."
+        else:
+            self.generate_button.disabled = False
+            why = f"Sends {takes} take{'s' if takes != 1 else ''} · about {units_words(self._estimated[1])}"
+        self._why.value = f'<span class="kw-hint">{esc(why)}</span>'
+        ready = shots and not missing
+        self.export_button.disabled = not ready or bool(self._export_thread and self._export_thread.is_alive())
+        if not ready and not self.export_status.startswith(("Exporting", "Film saved", "Export failed")):
+            wanted = f"shot{'s' if len(missing) != 1 else ''} {', '.join(str(n) for n in missing)}"
+            self._export_message.value = message_html(
+                f"Export needs a successful take of every shot (still none for {wanted}).", "hint"
+            )
+        elif not self.export_status:
+            self._export_message.value = ""
+
+    def _draw_strip(self, shots: list[Shot], words: list[tuple[str, str]]) -> None:
+        cards = []
+        for shot, (kind, text) in zip(shots, words, strict=True):
+            picked = shot.picked
+            video = ""
+            if picked is not None and is_url(picked.video_url or "") and not self.through_kernel:
+                # the picked take's opening frame as the card's picture (no script: a paused video)
+                video = f'<video src="{esc(picked.video_url)}#t=0.1" preload="metadata" muted playsinline></video>'
+            link = ""
+            if shot.continue_from_previous:
+                link = '<div class="kw-strip-link">↪ continues the previous shot</div>'
+            css = {"done": "done", "running": "running", "blocked": "blocked"}.get(kind, "")
+            cards.append(
+                f'<div class="kw-strip-shot kw-strip-{css}" title="{esc(shot.prompt)}">'
+                f"<b>Shot {shot.index + 1}</b> · {shot.duration} s · {shot.take_count} "
+                f"take{'s' if shot.take_count != 1 else ''}{link}{video}"
+                f'<div class="kw-strip-prompt">{esc(shot.prompt)}</div><div class="kw-hint">{esc(text)}</div></div>'
+            )
+        html = f'<div class="kw-strip">{"".join(cards)}</div>' if cards else message_html("No shots yet.", "hint")
+        if self._strip.value != html:
+            self._strip.value = html
+
+    def _draw_shots(self, shots: list[Shot], words: list[tuple[str, str]]) -> None:
+        width = tile_width(self.story.aspect_ratio)
+        added = False
+        while len(self._panels) < len(shots):
+            index = len(self._panels)
+            comparison = take_comparison(pickable=True, width=width)
+            comparison.observe(lambda change, i=index: self._on_pick(i, change), names="picked")
+            self._panels.append((widgets.HTML(), comparison))
+            retake = widgets.Button(
+                description="One more take",
+                icon="plus",
+                tooltip="Ask for another take of this shot, to have more to choose from",
+                layout=widgets.Layout(width="auto", margin="0 0 0 12px"),
+            )
+            retake.on_click(lambda _, i=index: self.retake(i))
+            self.retake_buttons.append(retake)
+            added = True
+        for shot, (kind, text), (header, comparison) in zip(shots, words, self._panels, strict=False):
+            header.value = self._shot_header(shot, kind, text)
+            sources = [
+                self._source(comparison, task, f"Take {take + 1}", shot.prompt) for take, task in enumerate(shot.takes)
+            ]
+            if comparison.sources != sources:
+                comparison.sources = sources
+            pick = shot.pick_index
+            comparison.picked = -1 if pick is None else pick
+        if added:
+            boxes = []
+            for (header, comparison), retake in zip(self._panels, self.retake_buttons, strict=True):
+                top = widgets.HBox([header, retake], layout=widgets.Layout(align_items="center"))
+                box = widgets.VBox([top, comparison])
+                box.add_class("kw-shot")
+                boxes.append(box)
+            self._shots.children = tuple(boxes)
+
+    def _source(self, player: Any, task: Task | None, label: str, prompt: str = "") -> dict[str, Any]:
+        """A tile's source; a video sent through the kernel is read from the storyboard's private copy."""
+        source = task_source(task, label, title=prompt, through_kernel=self.through_kernel)
+        if task is not None and "key" in source:
+            player.loaders[source["key"]] = lambda: self.story.local_video(task).read_bytes()
+        return source
+
+    def _shot_header(self, shot: Shot, kind: str, text: str) -> str:
+        badge = {"done": "succeeded", "running": "processing", "blocked": "failed"}.get(kind, "submitted")
+        details = [f"{shot.duration} s", f"{shot.take_count} take{'s' if shot.take_count != 1 else ''}"]
+        if shot.negative_prompt:
+            details.append(f"avoid: {shorten(shot.negative_prompt, 40)}")
+        frame = ""
+        if shot.continued_from is not None:
+            from_shot, from_take = shot.continued_from
+            details.append(f"continues from the last frame of shot {from_shot + 1}, take {from_take + 1}")
+            if shot.frame is not None:
+                data = base64.b64encode(shot.frame.thumbnail(128)).decode()
+                frame = f'<img class="kw-shot-frame" alt="continuity frame" src="data:image/jpeg;base64,{data}">'
+        elif shot.continue_from_previous:
+            details.append("continues from the last frame of the previous shot's picked take")
+        note = message_html(shot.note or "", "warning")
+        return (
+            f"<div><b>Shot {shot.index + 1}</b> · {esc(shorten(shot.prompt, 120))} "
+            f'<span class="kw-badge kw-badge-{badge}">{esc(text)}</span></div>'
+            f'<div class="kw-hint">{esc(" · ".join(details))}{frame}</div>{note}'
+        )
