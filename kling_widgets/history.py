@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ._home import data_dir
 from .images import DEFAULT_MAX_SIDE, PreparedImage
 from .models import Task, TaskStatus, VideoRequest
 
@@ -145,12 +146,7 @@ def _describe(request: VideoRequest) -> dict[str, Any]:
 
 
 def default_history_path() -> Path:
-    home = os.environ.get("KLING_WIDGETS_HOME")
-    if home:
-        return Path(home).expanduser() / "history.jsonl"
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("kling-widgets", appauthor=False)) / "history.jsonl"
+    return data_dir() / "history.jsonl"
 
 
 class TaskHistory:

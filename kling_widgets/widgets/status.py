@@ -20,6 +20,7 @@ from ._style import esc, message_html, stylesheet
 
 if TYPE_CHECKING:
     from ..client import KlingClient
+    from .video import VideoPlayer
 
 _STATUS_WORDS = {
     TaskStatus.SUBMITTED: ("submitted", "Submitted — waiting in the queue"),
@@ -73,6 +74,7 @@ class TaskView(widgets.VBox):
         )
         self.download_button.on_click(lambda _: self.save())
         self._video_url: str | None = None
+        self.player: VideoPlayer | None = None
         super().__init__(
             [stylesheet(), self._header, self.progress, self._message, self._media, self._actions], **kwargs
         )
@@ -156,24 +158,27 @@ class TaskView(widgets.VBox):
             self._message.value = message_html(problem, "warning")
         if task.status is TaskStatus.SUCCEEDED and playable and task.video_url != self._video_url:
             self._video_url = task.video_url
-            duration = f"{task.video_duration:g} s video · " if task.video_duration else ""
-            width, height = _video_box(self.aspect_ratio, self.compact)
-            self._media.children = (
-                widgets.Video.from_url(
-                    task.video_url,
-                    autoplay=False,
-                    loop=False,
-                    controls=True,
-                    layout=widgets.Layout(width=width, height=height, max_width="100%"),
-                ),
-            )
-            name = f"kling-{task.id}.mp4"
-            self._saved.value = (
-                f'<span class="kw-hint">{esc(duration)}<a href="{esc(task.video_url)}" download="{esc(name)}" '
-                f'target="_blank" rel="noopener"><b>Download MP4</b></a> (in your browser) · the service deletes '
-                "it after 30 days</span>"
-            )
-            self._actions.layout.display = None
+            self._show_video(task)
+
+    def _show_video(self, task: Task) -> None:
+        """The player: the link where the browser can load it, else the bytes through the kernel (the
+        simulator on the kernel's loopback, seen from a browser on another machine)."""
+        from .video import VideoPlayer  # anywidget loads with the first video, not with the package
+
+        assert task.video_url
+        width, _ = _video_box(self.aspect_ratio, self.compact)
+        self.player = VideoPlayer.for_url(
+            task.video_url,
+            self.client,
+            filename=f"kling-{task.id}.mp4",
+            ratio=self.aspect_ratio or "",
+            layout=widgets.Layout(width=width, max_width="100%"),
+        )
+        self._media.children = (self.player,)
+        duration = f"{task.video_duration:g} s video · " if task.video_duration else ""
+        kept = "kept on this machine" if self.player.via_kernel else "the service deletes it after 30 days"
+        self._saved.value = f'<span class="kw-hint">{esc(duration)}{kept}</span>'
+        self._actions.layout.display = None
 
 
 def _video_box(aspect_ratio: str | None, compact: bool) -> tuple[str, str]:

@@ -1,0 +1,119 @@
+"""Videos where the browser is not on the kernel's machine: what stays a link, what the kernel carries
+through the widget channel, the simulator's kept videos after a restart, and the words when a video is gone."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kling_widgets import KlingClient, Task, TaskStatus
+from kling_widgets.download import looks_like_video
+from kling_widgets.playback import (
+    browser_can_load,
+    poster_jpeg,
+    simulator_video_file,
+    video_bytes,
+    video_source,
+)
+from kling_widgets.simulator import Simulator
+from kling_widgets.widgets.status import TaskView
+from kling_widgets.widgets.video import VideoPlayer
+
+from .conftest import all_state, fox, wait_for
+
+
+@pytest.mark.parametrize(
+    ("url", "loads"),
+    [
+        ("https://cdn.klingai.com/bs2/upload/v.mp4", True),
+        ("https://203.0.113.7/v.mp4", False),  # documentation range: not global
+        ("https://8.8.8.8/v.mp4", True),
+        ("http://cdn.example.com/v.mp4", False),  # plain http: mixed content on an https Jupyter
+        ("http://127.0.0.1:4321/sim/videos/1.mp4", False),
+        ("https://localhost:4321/v.mp4", False),
+        ("https://[::1]:4321/v.mp4", False),
+        ("https://10.0.0.5/v.mp4", False),
+        ("https://gateway/v.mp4", False),  # a bare name resolves on the kernel's network only
+        ("https://box.local/v.mp4", False),
+    ],
+)
+def test_only_public_https_links_are_left_to_the_browser(url: str, loads: bool) -> None:
+    assert browser_can_load(url) is loads
+
+
+def made_video(client: KlingClient, photo: bytes) -> Task:
+    return client.generate(fox(photo), poll_interval=0.05)
+
+
+def sent_to_browser(player: VideoPlayer) -> list[tuple[dict[str, Any], list[bytes]]]:
+    """Ask as a view does ("want"), and collect what the kernel sends back on the widget channel."""
+    sent: list[tuple[dict[str, Any], list[bytes]]] = []
+    player.send = lambda content, buffers=None: sent.append((content, list(buffers or [])))  # type: ignore[method-assign]
+    player._on_message(player, {"kind": "want"}, [])
+    wait_for(lambda: bool(sent) or bool(player.error))
+    return sent
+
+
+def test_the_simulators_video_travels_through_the_kernel_and_stays_out_of_state(
+    client: KlingClient, sim: Simulator, photo: bytes
+) -> None:
+    task = made_video(client, photo)
+    assert task.video_url and video_source(task.video_url, client).through_kernel
+    view = TaskView(task, client=client)
+    player = view.player
+    assert player is not None and player.via_kernel and player.src == ""
+    [(content, buffers)] = sent_to_browser(player)
+    assert content == {"kind": "video", "mime": "video/mp4"} and looks_like_video(buffers[0][:64])
+    state = all_state(view)  # the bytes are not state: a saved notebook does not grow with them
+    assert "video/mp4;base64" not in state and base64.b64encode(buffers[0]).decode()[:400] not in state
+    assert player.filename == f"kling-{task.id}.mp4"
+
+
+def test_a_restarted_simulator_still_plays_yesterdays_videos(photo: bytes, tmp_path: Path) -> None:
+    with Simulator(processing_seconds=0.2) as first:
+        client = KlingClient(first.api_key, base_url=first.url)
+        task = made_video(client, photo)
+        assert task.video_url
+        shown = video_bytes(task.video_url, client)  # what the card played (and the simulator kept)
+    kept = simulator_video_file(task.video_url)
+    assert kept is not None and kept.read_bytes() == shown
+    assert kept.parent == tmp_path / "home" / "simulator" / "videos"  # KLING_WIDGETS_HOME, as the journal
+    with Simulator(processing_seconds=0.2) as second:  # today: a new simulator on another port
+        player = VideoPlayer.for_url(task.video_url, KlingClient(second.api_key, base_url=second.url))
+        [(_, buffers)] = sent_to_browser(player)
+        assert buffers[0] == shown and player.error == ""
+
+
+def test_a_video_that_is_gone_says_so_in_words() -> None:
+    dead = "http://127.0.0.1:9/sim/videos/404404.mp4"  # a stopped simulator that kept nothing
+    player = VideoPlayer.for_url(dead)
+    assert sent_to_browser(player) == []
+    assert player.error.startswith("no longer available") and "404404.mp4" in player.error
+    view = TaskView(Task("404404", TaskStatus.SUCCEEDED, video_url=dead))
+    assert view.player is not None
+    view.player.load()
+    assert "no longer available" in view.player.get_state()["error"]
+
+
+def test_a_link_that_fails_in_the_browser_is_reported_in_words() -> None:
+    player = VideoPlayer("https://cdn.example.com/expired.mp4")
+    player._on_message(player, {"kind": "error", "code": 4}, [])
+    assert player.error == "no longer available: the video does not load any more (https://cdn.example.com/expired.mp4)"
+
+
+def test_a_poster_is_a_small_still_of_the_video(client: KlingClient, photo: bytes) -> None:
+    import io
+
+    from PIL import Image
+
+    task = made_video(client, photo)
+    assert task.video_url
+    jpeg = poster_jpeg(video_bytes(task.video_url, client), width=240)
+    assert jpeg is not None and 1_000 < len(jpeg) < 30_000
+    with Image.open(io.BytesIO(jpeg)) as still:
+        assert still.size == (240, 135)
+        assert max(still.convert("L").getextrema()) > 40  # a picture, not a black frame
+    assert poster_jpeg(b"not a video") is None
