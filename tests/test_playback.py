@@ -117,3 +117,32 @@ def test_a_poster_is_a_small_still_of_the_video(client: KlingClient, photo: byte
         assert still.size == (240, 135)
         assert max(still.convert("L").getextrema()) > 40  # a picture, not a black frame
     assert poster_jpeg(b"not a video") is None
+
+
+def test_history_cards_show_a_poster_frame_and_say_when_a_video_is_gone(photo: bytes, tmp_path: Path) -> None:
+    from kling_widgets import HistoryGallery, TaskHistory
+
+    history = TaskHistory()
+    with Simulator(processing_seconds=0.2) as sim:
+        client = KlingClient(sim.api_key, base_url=sim.url, history=history)
+        kept = made_video(client, photo)
+        gone = made_video(client, photo)
+        assert kept.video_url and gone.video_url
+        video_bytes(kept.video_url)  # shown once (so kept by the simulator); the other never was
+    path = simulator_video_file(gone.video_url)
+    assert path is not None and not path.exists()
+    gallery = HistoryGallery(history)  # the simulator has stopped: tomorrow's history
+    players = {
+        player.filename: player
+        for card in gallery._cards.children
+        for player in card.children
+        if isinstance(player, VideoPlayer)
+    }
+    shown, lost = players[f"kling-{kept.id}.mp4"], players[f"kling-{gone.id}.mp4"]
+    wait_for(lambda: shown.poster.startswith("data:image/jpeg;base64,") and bool(lost.error))
+    assert shown.via_kernel and not shown.autoload and shown.error == ""
+    assert lost.error.startswith("no longer available") and lost.poster == ""
+    assert (history.path.parent / "history.posters" / f"{kept.id}.jpg").is_file()  # made once, kept
+    again = HistoryGallery(history)
+    posters = [c.poster for card in again._cards.children for c in card.children if isinstance(c, VideoPlayer)]
+    assert shown.poster in posters  # from the kept still, without reading the video again

@@ -24,10 +24,12 @@ import traitlets
 from ..images import is_url
 from ..models import units_words
 from ._style import esc, shorten, stylesheet
+from .a11y import accessibility, named
 
 if TYPE_CHECKING:
     from ..client import KlingClient
     from ..history import HistoryEntry, TaskHistory
+    from .video import VideoPlayer
 
 log = logging.getLogger("kling_widgets")
 PAGE_SIZE = 12
@@ -70,21 +72,31 @@ class HistoryGallery(widgets.VBox):
         self._reuse: list[Reuse] = []
         self._lock = threading.Lock()
         self._thumbs: dict[str, bytes] = {}
-        self.search = widgets.Text(placeholder="Search prompts and ids…", layout=widgets.Layout(width="260px"))
-        self.status_filter = widgets.Dropdown(options=STATUS_FILTERS, layout=widgets.Layout(width="170px"))
-        self.previous_button = widgets.Button(icon="chevron-left", tooltip="Newer", layout=widgets.Layout(width="36px"))
-        self.next_button = widgets.Button(icon="chevron-right", tooltip="Older", layout=widgets.Layout(width="36px"))
-        self.refresh_button = widgets.Button(
-            icon="refresh", tooltip="Read the journal again", layout=widgets.Layout(width="36px")
+        self._poster_queue: list[tuple[str, VideoPlayer]] = []
+        self._poster_thread: threading.Thread | None = None
+        self.search = named(
+            widgets.Text(
+                placeholder="Search prompts and ids…",
+                layout=widgets.Layout(width="auto", flex="1 1 180px", max_width="260px", min_width="0"),
+            ),
+            "Search the history",
         )
+        self.status_filter = named(
+            widgets.Dropdown(options=STATUS_FILTERS, layout=widgets.Layout(width="170px")), "Show generations that are"
+        )
+        self.previous_button = _icon_button("chevron-left", "Newer generations (previous page)")
+        self.next_button = _icon_button("chevron-right", "Older generations (next page)")
+        self.refresh_button = _icon_button("refresh", "Read the journal again")
         self._where = widgets.HTML()
+        self._where.add_class("kw-live")
         self._cards = widgets.Box(layout=widgets.Layout(display="flex", flex_flow="row wrap", margin="6px 0 0 0"))
         bar = widgets.HBox(
             [self.search, self.status_filter, self.previous_button, self._where, self.next_button, self.refresh_button],
             layout=widgets.Layout(align_items="center", flex_flow="row wrap"),
         )
-        super().__init__([stylesheet(), bar, self._cards], **kwargs)
+        super().__init__([stylesheet(), accessibility(), bar, self._cards], **kwargs)
         self.add_class("kw-history")
+        self.add_class("kw-part")
         traitlets.link((self, "query"), (self.search, "value"))
         traitlets.link((self, "status"), (self.status_filter, "value"))
         self.previous_button.on_click(lambda _: self._turn(-1))
@@ -201,12 +213,6 @@ class HistoryGallery(widgets.VBox):
             if entry.error and status != "succeeded"
             else ""
         )
-        video = ""
-        if status == "succeeded" and entry.video_url and is_url(entry.video_url):
-            video = (
-                f'<video src="{esc(entry.video_url)}" controls preload="none" playsinline '
-                'style="width:100%;max-height:180px;background:#111;border-radius:4px;margin-top:4px"></video>'
-            )
         thumbs = "".join(self._thumb_html(image) for image in entry.images)
         ids = entry.task_id or entry.external_task_id
         badge = (
@@ -219,21 +225,81 @@ class HistoryGallery(widgets.VBox):
             f'<div>{badge} <span class="kw-hint">{esc(when)}{esc(units)}</span></div>'
             f'<div style="margin:4px 0;font-weight:600" title="{esc(entry.prompt or "")}">{prompt}</div>'
             f'{negative_html}<div class="kw-hint">{esc(facts)}</div>'
-            f'<div style="display:flex;gap:4px;margin-top:4px">{thumbs}</div>{reason}{video}'
-            f'<div class="kw-hint" style="margin-top:4px">{id_html}{_copy_button(ids)} {_download_links(entry)}</div>'
+            f'<div style="display:flex;gap:4px;margin-top:4px">{thumbs}</div>{reason}'
             "</div>"
         )
         children: list[widgets.Widget] = [html]
+        if status == "succeeded" and entry.video_url and is_url(entry.video_url):
+            children.append(self._player(entry, entry.video_url))
+        children.append(
+            widgets.HTML(
+                f'<div class="kw-hint" style="font-size:12px;line-height:1.4">{id_html}{_copy_button(ids)} '
+                f"{_download_links(entry)}</div>"
+            )
+        )
         if self._reuse:
-            reuse = widgets.Button(
-                description="Reuse", icon="redo", tooltip="Load this prompt, these settings and pictures into the form",
-                layout=widgets.Layout(width="90px", height="26px"),
-            )  # fmt: skip
+            reuse = named(
+                widgets.Button(description="Reuse", icon="redo", layout=widgets.Layout(width="90px", height="26px")),
+                f"Reuse: load “{shorten(entry.prompt or '', 40)}”, its settings and pictures into the form",
+            )
             reuse.on_click(lambda _, e=entry: self._reused(e))
             children.append(reuse)
-        card = widgets.VBox(children, layout=widgets.Layout(width="300px"))
+        card = widgets.VBox(children, layout=widgets.Layout(width="300px", max_width="100%"))
         card.add_class("kw-card")
         return card
+
+    def _player(self, entry: HistoryEntry, url: str) -> VideoPlayer:
+        """The card's video: its poster frame at once (kept on disk once made), its bytes only when ▶
+        is pressed; through the kernel where the browser cannot load the link (the simulator's)."""
+        from .video import VideoPlayer  # anywidget loads with the first video, not with the package
+
+        key = entry.task_id or entry.external_task_id
+        player = VideoPlayer.for_url(
+            url,
+            self.client,
+            autoload=False,
+            filename=f"kling-{key}.mp4",
+            ratio=str((entry.settings or {}).get("aspect_ratio") or ""),
+            layout=widgets.Layout(width="100%", max_height="180px", margin="4px 0 0 0"),
+        )
+        poster = self._poster_path(key)
+        if not player.via_kernel:
+            pass  # a public link: the browser shows its first frame itself (preload="metadata")
+        elif poster.is_file():
+            player.set_poster(poster.read_bytes())
+        else:
+            with self._lock:
+                self._poster_queue.append((key, player))
+                if self._poster_thread is None or not self._poster_thread.is_alive():
+                    self._poster_thread = threading.Thread(target=self._make_posters, daemon=True)
+                    self._poster_thread.start()
+        return player
+
+    def _poster_path(self, key: str) -> Path:
+        return self.history.path.parent / (self.history.path.stem + ".posters") / f"{key}.jpg"
+
+    def _make_posters(self) -> None:
+        """Off the kernel's cell: read each video once, keep a still of it; a video that is gone is said
+        so on its card at once, not at the first click."""
+        from ..playback import poster_jpeg
+
+        while True:
+            with self._lock:
+                if not self._poster_queue:
+                    self._poster_thread = None
+                    return
+                key, player = self._poster_queue.pop(0)
+            data = player.load()  # a video that is gone sets the player's error: the card says so
+            jpeg = poster_jpeg(data) if data else None
+            if jpeg is None:
+                continue
+            path = self._poster_path(key)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(jpeg)
+            except OSError as problem:  # the card shows it anyway
+                log.warning("could not keep a poster: %s", problem)
+            player.set_poster(jpeg)
 
     def _reused(self, entry: HistoryEntry) -> None:
         for callback in list(self._reuse):
@@ -245,11 +311,11 @@ class HistoryGallery(widgets.VBox):
     def _thumb_html(self, image: dict[str, Any]) -> str:
         size = f"width:{CARD_THUMB}px;height:{CARD_THUMB}px;object-fit:cover;border-radius:4px"
         if "url" in image:
-            return f'<div class="kw-hint" style="{size};background:#eef1f5;font-size:10px;overflow:hidden">🔗 URL</div>'
+            return f'<div class="kw-tile" style="{size};font-size:10px;overflow:hidden">🔗 URL</div>'
         data = self._thumb(str(image.get("sha256") or ""))
         name = esc(image.get("source") or "")
         if data is None:
-            return f'<div class="kw-hint" title="{name}" style="{size};background:#eef1f5;font-size:10px">{name}</div>'
+            return f'<div class="kw-tile" title="{name}" style="{size};font-size:10px;overflow:hidden">{name}</div>'
         return f'<img title="{name}" style="{size}" src="data:image/jpeg;base64,{base64.b64encode(data).decode()}">'
 
     def _thumb(self, sha256: str) -> bytes | None:
@@ -310,20 +376,23 @@ def sidecar_of(entry: HistoryEntry) -> dict[str, Any]:
 
 
 def _download_links(entry: HistoryEntry) -> str:
-    """Downloads that happen in the person's browser: the MP4 (from the service) and a JSON sidecar."""
+    """The JSON sidecar, downloaded in the person's browser (the MP4 is the player's own link)."""
     name = f"kling-{entry.task_id or entry.external_task_id}"
     sidecar = base64.b64encode(json.dumps(sidecar_of(entry), indent=2, ensure_ascii=False).encode()).decode()
-    links = [f'<a download="{esc(name)}.json" href="data:application/json;base64,{sidecar}">settings (JSON)</a>']
-    if entry.video_url and is_url(entry.video_url) and entry.status == "succeeded":
-        links.insert(
-            0, f'<a download="{esc(name)}.mp4" href="{esc(entry.video_url)}" target="_blank" rel="noopener">MP4</a>'
-        )
-    return " · ".join(links)
+    return f'<a download="{esc(name)}.json" href="data:application/json;base64,{sidecar}">settings (JSON)</a>'
+
+
+
+def _icon_button(icon: str, name: str) -> widgets.Button:
+    """A button showing only an icon, named for screen readers by what it does."""
+    button = named(widgets.Button(icon=icon, layout=widgets.Layout(width="36px")), name)
+    button.add_class("kw-icon")
+    return button
 
 
 def _copy_button(text: str) -> str:
     value = esc(json.dumps(text))
     return (
-        f'<button class="kw-copy" title="Copy the task id" '
+        f'<button class="kw-copy" title="Copy the task id" aria-label="Copy the task id" '
         f"onclick='navigator.clipboard && navigator.clipboard.writeText({value})'>copy</button>"
     )
