@@ -18,6 +18,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import nbformat
 import pytest
@@ -56,6 +57,44 @@ def clean_env(folder: Path, **extra: str) -> dict[str, str]:
         **extra,
     )
     return env
+
+
+def only_the_server(context: Any, server: str) -> list[str]:
+    """The browser reaches the Jupyter server (``host:port``) and nothing else, as on Binder, a
+    JupyterHub or a Voila app visited from another computer: every other request is refused. Returns
+    the refused URLs, filled as they happen."""
+    refused: list[str] = []
+
+    def route(request: Any) -> None:
+        url = request.request.url
+        if url.startswith(("data:", "blob:")) or urlsplit(url).netloc == server:
+            request.continue_()
+        else:
+            refused.append(url)
+            request.abort()
+
+    context.route("**/*", route)
+    return refused
+
+
+def expect_video_plays_and_saves(page: Any, scope: str = ".kw-task", shot: str | None = None) -> Path:
+    """The first video in ``scope`` has data to play (readyState ≥ 2, its full length) and its
+    Download MP4 link saves an MP4 file in the browser; returns the saved file."""
+    script = (
+        f"() => {{ const v = document.querySelector('{scope} video'); "
+        "return v && v.readyState >= 2 && v.duration > 4 }"
+    )
+    page.wait_for_function(script, timeout=60_000)
+    with page.expect_download(timeout=30_000) as download:
+        page.locator(f"{scope} .kw-player-download").first.click()
+    saved = Path(download.value.path())
+    assert download.value.suggested_filename.startswith("kling-")
+    assert download.value.suggested_filename.endswith(".mp4")
+    head = saved.read_bytes()[:12]
+    assert head[4:8] == b"ftyp" and saved.stat().st_size > 2_000, head
+    if shot:
+        page.screenshot(path=str(ARTIFACTS / shot), full_page=True)
+    return saved
 
 
 def free_port() -> int:

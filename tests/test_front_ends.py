@@ -20,10 +20,21 @@ import nbformat
 import pytest
 from PIL import Image
 
+from kling_widgets import TaskHistory
 from kling_widgets.simulator import Simulator
 from kling_widgets.simulator.samples import sample_jpeg
 
-from .test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, LARGE_MESSAGES, clean_env, free_port, run_cell
+from .test_browser import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    LARGE_MESSAGES,
+    clean_env,
+    expect_video_plays_and_saves,
+    free_port,
+    only_the_server,
+    run_cell,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.browser
@@ -62,13 +73,16 @@ def serve(command: list[str], url: str, folder: Path, env: dict[str, str]) -> su
 
 
 @contextlib.contextmanager
-def browser_page(failure_shot: str) -> Iterator[Any]:
-    """A page in headless Chromium; a screenshot of it is kept if the test fails."""
+def browser_page(failure_shot: str, server: str) -> Iterator[Any]:
+    """A page in headless Chromium that reaches only the Jupyter server at ``server`` (host:port), as
+    a browser on another machine does; a screenshot of it is kept if the test fails."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1400})
+        context = browser.new_context(viewport={"width": 1280, "height": 1400}, accept_downloads=True)
+        only_the_server(context, server)
+        page = context.new_page()
         try:
             yield page
         except Exception:
@@ -94,11 +108,7 @@ def generate_in(page: Any, picture: Path, shot: str) -> None:
     expect(button).to_be_enabled(timeout=10_000)
     button.click()
     expect(page.locator(".kw-task video")).to_have_count(1, timeout=60_000)
-    page.wait_for_function(
-        "() => { const v = document.querySelector('.kw-task video'); return v && v.readyState >= 1 }",
-        timeout=30_000,
-    )
-    page.screenshot(path=str(ARTIFACTS / shot), full_page=True)
+    expect_video_plays_and_saves(page, ".kw-task", shot)  # from the simulator on the kernel's loopback
 
 
 DROP_AND_PASTE = """async ([b64, kind]) => {
@@ -138,40 +148,66 @@ def picture(tmp_path: Path) -> Path:
     return path
 
 
-def test_the_voila_app_serves_the_bundle_from_the_environment(tmp_path: Path, picture: Path) -> None:
+def test_the_voila_app_plays_its_videos_across_restarts_with_only_the_server_reachable(
+    tmp_path: Path, picture: Path
+) -> None:
+    """`make app` with no key: its own simulator on the kernel's loopback, which a browser on another
+    machine cannot reach. The video still plays and saves; after a restart (a new simulator, a new port)
+    yesterday's card still plays, from the folder the simulator kept it in."""
     from playwright.sync_api import expect
 
     phone_photo = tmp_path / "phone-photo.jpg"  # over Tornado's 10 MiB message default: make app raises it
     Image.effect_noise((3000, 2400), 90).convert("RGB").save(phone_photo, "JPEG", quality=100)
     assert phone_photo.stat().st_size > 10_500_000
-    with Simulator(processing_seconds=3) as sim:
-        port = free_port()  # picked after the simulator took its own
-        env = clean_env(tmp_path, KLING_API_KEY=sim.api_key, KLING_BASE_URL=sim.url, PORT=str(port))
-        command = ["make", "--no-print-directory", "-C", str(ROOT), "app"]  # exactly what the README says
-        server = serve(command, f"http://127.0.0.1:{port}/", tmp_path, env)
-        try:
-            with browser_page("failure-voila.png") as page:
-                page.goto(f"http://127.0.0.1:{port}/")
-                expect(page.get_by_text("Connected to the built-in simulator")).to_be_visible(timeout=90_000)
-                assert page.locator(".jp-InputArea-editor, .cm-content").count() == 0  # an app: no code
-                generate_in(page, picture, "6-voila-app.png")
-                drop_and_paste(page, picture)
-                with page.expect_file_chooser() as chooser:
-                    page.locator(".widget-upload").first.click()
-                chooser.value.set_files(str(phone_photo))
-                expect(page.locator(".kw-card .kw-thumb")).to_have_count(4, timeout=60_000)
-                page.set_viewport_size({"width": 1920, "height": 1200})  # a wide screen: form and results side by side
-                time.sleep(0.5)
-                form, results = page.locator(".kw-column").all()
-                assert results.bounding_box()["x"] > form.bounding_box()["x"] + 500  # type: ignore[index]
-                page.screenshot(path=str(ARTIFACTS / "9-voila-wide.png"))
-                page.get_by_text("History: every generation, with Reuse").click()  # the finished task is there
-                expect(page.get_by_role("button", name="Reuse").first).to_be_visible(timeout=30_000)
-                time.sleep(0.5)
-                page.screenshot(path=str(ARTIFACTS / "10-voila-history.png"))
-        finally:
-            stop(server)
-        assert sim.creates == 1 and sim.created[0]["body"]["aspect_ratio"] == "9:16"
+    port = free_port()
+    env = clean_env(tmp_path, PORT=str(port))  # no KLING_API_KEY: the app starts the built-in simulator
+    command = ["make", "--no-print-directory", "-C", str(ROOT), "app"]  # exactly what the README says
+    server = serve(command, f"http://127.0.0.1:{port}/", tmp_path, env)
+    try:
+        with browser_page("failure-voila.png", f"127.0.0.1:{port}") as page:
+            page.goto(f"http://127.0.0.1:{port}/")
+            expect(page.get_by_text("Connected to the built-in simulator")).to_be_visible(timeout=90_000)
+            assert page.locator(".jp-InputArea-editor, .cm-content").count() == 0  # an app: no code
+            generate_in(page, picture, "6-voila-app.png")
+    finally:
+        stop(server)
+    [made] = TaskHistory(tmp_path / ".home" / "history.jsonl").entries()
+    assert made.video_url and (made.settings or {})["aspect_ratio"] == "9:16"
+    old_link = made.video_url
+
+    port = free_port()  # the next day: the app again, a new simulator on a new port
+    server = serve(command, f"http://127.0.0.1:{port}/", tmp_path, clean_env(tmp_path, PORT=str(port)))
+    try:
+        with browser_page("failure-voila-restarted.png", f"127.0.0.1:{port}") as page:
+            page.goto(f"http://127.0.0.1:{port}/")
+            expect(page.get_by_text("Connected to the built-in simulator")).to_be_visible(timeout=90_000)
+            assert old_link.split("/sim/")[0] not in page.content()  # not yesterday's simulator
+            expect(page.get_by_text("from history").first).to_be_visible(timeout=30_000)
+            expect_video_plays_and_saves(page, ".kw-task", "6-voila-restarted.png")  # yesterday's video
+            with page.expect_file_chooser() as chooser:
+                page.locator(".widget-upload").first.click()
+            chooser.value.set_files(str(phone_photo))
+            expect(page.locator(".kw-card .kw-thumb")).to_have_count(1, timeout=60_000)
+            drop_and_paste(page, picture)
+            page.set_viewport_size({"width": 1920, "height": 1200})  # a wide screen: form and results side by side
+            form, results = page.locator(".kw-column").all()
+            expect(results).to_be_visible()
+            assert results.bounding_box()["x"] > form.bounding_box()["x"] + 500  # type: ignore[index]
+            page.screenshot(path=str(ARTIFACTS / "9-voila-wide.png"))
+            page.get_by_text("History: every generation, with Reuse").click()  # the finished task is there
+            card = page.locator(".kw-history .kw-card").first
+            expect(card.get_by_role("button", name="Reuse")).to_be_visible(timeout=30_000)
+            page.wait_for_function(  # a poster frame shows what the video is before it plays
+                "() => { const v = document.querySelector('.kw-history .kw-card video'); "
+                "return v && v.poster.startsWith('data:image/jpeg') }",
+                timeout=30_000,
+            )
+            card.locator(".kw-player-start").click()  # the history card plays yesterday's video too
+            expect_video_plays_and_saves(page, ".kw-history .kw-card")
+            card.scroll_into_view_if_needed()
+            page.screenshot(path=str(ARTIFACTS / "10-voila-history.png"))
+    finally:
+        stop(server)
 
 
 def test_the_bundle_in_notebook_7(tmp_path: Path, picture: Path) -> None:
@@ -194,7 +230,7 @@ def test_the_bundle_in_notebook_7(tmp_path: Path, picture: Path) -> None:
                    LARGE_MESSAGES]  # fmt: skip
         server = serve(command, f"http://127.0.0.1:{port}/api/status?token={token}", tmp_path, clean_env(tmp_path))
         try:
-            with browser_page("failure-notebook7.png") as page:
+            with browser_page("failure-notebook7.png", f"127.0.0.1:{port}") as page:
                 page.goto(f"http://127.0.0.1:{port}/notebooks/demo.ipynb?token={token}")
                 page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
                 time.sleep(2)  # the kernel connects

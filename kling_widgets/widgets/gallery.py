@@ -260,7 +260,7 @@ class HistoryGallery(widgets.VBox):
             autoload=False,
             filename=f"kling-{key}.mp4",
             ratio=str((entry.settings or {}).get("aspect_ratio") or ""),
-            layout=widgets.Layout(width="100%", max_height="180px", margin="4px 0 0 0"),
+            layout=widgets.Layout(width="100%", margin="4px 0 0 0"),
         )
         poster = self._poster_path(key)
         if not player.via_kernel:
@@ -380,7 +380,6 @@ def _download_links(entry: HistoryEntry) -> str:
     name = f"kling-{entry.task_id or entry.external_task_id}"
     sidecar = base64.b64encode(json.dumps(sidecar_of(entry), indent=2, ensure_ascii=False).encode()).decode()
     return f'<a download="{esc(name)}.json" href="data:application/json;base64,{sidecar}">settings (JSON)</a>'
-
 
 
 def _icon_button(icon: str, name: str) -> widgets.Button:

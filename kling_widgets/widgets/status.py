@@ -176,8 +176,8 @@ class TaskView(widgets.VBox):
         )
         self._media.children = (self.player,)
         duration = f"{task.video_duration:g} s video · " if task.video_duration else ""
-        kept = "kept on this machine" if self.player.via_kernel else "the service deletes it after 30 days"
-        self._saved.value = f'<span class="kw-hint">{esc(duration)}{kept}</span>'
+        kept = "" if self.player.via_kernel else "the service deletes it after 30 days"
+        self._saved.value = f'<span class="kw-hint">{esc(duration + kept).strip(" ·")}</span>'
         self._actions.layout.display = None
 
 

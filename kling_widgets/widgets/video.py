@@ -137,12 +137,13 @@ export default { render };
 CSS = """
 .kw-player { display: flex; flex-direction: column; gap: 4px; max-width: 100%; }
 .kw-player-frame { position: relative; width: 100%; height: 100%; min-height: 0; }
-.kw-player video { width: 100%; height: 100%; max-height: inherit; background: #111; border-radius: 4px;
+.kw-player video { width: 100%; height: 100%; max-height: 480px; background: #111; border-radius: 4px;
   display: block; object-fit: contain; }
 .kw-player-start { position: absolute; inset: 0; margin: auto; width: 56px; height: 56px; border-radius: 50%;
   border: none; background: rgba(0, 0, 0, 0.6); color: #fff; font-size: 22px; cursor: pointer; }
 .kw-player-start:hover, .kw-player-start:focus-visible { background: rgba(0, 0, 0, 0.8);
   outline: 2px solid var(--jp-brand-color1, #1976d2); }
+.kw-history .kw-player-frame, .kw-player-small .kw-player-frame { max-height: 180px; }
 .kw-player-links { font-size: 12px; }
 .kw-player-links a { font-weight: 600; color: var(--jp-content-link-color, #1565c0); cursor: pointer; }
 .kw-player-gone { font-size: 12px; line-height: 1.4; padding: 10px; border-radius: 4px;
@@ -177,9 +178,7 @@ class VideoPlayer(anywidget.AnyWidget):
     error = traitlets.Unicode("", help="Why the video cannot play, in words; the player then shows only this.").tag(
         sync=True
     )
-    autoload = traitlets.Bool(True, help="Fetch the bytes when it shows (else at the first click of ▶).").tag(
-        sync=True
-    )
+    autoload = traitlets.Bool(True, help="Fetch the bytes when it shows (else at the first click of ▶).").tag(sync=True)
     ratio = traitlets.Unicode("", help='The frame\'s shape before the video loads, e.g. "16:9".').tag(sync=True)
     loop = traitlets.Bool(False).tag(sync=True)
     muted = traitlets.Bool(False).tag(sync=True)
