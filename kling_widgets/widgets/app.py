@@ -11,6 +11,7 @@ the form keeps its values whatever happens.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -33,7 +34,7 @@ from ..errors import (
     Problem,
     ValidationError,
 )
-from ..images import DEFAULT_MAX_SIDE
+from ..images import DEFAULT_MAX_SIDE, PreparedImage
 from ..models import MODES, Task, VideoRequest, units_words
 from ..watcher import TaskUpdate, TaskWatcher
 from ._style import esc, message_html, request_label, shorten, stylesheet, title
@@ -297,8 +298,10 @@ class MultiImageToVideo(widgets.VBox):
     # -- for tutorial authors ---------------------------------------------------------------------------
     def to_code(self) -> str:
         """Runnable code that makes the same request with the client alone — never the key (it comes
-        from the environment, as everywhere). Pictures are named by their file path or URL; an uploaded
-        one (its bytes are not kept) is left as a path for you to fill in."""
+        from the environment, as everywhere). The client is built as this one was: the built-in
+        simulator's when this one talks to it (proven by the service, as in the demo), the service's
+        otherwise. Pictures are named by their file path or URL; an uploaded one is saved (as sent) under
+        ``kling-pictures/`` beside the notebook, and the code names that file."""
         from ..client import PROVIDERS
 
         client = self.client
@@ -313,7 +316,19 @@ class MultiImageToVideo(widgets.VBox):
         if client is not None and client.base_url != PROVIDERS[client.provider]["base_url"]:
             arguments.append(f"base_url={client.base_url!r}")
         where = "KLING_ACCESS_KEY and KLING_SECRET_KEY" if client and client.provider == "kling" else "KLING_API_KEY"
-        lines.append(f"client = KlingClient({', '.join(arguments)})  # the key comes from {where}")
+        if client is not None and client.is_simulator():  # as the demo did: no key exists to read
+            lines[1:1] = ["from kling_widgets.simulator import Simulator"]
+            provider = f"{client.provider!r}, " if client.provider != "gateway" else ""
+            lines.append(f"sim = Simulator({provider}processing_seconds=3).start()  # nothing is billed")
+            if client.provider == "kling":
+                lines.append(
+                    "client = KlingClient(provider='kling', access_key=sim.access_key, secret_key=sim.secret_key, "
+                    "base_url=sim.url)"
+                )
+            else:
+                lines.append("client = KlingClient(sim.api_key, base_url=sim.url)")
+        else:
+            lines.append(f"client = KlingClient({', '.join(arguments)})  # the key comes from {where}")
         pictures = []
         for item in self.image_picker.images:
             if isinstance(item, str):
@@ -321,7 +336,7 @@ class MultiImageToVideo(widgets.VBox):
             elif item.origin:
                 pictures.append(f"        {item.origin!r},")
             else:
-                pictures.append(f"        {'path/to/' + item.source!r},  # uploaded in the form: give its path")
+                pictures.append(f"        {_saved_upload(item)!r},  # uploaded in the form, saved as sent")
         picture_list = "[\n" + "\n".join(pictures) + "\n    ]"
         options = self.options
         base = self._build()
@@ -616,9 +631,9 @@ class MultiImageToVideo(widgets.VBox):
         for entry in reversed(self.history.entries()[:RESUME_LIMIT]):
             task = entry.to_task()
             if task is not None and task.done:
-                self.gallery.add(
-                    TaskView(task, client=self.client, label=f"from history · {shorten(entry.prompt or '', 40)}")
-                )
+                label = f"from history · {shorten(entry.prompt or '', 40)}"
+                ratio = (entry.settings or {}).get("aspect_ratio")
+                self.gallery.add(TaskView(task, client=self.client, label=label, aspect_ratio=ratio))
         if self.client is None or not self.history.unfinished():
             return
         resumed = Batch.resume(self.client, self.history, watcher=self.watcher)
@@ -643,6 +658,22 @@ class MultiImageToVideo(widgets.VBox):
                     "It was not resent; check the provider's console.",
                     "warning",
                 )
+
+
+UPLOADS_FOLDER = "kling-pictures"
+
+
+def _saved_upload(image: PreparedImage) -> str:
+    """An uploaded picture (its bytes live in the form only) saved as sent, once, under
+    ``kling-pictures/`` in the kernel's working folder, so that code naming it runs where it was shown.
+    The name is the upload's own with a digest of its bytes: two pictures never share one."""
+    stem = re.sub(r"[^\w.-]+", "-", Path(image.source).stem).strip("-.") or "picture"
+    suffix = ".png" if image.mime == "image/png" else ".jpg"
+    path = Path(UPLOADS_FOLDER) / f"{stem[:40]}-{image.sha256[:8]}{suffix}"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(image.data)
+    return path.as_posix()
 
 
 def _variations(app: MultiImageToVideo) -> widgets.HBox:
