@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, TypeGuard
 
+from ._home import simulator_video_file
 from .errors import PayloadError, Problem, ValidationError
 from .images import DEFAULT_MAX_SIDE, MIN_SIDE, ImageSource, PreparedImage, is_url, megabytes, prepare_image, shrink_to
 
@@ -30,6 +31,7 @@ DURATIONS: tuple[int, ...] = (5, 10)
 ASPECT_RATIOS: tuple[str, ...] = ("16:9", "9:16", "1:1")
 MIN_IMAGES, MAX_IMAGES = 1, 4
 MAX_PROMPT_CHARS = 2500
+MAX_EMBEDDED_KEPT = 10_000_000  # a kept simulator video carried in a page (they are ~10-100 KB)
 
 
 class TaskStatus(str, enum.Enum):
@@ -181,7 +183,13 @@ class Task:
             head += f" · {units_words(self.units)}"
         body = ""
         url = self.video_url or ""
-        if self.status is TaskStatus.SUCCEEDED and is_url(url):
+        kept = simulator_video_file(url) if self.status is TaskStatus.SUCCEEDED else None
+        if kept is not None and kept.is_file() and kept.stat().st_size <= MAX_EMBEDDED_KEPT:
+            # The built-in simulator's video, on the kernel's loopback: no reader of the page can load that
+            # link, so the copy the simulator kept travels in the page (small: a slideshow of the inputs).
+            encoded = base64.b64encode(kept.read_bytes()).decode("ascii")
+            body = video_html(f"data:video/mp4;base64,{encoded}") + "made by the built-in simulator"
+        elif self.status is TaskStatus.SUCCEEDED and is_url(url):
             body = (
                 f'{video_html(url)}<a href="{escape_html(url)}" target="_blank" rel="noopener">'
                 "the video</a> (the service deletes it after 30 days)"

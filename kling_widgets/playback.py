@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import io
 import ipaddress
-import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from ._home import simulator_videos_dir
+from ._home import simulator_video_file
 from .download import bare_session, fetch_bytes, looks_like_video
 from .errors import KlingError
 
@@ -28,7 +26,6 @@ if TYPE_CHECKING:
     from .client import KlingClient
 
 MAX_PLAYER_BYTES = 200_000_000  # through the kernel to a browser tab: more is a download, not a preview
-_SIM_VIDEO = re.compile(r"/sim/(?:videos|redirect)/([\w.-]+)\.mp4")
 _LOOPBACK_NAMES = ("localhost", "localhost.localdomain")
 
 
@@ -74,16 +71,6 @@ def video_source(url: str, client: KlingClient | None = None) -> VideoSource:
     if browser_can_load(url) and not (client is not None and client.is_simulator()):
         return VideoSource(url, url, client)
     return VideoSource(url, None, client)
-
-
-def simulator_video_file(url: str) -> Path | None:
-    """Where the built-in simulator keeps the video of a link it gave (``/sim/videos/<id>.mp4`` on the
-    kernel's loopback), whether or not the file is still there; None for any other link."""
-    parts = urlsplit(url)
-    match = _SIM_VIDEO.fullmatch(parts.path)
-    if match is None or not _is_loopback(parts.hostname or ""):
-        return None
-    return simulator_videos_dir() / f"{match.group(1)}.mp4"
 
 
 def video_bytes(url: str, client: KlingClient | None = None, *, max_bytes: int = MAX_PLAYER_BYTES) -> bytes:
@@ -132,13 +119,3 @@ def poster_jpeg(video: bytes, *, width: int = 320, at_seconds: float = 1.0) -> b
     out = io.BytesIO()
     image.convert("RGB").resize((width, height)).save(out, "JPEG", quality=72)
     return out.getvalue()
-
-
-def _is_loopback(host: str) -> bool:
-    host = host.lower().strip("[]")
-    if host in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

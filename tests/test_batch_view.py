@@ -43,12 +43,12 @@ def test_the_bundle_sends_a_sweep_of_its_form_as_one_batch(photo: bytes) -> None
         fill(app, photo, "a fox in snow\n\na hare in rain")
         app.prompt_per_line = True
         app.both_modes = True
-        assert len(app.requests) == 4 and "4 tasks · about 9 units" in app.reason
+        assert len(app.requests) == 4 and "4 videos: 2 prompt lines × Standard and Pro · about 9 units" in app.reason
         future = app.submit()
         assert future is not None
         first = future.result(timeout=10)
         assert first is not None and first.id == sim.created[0]["task_id"]
-        assert "4 requests sent as one batch" in app.status and app.status_kind == "ok"
+        assert "4 videos: 2 prompt lines × Standard and Pro queued" in app.status and app.status_kind == "ok"
         wait_for(lambda: len(app.tasks) == 4 and all(t.done for t in app.tasks), timeout=30)
         bodies = [c["body"] for c in sim.created]
         assert [(b["prompt"], b["mode"]) for b in bodies] == [

@@ -10,6 +10,7 @@ the form keeps its values whatever happens.
 
 from __future__ import annotations
 
+import base64
 import logging
 import re
 import threading
@@ -37,7 +38,9 @@ from ..errors import (
 from ..images import DEFAULT_MAX_SIDE, PreparedImage
 from ..models import MODES, Task, VideoRequest, units_words
 from ..watcher import TaskUpdate, TaskWatcher
+from ._publish import StaticFallback, detach
 from ._style import esc, message_html, request_label, shorten, stylesheet, title
+from .a11y import accessibility
 from .batch import BatchView
 from .gallery import HistoryGallery
 from .images import ImagePicker
@@ -84,6 +87,7 @@ class MultiImageToVideo(widgets.VBox):
     both_durations = traitlets.Bool(False, help="A click sends the request at 5 s and at 10 s (a sweep).")
     prompt_per_line = traitlets.Bool(False, help="A click sends one request per non-empty line of the prompt.")
 
+    @detach
     def __init__(
         self,
         client: KlingClient | None = None,
@@ -110,6 +114,9 @@ class MultiImageToVideo(widgets.VBox):
         self.prompt_box = PromptBox()
         self.options = OptionsPanel()
         traitlets.link((self.prompt_box, "negative_prompt"), (self.options, "negative_prompt"))
+        # While a sweep sends both modes (durations), the toggle shows neither chosen; choosing one ends it.
+        traitlets.link((self, "both_modes"), (self.options, "mode_swept"))
+        traitlets.link((self, "both_durations"), (self.options, "duration_swept"))
         self.submit_button = widgets.Button(
             description="Generate video",
             button_style="primary",
@@ -119,6 +126,8 @@ class MultiImageToVideo(widgets.VBox):
         self._variations = _variations(self)
         self._why = widgets.HTML()
         self._status = widgets.HTML()
+        for live in (self._why, self._status):  # read out as they change: a screen reader hears the outcome
+            live.add_class("kw-live")
         self.code_toggle = widgets.ToggleButton(
             description="Show code",
             icon="code",
@@ -152,19 +161,23 @@ class MultiImageToVideo(widgets.VBox):
                 self._variations,
                 widgets.HBox(
                     [self.submit_button, self._why, self.code_toggle],
-                    layout=widgets.Layout(align_items="center", margin="10px 0 0 0", width="100%"),
+                    layout=widgets.Layout(
+                        align_items="center", margin="10px 0 0 0", width="100%", flex_flow="row wrap"
+                    ),
                 ),
                 self._status,
                 self._code,
             ]
         )
-        results = widgets.VBox([title("Tasks"), self.gallery, *history_box])
+        # The saved page's picture of the form stays current while no front end renders it (a run by nbclient).
+        self._fallback = StaticFallback(self._widget_bundle, self._static_html, self._catch_up)
+        results = widgets.VBox([title("Tasks"), self.gallery, *history_box, self._fallback.presence])
         form.add_class("kw-column")
         results.add_class("kw-column")
         # Two columns that sit side by side when the page is wide enough, one above the other otherwise.
         columns = widgets.Box([form, results], layout=widgets.Layout(display="flex", flex_flow="row wrap"))
         columns.add_class("kw-columns")
-        super().__init__([stylesheet(), widgets.HTML(self._banner()), columns], **kwargs)
+        super().__init__([stylesheet(), accessibility(), widgets.HTML(self._banner()), columns], **kwargs)
         self.add_class("kw-root")
         self.submit_button.on_click(self._on_click)
         self.image_picker.observe(self._on_form_change, names="images")
@@ -194,20 +207,51 @@ class MultiImageToVideo(widgets.VBox):
             bundle["text/html"] = self._static_html()
         return bundle
 
+    def _widget_bundle(self) -> dict[str, Any]:
+        return self._repr_mimebundle_() or {}
+
+    def _catch_up(self) -> None:
+        """Ask the service once about every unfinished task shown (the watcher may not have looked since it
+        finished): what a headless run saves at the end of a cell is then current."""
+        if self.client is None:
+            return
+        views = [w for w in self.gallery.children if isinstance(w, TaskView)]
+        views += [v for w in self.gallery.children if isinstance(w, BatchView) for v in w.views]
+        for view in views:
+            if not view.task.done:
+                try:
+                    view.update(self.client.get_task(view.task.id).with_external_id(view.task.external_task_id))
+                except KlingError:
+                    continue  # the watcher keeps trying; the page shows the last state known
+
+    def _ipython_display_(self) -> None:
+        """Shown with a display id, so that a run with no front end (``nbconvert --execute``) saves the
+        tasks that arrive after this cell ran in the fallback (see ``_publish``)."""
+        self._fallback.show()
+
     def _static_html(self) -> str:
-        prompt = self.prompt_box.value.strip()
+        """The form as it was (its pictures, prompt and options) and every task shown, each with its
+        video: what a saved notebook or an exported page shows where no widget script runs."""
         options = self.options
+        pictures = "".join(_static_picture(item) for item in self.image_picker.images)
+        prompt = self.prompt_box.value.strip()
+        settings = f"{options.model_name} · {options.mode} · {options.duration} s · {options.aspect_ratio}"
         form = (
-            f"<div>Prompt: <i>{esc(prompt)}</i> · {options.mode} · {options.duration} s · {options.aspect_ratio} · "
-            f"{len(self.image_picker.images)} picture(s)</div>"
-            if prompt
-            else ""
+            (f'<div style="display:flex;gap:6px;margin:6px 0">{pictures}</div>' if pictures else "")
+            + (f"<div>Prompt: <i>{esc(prompt)}</i></div>" if prompt else "")
+            + f'<div style="color:#666">{esc(settings)}</div>'
         )
-        tasks = "".join(task._repr_html_() for task in self.tasks)
+        tasks = []
+        for widget in self.gallery.children:
+            if isinstance(widget, TaskView):
+                tasks.append(widget.static_html())
+            elif isinstance(widget, BatchView):
+                tasks += [view.static_html() for view in widget.views]
+        results = "".join(f'<div style="margin-top:8px">{html}</div>' for html in tasks)
         return (
             '<div class="kling-widgets-static" style="font-size:13px;border:1px solid #ddd;border-radius:8px;'
-            'padding:8px 10px"><b>Kling · multi-image to video</b> — an interactive form: run the notebook with '
-            f"a live kernel to use it.{form}{tasks}</div>"
+            'padding:8px 10px"><b>Kling · multi-image to video</b> <span style="color:#666">— the form as it was '
+            f"when the notebook ran; run it with a live kernel to use it.</span>{form}{results}</div>"
         )
 
     def close(self) -> None:
@@ -291,7 +335,10 @@ class MultiImageToVideo(widgets.VBox):
             self._reason("Sending the request…")
         elif problems:
             reasons = "; ".join(_plain(p) for p in problems if p.field != "client")
-            self._reason(f"To generate: {reasons}" if reasons else "", "error")
+            # Only what is still to do (no pictures, no prompt yet) is a plain hint: an untouched form is not
+            # an error. Something wrong in what was entered (too long, a bad address) is.
+            kind = "hint" if all(_still_to_do(p) for p in problems if p.field != "client") else "error"
+            self._reason(f"To generate: {reasons}" if reasons else "", kind)
         else:
             self._reason(self._cost_hint(requests))
 
@@ -386,10 +433,22 @@ class MultiImageToVideo(widgets.VBox):
     def _on_originals(self, change: dict[str, Any]) -> None:
         self.image_picker.max_side = None if change["new"] else DEFAULT_MAX_SIDE
 
+    def _sweep_words(self, requests: list[VideoRequest], *, counted: bool = True) -> str:
+        """What a sweep makes, in the form's words: '4 videos: Standard and Pro × 5 s and 10 s' (or, for
+        the title of its card, which counts the tasks itself, 'Sweep: Standard and Pro × 5 s and 10 s')."""
+        axes = []
+        if len({r.prompt for r in requests}) > 1:
+            axes.append(f"{len({r.prompt for r in requests})} prompt lines")
+        if len({r.mode for r in requests}) > 1:
+            axes.append("Standard and Pro")
+        if len({r.duration for r in requests}) > 1:
+            axes.append("5 s and 10 s")
+        return (f"{len(requests)} videos" if counted else "Sweep") + (f": {' × '.join(axes)}" if axes else "")
+
     def _cost_hint(self, requests: list[VideoRequest]) -> str:
         units = estimate_units(requests)
         count = (
-            f"{len(requests)} tasks"
+            self._sweep_words(requests)
             if len(requests) > 1
             else f"one {self.options.mode} task of {self.options.duration} s"
         )
@@ -460,13 +519,13 @@ class MultiImageToVideo(widgets.VBox):
         if len(requests) > 1:
             units = estimate_units(requests)
             self._say(
-                f"{len(requests)} requests sent as one batch (about {units:g} units), one at a time under your "
-                "account's limit — follow them below.",
+                f"{self._sweep_words(requests)} queued (about {units_words(units)}): each is its own task, sent "
+                "one at a time under your account's limit — follow them below.",
                 "ok",
             )
         click.items = self.queue.add(requests)
         if click.sweep:
-            click.view = BatchView(self.queue, items=click.items, title=f"Sweep of {len(requests)}")
+            click.view = BatchView(self.queue, items=click.items, title=self._sweep_words(requests, counted=False))
             self.gallery.add_widget(click.view)
         self._on_queue(self.queue)
         return future
@@ -519,6 +578,7 @@ class MultiImageToVideo(widgets.VBox):
                 )
                 view.update(item.task)
                 self._say(f"Task {item.task.id} created — following it below.", "ok")
+            self._fallback.refresh()
         if item.task is not None:
             for callback in list(self._callbacks):
                 try:
@@ -557,6 +617,7 @@ class MultiImageToVideo(widgets.VBox):
             view.update(update.task, update.problem)
         if update.final:
             self._refresh_history_soon()
+            self._fallback.refresh()
 
     def _refresh_history_soon(self) -> None:
         """Read the journal again for the history, at most every two seconds (not at every poll)."""
@@ -676,21 +737,35 @@ def _saved_upload(image: PreparedImage) -> str:
     return path.as_posix()
 
 
+def _static_picture(item: PreparedImage | str) -> str:
+    """A picture of the form in a static page: a small thumbnail, or the link it was given as."""
+    if isinstance(item, str):
+        return f'<span style="font-size:11px;color:#666">🔗 {esc(shorten(item, 60))}</span>'
+    encoded = base64.b64encode(item.thumbnail(96)).decode("ascii")
+    return (
+        f'<img src="data:image/jpeg;base64,{encoded}" alt="{esc(item.source)}" title="{esc(item.source)}" '
+        'style="width:72px;height:72px;object-fit:cover;border-radius:4px">'
+    )
+
+
 def _variations(app: MultiImageToVideo) -> widgets.HBox:
     """Three checkboxes that make one click a sweep, linked to the bundle's traits."""
     boxes = []
     for trait, label in (
-        ("both_modes", "both modes (std and pro)"),
-        ("both_durations", "both durations (5 s and 10 s)"),
-        ("prompt_per_line", "one video per prompt line"),
+        ("both_modes", "Both modes: a video in Standard and one in Pro"),
+        ("both_durations", "Both durations: 5 s and 10 s"),
+        ("prompt_per_line", "One video per line of the prompt"),
     ):
         box = widgets.Checkbox(
             description=label, indent=False, layout=widgets.Layout(width="auto", margin="0 14px 0 0")
         )
         traitlets.link((app, trait), (box, "value"))
         boxes.append(box)
-    label = widgets.HTML('<div style="font-weight:600;padding-top:5px;width:100px">Variations</div>')
-    return widgets.HBox([label, *boxes], layout=widgets.Layout(margin="2px 0", flex_flow="row wrap"))
+    label = widgets.HTML(
+        '<div class="kw-label">Variations</div>', layout=widgets.Layout(width="100px", min_width="100px")
+    )
+    choices = widgets.HBox(boxes, layout=widgets.Layout(flex_flow="row wrap", flex="1 1 0", min_width="0"))
+    return widgets.HBox([label, choices], layout=widgets.Layout(margin="2px 0", align_items="flex-start"))
 
 
 def _words_for(item: BatchItem) -> tuple[str, str]:
@@ -705,6 +780,13 @@ def _words_for(item: BatchItem) -> tuple[str, str]:
     if isinstance(error, KlingError):
         return f"Could not send the request: {error}", "error"
     return f"Not created: {item.error or item.state}", "error"
+
+
+def _still_to_do(problem: Problem) -> bool:
+    """A problem of a form not yet filled in (no pictures, no prompt), not of something entered wrong."""
+    return (problem.field == "images" and not problem.value) or (
+        problem.field == "prompt" and problem.message.startswith("is required")
+    )
 
 
 def _plain(problem: Problem) -> str:

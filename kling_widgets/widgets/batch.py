@@ -12,6 +12,7 @@ import traitlets
 
 from ..batch import Batch, BatchItem, estimate_units, tally
 from ..models import units_words
+from ._publish import detach
 from ._style import esc, request_label, stylesheet
 from .status import TaskView
 
@@ -30,6 +31,7 @@ class BatchView(widgets.VBox):
 
     summary = traitlets.Unicode("", help="The counts, the estimate and the units charged, in words.")
 
+    @detach
     def __init__(self, batch: Batch, *, items: list[BatchItem] | None = None, title: str = "", **kwargs: Any) -> None:
         self.batch = batch
         self._items = items
@@ -98,6 +100,7 @@ class BatchView(widgets.VBox):
         title = f"<b>{esc(self._title)}</b> · " if self._title else ""
         self._header.value = f'<div>{title}<span class="kw-hint">{esc(self.summary)}</span></div>'
 
+    @detach
     def _draw(self, items: list[BatchItem]) -> None:
         changed = False
         with self._lock:

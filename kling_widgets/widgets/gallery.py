@@ -23,7 +23,9 @@ import traitlets
 
 from ..images import is_url
 from ..models import units_words
+from ._publish import detach
 from ._style import esc, shorten, stylesheet
+from .a11y import accessibility, named
 
 if TYPE_CHECKING:
     from ..client import KlingClient
@@ -56,6 +58,7 @@ class HistoryGallery(widgets.VBox):
     status = traitlets.Unicode("", help="Show entries of this status only (succeeded, failed, running…); empty: all.")
     page = traitlets.Int(0, help="The page shown, from 0.")
 
+    @detach
     def __init__(
         self,
         history: TaskHistory,
@@ -73,21 +76,29 @@ class HistoryGallery(widgets.VBox):
         self._thumbs: dict[str, bytes] = {}
         self._poster_queue: list[tuple[str, VideoPlayer]] = []
         self._poster_thread: threading.Thread | None = None
-        self.search = widgets.Text(placeholder="Search prompts and ids…", layout=widgets.Layout(width="260px"))
-        self.status_filter = widgets.Dropdown(options=STATUS_FILTERS, layout=widgets.Layout(width="170px"))
-        self.previous_button = widgets.Button(icon="chevron-left", tooltip="Newer", layout=widgets.Layout(width="36px"))
-        self.next_button = widgets.Button(icon="chevron-right", tooltip="Older", layout=widgets.Layout(width="36px"))
-        self.refresh_button = widgets.Button(
-            icon="refresh", tooltip="Read the journal again", layout=widgets.Layout(width="36px")
+        self.search = named(
+            widgets.Text(
+                placeholder="Search prompts and ids…",
+                layout=widgets.Layout(width="auto", flex="1 1 180px", max_width="260px", min_width="0"),
+            ),
+            "Search the history",
         )
+        self.status_filter = named(
+            widgets.Dropdown(options=STATUS_FILTERS, layout=widgets.Layout(width="170px")), "Show generations that are"
+        )
+        self.previous_button = _icon_button("chevron-left", "Newer generations (previous page)")
+        self.next_button = _icon_button("chevron-right", "Older generations (next page)")
+        self.refresh_button = _icon_button("refresh", "Read the journal again")
         self._where = widgets.HTML()
+        self._where.add_class("kw-live")
         self._cards = widgets.Box(layout=widgets.Layout(display="flex", flex_flow="row wrap", margin="6px 0 0 0"))
         bar = widgets.HBox(
             [self.search, self.status_filter, self.previous_button, self._where, self.next_button, self.refresh_button],
             layout=widgets.Layout(align_items="center", flex_flow="row wrap"),
         )
-        super().__init__([stylesheet(), bar, self._cards], **kwargs)
+        super().__init__([stylesheet(), accessibility(), bar, self._cards], **kwargs)
         self.add_class("kw-history")
+        self.add_class("kw-part")
         traitlets.link((self, "query"), (self.search, "value"))
         traitlets.link((self, "status"), (self.status_filter, "value"))
         self.previous_button.on_click(lambda _: self._turn(-1))
@@ -158,6 +169,7 @@ class HistoryGallery(widgets.VBox):
     def _turn(self, step: int) -> None:
         self.page = min(max(0, self.page + step), self.pages - 1)
 
+    @detach
     def _render(self, _: object = None) -> None:
         entries = self.entries
         pages = max(1, -(-len(entries) // self.page_size))
@@ -229,13 +241,13 @@ class HistoryGallery(widgets.VBox):
             )
         )
         if self._reuse:
-            reuse = widgets.Button(
-                description="Reuse", icon="redo", tooltip="Load this prompt, these settings and pictures into the form",
-                layout=widgets.Layout(width="90px", height="26px"),
-            )  # fmt: skip
+            reuse = named(
+                widgets.Button(description="Reuse", icon="redo", layout=widgets.Layout(width="90px", height="26px")),
+                f"Reuse: load “{shorten(entry.prompt or '', 40)}”, its settings and pictures into the form",
+            )
             reuse.on_click(lambda _, e=entry: self._reused(e))
             children.append(reuse)
-        card = widgets.VBox(children, layout=widgets.Layout(width="300px"))
+        card = widgets.VBox(children, layout=widgets.Layout(width="300px", max_width="100%"))
         card.add_class("kw-card")
         return card
 
@@ -373,9 +385,16 @@ def _download_links(entry: HistoryEntry) -> str:
     return f'<a download="{esc(name)}.json" href="data:application/json;base64,{sidecar}">settings (JSON)</a>'
 
 
+def _icon_button(icon: str, name: str) -> widgets.Button:
+    """A button showing only an icon, named for screen readers by what it does."""
+    button = named(widgets.Button(icon=icon, layout=widgets.Layout(width="36px")), name)
+    button.add_class("kw-icon")
+    return button
+
+
 def _copy_button(text: str) -> str:
     value = esc(json.dumps(text))
     return (
-        f'<button class="kw-copy" title="Copy the task id" '
+        f'<button class="kw-copy" title="Copy the task id" aria-label="Copy the task id" '
         f"onclick='navigator.clipboard && navigator.clipboard.writeText({value})'>copy</button>"
     )

@@ -9,7 +9,9 @@ import traitlets
 
 from ..errors import Problem
 from ..models import MAX_PROMPT_CHARS, text_problems
+from ._publish import detach
 from ._style import stylesheet, title
+from .a11y import accessibility, named
 
 PLACEHOLDER = "Describe the video: who is in it, what happens, where, and how the camera moves."
 NEGATIVE_PLACEHOLDER = "Optional: what to avoid (blur, distorted hands, text on screen…)"
@@ -21,21 +23,26 @@ class PromptBox(widgets.VBox):
     value = traitlets.Unicode("", help="The prompt: what the video should show (at most 2500 characters).")
     negative_prompt = traitlets.Unicode("", help="What the video should avoid (optional, at most 2500 characters).")
 
+    @detach
     def __init__(self, value: str = "", negative_prompt: str = "", **kwargs: Any) -> None:
-        self.prompt_area = widgets.Textarea(
-            placeholder=PLACEHOLDER, rows=4, continuous_update=True, layout=widgets.Layout(width="100%")
+        self.prompt_area = named(
+            widgets.Textarea(
+                placeholder=PLACEHOLDER, rows=4, continuous_update=True, layout=widgets.Layout(width="100%")
+            ),
+            "Prompt",
         )
-        self.negative_area = widgets.Textarea(
-            placeholder=NEGATIVE_PLACEHOLDER,
-            rows=2,
-            continuous_update=True,
-            layout=widgets.Layout(width="100%"),
+        self.negative_area = named(
+            widgets.Textarea(
+                placeholder=NEGATIVE_PLACEHOLDER, rows=2, continuous_update=True, layout=widgets.Layout(width="100%")
+            ),
+            "Negative prompt",
         )
         self._prompt_count = widgets.HTML()
         self._negative_count = widgets.HTML()
         super().__init__(
             [
                 stylesheet(),
+                accessibility(),
                 title("Prompt"),
                 self.prompt_area,
                 self._prompt_count,
@@ -45,6 +52,7 @@ class PromptBox(widgets.VBox):
             ],
             **kwargs,
         )
+        self.add_class("kw-part")
         traitlets.link((self, "value"), (self.prompt_area, "value"))
         traitlets.link((self, "negative_prompt"), (self.negative_area, "value"))
         self.observe(self._count, names=["value", "negative_prompt"])

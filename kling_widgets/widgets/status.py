@@ -15,13 +15,15 @@ import ipywidgets as widgets
 import traitlets
 
 from ..images import is_url
-from ..models import Task, TaskStatus, is_known_status, units_words
+from ..models import EmbeddedVideo, Task, TaskStatus, is_known_status, units_words
+from ._publish import detach
 from ._style import esc, message_html, stylesheet
 
 if TYPE_CHECKING:
     from ..client import KlingClient
     from .video import VideoPlayer
 
+MAX_EMBEDDED = 12_000_000  # a video carried in a saved page; the simulator's are ~10-100 KB
 _STATUS_WORDS = {
     TaskStatus.SUBMITTED: ("submitted", "Submitted — waiting in the queue"),
     TaskStatus.PROCESSING: ("processing", "Generating"),
@@ -46,6 +48,7 @@ class TaskView(widgets.VBox):
     task = traitlets.Instance(Task, help="The task as last seen.")
     problem = traitlets.Unicode("", help="A problem watching the task (network trouble, deadline), in words.")
 
+    @detach
     def __init__(
         self,
         task: Task,
@@ -94,9 +97,21 @@ class TaskView(widgets.VBox):
         notebook on GitHub, nbconvert's HTML of a notebook saved without widget state)."""
         bundle: dict[str, Any] | None = super()._repr_mimebundle_(**kwargs)
         if bundle is not None:
-            label = f"<div><b>{esc(self.label)}</b></div>" if self.label else ""
-            bundle["text/html"] = label + self.task._repr_html_()
+            bundle["text/html"] = self.static_html()
         return bundle
+
+    def static_html(self) -> str:
+        """The card as plain HTML, for a saved notebook or an exported page: a video no reader could load
+        by its link (the simulator's, on the kernel's loopback) travels in the page itself."""
+        label = f"<div><b>{esc(self.label)}</b></div>" if self.label else ""
+        player = self.player
+        if player is not None and player.via_kernel:
+            data = player.load()  # read by the kernel once; the player sends the same bytes to a live page
+            if data is not None and len(data) <= MAX_EMBEDDED:
+                return label + EmbeddedVideo(self.task, data)._repr_html_()
+            if player.error:
+                return label + self.task._repr_html_() + message_html(player.error, "warning")
+        return label + self.task._repr_html_()
 
     def update(self, task: Task, problem: str | None = None) -> None:
         """Show a newer state of the task (and a watching problem, or clear it)."""
@@ -160,6 +175,7 @@ class TaskView(widgets.VBox):
             self._video_url = task.video_url
             self._show_video(task)
 
+    @detach
     def _show_video(self, task: Task) -> None:
         """The player: the link where the browser can load it, else the bytes through the kernel (the
         simulator on the kernel's loopback, seen from a browser on another machine)."""
@@ -201,6 +217,7 @@ class TaskGallery(widgets.VBox):
 
     children: tuple[Any, ...]  # the Box trait, typed for the checker
 
+    @detach
     def __init__(self, **kwargs: Any) -> None:
         self._views: dict[str, TaskView] = {}
         self._lock = threading.Lock()

@@ -22,6 +22,7 @@ import anywidget
 import traitlets
 
 from ..playback import VideoUnavailable, video_source
+from ._publish import detach
 
 if TYPE_CHECKING:
     from ..client import KlingClient
@@ -183,6 +184,7 @@ class VideoPlayer(anywidget.AnyWidget):
     loop = traitlets.Bool(False).tag(sync=True)
     muted = traitlets.Bool(False).tag(sync=True)
 
+    @detach
     def __init__(
         self,
         src: str = "",
