@@ -63,6 +63,9 @@ body[data-jp-theme-light="false"] :is(.kw-root, .kw-part, .kw-task) {
 .kw-error { color: var(--kw-error); font-size: 12px; line-height: 1.4; }
 .kw-warning { color: var(--kw-warn); font-size: 12px; line-height: 1.4; }
 .kw-ok { color: var(--kw-ok); font-size: 12px; }
+/* Read by screen readers, not shown: the usual visually-hidden pattern. */
+.kw-sr-only { position: absolute !important; width: 1px; height: 1px; margin: -1px; padding: 0; overflow: hidden;
+  clip: rect(0 0 0 0); white-space: nowrap; border: 0; }
 .kw-label { font-weight: 600; padding-top: 5px; color: var(--kw-fg); }
 .kw-card { border: 1px solid var(--kw-border); border-radius: 6px; padding: 6px;
            margin: 0 8px 8px 0; background: var(--kw-bg); overflow: hidden; box-sizing: border-box; max-width: 100%; }

@@ -45,6 +45,7 @@ class BatchView(widgets.VBox):
         self._estimated: tuple[int, float] = (-1, 0.0)
         self._seen: dict[int, tuple[object, ...]] = {}  # what each card shows, so unchanged ones send nothing
         self._header = widgets.HTML()
+        self._header.add_class("kw-live")  # the counts are read out as they change (widgets/a11y.py)
         self.progress = widgets.FloatProgress(min=0, max=1, layout=widgets.Layout(width="100%", height="12px"))
         self._grid = widgets.Box(layout=widgets.Layout(display="flex", flex_flow="row wrap", margin="6px 0 0 0"))
         super().__init__([stylesheet(), self._header, self.progress, self._grid], **kwargs)

@@ -61,6 +61,11 @@ class TaskView(widgets.VBox):
     ) -> None:
         self.client, self.label, self.compact, self.aspect_ratio = client, label, compact, aspect_ratio
         self._header = widgets.HTML()
+        # What a screen reader says as the task moves (status, progress, the reason of a failure), politely;
+        # not the header itself, whose elapsed time changes at every poll (widgets/a11y.py, kw-live).
+        self._spoken = widgets.HTML()
+        self._spoken.add_class("kw-live")
+        self._spoken.add_class("kw-sr-only")
         self.progress = widgets.FloatProgress(min=0, max=100, layout=widgets.Layout(width="100%", height="14px"))
         self._message = widgets.HTML()
         self._media = widgets.Box()
@@ -79,7 +84,8 @@ class TaskView(widgets.VBox):
         self._video_url: str | None = None
         self.player: VideoPlayer | None = None
         super().__init__(
-            [stylesheet(), self._header, self.progress, self._message, self._media, self._actions], **kwargs
+            [stylesheet(), self._header, self._spoken, self.progress, self._message, self._media, self._actions],
+            **kwargs,
         )
         self.add_class("kw-task")
         if compact:  # a card in a grid (BatchView): narrower, the video smaller
@@ -159,6 +165,8 @@ class TaskView(widgets.VBox):
             f'<span class="kw-hint">{esc(elapsed_text(task))}</span></div>'
             f'<div class="kw-hint">task <span class="kw-mono">{esc(task.id)}</span>{ext}{esc(units)}</div>'
         )
+        failure = f": {task.error}" if task.status is TaskStatus.FAILED and task.error else ""
+        self._spoken.value = esc(f"{self.label or 'Task ' + task.id}: {words}{failure}")
         self.progress.value = _progress_value(task)
         self.progress.bar_style = {"succeeded": "success", "failed": "danger"}.get(task.status.value, "info")
         self.progress.layout.display = "none" if task.status is TaskStatus.SUCCEEDED else None
