@@ -65,7 +65,7 @@ CONTRAST = r"""(root) => {
   };
   const results = [];
   const candidates = [...root.querySelectorAll('*')].filter((el) =>
-    (['INPUT', 'TEXTAREA', 'SELECT'].includes(el.tagName) && el.value) ||
+    (el.matches('input:not([type=checkbox]):not([type=radio]):not([type=file]), textarea, select') && el.value) ||
     [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim()));
   for (const el of candidates) {
     const style = getComputedStyle(el);

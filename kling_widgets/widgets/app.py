@@ -797,6 +797,8 @@ class _UploadMeter:
     """Shows how the upload goes beside the button: bytes sent of the total, and the rate."""
 
     def __init__(self, app: MultiImageToVideo) -> None:
+    if _still_to_do(problem) and problem.field == "prompt":
+        return "write a prompt describing the video you want"  # what to do, in the form's words
         self.app = app
         self.started = time.monotonic()
 
