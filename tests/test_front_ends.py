@@ -107,6 +107,9 @@ def generate_in(page: Any, picture: Path, shot: str) -> None:
     button = page.get_by_role("button", name="Generate video")
     expect(button).to_be_enabled(timeout=10_000)
     button.click()
+    card = page.locator(".kw-task").first
+    expect(card).to_be_visible(timeout=60_000)
+    expect(card).to_be_in_viewport(timeout=10_000)  # the new card is brought into view (it is below the form)
     expect(page.locator(".kw-task video")).to_have_count(1, timeout=60_000)
     expect_video_plays_and_saves(page, ".kw-task", shot)  # from the simulator on the kernel's loopback
 
@@ -206,6 +209,12 @@ def test_the_voila_app_plays_its_videos_across_restarts_with_only_the_server_rea
             expect_video_plays_and_saves(page, ".kw-history .kw-card")
             card.scroll_into_view_if_needed()
             page.screenshot(path=str(ARTIFACTS / "10-voila-history.png"))
+            page.set_viewport_size({"width": 1280, "height": 900})  # one column: the form is far above
+            card.get_by_role("button", name="Reuse").click()
+            prompt = page.locator("textarea[placeholder^='Describe the video']")
+            expect(prompt).to_have_value("The fox walks toward the sunset", timeout=20_000)
+            expect(prompt).to_be_in_viewport(timeout=10_000)  # the reloaded form is brought into view
+            page.screenshot(path=str(ARTIFACTS / "11-voila-reused.png"))
     finally:
         stop(server)
 

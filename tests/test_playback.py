@@ -146,3 +146,25 @@ def test_history_cards_show_a_poster_frame_and_say_when_a_video_is_gone(photo: b
     again = HistoryGallery(history)
     posters = [c.poster for card in again._cards.children for c in card.children if isinstance(c, VideoPlayer)]
     assert shown.poster in posters  # from the kept still, without reading the video again
+
+
+def test_a_new_card_and_a_reused_form_are_brought_into_view(client: KlingClient, photo: bytes) -> None:
+    from kling_widgets import MultiImageToVideo, TaskHistory
+
+    history = TaskHistory()
+    client.history = history
+    app = MultiImageToVideo(client, history=history, poll_interval=0.05)
+    told: list[dict[str, Any]] = []
+    app._reveal.widget.send = lambda content, buffers=None: told.append(content)  # what the page is told
+    app.image_picker.add(photo)
+    app.prompt_box.value = "a fox runs through snow"
+    future = app.submit()
+    assert future is not None and future.result(timeout=10) is not None
+    wait_for(lambda: bool(told))
+    view = app.gallery.views[0]
+    assert told[0]["kind"] == "reveal" and told[0]["css"] in view._dom_classes and told[0]["block"] == "nearest"
+    wait_for(lambda: bool(history.entries()) and history.entries()[0].status == "succeeded")
+    app.history_gallery.refresh()  # type: ignore[union-attr]
+    app.reuse(history.entries()[0])
+    assert told[-1]["css"] in app._form._dom_classes and told[-1]["block"] == "start"
+    app.close()

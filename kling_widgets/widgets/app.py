@@ -46,6 +46,7 @@ from .gallery import HistoryGallery
 from .images import ImagePicker
 from .options import OptionsPanel
 from .prompt import PromptBox
+from .reveal import Reveal
 from .status import TaskGallery, TaskView
 
 if TYPE_CHECKING:
@@ -171,8 +172,11 @@ class MultiImageToVideo(widgets.VBox):
         )
         # The saved page's picture of the form stays current while no front end renders it (a run by nbclient).
         self._fallback = StaticFallback(self._widget_bundle, self._static_html, self._catch_up)
-        results = widgets.VBox([title("Tasks"), self.gallery, *history_box, self._fallback.presence])
+        self._reveal = Reveal()  # a new card, or the form after Reuse, is scrolled into view and outlined
+        helpers = [self._fallback.presence, self._reveal.widget]
+        results = widgets.VBox([title("Tasks"), self.gallery, *history_box, *helpers])
         form.add_class("kw-column")
+        self._form = form
         results.add_class("kw-column")
         # Two columns that sit side by side when the page is wide enough, one above the other otherwise.
         columns = widgets.Box([form, results], layout=widgets.Layout(display="flex", flex_flow="row wrap"))
@@ -527,6 +531,7 @@ class MultiImageToVideo(widgets.VBox):
         if click.sweep:
             click.view = BatchView(self.queue, items=click.items, title=self._sweep_words(requests, counted=False))
             self.gallery.add_widget(click.view)
+            self._reveal.show(click.view)
         self._on_queue(self.queue)
         return future
 
@@ -578,6 +583,7 @@ class MultiImageToVideo(widgets.VBox):
                 )
                 view.update(item.task)
                 self._say(f"Task {item.task.id} created — following it below.", "ok")
+                self._reveal.show(view)
             self._fallback.refresh()
         if item.task is not None:
             for callback in list(self._callbacks):
@@ -682,6 +688,7 @@ class MultiImageToVideo(widgets.VBox):
             + " Nothing is sent until you press Generate.",
             "warning" if missing else "ok",
         )
+        self._reveal.show(self._form, block="start")
         return missing
 
     def _resume(self) -> None:
@@ -790,6 +797,8 @@ def _still_to_do(problem: Problem) -> bool:
 
 
 def _plain(problem: Problem) -> str:
+    if _still_to_do(problem) and problem.field == "prompt":
+        return "write a prompt describing the video you want"  # what to do, in the form's words
     return problem.message if problem.field in ("images", "client") else str(problem)
 
 
@@ -797,8 +806,6 @@ class _UploadMeter:
     """Shows how the upload goes beside the button: bytes sent of the total, and the rate."""
 
     def __init__(self, app: MultiImageToVideo) -> None:
-    if _still_to_do(problem) and problem.field == "prompt":
-        return "write a prompt describing the video you want"  # what to do, in the form's words
         self.app = app
         self.started = time.monotonic()
 

@@ -95,10 +95,11 @@ function render({ model, el }) {
       save.rel = "noopener";
     } else if (blob) {
       start.style.display = "none";
+      video.preload = "auto";  // the whole video is here already: no spinner waiting for more
       useSource(blob);
     } else if (model.get("autoload")) {
       start.style.display = "none";
-      want().then(useSource);
+      want().then((url) => { video.preload = "auto"; useSource(url); });
     } else {
       start.style.display = "";
     }
