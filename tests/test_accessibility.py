@@ -21,7 +21,7 @@ from PIL import Image
 from kling_widgets.simulator import Simulator
 from kling_widgets.simulator.samples import sample_jpeg
 
-from .test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, lab, run_cell  # noqa: F401 - lab is a fixture
+from .test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, lab, open_notebook, run_cell  # noqa: F401
 
 pytestmark = pytest.mark.browser
 NARROW = 470  # px of content: a laptop split in two, a phone held sideways
@@ -163,12 +163,7 @@ def page(lab: tuple[str, Path, Simulator]) -> Iterator[Any]:  # noqa: F811 - the
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 1400})
         try:
-            page.goto(url)
-            page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
-            expect(page.get_by_text("Python 3 (ipykernel) | Idle")).to_be_visible(timeout=60_000)
-            no_news = page.get_by_role("button", name="No", exact=True)
-            if no_news.is_visible():
-                no_news.click()
+            open_notebook(page, url)
             run_cell(page, 0)
             page.locator(".kw-root").wait_for(timeout=60_000)
             done = page.locator(".kw-root .kw-task .kw-badge-succeeded")

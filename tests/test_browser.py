@@ -164,6 +164,19 @@ def write_notebook(root: Path, sim: Simulator) -> None:
     nbformat.write(notebook, root / "demo.ipynb")
 
 
+def open_notebook(page: Any, url: str) -> None:
+    """Open the notebook in JupyterLab and wait for its kernel; JupyterLab's "get news?" toast is
+    answered (it would cover the screenshots)."""
+    from playwright.sync_api import expect
+
+    page.goto(url)
+    page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
+    expect(page.get_by_text("Python 3 (ipykernel) | Idle")).to_be_visible(timeout=60_000)
+    no_news = page.get_by_role("button", name="No", exact=True)
+    if no_news.is_visible():
+        no_news.click()
+
+
 def run_cell(page: Any, index: int) -> None:
     """Run one cell with Shift+Enter, again if the kernel was not yet listening the first time."""
     from playwright.sync_api import expect
@@ -197,12 +210,7 @@ def test_upload_prompt_option_submit_and_watch_the_video(lab: tuple[str, Path, S
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 1500})
         try:
-            page.goto(url)
-            page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
-            expect(page.get_by_text("Python 3 (ipykernel) | Idle")).to_be_visible(timeout=60_000)
-            no_news = page.get_by_role("button", name="No", exact=True)
-            if no_news.is_visible():
-                no_news.click()  # JupyterLab's "get news?" toast would cover the screenshots
+            open_notebook(page, url)
             run_cell(page, 0)
             upload = page.locator(".jp-OutputArea .widget-upload")
             upload.wait_for(timeout=60_000)
