@@ -12,6 +12,7 @@ from PIL import Image
 
 from kling_widgets import KlingClient, MultiImageToVideo
 from kling_widgets.simulator import Simulator
+from kling_widgets.widgets._state import synced_state
 from kling_widgets.widgets._style import CSS
 from kling_widgets.widgets.images import ACCEPT, FORMATS, ImagePicker
 from kling_widgets.widgets.options import OptionsPanel
@@ -163,3 +164,16 @@ def test_colours_come_from_the_theme_with_lighter_shades_in_the_dark() -> None:
     assert not hard, hard  # text colours are theme variables (or ours, set per theme), not fixed hex
     options = OptionsPanel()
     assert "kw-part" in classes(options)
+
+
+def test_the_stylesheet_and_the_helper_are_held_once_however_many_parts_show_them(sim: Simulator, photo: bytes) -> None:
+    app = MultiImageToVideo(KlingClient(sim.api_key, base_url=sim.url))
+    try:
+        state = synced_state(app)
+        assert sum("<style>" in str(s.get("value", "")) for s in state.values()) == 1
+        assert sum("__klingWidgetsA11y" in str(s.get("_esm", "")) for s in state.values()) == 1
+        sheet = app.children[0]
+        sheet.close()  # closed (a kernel's cleanup): the next part gets a live one
+        assert OptionsPanel().children[0] is not sheet
+    finally:
+        app.close()

@@ -3,9 +3,14 @@ bundled. The stylesheet rides in an HTML widget (``<style>``), the way ipywidget
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import ipywidgets as widgets
 
 from ..models import VideoRequest, escape_html
+
+W = TypeVar("W", bound=widgets.Widget)
 
 # Colours come from JupyterLab's theme variables (Notebook 7 and Voila's lab template carry them too), with
 # fallbacks for a page without them. A few of the theme's own shades are too faint for small text on one
@@ -133,8 +138,20 @@ body[data-jp-theme-light="false"] :is(.kw-task, .kw-card, .kw-part) a { color: v
 """
 
 
+_SHARED: dict[str, Any] = {}
+
+
+def shared(key: str, make: Callable[[], W]) -> W:
+    """One widget for the whole kernel, shown in every part that asks for it: each part draws it, the
+    page's state (and a saved notebook) holds it once. Made again if it was closed."""
+    widget = _SHARED.get(key)
+    if widget is None or widget.comm is None:
+        widget = _SHARED[key] = make()
+    return widget  # type: ignore[no-any-return]
+
+
 def stylesheet() -> widgets.HTML:
-    return widgets.HTML(CSS, layout=widgets.Layout(display="none"))
+    return shared("stylesheet", lambda: widgets.HTML(CSS, layout=widgets.Layout(display="none")))
 
 
 esc = escape_html  # one HTML escape for the package (kept in models: Task renders itself too)

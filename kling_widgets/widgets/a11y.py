@@ -26,6 +26,8 @@ from typing import Any, TypeVar
 
 import ipywidgets as widgets
 
+from ._style import shared
+
 SCOPE = ".kw-root, .kw-part, .kw-task"  # every part of this package marks its root with one of these
 ESM = (
     f"const SCOPE = {SCOPE!r};\n"
@@ -127,8 +129,9 @@ def _helper_class() -> type:
 
 
 def accessibility() -> Any:
-    """The front-end piece, to put (hidden) in a part's children: once per page is enough, any part may."""
-    return _helper_class()(layout=widgets.Layout(display="none"))
+    """The front-end piece, to put (hidden) in a part's children: once per page is enough, any part may
+    (one widget for the kernel, like the stylesheet)."""
+    return shared("accessibility", lambda: _helper_class()(layout=widgets.Layout(display="none")))
 
 
 W = TypeVar("W", bound=widgets.DOMWidget)
