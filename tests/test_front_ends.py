@@ -81,12 +81,13 @@ def browser_page(failure_shot: str, server: str) -> Iterator[Any]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1280, "height": 1400}, accept_downloads=True)
-        only_the_server(context, server)
+        refused = only_the_server(context, server)
         page = context.new_page()
         try:
             yield page
         except Exception:
             page.screenshot(path=str(ARTIFACTS / failure_shot), full_page=True)
+            print("requests refused (not the Jupyter server):", refused)
             raise
         finally:
             browser.close()
@@ -220,6 +221,8 @@ def test_the_voila_app_plays_its_videos_across_restarts_with_only_the_server_rea
 
 
 def test_the_bundle_in_notebook_7(tmp_path: Path, picture: Path) -> None:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     token = secrets.token_hex(16)
     jupyter = Path(sys.executable).with_name("jupyter")
     with Simulator(processing_seconds=3) as sim:
@@ -242,7 +245,10 @@ def test_the_bundle_in_notebook_7(tmp_path: Path, picture: Path) -> None:
             with browser_page("failure-notebook7.png", f"127.0.0.1:{port}") as page:
                 page.goto(f"http://127.0.0.1:{port}/notebooks/demo.ipynb?token={token}")
                 page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
-                time.sleep(2)  # the kernel connects
+                choose = page.locator(".jp-Dialog").get_by_role("button", name="Select", exact=True)
+                with contextlib.suppress(PlaywrightTimeout):  # a slow kernel start makes Notebook 7 ask
+                    choose.wait_for(timeout=5_000)
+                    choose.click()
                 run_cell(page, 0)
                 generate_in(page, picture, "7-notebook-7.png")
         finally:
