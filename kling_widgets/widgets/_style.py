@@ -40,7 +40,6 @@ CSS = """
   --kw-pill-failed: #fdecea; --kw-pill-failed-fg: #b71c1c;
   --kw-pill-unknown: #f1f1f1; --kw-pill-unknown-fg: #4a4a4a;
   color: var(--kw-fg);
-  scrollbar-color: var(--jp-scrollbar-thumb-color-css, rgba(128, 128, 128, 0.6)) transparent;
 }
 body[data-jp-theme-light="false"] :is(.kw-root, .kw-part, .kw-task) {
   --kw-accent: var(--jp-brand-color0, #1976d2);
@@ -54,7 +53,7 @@ body[data-jp-theme-light="false"] :is(.kw-root, .kw-part, .kw-task) {
   --kw-pill-succeeded: #1c3321; --kw-pill-succeeded-fg: #a5d6a7;
   --kw-pill-failed: #3e1f1f; --kw-pill-failed-fg: #ef9a9a;
   --kw-pill-unknown: #333; --kw-pill-unknown-fg: #ddd;
-  scrollbar-color: rgba(200, 200, 200, 0.45) transparent;
+  scrollbar-color: rgba(200, 200, 200, 0.45) transparent;  /* a text area's scrollbar, light on dark */
 }
 .kw-root { max-width: 1840px; font-size: 13px; }
 .kw-columns { gap: 0 28px; align-items: flex-start; }

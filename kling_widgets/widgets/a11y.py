@@ -11,7 +11,8 @@ on the page, by class, and keeps it true as widgets redraw:
   (◀ ▶ ✕) are named by what they do, not by their glyph; icons inside buttons are hidden from readers; a
   button whose label the stylesheet draws (``--kw-name``) is named by it;
 - ``kw-live`` regions announce their changes politely (``aria-live="polite"``, ``role="status"``);
-- elements given ``kw-press`` (a thumbnail that opens a preview) are operated like buttons;
+- elements given ``kw-press`` (a thumbnail that opens a preview) are operated like buttons, and Escape
+  closes the preview;
 - progress bars are progress bars, with their value; keys typed inside a part are its own, never
   JupyterLab's notebook shortcuts (``data-lm-suppress-shortcuts``), so Enter presses the button that has
   focus instead of opening the cell for editing.
@@ -95,6 +96,10 @@ function install() {
   });
   // Enter or Space on a header or a kw-press element acts as a click, as on a button.
   document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") {  // Escape closes a picture's larger view
+      for (const box of document.querySelectorAll(".kw-preview-toggle:checked")) box.checked = false;
+      return;
+    }
     if (event.key !== "Enter" && event.key !== " ") return;
     const target = event.target;
     if (!(target instanceof Element) || !target.matches(PRESS)) return;
