@@ -276,19 +276,31 @@ def test_keyboard_screen_reader_dark_theme_and_narrow_pane(page: Any) -> None:
     page.locator(".lm-Menu-itemLabel", has_text=re.compile("^Theme$")).click()
     page.locator(".lm-Menu-itemLabel", has_text=re.compile("^JupyterLab Dark$")).click()
     page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'", timeout=20_000)
-    page.wait_for_timeout(500)  # the theme's stylesheet is swapped in: let it apply before measuring
+    page.wait_for_function(  # the theme's stylesheet is in: the bundle's text turned light
+        "(el) => +getComputedStyle(el).color.match(/[0-9.]+/g)[0] > 200", arg=root.element_handle(), timeout=20_000
+    )
     shoot(page, root, "a11y-dark.png")
     low = [r for r in page.evaluate(CONTRAST, root.element_handle()) if r["ratio"] < 4.5]
     assert not low, f"text under 4.5:1 in JupyterLab Dark: {low}"
 
-    # A narrow pane: 470 px of content.
+    # A narrow pane: 470 px of content, with everything open (Advanced, the code, the history).
+    advanced.focus()
+    page.keyboard.press("Enter")
+    show_code = page.get_by_role("button", name="Show code")
+    show_code.focus()
+    page.keyboard.press(" ")
+    expect(show_code).to_have_attribute("aria-pressed", "true")
+    expect(page.locator(".kw-code")).to_be_visible()
+    measure = "(el) => el.getBoundingClientRect().width"
     for _ in range(3):
-        width = page.evaluate("(el) => el.getBoundingClientRect().width", root.element_handle())
+        width = page.evaluate(measure, root.element_handle())
         if abs(width - NARROW) <= 2:
             break
         viewport = page.viewport_size
         page.set_viewport_size({"width": int(viewport["width"] - (width - NARROW)), "height": viewport["height"]})
-        page.wait_for_timeout(300)
+        page.wait_for_function(  # the notebook has laid itself out again at the new width
+            f"([el, before]) => Math.abs(({measure})(el) - before) > 0.5", arg=[root.element_handle(), width]
+        )
     assert abs(page.evaluate("(el) => el.getBoundingClientRect().width", root.element_handle()) - NARROW) <= 2
     problems = page.evaluate(OVERFLOW, root.element_handle())
     shoot(page, root, "a11y-narrow-dark.png")
