@@ -319,7 +319,7 @@ def video_html(src: str) -> str:
     """A plain ``<video>`` for HTML readers without widget JavaScript (saved and exported notebooks)."""
     return (
         f'<video src="{escape_html(src)}" controls preload="metadata" '
-        'style="max-width:560px;max-height:480px;display:block;margin-top:6px"></video>'
+        'style="max-width:min(560px, 100%);max-height:480px;display:block;margin-top:6px"></video>'
     )
 
 

@@ -288,7 +288,7 @@ def test_an_exported_tutorial_shows_its_video_with_no_network(tmp_path: Path) ->
         page = context.new_page()
         try:
             page.goto((tmp_path / "quickstart.html").as_uri())
-            form = page.locator(".kling-widgets-static")
+            form = page.locator(".kling-widgets-static").first  # the bundle (its parts inside)
             expect(form).to_be_visible(timeout=20_000)
             expect(form.locator("img")).to_have_count(2)  # the two sample pictures the form held
             expect(form.get_by_text("The fox walks to the lighthouse at sunset").first).to_be_visible()

@@ -178,3 +178,40 @@ class StaticFallback:
                 fallback.refresh()
 
         shell.events.register("post_run_cell", after_cell)
+
+
+class Published:
+    """A widget that reads well where no widget script runs (mix in before the ipywidgets base class):
+    its display data carries ``static_html()`` as ``text/html``, and once displayed at the end of a cell
+    it keeps that fallback current in a headless run (``catch_up()`` first brings what it shows up to
+    date: a task that finished since the last poll)."""
+
+    _fallback_: StaticFallback | None = None
+
+    def static_html(self) -> str:
+        """What a saved notebook or an exported page shows of the widget."""
+        raise NotImplementedError
+
+    def catch_up(self) -> None:
+        """Bring what is shown up to date before the saved picture is refreshed (nothing by default)."""
+
+    def refresh_static(self) -> None:
+        """Refresh the saved picture now, where it is shown and no front end renders it."""
+        if self._fallback_ is not None:
+            self._fallback_.refresh()
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
+        bundle: dict[str, Any] | None = super()._repr_mimebundle_(**kwargs)  # type: ignore[misc]
+        if bundle is not None:
+            bundle["text/html"] = self.static_html()
+        return bundle
+
+    def _ipython_display_(self) -> None:
+        """Shown with a display id, so that what arrives after this cell ran is saved by a headless run."""
+        if self._fallback_ is None:
+            fallback = StaticFallback(lambda: self._repr_mimebundle_() or {}, self.static_html, self.catch_up)
+            box: Any = self
+            with detached():  # the presence tells when a front end renders it
+                box.children = (*tuple(box.children), fallback.presence)
+            self._fallback_ = fallback
+        self._fallback_.show()

@@ -10,7 +10,6 @@ the form keeps its values whatever happens.
 
 from __future__ import annotations
 
-import base64
 import logging
 import re
 import threading
@@ -38,7 +37,7 @@ from ..errors import (
 from ..images import DEFAULT_MAX_SIDE, PreparedImage
 from ..models import MODES, Task, VideoRequest, units_words
 from ..watcher import TaskUpdate, TaskWatcher
-from ._publish import StaticFallback, detach
+from ._publish import Published, detach
 from ._style import esc, message_html, request_label, shorten, stylesheet, title
 from .a11y import accessibility
 from .batch import BatchView
@@ -72,7 +71,7 @@ class _Click:
     told_held: bool = False
 
 
-class MultiImageToVideo(widgets.VBox):
+class MultiImageToVideo(Published, widgets.VBox):
     """The whole bundle. ``client`` defaults to ``KlingClient()`` from the environment; ``history``
     journals submissions, shows past tasks and resumes what was unfinished."""
 
@@ -170,11 +169,8 @@ class MultiImageToVideo(widgets.VBox):
                 self._code,
             ]
         )
-        # The saved page's picture of the form stays current while no front end renders it (a run by nbclient).
-        self._fallback = StaticFallback(self._widget_bundle, self._static_html, self._catch_up)
         self._reveal = Reveal()  # a new card, or the form after Reuse, is scrolled into view and outlined
-        helpers = [self._fallback.presence, self._reveal.widget]
-        results = widgets.VBox([title("Tasks"), self.gallery, *history_box, *helpers])
+        results = widgets.VBox([title("Tasks"), self.gallery, *history_box, self._reveal.widget])
         form.add_class("kw-column")
         self._form = form
         results.add_class("kw-column")
@@ -203,48 +199,17 @@ class MultiImageToVideo(widgets.VBox):
         images, tasks = len(self.image_picker.images), len(self.tasks)
         return f"MultiImageToVideo(client={self.client!r}, images={images}, tasks={tasks})"
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
-        """The widget, plus a static HTML fallback for readers without widget JavaScript: what the form
-        held and the tasks shown when the cell ran (each as the task's own HTML)."""
-        bundle: dict[str, Any] | None = super()._repr_mimebundle_(**kwargs)
-        if bundle is not None:
-            bundle["text/html"] = self._static_html()
-        return bundle
-
-    def _widget_bundle(self) -> dict[str, Any]:
-        return self._repr_mimebundle_() or {}
-
-    def _catch_up(self) -> None:
+    def catch_up(self) -> None:
         """Ask the service once about every unfinished task shown (the watcher may not have looked since it
         finished): what a headless run saves at the end of a cell is then current."""
-        if self.client is None:
-            return
-        views = [w for w in self.gallery.children if isinstance(w, TaskView)]
-        views += [v for w in self.gallery.children if isinstance(w, BatchView) for v in w.views]
-        for view in views:
-            if not view.task.done:
-                try:
-                    view.update(self.client.get_task(view.task.id).with_external_id(view.task.external_task_id))
-                except KlingError:
-                    continue  # the watcher keeps trying; the page shows the last state known
+        for widget in self.gallery.children:
+            if isinstance(widget, (TaskView, BatchView)):
+                widget.catch_up()
 
-    def _ipython_display_(self) -> None:
-        """Shown with a display id, so that a run with no front end (``nbconvert --execute``) saves the
-        tasks that arrive after this cell ran in the fallback (see ``_publish``)."""
-        self._fallback.show()
-
-    def _static_html(self) -> str:
+    def static_html(self) -> str:
         """The form as it was (its pictures, prompt and options) and every task shown, each with its
         video: what a saved notebook or an exported page shows where no widget script runs."""
-        options = self.options
-        pictures = "".join(_static_picture(item) for item in self.image_picker.images)
-        prompt = self.prompt_box.value.strip()
-        settings = f"{options.model_name} · {options.mode} · {options.duration} s · {options.aspect_ratio}"
-        form = (
-            (f'<div style="display:flex;gap:6px;margin:6px 0">{pictures}</div>' if pictures else "")
-            + (f"<div>Prompt: <i>{esc(prompt)}</i></div>" if prompt else "")
-            + f'<div style="color:#666">{esc(settings)}</div>'
-        )
+        form = self.image_picker.static_html() + self.prompt_box.static_html() + self.options.static_html()
         tasks = []
         for widget in self.gallery.children:
             if isinstance(widget, TaskView):
@@ -584,7 +549,7 @@ class MultiImageToVideo(widgets.VBox):
                 view.update(item.task)
                 self._say(f"Task {item.task.id} created — following it below.", "ok")
                 self._reveal.show(view)
-            self._fallback.refresh()
+            self.refresh_static()
         if item.task is not None:
             for callback in list(self._callbacks):
                 try:
@@ -623,7 +588,7 @@ class MultiImageToVideo(widgets.VBox):
             view.update(update.task, update.problem)
         if update.final:
             self._refresh_history_soon()
-            self._fallback.refresh()
+            self.refresh_static()
 
     def _refresh_history_soon(self) -> None:
         """Read the journal again for the history, at most every two seconds (not at every poll)."""
@@ -742,17 +707,6 @@ def _saved_upload(image: PreparedImage) -> str:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(image.data)
     return path.as_posix()
-
-
-def _static_picture(item: PreparedImage | str) -> str:
-    """A picture of the form in a static page: a small thumbnail, or the link it was given as."""
-    if isinstance(item, str):
-        return f'<span style="font-size:11px;color:#666">🔗 {esc(shorten(item, 60))}</span>'
-    encoded = base64.b64encode(item.thumbnail(96)).decode("ascii")
-    return (
-        f'<img src="data:image/jpeg;base64,{encoded}" alt="{esc(item.source)}" title="{esc(item.source)}" '
-        'style="width:72px;height:72px;object-fit:cover;border-radius:4px">'
-    )
 
 
 def _variations(app: MultiImageToVideo) -> widgets.HBox:

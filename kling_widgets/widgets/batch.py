@@ -12,7 +12,7 @@ import traitlets
 
 from ..batch import Batch, BatchItem, estimate_units, tally
 from ..models import units_words
-from ._publish import detach
+from ._publish import Published, detach
 from ._style import esc, request_label, stylesheet
 from .status import TaskView
 
@@ -25,7 +25,7 @@ _PLACEHOLDER = {
 }
 
 
-class BatchView(widgets.VBox):
+class BatchView(Published, widgets.VBox):
     """``BatchView(batch)``: the whole batch; ``BatchView(batch, items=[...])``: some of its requests (the
     bundle shows each click's sweep as one)."""
 
@@ -66,6 +66,25 @@ class BatchView(widgets.VBox):
         """The TaskView of every request that has a task, in request order."""
         with self._lock:
             return [self._views[i] for i in sorted(self._views)]
+
+    def static_html(self) -> str:
+        """The summary and every card (each task with its video) for a saved notebook or an exported page."""
+        with self._lock:
+            cards = [self._cards[i.index] for i in self.items if i.index in self._cards]
+        cells = "".join(
+            '<div style="width:290px;border:1px solid #ddd;border-radius:8px;padding:6px 8px">'
+            f"{card.static_html() if isinstance(card, TaskView) else card.value}</div>"
+            for card in cards
+        )
+        title = f"<b>{esc(self._title)}</b> · " if self._title else ""
+        return (
+            f'<div class="kling-widgets-static" style="font-size:13px"><div>{title}{esc(self.summary)}</div>'
+            f'<div style="display:flex;flex-wrap:wrap;gap:8px;margin-top:6px">{cells}</div></div>'
+        )
+
+    def catch_up(self) -> None:
+        for view in self.views:
+            view.catch_up()
 
     def close(self) -> None:
         self.batch.on_update(self._on_batch, remove=True)

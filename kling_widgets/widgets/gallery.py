@@ -12,6 +12,7 @@ import base64
 import io
 import json
 import logging
+import re
 import threading
 from collections.abc import Callable
 from datetime import datetime
@@ -22,8 +23,9 @@ import ipywidgets as widgets
 import traitlets
 
 from ..images import is_url
-from ..models import units_words
-from ._publish import detach
+from ..models import units_words, video_html
+from ..playback import VideoUnavailable, poster_jpeg, video_source
+from ._publish import Published, detach
 from ._style import esc, shorten, stylesheet
 from .a11y import accessibility, named
 
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("kling_widgets")
 PAGE_SIZE = 12
+MAX_EMBEDDED = 12_000_000  # a video carried in a saved page; the simulator's are ~10-100 KB
 CARD_THUMB = 72  # px shown on a card (the kept thumbnail is 256 px; a smaller copy is sent)
 STATUS_FILTERS = (
     ("All", ""),
@@ -48,7 +51,7 @@ _RUNNING = ("sending", "submitted", "processing")
 Reuse = Callable[["HistoryEntry"], object]
 
 
-class HistoryGallery(widgets.VBox):
+class HistoryGallery(Published, widgets.VBox):
     """``HistoryGallery(history, client=None)``: the journal's entries, newest first, one page of cards
     at a time. ``entries`` is what the filters let through (all pages); ``query`` and ``status`` filter;
     ``page`` turns. ``on_reuse(callback)`` hears the Reuse button (the bundle loads the entry into its
@@ -193,6 +196,31 @@ class HistoryGallery(widgets.VBox):
         self._cards.children = tuple(self._card(entry) for entry in shown)
 
     def _card(self, entry: HistoryEntry) -> widgets.Widget:
+        status = _status_of(entry)
+        ids = entry.task_id or entry.external_task_id
+        id_html = f'task <span class="kw-mono" style="user-select:all">{esc(ids)}</span>'
+        children: list[widgets.Widget] = [widgets.HTML(self._card_head(entry))]
+        if status == "succeeded" and entry.video_url and is_url(entry.video_url):
+            children.append(self._player(entry, entry.video_url))
+        children.append(
+            widgets.HTML(
+                f'<div class="kw-hint" style="font-size:12px;line-height:1.4">{id_html}{_copy_button(ids)} '
+                f"{_download_links(entry)}</div>"
+            )
+        )
+        if self._reuse:
+            reuse = named(
+                widgets.Button(description="Reuse", icon="redo", layout=widgets.Layout(width="90px", height="26px")),
+                f"Reuse: load “{shorten(entry.prompt or '', 40)}”, its settings and pictures into the form",
+            )
+            reuse.on_click(lambda _, e=entry: self._reused(e))
+            children.append(reuse)
+        card = widgets.VBox(children, layout=widgets.Layout(width="300px", max_width="100%"))
+        card.add_class("kw-card")
+        return card
+
+    def _card_head(self, entry: HistoryEntry) -> str:
+        """The card's words and pictures: status, when, cost, prompt, settings, thumbnails, the reason."""
         settings = entry.settings or {}
         status = _status_of(entry)
         when = datetime.fromtimestamp(entry.submitted_at).strftime("%Y-%m-%d %H:%M") if entry.submitted_at else ""
@@ -217,13 +245,11 @@ class HistoryGallery(widgets.VBox):
             else ""
         )
         thumbs = "".join(self._thumb_html(image) for image in entry.images)
-        ids = entry.task_id or entry.external_task_id
         badge = (
             f'<span class="kw-badge kw-badge-{_BADGE.get(status, "unknown")}">{esc(_WORDS.get(status, status))}</span>'
         )
         prompt = esc(shorten(entry.prompt or "", 140))
-        id_html = f'task <span class="kw-mono" style="user-select:all">{esc(ids)}</span>'
-        html = widgets.HTML(
+        return (
             f'<div style="font-size:12px;line-height:1.4">'
             f'<div>{badge} <span class="kw-hint">{esc(when)}{esc(units)}</span></div>'
             f'<div style="margin:4px 0;font-weight:600" title="{esc(entry.prompt or "")}">{prompt}</div>'
@@ -231,25 +257,30 @@ class HistoryGallery(widgets.VBox):
             f'<div style="display:flex;gap:4px;margin-top:4px">{thumbs}</div>{reason}'
             "</div>"
         )
-        children: list[widgets.Widget] = [html]
-        if status == "succeeded" and entry.video_url and is_url(entry.video_url):
-            children.append(self._player(entry, entry.video_url))
-        children.append(
-            widgets.HTML(
-                f'<div class="kw-hint" style="font-size:12px;line-height:1.4">{id_html}{_copy_button(ids)} '
-                f"{_download_links(entry)}</div>"
+
+    def static_html(self) -> str:
+        """The page of cards shown, for a saved notebook or an exported page: each with its video, the
+        simulator's carried in the page (no reader could load its link)."""
+        cards = []
+        for entry in self.shown:
+            video = ""
+            url = entry.video_url or ""
+            if _status_of(entry) == "succeeded" and is_url(url):
+                source = video_source(url, self.client)
+                try:
+                    video = video_html(url) if source.url else _data_video(source.load(MAX_EMBEDDED))
+                except VideoUnavailable as problem:
+                    video = f'<div style="color:#8a5300">{esc(problem)}</div>'
+            ids = esc(entry.task_id or entry.external_task_id)
+            cards.append(
+                '<div style="width:300px;border:1px solid #ddd;border-radius:6px;padding:6px">'
+                f'{self._card_head(entry)}{video}<div style="font-size:11px;color:#666">task {ids}</div></div>'
             )
+        where = re.sub(r"<[^>]+>", "", self._where.value)
+        return (
+            f'<div class="kling-widgets-static" style="font-size:12px"><div style="color:#666">History · {where}'
+            f'</div><div style="display:flex;flex-wrap:wrap;gap:8px;margin-top:6px">{"".join(cards)}</div></div>'
         )
-        if self._reuse:
-            reuse = named(
-                widgets.Button(description="Reuse", icon="redo", layout=widgets.Layout(width="90px", height="26px")),
-                f"Reuse: load “{shorten(entry.prompt or '', 40)}”, its settings and pictures into the form",
-            )
-            reuse.on_click(lambda _, e=entry: self._reused(e))
-            children.append(reuse)
-        card = widgets.VBox(children, layout=widgets.Layout(width="300px", max_width="100%"))
-        card.add_class("kw-card")
-        return card
 
     def _player(self, entry: HistoryEntry, url: str) -> VideoPlayer:
         """The card's video: its poster frame at once (kept on disk once made), its bytes only when ▶
@@ -284,8 +315,6 @@ class HistoryGallery(widgets.VBox):
     def _make_posters(self) -> None:
         """Off the kernel's cell: read each video once, keep a still of it; a video that is gone is said
         so on its card at once, not at the first click."""
-        from ..playback import poster_jpeg
-
         while True:
             with self._lock:
                 if not self._poster_queue:
@@ -390,6 +419,10 @@ def _icon_button(icon: str, name: str) -> widgets.Button:
     button = named(widgets.Button(icon=icon, layout=widgets.Layout(width="36px")), name)
     button.add_class("kw-icon")
     return button
+
+
+def _data_video(data: bytes) -> str:
+    return video_html(f"data:video/mp4;base64,{base64.b64encode(data).decode('ascii')}")
 
 
 def _copy_button(text: str) -> str:

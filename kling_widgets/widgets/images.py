@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -14,7 +15,7 @@ import traitlets
 from ..errors import Problem, ValidationError
 from ..images import DEFAULT_MAX_SIDE, MAX_RATIO, Fit, PreparedImage, is_url, prepare_image
 from ..models import MAX_IMAGES
-from ._publish import detach
+from ._publish import Published, detach
 from ._style import esc, human_size, message_html, stylesheet
 from .a11y import accessibility, named
 from .drop import drop_zone
@@ -24,7 +25,7 @@ FORMATS = "JPEG, PNG, HEIC, WebP, AVIF, GIF, BMP, TIFF, JPEG 2000"  # what ACCEP
 THUMB = 128
 
 
-class ImagePicker(widgets.VBox):
+class ImagePicker(Published, widgets.VBox):
     """Pick 1-4 reference images; ``images`` holds the accepted ones, in the order they are sent."""
 
     images: traitlets.List[Any] = traitlets.List(
@@ -280,6 +281,16 @@ class ImagePicker(widgets.VBox):
             self.message = "\n".join(refused)
 
     # -- drawing -----------------------------------------------------------------------------------
+    def static_html(self) -> str:
+        """The pictures as small thumbnails (and why any was refused), for a saved notebook or an
+        exported page where no widget script runs."""
+        pictures = "".join(_static_picture(item) for item in self.images) or "no pictures yet"
+        refused = "".join(message_html(line) for line in self.message.split("\n"))
+        return (
+            f'<div class="kling-widgets-static"><div style="display:flex;gap:6px;margin:6px 0;color:#666">'
+            f"{pictures}</div>{refused}</div>"
+        )
+
     @detach
     def _render(self, _: object = None) -> None:
         count = len(self.images)
@@ -395,3 +406,14 @@ def _name_of(source: Any) -> str:
     if isinstance(source, PreparedImage):
         return source.source
     return "image"
+
+
+def _static_picture(item: PreparedImage | str) -> str:
+    """A picture in a static page: a small thumbnail, or the link it was given as."""
+    if isinstance(item, str):
+        return f'<span style="font-size:11px;color:#666">🔗 {esc(_shorten(item, 60))}</span>'
+    encoded = base64.b64encode(item.thumbnail(96)).decode("ascii")
+    return (
+        f'<img src="data:image/jpeg;base64,{encoded}" alt="{esc(item.source)}" title="{esc(item.source)}" '
+        'style="width:72px;height:72px;object-fit:cover;border-radius:4px">'
+    )

@@ -9,7 +9,7 @@ import traitlets
 
 from ..images import DEFAULT_MAX_SIDE
 from ..models import ASPECT_RATIOS, DURATIONS, MODE_HELP, MODEL_NAMES, MODES
-from ._publish import detach
+from ._publish import Published, detach
 from ._style import esc, stylesheet
 from .a11y import accessibility, named
 
@@ -20,7 +20,7 @@ _WRAP = widgets.Layout(flex_flow="row wrap", align_items="center")
 _FIELD = widgets.Layout(width="auto", flex="1 1 220px", max_width="420px", min_width="0")
 
 
-class OptionsPanel(widgets.VBox):
+class OptionsPanel(Published, widgets.VBox):
     """Model, mode, duration, aspect ratio, watermark, and (under "Advanced") callback URL and your own
     task id. ``negative_prompt`` is a trait here too; the bundle links it to the PromptBox field."""
 
@@ -130,6 +130,12 @@ class OptionsPanel(widgets.VBox):
             setattr(self, name, value)
         self._show_choices()
         self._show_mode_help()
+
+    def static_html(self) -> str:
+        """The settings in one line, for a saved notebook or an exported page."""
+        words = [self.model_name, self.mode, f"{self.duration} s", self.aspect_ratio]
+        words += ["watermark"] if self.watermark else []
+        return f'<div class="kling-widgets-static" style="color:#666">{esc(" · ".join(words))}</div>'
 
     def __repr__(self) -> str:
         return (

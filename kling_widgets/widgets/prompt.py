@@ -9,15 +9,15 @@ import traitlets
 
 from ..errors import Problem
 from ..models import MAX_PROMPT_CHARS, text_problems
-from ._publish import detach
-from ._style import stylesheet, title
+from ._publish import Published, detach
+from ._style import esc, stylesheet, title
 from .a11y import accessibility, named
 
 PLACEHOLDER = "Describe the video: who is in it, what happens, where, and how the camera moves."
 NEGATIVE_PLACEHOLDER = "Optional: what to avoid (blur, distorted hands, text on screen…)"
 
 
-class PromptBox(widgets.VBox):
+class PromptBox(Published, widgets.VBox):
     """``value`` is the prompt, ``negative_prompt`` the optional negative prompt."""
 
     value = traitlets.Unicode("", help="The prompt: what the video should show (at most 2500 characters).")
@@ -58,6 +58,11 @@ class PromptBox(widgets.VBox):
         self.observe(self._count, names=["value", "negative_prompt"])
         self.value, self.negative_prompt = value, negative_prompt
         self._count()
+
+    def static_html(self) -> str:
+        """The prompt (and what to avoid) as text, for a saved notebook or an exported page."""
+        avoid = f'<div style="color:#666">Avoid: {esc(self.negative_prompt)}</div>' if self.negative_prompt else ""
+        return f'<div class="kling-widgets-static"><div>Prompt: <i>{esc(self.value)}</i></div>{avoid}</div>'
 
     def __repr__(self) -> str:
         return f"PromptBox(value={self.value[:30]!r}, {len(self.value)} chars)"

@@ -6,6 +6,7 @@ prints or writes into an Output widget from a thread (ipykernel 7 would drop or 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
@@ -14,9 +15,10 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 import traitlets
 
+from ..errors import KlingError
 from ..images import is_url
 from ..models import EmbeddedVideo, Task, TaskStatus, is_known_status, units_words
-from ._publish import detach
+from ._publish import Published, detach
 from ._style import esc, message_html, stylesheet
 
 if TYPE_CHECKING:
@@ -42,7 +44,7 @@ def elapsed_text(task: Task, now: datetime | None = None) -> str:
     return f"took {text}" if task.done else f"{text} elapsed"
 
 
-class TaskView(widgets.VBox):
+class TaskView(Published, widgets.VBox):
     """One task, kept current by :meth:`update` (the bundle's watcher calls it)."""
 
     task = traitlets.Instance(Task, help="The task as last seen.")
@@ -98,14 +100,6 @@ class TaskView(widgets.VBox):
     def __repr__(self) -> str:
         return f"TaskView({self.task!r})"
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
-        """The widget, plus a static HTML fallback for readers without widget JavaScript (a saved
-        notebook on GitHub, nbconvert's HTML of a notebook saved without widget state)."""
-        bundle: dict[str, Any] | None = super()._repr_mimebundle_(**kwargs)
-        if bundle is not None:
-            bundle["text/html"] = self.static_html()
-        return bundle
-
     def static_html(self) -> str:
         """The card as plain HTML, for a saved notebook or an exported page: a video no reader could load
         by its link (the simulator's, on the kernel's loopback) travels in the page itself."""
@@ -118,6 +112,13 @@ class TaskView(widgets.VBox):
             if player.error:
                 return label + self.task._repr_html_() + message_html(player.error, "warning")
         return label + self.task._repr_html_()
+
+    def catch_up(self) -> None:
+        """Ask the service once how the task is (the watcher may not have looked since it finished)."""
+        if self.client is None or self.task.done:
+            return
+        with contextlib.suppress(KlingError):  # else the page shows the last state known
+            self.update(self.client.get_task(self.task.id).with_external_id(self.task.external_task_id))
 
     def update(self, task: Task, problem: str | None = None) -> None:
         """Show a newer state of the task (and a watching problem, or clear it)."""
