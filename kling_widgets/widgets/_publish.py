@@ -26,6 +26,8 @@ from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
+from ._front import front_end_class
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -80,18 +82,6 @@ export default { render };
 """
 
 
-@functools.cache
-def _presence_class() -> type:
-    import anywidget
-
-    class Presence(anywidget.AnyWidget):
-        """Invisible: tells the kernel that a front end renders the widget it sits in."""
-
-        _esm = PRESENCE_ESM
-
-    return Presence
-
-
 class StaticFallback:
     """Keeps the saved ``text/html`` of a widget's outputs current while no front end renders it.
 
@@ -114,7 +104,7 @@ class StaticFallback:
         self._seen = False
         self._lock = threading.Lock()
         with detached():
-            self.presence = _presence_class()()
+            self.presence = front_end_class("Presence", PRESENCE_ESM)()  # invisible: says it was rendered
         self.presence.on_msg(self._on_message)
         self._hooked = False
 

@@ -8,11 +8,11 @@ bundle on the page, so a bundle displayed twice scrolls each copy in its own pla
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import ipywidgets as widgets
 
+from ._front import front_end_class
 from ._publish import detached
 
 ESM = r"""
@@ -50,24 +50,13 @@ CSS = """
 """
 
 
-@functools.cache
-def _revealer_class() -> type:
-    import anywidget
-
-    class Revealer(anywidget.AnyWidget):
-        _esm = ESM
-        _css = CSS
-
-    return Revealer
-
-
 class Reveal:
     """``Reveal()``: put ``.widget`` in the bundle (it is invisible); ``show(target)`` scrolls every
     drawn copy of ``target`` into view and outlines it for a moment."""
 
     def __init__(self) -> None:
         with detached():
-            self.widget: Any = _revealer_class()()
+            self.widget: Any = front_end_class("Revealer", ESM, CSS)()
 
     def show(self, target: widgets.DOMWidget, *, block: str = "nearest") -> None:
         css = f"kw-reveal-{target.model_id[:12]}"
