@@ -8,7 +8,7 @@ PORT   ?= 8888
 # so the demo raises it. JupyterLab refuses to run as root unless told; containers and CI machines often are root.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: setup demo app test lint unit bench clean browser
+.PHONY: setup demo app test lint unit bench clean browser smoke
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,22 +42,31 @@ lint: setup
 	$(BIN)/ruff check kling_widgets tests benchmarks
 	$(BIN)/mypy
 
-# The browser tests need Chromium. When none is found, install one the way this machine allows: Debian's
-# package as root, otherwise Playwright's own build (its path is handed to the tests). Never skipped.
+# The browser tests need Chromium, and the shared-account tests a redis-server (started by the tests
+# themselves). When one is missing, install it the way this machine allows: Debian's packages as root,
+# otherwise Playwright's own Chromium build (its path is handed to the tests). Never skipped.
 CHROMIUM ?= /usr/bin/chromium
 browser: setup
-	@if [ -x "$(CHROMIUM)" ]; then :; \
+	@if [ -x "$(CHROMIUM)" ] && command -v redis-server >/dev/null; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		echo "Installing Debian's chromium for the browser tests"; \
+		echo "Installing Debian's chromium and redis-server for the tests"; \
 		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null; \
-	else \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core \
+			redis-server >/dev/null; \
+	elif [ ! -x "$(CHROMIUM)" ]; then \
 		echo "No $(CHROMIUM): installing Playwright's Chromium"; $(BIN)/python -m playwright install chromium; \
 	fi
+	@command -v redis-server >/dev/null || echo "No redis-server: the shared-account tests will fail (apt-get install redis-server)"
 
 test: lint browser
 	@if [ -x "$(CHROMIUM)" ]; then CHROMIUM="$(CHROMIUM)" $(BIN)/python -m pytest; \
 	else CHROMIUM="$$($(BIN)/python -c 'from playwright.sync_api import sync_playwright as p; m = p().start(); print(m.chromium.executable_path); m.stop()')" $(BIN)/python -m pytest; fi
+
+# One real, paid end-to-end check against the service your key points at (never part of `make test`):
+# the account is asked for free, the cost of one std 5 s video is said, and it is created only after you
+# type "yes"; the video lands in artifacts/smoke/. Credentials from the environment; without them, exit 2.
+smoke: setup
+	$(BIN)/python -m kling_widgets.smoke --out artifacts/smoke
 
 bench: setup
 	$(BIN)/python benchmarks/import_time.py
@@ -66,6 +75,7 @@ bench: setup
 	$(BIN)/python benchmarks/soak.py
 	$(BIN)/python benchmarks/watching.py
 	$(BIN)/python benchmarks/gallery.py
+	$(BIN)/python benchmarks/accounts.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache artifacts .demo

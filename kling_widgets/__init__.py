@@ -17,6 +17,7 @@ _WHERE = {
     "VideoRequest": "models",
     "Task": "models",
     "TaskStatus": "models",
+    "AccountStatus": "models",
     "PreparedImage": "images",
     "prepare_image": "images",
     "TaskHistory": "history",
@@ -80,6 +81,7 @@ if TYPE_CHECKING:
     from .history import TaskHistory as TaskHistory
     from .images import PreparedImage as PreparedImage
     from .images import prepare_image as prepare_image
+    from .models import AccountStatus as AccountStatus
     from .models import Task as Task
     from .models import TaskStatus as TaskStatus
     from .models import VideoRequest as VideoRequest

@@ -3,10 +3,11 @@
 ``Batch`` is the submission queue for scripts and for the bundle alike. Every intention gets its
 ``external_task_id`` and is journaled as *queued* before anything is sent (its pictures wait in the
 journal's private spool), so a kernel that dies halfway loses nothing and :meth:`Batch.resume` sends
-exactly what was never sent. Creates go out one at a time; the account's concurrency limit is given
-(``max_concurrent``) or learned from the first 1303 refusal, and further creates are held until one
-of the batch's tasks ends instead of hammering the service. Created tasks are followed by the one
-watcher of the process. A failed or refused request never stops the others.
+exactly what was never sent. Creates go out one at a time, each with a lease on one of the account's
+slots, shared with every other kernel of the same key (``account``): the limit is learned from the first
+1303 refusal (or capped by ``max_concurrent``), and further creates wait their turn until a task of the
+account ends instead of hammering the service. Created tasks are followed by the one watcher of the
+process. A failed or refused request never stops the others.
 
 ``sweep`` makes the product of a few axes (prompts, modes, durations…) from one request, and
 ``estimate_units`` says what a list of requests will cost before anything is sent.
@@ -23,9 +24,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .account import AccountSlots
 from .client import KlingClient, new_external_task_id
 from .errors import (
     BatchTimeoutError,
+    BudgetExceededError,
     CreateOutcomeUnknownError,
     KlingError,
     Problem,
@@ -136,6 +139,7 @@ class BatchItem:
     task: Task | None = None
     error: str | None = None
     exception: KlingError | None = field(default=None, repr=False)
+    lease: str | None = field(default=None, repr=False)  #: its slot of the account, from send to end
 
     @property
     def external_task_id(self) -> str:
@@ -152,7 +156,8 @@ class Batch:
     ``Batch(client, requests, max_concurrent=None, history=None)``; ``start()`` returns at once;
     ``wait()`` gives the final tasks in request order; ``tasks`` what exists so far; ``cancel()`` sends
     nothing more (what exists is still watched); ``Batch.resume(client, history)`` picks up after a
-    restart. ``history`` (else the client's) journals every intention before it is sent."""
+    restart. ``history`` (else the client's) journals every intention before it is sent. ``budget_units``:
+    the most the batch may send, by :func:`estimate_units` — over it, it refuses to start and sends nothing."""
 
     def __init__(
         self,
@@ -165,7 +170,10 @@ class Batch:
         name: str | None = None,
         rate_card: Mapping[tuple[str, str, int], float] | None = None,
         watcher: TaskWatcher | None = None,
+        budget_units: float | None = None,
     ) -> None:
+        if budget_units is not None and not budget_units >= 0:
+            raise ValidationError(Problem("budget_units", "must be a number of units, 0 or more", 0, budget_units))
         if max_concurrent is not None and max_concurrent < 1:
             raise ValidationError(
                 Problem("max_concurrent", "must be at least 1 (or None to learn it)", 1, max_concurrent)
@@ -177,10 +185,13 @@ class Batch:
         self.limit: int | None = max_concurrent  #: the account's limit as given or learned (1303)
         self.refusals_1303 = 0
         self.rate_card = rate_card
+        self.budget_units = budget_units  #: the most the batch may send, in estimated units (None: no limit)
         self.items: list[BatchItem] = [_item(index, request) for index, request in enumerate(requests)]
         self.estimate = estimate_units((i.request for i in self.items), rate_card)
         self.watcher = watcher or TaskWatcher(client, poll_interval=poll_interval, history=self.history)
         self.holding = False  #: True while a create waits for a slot (the account's limit is reached)
+        self.slots: AccountSlots | None = None  #: the account's slots, shared with its other kernels
+        self._shared = True  # False after a 1303 while the account's coordinator could not be reached
         self.on_progress: Callable[[int, int], None] | None = None  #: hears each upload: (bytes sent, total)
         self._cond = threading.Condition()
         self._listeners: list[Listener] = []
@@ -233,10 +244,13 @@ class Batch:
 
     # -- running it ----------------------------------------------------------------------------------
     def start(self) -> Batch:
-        """Journal every intention (queued), then send them on a background thread. Returns at once."""
+        """Journal every intention (queued), then send them on a background thread. Returns at once.
+        Over ``budget_units`` it refuses to start (:class:`BudgetExceededError`): nothing is sent."""
         with self._cond:
             if self._started:
                 return self
+            if self.budget_units is not None and self.estimate > self.budget_units:
+                raise BudgetExceededError(self.estimate, self.budget_units, what=f"this batch of {len(self.items)}")
             self._started = True
         self._journal_queued(self.items)
         self._ensure_sender()
@@ -244,12 +258,16 @@ class Batch:
 
     def add(self, requests: Iterable[VideoRequest]) -> list[BatchItem]:
         """Queue more requests (journaled at once); they are sent after those already queued, under the
-        same limit. A started batch sends them at once; the bundle keeps one batch as its queue."""
+        same limit. A started batch sends them at once; the bundle keeps one batch as its queue. Over
+        ``budget_units`` (with what the batch holds already) nothing is queued: :class:`BudgetExceededError`."""
         with self._cond:
             start = len(self.items)
             new = [_item(start + offset, request) for offset, request in enumerate(requests)]
+            more = estimate_units((i.request for i in new), self.rate_card)
+            if self.budget_units is not None and self.estimate + more > self.budget_units:
+                raise BudgetExceededError(more, self.budget_units, spent=self.estimate, what=f"{len(new)} more")
             self.items.extend(new)
-            self.estimate += estimate_units((i.request for i in new), self.rate_card)
+            self.estimate += more
             started = self._started
         if started:
             self._journal_queued(new)
@@ -257,7 +275,13 @@ class Batch:
         self._tell()
         return new
 
+    def _account(self) -> AccountSlots:
+        if self.slots is None:
+            self.slots = AccountSlots.for_client(self.client)
+        return self.slots
+
     def _ensure_sender(self) -> None:
+        self._account()  # here, not in the sender: a bad KLING_WIDGETS_SLOTS is said to the caller
         with self._cond:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name=f"kling-{self.name}", daemon=True)
@@ -284,6 +308,21 @@ class Batch:
         with self._cond:
             self._cancelled = True
             self._cond.notify_all()
+
+    def close(self) -> None:
+        """Done with this batch here (the bundle closing, a cell run again): :meth:`stop`, and stop
+        watching its tasks. They run on at the service, so their slots go back to the account as a dead
+        kernel's do (a refusal they cause is not taken for a smaller limit); a resume watches them again."""
+        self.stop()
+        handed: list[tuple[str, str]] = []  # (task id, lease)
+        with self._cond:
+            for item in self.items:
+                if item.task is not None and item.lease is not None:
+                    handed.append((item.task.id, item.lease))
+                    item.lease = None
+        for task_id, lease in handed:
+            self.watcher.unwatch(task_id)
+            self._account().abandon(lease)
 
     def wait(self, timeout: float | None = None) -> list[Task]:
         """Block until every request is final; return one task per request, in request order. A request
@@ -350,28 +389,45 @@ class Batch:
             with self._cond:
                 self._thread = None
 
-    def _wait_for_slot(self) -> bool:
-        """Hold until the batch may send one more create. False when cancelled."""
+    def _wait_for_slot(self) -> str | None:
+        """Hold until the batch may send one more create: under its own ``max_concurrent``, then with a
+        lease on one of the account's slots, taken in turn with the account's other kernels. The lease,
+        or None when cancelled."""
+        slots = self._account()
         while True:
             with self._cond:
-                free = self.limit is None or self._running() < self.limit
+                limit = self.max_concurrent if slots.shared and self._shared else self.limit  # shared: the account
+                free = limit is None or self._running() < limit
                 if self._cancelled or free:
-                    self.holding = False
-                    return not self._cancelled
+                    break
                 started_holding, self.holding = not self.holding, True
                 if not started_holding:
                     self._cond.wait(QUEUE_RETRY)  # woken when a task ends; else look again
                     continue
             self._tell()  # say once that the batch waits for a slot, then wait
+        lease = slots.acquire(lambda: self._cancelled, self._hold_for_account)
+        with self._cond:
+            self.holding = False
+        return lease
+
+    def _hold_for_account(self) -> None:
+        """The account's slots are all taken (by this kernel or others): say so once, then wait."""
+        with self._cond:
+            if self.holding:
+                return
+            self.holding = True
+        self._tell()
 
     def _send(self, item: BatchItem) -> None:
         while True:
-            if not self._wait_for_slot():
+            lease = self._wait_for_slot()
+            if lease is None:
                 return
             with self._cond:
                 if item.state != QUEUED:
+                    self._account().release(lease)
                     return
-                item.state = "sending"
+                item.state, item.lease = "sending", lease
             self._tell()
             try:
                 task = self.client.create_task(
@@ -393,6 +449,7 @@ class Batch:
                 log.exception("batch %s: create %s failed unexpectedly", self.name, item.external_task_id)
                 self._settle(item, "unknown", f"unexpected {type(error).__name__}: it may exist")
                 return
+            self._account().sent(lease)
             with self._cond:
                 item.task, item.state = task, "running"
             self.watcher.watch(task, self._on_task)
@@ -401,21 +458,30 @@ class Batch:
 
     def _hold_after_1303(self, item: BatchItem, error: RateLimitError) -> None:
         """The account runs all the tasks it may: nothing was created. Learn the limit from what runs
-        now, put the request back at the head of the queue, and wait for a slot."""
+        now (the account's kernels together, else this batch), put the request back at the head of the
+        queue, and wait for a slot."""
+        lease, item.lease = item.lease, None
+        slots = self._account()
+        shared = self._shared = slots.shared and lease not in (None, "local")  # not when the coordinator failed
+        learned = slots.refused(lease, error.retry_after)  # shared: the account holds the next try, see account.py
         with self._cond:
             self.refusals_1303 += 1
             item.state = QUEUED
             running = sum(1 for i in self.items if i.state == "running")
-            if self.max_concurrent is None and running > 0:
+            if self.max_concurrent is None and shared:
+                self.limit = learned if learned is not None else self.limit
+            elif self.max_concurrent is None and running > 0:
                 self.limit = running if self.limit is None else min(self.limit, running)
             self.holding = True
         log.info("batch %s: 1303, holding %s (limit %s)", self.name, item.external_task_id, self.limit)
         self._tell()
-        if running == 0:  # the account's other work holds every slot: look again later
+        if running == 0 and not shared:  # work outside this batch holds every slot: look again later
             with self._cond:
                 self._cond.wait(error.retry_after if error.retry_after else QUEUE_RETRY)
 
     def _settle(self, item: BatchItem, state: str, reason: str, exception: KlingError | None = None) -> None:
+        lease, item.lease = item.lease, None  # nothing runs (or nothing known to): the slot goes back first,
+        self._account().release(lease)  # before anyone waiting for the batch sees it final (and exits)
         with self._cond:
             item.state, item.error, item.exception = state, reason, exception
             self._cond.notify_all()
@@ -434,6 +500,10 @@ class Batch:
             )
             if item is None:
                 return
+            lease, item.lease = (item.lease, None) if update.final else (None, item.lease)
+        if lease is not None:  # the slot goes back to the account before anyone sees the item done
+            self._account().release(lease)
+        with self._cond:
             item.task = update.task
             if update.problem:
                 item.error = update.problem
@@ -505,9 +575,14 @@ class Batch:
 
     def _resume_run(self) -> None:
         try:
-            for item in self.items:
-                if item.state == "running" and item.task is not None:
-                    self.watcher.watch(item.task, self._on_task)
+            running = [item for item in self.items if item.state == "running" and item.task is not None]
+            for item in running:
+                self.watcher.watch(item.task, self._on_task)  # type: ignore[arg-type]
+            slots = self._account()
+            for item in running:  # still running: it holds one of the account's slots (after the watch
+                with self._cond:  # is set up, so that whoever waits for the watch finds it at once)
+                    if item.state == "running" and item.lease is None:
+                        item.lease = slots.claim()
             self._ensure_sender()
         except Exception:
             log.exception("batch %s: resuming stopped", self.name)

@@ -39,6 +39,7 @@ from .download import (
     unique_path,
 )
 from .errors import (
+    AccountError,
     APIConnectionError,
     APIError,
     AuthenticationError,
@@ -54,7 +55,7 @@ from .errors import (
     WaitTimeoutError,
 )
 from .http_errors import error_from_body, parse_retry_after
-from .models import EmbeddedVideo, Task, TaskStatus, VideoRequest, encode_body
+from .models import AccountStatus, EmbeddedVideo, Task, TaskStatus, VideoRequest, encode_body
 from .retry import BACKOFF_CAP, PASSING, POLL_INTERVAL, backoff_delay, poll_delay
 from .transport import Progress, UploadBody, api_session, json_or_none, send
 
@@ -77,12 +78,15 @@ PROVIDERS: dict[str, dict[str, Any]] = {
             "/v1/videos/{id}",
         ),
         "list": None,
+        "models": "/v1/models",
+        "billing": ("/v1/dashboard/billing/subscription", "/v1/dashboard/billing/usage"),
     },
     "kling": {
         "base_url": "https://api-singapore.klingai.com",
         "create": "/v1/videos/multi-image2video",
         "get": ("/v1/videos/multi-image2video/{id}",),
         "list": "/v1/videos/multi-image2video",
+        "costs": "/account/costs",
     },
 }
 NO_CREDENTIALS = (
@@ -98,6 +102,9 @@ LOOKUP_WINDOW = 60.0  # Kling direct: how long a lost create is looked up before
 LOOKUP_INTERVAL = 5.0
 MISSING_VIDEO_POLLS = 3  # a task that succeeded without a video link is asked again this many times
 SIMULATOR_IDENTITY = "kling-widgets-simulator"  # what the built-in simulator says at GET /sim/about
+SIMULATOR_KEYS = ("sim-key", "sim-access-key")  # the built-in simulator's default credentials
+COSTS_WINDOW_MS = 365 * 86_400_000  # Kling direct: the resource packs of the last year
+COSTS_SPACING = 1.0  # Kling direct allows one /account/costs per second
 
 
 class _RouteMiss(PayloadError):
@@ -170,6 +177,8 @@ class KlingClient:
         self._route_lock = threading.Lock()
         self._query_route: str | None = None  # the query form that answered last (per client)
         self._simulator: bool | None = None
+        self._costs_lock = threading.Lock()
+        self._costs_at = -COSTS_SPACING
         self._session = api_session(f"kling-widgets/{__version__} python-requests/{requests.__version__}")
         self._video_session = bare_session()
         install_log_filter()
@@ -268,7 +277,7 @@ class KlingClient:
                 location=location,
             )
         body = json_or_none(response)
-        if probe and (status in (404, 405) or (body is None and status < 500 and status != 429)):
+        if probe and (status in (404, 405) or (body is None and status < 500 and status not in (401, 429))):
             not_found = error_from_body(status, body) if status == 404 and body is not None else None
             kind = "a web page" if _is_html(response) else "no JSON"
             raise _RouteMiss(
@@ -571,10 +580,81 @@ class KlingClient:
             self._simulator = isinstance(about, dict) and about.get("service") == SIMULATOR_IDENTITY
         return self._simulator
 
+    def has_simulator_key(self) -> bool:
+        """True when the credential is the built-in simulator's default one: a real service refuses it,
+        so the bundle never sends it anywhere but to a proven simulator."""
+        auth = self._auth
+        if isinstance(auth, JWTAuth):
+            return auth.access_key in SIMULATOR_KEYS
+        return auth.matches(SIMULATOR_KEYS)
+
+    # -- the account ---------------------------------------------------------------------------------
+    def account_status(self) -> AccountStatus:
+        """What the account holds, asked with free requests only (nothing is created or billed).
+
+        Gateway: ``GET /v1/models`` proves the key and lists its models; the billing routes of the
+        gateway's software give what is left where the deployment answers them — an HTML page, a 404 or a
+        405 leaves ``balance`` None. Kling direct: ``/account/costs`` gives the resource packs. A refused
+        key raises :class:`AuthenticationError`; an account the service says cannot create (in arrears,
+        packs used up) comes back with ``problem`` set."""
+        if self.provider == "kling":
+            return self._kling_account()
+        models = self._free_read(self._paths["models"], proven=False)
+        subscription = self._free_read(self._paths["billing"][0], proven=models is not _MISSING)
+        usage = _MISSING if subscription is _MISSING else self._free_read(self._paths["billing"][1], proven=True)
+        return AccountStatus.from_gateway(
+            None if models is _MISSING else models,
+            None if subscription is _MISSING else subscription,
+            None if usage is _MISSING else usage,
+            provider=self.provider,
+        )
+
+    def _free_read(self, path: str, *, proven: bool) -> Any:
+        """One free account read; ``_MISSING`` where this deployment does not route it. Once the key is
+        proven (``proven``), nothing but a refused key on the first read is an error."""
+        try:
+            return self._request("GET", path, retries=1, probe=True)
+        except _RouteMiss:
+            return _MISSING
+        except AuthenticationError:
+            if proven:
+                return _MISSING
+            raise
+        except KlingError as error:
+            if not proven and isinstance(error, APIError) and error.status_code == 401:
+                raise
+            log.info("account: %s answered %s", path, redact(str(error)))
+            return _MISSING
+
+    def _kling_account(self) -> AccountStatus:
+        now = int(time.time() * 1000)
+        params = {"start_time": now - COSTS_WINDOW_MS, "end_time": now}
+        with self._costs_lock:  # one per second, as Kling allows
+            wait = self._costs_at + COSTS_SPACING - time.monotonic()
+            if wait > 0:
+                self._sleep(wait)
+            try:
+                body = self._request("GET", self._paths["costs"], params=params, retries=1, probe=True)
+            except _RouteMiss:
+                return AccountStatus(self.provider)
+            except AccountError as error:  # 1101 in arrears, 1102 packs used up or expired
+                return AccountStatus(
+                    self.provider,
+                    balance=0.0 if error.code == 1102 else None,
+                    unit="units",
+                    problem=error.message,
+                )
+            finally:
+                self._costs_at = time.monotonic()
+        return AccountStatus.from_costs(body, provider=self.provider)
+
     # -- journal -----------------------------------------------------------------------------------
     def _journal(self, task: Task, external_id: str | None) -> None:
         if self.history is not None and (external_id or task.external_task_id):
             self.history.record_task(task, external_id)
+
+
+_MISSING: Any = object()  # a free route this deployment does not answer
 
 
 def _video_url(task: Task) -> str:

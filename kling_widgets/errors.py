@@ -197,3 +197,15 @@ class BatchTimeoutError(KlingError, TimeoutError):
     def __init__(self, waiting: int, waited: float) -> None:
         self.waiting = waiting
         super().__init__(f"{waiting} request(s) of the batch not final after {waited:.0f} s; the batch goes on.")
+
+
+class BudgetExceededError(KlingError):
+    """What would be sent is estimated over the budget given: nothing was sent."""
+
+    def __init__(self, estimate: float, budget: float, *, spent: float = 0.0, what: str = "the batch") -> None:
+        self.estimate, self.budget, self.spent = estimate, budget, spent
+        already = f" on top of {spent:g} units already sent" if spent else ""
+        super().__init__(
+            f"Not sent: {what} is estimated at {estimate:g} units{already}, over the budget of {budget:g} units "
+            "(nothing was sent; raise budget_units or send less)"
+        )

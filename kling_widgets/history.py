@@ -117,7 +117,7 @@ def _open_private(path: Path, *, append: bool = True) -> Any:
     return os.fdopen(fd, "ab" if append else "wb")
 
 
-def _write_private(path: Path, data: bytes) -> None:
+def write_private(path: Path, data: bytes) -> None:
     """Write a whole file, private (0600) in a private folder, under a temporary name first: a reader
     never finds it half written."""
     make_private_folder(path.parent, ours=True)
@@ -145,8 +145,14 @@ def _describe(request: VideoRequest) -> dict[str, Any]:
     }
 
 
+def data_home() -> Path:
+    """Where kling-widgets keeps its files (the journal, the accounts' shared slots, the simulator's
+    videos): ``$KLING_WIDGETS_HOME``, else the user's data directory (one place: ``_home.data_dir``)."""
+    return data_dir()
+
+
 def default_history_path() -> Path:
-    return data_dir() / "history.jsonl"
+    return data_home() / "history.jsonl"
 
 
 class TaskHistory:
@@ -283,7 +289,7 @@ class TaskHistory:
                 if isinstance(item, PreparedImage):
                     target = self.thumbnail_path(item.sha256)
                     if not target.exists():
-                        _write_private(target, item.thumbnail(THUMBNAIL_SIDE))
+                        write_private(target, item.thumbnail(THUMBNAIL_SIDE))
         except (OSError, ValueError) as error:  # a card without a picture is better than a lost submission
             log.warning("could not keep a thumbnail: %s", error)
 
@@ -298,7 +304,7 @@ class TaskHistory:
     def _spool_write(self, image: PreparedImage) -> None:
         target = self._spool_path(image.sha256)
         if not target.exists():
-            _write_private(target, image.data)
+            write_private(target, image.data)
 
     def _release_if_spooled(self, external_task_id: str) -> None:
         """Once a queued intention was created (or refused), its pictures need not wait any more."""

@@ -3,9 +3,12 @@ environment with no credentials or journal of the developer's own leaking in."""
 
 from __future__ import annotations
 
+import contextlib
 import io
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -123,3 +126,31 @@ def all_state(widget: widgets.Widget) -> str:
 def fox(*images: Any, prompt: str = "a fox runs through snow", **kwargs: Any) -> VideoRequest:
     """The tests' usual request: these pictures, a short prompt, any option."""
     return VideoRequest(list(images), prompt, **kwargs)
+
+
+@contextlib.contextmanager
+def web_page_server(status: int = 200, seen: list[str] | None = None) -> Iterator[str]:
+    """A server that answers every GET with a web page — a self-hosted gateway's console, a proxy's own
+    error page — and notes each path asked in ``seen``. Yields its address."""
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if seen is not None:
+                seen.append(self.path)
+            page = b"<!doctype html><html><body>gateway console</body></html>"
+            self.send_response(status)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -27,7 +27,7 @@ from kling_widgets.errors import (
 from kling_widgets.simulator import Simulator
 from kling_widgets.watcher import TaskUpdate, TaskWatcher
 
-from .conftest import Sleeps, noise_jpeg
+from .conftest import Sleeps, noise_jpeg, web_page_server
 from .conftest import fox as req
 
 
@@ -312,28 +312,12 @@ def test_the_gateways_own_refusal_is_said_as_such_and_not_unknown(
 
 
 # -- "nothing is billed" only when proven ----------------------------------------------------------------
-class _LocalGateway(BaseHTTPRequestHandler):
-    """A self-hosted gateway on this machine: it bills like any other."""
-
-    def do_GET(self) -> None:
-        page = b"<!doctype html><html><body>gateway console</body></html>"
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", str(len(page)))
-        self.end_headers()
-        self.wfile.write(page)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 def test_nothing_is_billed_only_for_the_proven_simulator(sim: Simulator) -> None:
+    """A self-hosted gateway on this machine bills like any other."""
     from kling_widgets import MultiImageToVideo
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _LocalGateway)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        local = KlingClient("sk-local", base_url=f"http://127.0.0.1:{server.server_address[1]}")
+    with web_page_server() as address:
+        local = KlingClient("sk-local", base_url=address)
         assert not local.is_simulator()
         app = MultiImageToVideo(local)
         text = " ".join(getattr(child, "value", "") for child in app.children if hasattr(child, "value"))
@@ -341,8 +325,6 @@ def test_nothing_is_billed_only_for_the_proven_simulator(sim: Simulator) -> None
         app.close()
         assert gateway(sim).is_simulator()
         assert all(not r.authorized for r in sim.requests)  # the probe carries no key
-    finally:
-        server.shutdown()
 
 
 # -- a task that succeeded without a video link ------------------------------------------------------------

@@ -18,6 +18,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--processing-seconds", type=float, default=8.0)
     parser.add_argument("--task-shape", choices=("envelope", "flat"), default="envelope")
     parser.add_argument("--upload-kbps", type=float, default=None, help="throttle how fast bodies are read (KB/s)")
+    parser.add_argument("--credit", type=float, default=None, help="gateway: the key's grant (default: unlimited)")
+    parser.add_argument(
+        "--billing", choices=("served", "html", "404", "405"), default="served", help="gateway billing routes"
+    )
     args = parser.parse_args(argv)
     sim = Simulator(
         args.provider,
@@ -25,6 +29,8 @@ def main(argv: list[str] | None = None) -> None:
         port=args.port,
         processing_seconds=args.processing_seconds,
         task_shape=args.task_shape,
+        credit=args.credit,
+        billing=args.billing,
         upload_bytes_per_second=args.upload_kbps * 1000 if args.upload_kbps else None,
     )
     sim.start()

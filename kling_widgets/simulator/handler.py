@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from . import shapes
+from .account import models_answer
 from .faults import Fault, RecordedRequest
 
 if TYPE_CHECKING:
@@ -26,9 +27,17 @@ if TYPE_CHECKING:
 
 GATEWAY_CREATE = "/kling/v1/videos/multi-image2video"
 KLING_CREATE = "/v1/videos/multi-image2video"
+GATEWAY_MODELS = "/v1/models"
+GATEWAY_BILLING = ("/v1/dashboard/billing/subscription", "/v1/dashboard/billing/usage")
+KLING_COSTS = "/account/costs"
 _GATEWAY_QUERY = re.compile(r"/kling/v1/videos/([\w-]+)/([^/]+)")
 _OPENAI_QUERY = re.compile(r"/v1/videos/([^/]+)")
 _READ_BLOCK = 64 * 1024
+_ACCOUNT_WORDS = {
+    1100: "account exception",
+    1101: "account in arrears: settle the bill to use the API",
+    1102: "resource pack exhausted or expired",
+}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -151,7 +160,12 @@ class Handler(BaseHTTPRequestHandler):
             return
         if not routed:
             self._record(method, path, None, len(raw))
-            if self._is_gateway():
+            if self._is_gateway() and path in GATEWAY_BILLING and sim.billing in ("404", "405"):
+                # what a deployment whose proxy routes /v1 to the API alone answers: the router's own text
+                status = int(sim.billing)
+                text = "404 page not found" if status == 404 else "405 method not allowed"
+                self._send(status, text.encode(), "text/plain")
+            elif self._is_gateway():
                 self._front_end()
             else:
                 self._error(404, 1203, f"no route for {method} {path}")
@@ -170,7 +184,10 @@ class Handler(BaseHTTPRequestHandler):
             return
         ok, code, message = self._authorized()
         if not ok:
-            self._error(401, code, message)
+            if self._is_gateway():  # the gateway's own token check: nothing reaches Kling
+                self._gateway_refusal(401, str(code), message)
+            else:
+                self._error(401, code, message)
             return
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         self._route(method, path, body, query, fault)
@@ -192,12 +209,16 @@ class Handler(BaseHTTPRequestHandler):
     def _routed(self, method: str, path: str) -> bool:
         if not self._is_gateway():
             return (method in ("GET", "POST") and path == KLING_CREATE) or (
-                method == "GET" and path.startswith(KLING_CREATE + "/")
+                method == "GET" and (path.startswith(KLING_CREATE + "/") or path == KLING_COSTS)
             )
         if method == "POST":
             return path == GATEWAY_CREATE
         if method != "GET":
             return False
+        if path == GATEWAY_MODELS:
+            return True
+        if path in GATEWAY_BILLING:
+            return self.sim.billing == "served"
         match = _GATEWAY_QUERY.fullmatch(path)
         if match:
             return match.group(1) in self.sim.query_actions
@@ -227,7 +248,7 @@ class Handler(BaseHTTPRequestHandler):
         if self._is_gateway():
             if token == self.sim.api_key:
                 return True, 0, ""
-            return False, "invalid_api_key", "Invalid API key" if token else "Missing Authorization header"
+            return False, "invalid_api_key", "Invalid token" if token else "No token provided"
         if not token:
             return False, 1001, "Authorization is empty"
         import jwt
@@ -251,6 +272,9 @@ class Handler(BaseHTTPRequestHandler):
         sim, store = self.sim, self.sim.state
         if method == "POST":
             self._create(body, fault)
+            return
+        if path in (GATEWAY_MODELS, KLING_COSTS, *GATEWAY_BILLING):
+            self._account(path, query, fault)
             return
         if not self._is_gateway():
             if path == KLING_CREATE:
@@ -286,8 +310,17 @@ class Handler(BaseHTTPRequestHandler):
             model = body.get("model_name", "kling-v1-6") if isinstance(body, dict) else "?"
             self._gateway_refusal(503, "model_not_found", f"No available channel for model {model} under group default")
             return
-        if self._is_gateway() and sim.quota is not None and sim.quota <= 0:
+        paying = isinstance(body, dict)
+        if self._is_gateway() and (
+            (sim.quota is not None and sim.quota <= 0) or (paying and not sim.ledger.can_pay(body))
+        ):
             self._gateway_refusal(403, "insufficient_user_quota", "user quota is not enough")
+            return
+        if not self._is_gateway() and sim.account_code is not None:
+            self._error(429, sim.account_code, _ACCOUNT_WORDS.get(sim.account_code, "account problem"))
+            return
+        if not self._is_gateway() and paying and not sim.ledger.pack_covers(body):
+            self._error(429, 1102, _ACCOUNT_WORDS[1102])
             return
         from .state import refusal
 
@@ -305,10 +338,39 @@ class Handler(BaseHTTPRequestHandler):
             task = store.create(body)
             if sim.quota is not None:
                 sim.quota -= 1
+            sim.ledger.charge(body, kling=not self._is_gateway())
         with sim._lock:
             sim.created.append({"task_id": task.task_id, "external_task_id": task.external_task_id, "body": body})
         answer = shapes.gateway_created(task) if self._is_gateway() else shapes.kling_answer(task, store, sim.video_url)
         self._send_or_fault(fault, answer)
+
+    def _account(self, path: str, query: dict[str, str], fault: Fault | None) -> None:
+        """The free account routes: the key's models, the gateway's billing, Kling's resource packs."""
+        sim = self.sim
+        if path == GATEWAY_MODELS:
+            self._send_or_fault(fault, models_answer(sim.models))
+        elif path == GATEWAY_BILLING[0]:
+            self._send_or_fault(fault, sim.ledger.subscription())
+        elif path == GATEWAY_BILLING[1]:
+            self._send_or_fault(fault, sim.ledger.usage())
+        elif sim.account_code is not None:
+            self._error(429, sim.account_code, _ACCOUNT_WORDS.get(sim.account_code, "account problem"))
+        else:
+            try:
+                start, end = int(query["start_time"]), int(query["end_time"])
+            except (KeyError, ValueError):
+                self._error(400, 1201, "start_time and end_time are required (Unix milliseconds)")
+                return
+            if start > end:
+                self._error(400, 1201, "start_time must not be after end_time")
+                return
+            with sim._lock:  # QPS <= 1 on this route
+                now, last = time.monotonic(), sim.costs_asked_at
+                sim.costs_asked_at = now
+            if now - last < 1.0:
+                self._error(429, 1302, "too many requests: /account/costs allows 1 per second", {"Retry-After": "1"})
+                return
+            self._send_or_fault(fault, sim.ledger.costs())
 
     def _list(self, query: dict[str, str]) -> None:
         sim = self.sim

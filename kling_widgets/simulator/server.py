@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 from .._home import simulator_videos_dir
 from . import shapes
+from .account import Ledger
 from .faults import Fault, RecordedRequest
 from .handler import Handler
 from .state import SimTask, TaskStore, decode_image
@@ -56,9 +57,19 @@ class Simulator:
     (``GET /v1/videos/{id}``), ``front_end_url`` (a 301 there instead of the HTML page on unrouted
     paths), ``max_body_bytes`` (413 beyond), ``task_shape`` (``"envelope"`` or ``"flat"``),
     ``quota`` (creates left before 403 ``insufficient_user_quota``), ``no_channel`` (503 from the
-    gateway itself). For tests: ``upload_bytes_per_second`` (a throttled uplink), ``visibility_delay``
-    (a created task stays invisible to lookups that long), ``video_answer`` (``"html"``/``"json"``
-    instead of the MP4), ``tls`` (certificate and key files: serve HTTPS).
+    gateway itself).
+
+    The account (API.md, "The account"), free to ask: ``models`` (what ``GET /v1/models`` lists),
+    ``billing`` (the gateway software's billing routes: ``"served"``, or absent as ``"html"`` — the front
+    end's page —, ``"404"`` or ``"405"``), ``credit`` (the gateway key's grant in its currency; None: an
+    unlimited key; each create charges ``price_per_unit`` per unit, and a create it cannot pay is refused
+    403 ``insufficient_user_quota``), ``units`` (Kling direct: one resource pack of that many units,
+    falling with each create; None: no pack, so creates are refused 1102), ``account_code`` (Kling direct:
+    1101 or 1102 on ``/account/costs`` and on creates).
+
+    For tests: ``upload_bytes_per_second`` (a throttled uplink), ``visibility_delay`` (a created task
+    stays invisible to lookups that long), ``video_answer`` (``"html"``/``"json"`` instead of the MP4),
+    ``tls`` (certificate and key files: serve HTTPS).
 
     Every video it makes is kept as ``<task id>.mp4`` in ``keep_videos`` (True: ``simulator/videos``
     under the data directory, ``$KLING_WIDGETS_HOME`` or the user's; a path: there; False: nowhere), so a
@@ -91,12 +102,20 @@ class Simulator:
         video_answer: str = "mp4",
         video_redirect_to: str | None = None,
         tls: tuple[str, str] | None = None,
+        models: tuple[str, ...] = ("kling-v1-6",),
+        billing: str = "served",
+        credit: float | None = None,
+        price_per_unit: float = 0.14,
+        units: float | None = 100_000.0,
+        account_code: int | None = None,
         keep_videos: bool | str | os.PathLike[str] = True,
     ) -> None:
         if provider not in ("gateway", "kling"):
             raise ValueError("provider must be 'gateway' or 'kling'")
         if task_shape not in ("envelope", "flat"):
             raise ValueError("task_shape must be 'envelope' or 'flat'")
+        if billing not in ("served", "html", "404", "405"):
+            raise ValueError("billing must be 'served', 'html', '404' or '405'")
         self.provider = provider
         self.api_key, self.access_key, self.secret_key = api_key, access_key, secret_key
         self.state = TaskStore(processing_seconds, visibility_delay)
@@ -114,6 +133,11 @@ class Simulator:
         self.video_answer = video_answer
         self.video_redirect_to = video_redirect_to
         self.tls = tls
+        self.models = tuple(models)
+        self.billing = billing
+        self.ledger = Ledger(credit, price_per_unit, units)
+        self.account_code = account_code
+        self.costs_asked_at = -1.0
         self.videos_dir = (
             simulator_videos_dir() if keep_videos is True else Path(keep_videos) if keep_videos else None
         )
@@ -224,6 +248,14 @@ class Simulator:
         """Kling's status of a task right now, or None if there is no such task."""
         task = self.state.find(task_id, visible_only=False)
         return self.state.status(task)[0] if task else None
+
+    @property
+    def balance(self) -> float | None:
+        """What is left right now: the gateway key's credit (None when unlimited), or Kling direct's units
+        over its online packs."""
+        if self.provider == "gateway":
+            return self.ledger.left_usd()
+        return self.ledger.units_left()
 
     @property
     def creates(self) -> int:

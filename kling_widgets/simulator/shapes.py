@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from .account import units_of
 from .state import SimTask, TaskStore
 
 VideoUrl = Callable[[SimTask], str]
@@ -47,12 +48,9 @@ def kling_object(task: SimTask, store: TaskStore, video_url: VideoUrl) -> dict[s
 
 
 def unit_deduction(body: dict[str, Any]) -> str:
-    """The units the simulator reports as charged: its own stand-in rate (std 5 s = 1 unit, pro 3.5x,
-    10 s twice 5 s), so that tests can see units add up; the real service reports its own figure."""
-    units = 3.5 if body.get("mode") == "pro" else 1.0
-    if str(body.get("duration", "5")) == "10":
-        units *= 2
-    return f"{units:g}"
+    """The units the simulator reports as charged: its own stand-in rate (``account.units_of``), so that
+    tests can see units add up; the real service reports its own figure."""
+    return f"{units_of(body):g}"
 
 
 def kling_answer(task: SimTask, store: TaskStore, video_url: VideoUrl) -> dict[str, Any]:

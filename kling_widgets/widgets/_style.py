@@ -128,6 +128,9 @@ body[data-jp-theme-light="false"] :is(.kw-task, .kw-card, .kw-part) a { color: v
 .kw-badge-unknown { background: var(--kw-pill-unknown); color: var(--kw-pill-unknown-fg); }
 .kw-banner { line-height: 1.45; padding: 6px 10px; border-radius: 6px; background: var(--kw-bg2); color: var(--kw-fg);
   font-size: 12px; }
+.kw-account { margin-top: 3px; }
+.kw-account-refused { color: var(--kw-error); font-weight: 600; }
+.kw-account-warning { color: var(--kw-warn); }
 .kw-task { border: 1px solid var(--kw-border); border-radius: 8px; padding: 8px 10px; margin: 6px 0; }
 .kw-task-compact { margin: 0 8px 8px 0; }
 .kw-batch-grid { display: flex; flex-flow: row wrap; }

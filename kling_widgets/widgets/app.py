@@ -24,9 +24,10 @@ from urllib.parse import urlparse
 import ipywidgets as widgets
 import traitlets
 
-from ..batch import Batch, BatchItem, estimate_units, sweep
+from ..batch import RATE_CARD, Batch, BatchItem, estimate_units, sweep
 from ..client import KlingClient
 from ..errors import (
+    AccountError,
     APIError,
     AuthenticationError,
     CreateOutcomeUnknownError,
@@ -35,7 +36,7 @@ from ..errors import (
     ValidationError,
 )
 from ..images import DEFAULT_MAX_SIDE, PreparedImage
-from ..models import MODES, Task, VideoRequest, units_words
+from ..models import KLING_UNIT, MODES, AccountStatus, Task, VideoRequest, units_words
 from ..watcher import TaskUpdate, TaskWatcher
 from ._publish import Published, detach
 from ._style import esc, message_html, request_label, shorten, stylesheet, title
@@ -57,6 +58,27 @@ RESUME_LIMIT = 20
 # A click on Generate this soon after one that sent something is the second half of a double click, even
 # when the first create has already come back (a busy kernel handles both clicks late): one task, not two.
 DOUBLE_CLICK_SECONDS = 1.5
+# A click estimated above this many units only asks; a second click within CONFIRM_SECONDS sends.
+CONFIRM_ABOVE_UNITS = 10.0
+CONFIRM_SECONDS = 20.0
+# ...but a click from the page this soon after the asking one is the second half of the same double click
+# (the question cannot have been read yet): it confirms nothing. submit() from code confirms at once.
+CONFIRM_READ_SECONDS = 1.0
+ACCOUNT_REFRESH_SECONDS = 3.0  # after a task ends, the account is asked again at most this often
+
+
+class _PageButton(widgets.Button):
+    """A button that knows whether the click it is handling came from the page (a person's mouse or
+    key) or from code (``button.click()``): only the page's clicks can be the halves of a double click."""
+
+    from_page = False
+
+    def _handle_button_msg(self, _: Any, content: dict[str, Any], buffers: Any) -> None:
+        self.from_page = True
+        try:
+            super()._handle_button_msg(_, content, buffers)
+        finally:
+            self.from_page = False
 
 
 @dataclass
@@ -86,6 +108,11 @@ class MultiImageToVideo(Published, widgets.VBox):
     both_modes = traitlets.Bool(False, help="A click sends the request in std and in pro (a sweep).")
     both_durations = traitlets.Bool(False, help="A click sends the request at 5 s and at 10 s (a sweep).")
     prompt_per_line = traitlets.Bool(False, help="A click sends one request per non-empty line of the prompt.")
+    account = traitlets.Unicode(
+        "", help="What the account check found, in words: what is left, or why the key was refused (empty until known)."
+    )
+    account_kind = traitlets.Unicode("", help="checking, ok, warning, refused (the key), or empty (not checked).")
+    units_sent = traitlets.Float(0.0, help="What this bundle has sent so far, in estimated units (refusals excluded).")
 
     @detach
     def __init__(
@@ -94,9 +121,17 @@ class MultiImageToVideo(Published, widgets.VBox):
         *,
         history: TaskHistory | None = None,
         poll_interval: float | None = None,
+        budget_units: float | None = None,
+        confirm_above_units: float | None = CONFIRM_ABOVE_UNITS,
         **kwargs: Any,
     ) -> None:
         self._setup_error = ""
+        self.budget_units = budget_units  #: the most this bundle may send, in estimated units (None: no limit)
+        self.confirm_above_units = confirm_above_units  #: a click estimated above this asks first (None: never)
+        self.account_status: AccountStatus | None = None  #: what the last account check found
+        self._key_refused = ""
+        self._confirm: tuple[float, tuple[int, float], str] | None = None  # (when, what, reason) of an asking click
+        self._account_timer: threading.Timer | None = None
         if client is None:
             try:
                 client = KlingClient(history=history)
@@ -117,7 +152,7 @@ class MultiImageToVideo(Published, widgets.VBox):
         # While a sweep sends both modes (durations), the toggle shows neither chosen; choosing one ends it.
         traitlets.link((self, "both_modes"), (self.options, "mode_swept"))
         traitlets.link((self, "both_durations"), (self.options, "duration_swept"))
-        self.submit_button = widgets.Button(
+        self.submit_button = _PageButton(
             description="Generate video",
             button_style="primary",
             icon="film",
@@ -177,7 +212,8 @@ class MultiImageToVideo(Published, widgets.VBox):
         # Two columns that sit side by side when the page is wide enough, one above the other otherwise.
         columns = widgets.Box([form, results], layout=widgets.Layout(display="flex", flex_flow="row wrap"))
         columns.add_class("kw-columns")
-        super().__init__([stylesheet(), accessibility(), widgets.HTML(self._banner()), columns], **kwargs)
+        self._banner_html = widgets.HTML(self._banner())
+        super().__init__([stylesheet(), accessibility(), self._banner_html, columns], **kwargs)
         self.add_class("kw-root")
         self.submit_button.on_click(self._on_click)
         self.image_picker.observe(self._on_form_change, names="images")
@@ -194,6 +230,7 @@ class MultiImageToVideo(Published, widgets.VBox):
         self._refresh()
         if self.history is not None:
             self._resume()
+        self._check_account_soon(0.0)
 
     def __repr__(self) -> str:
         images, tasks = len(self.image_picker.images), len(self.tasks)
@@ -227,8 +264,11 @@ class MultiImageToVideo(Published, widgets.VBox):
         """Stop following tasks here and sending what is queued (it stays on record for a resume), and
         close the bundle's own widget."""
         self._closed = True
+        with self._lock:
+            if self._account_timer is not None:
+                self._account_timer.cancel()
         if self.queue is not None:
-            self.queue.stop()
+            self.queue.close()  # sends nothing more; the account's slots of what still runs are handed back
             self.queue.on_update(self._on_queue, remove=True)
         if self.watcher is not None:
             self.watcher.stop()
@@ -275,6 +315,11 @@ class MultiImageToVideo(Published, widgets.VBox):
     def _form_problems(self, requests: list[VideoRequest]) -> list[Problem]:
         """Why ``requests`` (what the form would send) cannot be sent now."""
         problems = [] if self.client else [Problem("client", self._setup_error)]
+        if self._key_refused:
+            problems.append(Problem("account", self._key_refused))
+        over = self._over_budget(requests)
+        if over:
+            problems.append(over)
         if not self.image_picker.images:
             problems.append(Problem("images", "add 1 to 4 reference images", (1, 4), 0))
         for request in requests:
@@ -288,7 +333,8 @@ class MultiImageToVideo(Published, widgets.VBox):
     def _on_form_change(self, _: object = None) -> None:
         """The person changed the form: what was said of the last click (created, refused, not sent)
         no longer fits it. A warning that a task may exist stays until said otherwise."""
-        if self.status_kind in ("ok", "invalid", "error"):
+        self._confirm = None  # a changed form is a new question
+        if self.status_kind in ("ok", "invalid", "error") or self.status.startswith("Confirm"):
             self._say("")
         self._refresh()
 
@@ -300,8 +346,11 @@ class MultiImageToVideo(Published, widgets.VBox):
         self.problems = problems
         self.submit_button.disabled = bool(problems) or self.submitting
         self.submit_button.description = "Submitting…" if self.submitting else "Generate video"
+        confirm = self._pending_confirmation()
         if self.submitting:
             self._reason("Sending the request…")
+        elif confirm and not problems:
+            self._reason(confirm, "warning")
         elif problems:
             reasons = "; ".join(_plain(p) for p in problems if p.field != "client")
             # Only what is still to do (no pictures, no prompt yet) is a plain hint: an untouched form is not
@@ -422,8 +471,136 @@ class MultiImageToVideo(Published, widgets.VBox):
             else f"one {self.options.mode} task of {self.options.duration} s"
         )
         if self.client and self.client.is_simulator():
-            return f"Ready · {count} · about {units_words(units)} · simulator: nothing is billed"
-        return f"Ready · one click creates {count} · about {units_words(units)} (billed)"
+            return f"Ready · {count} · about {units_words(units)} · simulator: nothing is billed{self._sent_words()}"
+        return f"Ready · one click creates {count} · about {units_words(units)} (billed){self._sent_words()}"
+
+    # -- what this bundle sends: the running total, the budget, the large click that asks first ---------
+    def _units_sent_now(self) -> float:
+        """What this bundle has sent or queued, by ``estimate_units``: refused and cancelled requests
+        created nothing, so they do not count."""
+        if self.queue is None:
+            return 0.0
+        return estimate_units(i.request for i in list(self.queue.items) if i.state not in ("refused", "cancelled"))
+
+    def _sent_words(self) -> str:
+        if self.budget_units is not None:
+            return f" · sent here: {self.units_sent:g} of your budget of {units_words(self.budget_units)}"
+        return f" · sent here: {units_words(self.units_sent)}" if self.units_sent else ""
+
+    def _over_budget(self, requests: list[VideoRequest]) -> Problem | None:
+        if self.budget_units is None:
+            return None
+        units, spent = estimate_units(requests), self._units_sent_now()
+        if spent + units <= self.budget_units:
+            return None
+        return Problem(
+            "budget_units",
+            f"over the budget: this click is about {units_words(units)} and {spent:g} of your budget of "
+            f"{units_words(self.budget_units)} are sent already",
+            self.budget_units,
+            spent + units,
+        )
+
+    def _ask_first(self, requests: list[VideoRequest], units: float) -> tuple[str, str] | None:
+        """A click above ``confirm_above_units`` asks (what to say under the button, and beside it); the
+        same click again within ``CONFIRM_SECONDS`` sends (None). Call with the lock held."""
+        limit = self.confirm_above_units
+        if limit is None or units <= limit:
+            self._confirm = None
+            return None
+        now, what = time.monotonic(), (len(requests), units)
+        pending = self._confirm
+        if pending is not None and pending[1] == what and now - pending[0] <= CONFIRM_SECONDS:
+            self._confirm = None
+            return None
+        billed = "simulator: nothing is billed" if self.client and self.client.is_simulator() else "billed"
+        words = (
+            f"Confirm: this click would send {len(requests)} task{'s' if len(requests) > 1 else ''}, about "
+            f"{units_words(units)} ({billed}). Click Generate again within {CONFIRM_SECONDS:g} s to send "
+            "them all. Nothing was sent."
+        )
+        tasks = f"{len(requests)} task{'s' if len(requests) > 1 else ''}"
+        beside = f"Click Generate again to send all {tasks} (about {units_words(units)})"
+        self._confirm = (now, what, beside)
+        timer = threading.Timer(CONFIRM_SECONDS + 0.1, self._confirmation_expired)
+        timer.daemon = True
+        timer.start()
+        return words, beside
+
+    def _pending_confirmation(self) -> str | None:
+        pending = self._confirm
+        if pending is None or time.monotonic() - pending[0] > CONFIRM_SECONDS:
+            return None
+        return pending[2]
+
+    def _confirmation_expired(self) -> None:
+        with self._lock:
+            pending = self._confirm
+            if pending is None or time.monotonic() - pending[0] <= CONFIRM_SECONDS or self._closed:
+                return
+            self._confirm = None
+        if self.status.startswith("Confirm"):
+            self._say("")
+        self._refresh()
+
+    # -- the account: checked when the bundle opens, and again after tasks end ----------------------------
+    def _may_check_account(self) -> bool:
+        """Free reads, but never the built-in simulator's key sent to a server that is not the simulator."""
+        client = self.client
+        if client is None or self._closed or self._key_refused:
+            return False
+        return client.is_simulator() or not client.has_simulator_key()
+
+    def _check_account_soon(self, delay: float = ACCOUNT_REFRESH_SECONDS) -> None:
+        """Ask the account off the kernel's thread, once at a time (at most every ``delay`` seconds)."""
+        if not self._may_check_account():
+            return
+        with self._lock:
+            if self._account_timer is not None and self._account_timer.is_alive():
+                return
+            if not self.account:
+                self._tell_account("Checking your key and what is left on the account (free)…", "checking")
+            self._account_timer = threading.Timer(delay, self._check_account)
+            self._account_timer.daemon = True
+            self._account_timer.start()
+
+    def _check_account(self) -> None:
+        client = self.client
+        if client is None or self._closed:
+            return
+        try:
+            status = client.account_status()
+        except AuthenticationError as error:
+            self._key_was_refused(error)
+            return
+        except KlingError as error:
+            self._tell_account(f"Could not check the account just now ({error}); Generate still works.", "warning")
+            return
+        except Exception:
+            log.exception("the account check failed")
+            return
+        self.account_status = status
+        self._tell_account(*_account_words(status))
+
+    def _key_was_refused(self, error: AuthenticationError) -> None:
+        """The service refused the key (the free check, or a create): say so, and keep Generate off."""
+        if self.client is None or self._key_refused:
+            return
+        where = urlparse(self.client.base_url).hostname or self.client.base_url
+        self._key_refused = f"{where} refused this key ({error.message})"
+        self._tell_account(
+            f"{self._key_refused}: set a valid one (KLING_API_KEY, or KLING_ACCESS_KEY and KLING_SECRET_KEY) "
+            "and open the bundle again. Generate stays off until then.",
+            "refused",
+        )
+        self._refresh()
+
+    def _tell_account(self, text: str, kind: str) -> None:
+        if self._closed:  # the check outlived the bundle: nothing to show it on
+            return
+        with self.hold_trait_notifications():
+            self.account, self.account_kind = text, kind
+        self._banner_html.value = self._banner()
 
     def _banner(self) -> str:
         if self.client is None:
@@ -433,7 +610,9 @@ class MultiImageToVideo(Published, widgets.VBox):
             text = f"Connected to the built-in simulator at {where} — nothing is billed."
         else:
             text = f"Connected to {urlparse(where).hostname} ({self.client.provider}) — every task is billed."
-        return f'<div class="kw-banner"><b>Kling · multi-image to video</b> · {esc(text)}</div>'
+        kind = esc(self.account_kind or "ok")
+        account = f'<div class="kw-account kw-account-{kind}">{esc(self.account)}</div>' if self.account else ""
+        return f'<div class="kw-banner"><b>Kling · multi-image to video</b> · {esc(text)}{account}</div>'
 
     def _say(self, text: str, kind: str = "") -> None:
         with self.hold_trait_notifications():
@@ -448,7 +627,7 @@ class MultiImageToVideo(Published, widgets.VBox):
         self._status.value = message_html(self.status, kind)
 
     def _show_reason(self, _: object = None) -> None:
-        css = "kw-reason-error" if self.reason_kind == "error" else "kw-hint"
+        css = {"error": "kw-reason-error", "warning": "kw-warning"}.get(self.reason_kind, "kw-hint")
         self._why.value = (
             f'<span class="{css}" style="margin-left:10px">{esc(self.reason)}</span>' if self.reason else ""
         )
@@ -461,10 +640,13 @@ class MultiImageToVideo(Published, widgets.VBox):
         elif callback not in self._callbacks:
             self._callbacks.append(callback)
 
-    def _on_click(self, _: object = None) -> None:
+    def _on_click(self, button: object = None) -> None:
         now = time.monotonic()
         if now - self._last_click < DOUBLE_CLICK_SECONDS:
             return  # the second click of a double click
+        asked = self._confirm
+        if getattr(button, "from_page", False) and asked is not None and now - asked[0] < CONFIRM_READ_SECONDS:
+            return  # a double click on a large sweep: its second half does not confirm the question it raised
         if self.submit() is not None:
             self._last_click = now
 
@@ -478,6 +660,11 @@ class MultiImageToVideo(Published, widgets.VBox):
             problems = self._form_problems(requests)
             if problems:
                 self._say("Not sent: " + "; ".join(_plain(p) for p in problems), "invalid")
+                return None
+            ask = self._ask_first(requests, estimate_units(requests))
+            if ask:
+                self._say(ask[0], "warning")
+                self._reason(ask[1], "warning")
                 return None
             self.submitting = True
         self._say("")
@@ -493,6 +680,7 @@ class MultiImageToVideo(Published, widgets.VBox):
                 "ok",
             )
         click.items = self.queue.add(requests)
+        self.units_sent = self._units_sent_now()
         if click.sweep:
             click.view = BatchView(self.queue, items=click.items, title=self._sweep_words(requests, counted=False))
             self.gallery.add_widget(click.view)
@@ -514,7 +702,7 @@ class MultiImageToVideo(Published, widgets.VBox):
                 settle = not click.future.done() and (
                     first.task is not None
                     or first.final
-                    or (first.state == "queued" and batch.holding and bool(batch.refusals_1303))
+                    or (first.state == "queued" and batch.holding)  # the account's slots are all taken
                 )
                 if settle and first.task is None and not first.final:
                     self._tell_held(click, batch)
@@ -524,6 +712,7 @@ class MultiImageToVideo(Published, widgets.VBox):
                 with self._lock:
                     if click in self._clicks:
                         self._clicks.remove(click)
+        self.units_sent = self._units_sent_now()
         in_flight = any(
             not click.items  # being queued right now
             or any(i.state == "sending" or (i.state == "queued" and not batch.holding) for i in click.items)
@@ -558,15 +747,23 @@ class MultiImageToVideo(Published, widgets.VBox):
                     log.exception("an on_submit callback failed")
         elif not click.sweep:
             self._say(*_words_for(item))
+        if isinstance(item.exception, AuthenticationError):
+            self._key_was_refused(item.exception)
+        elif isinstance(item.exception, AccountError):  # out of credit: show what the account says now
+            self._check_account_soon(0.0)
 
     def _tell_held(self, click: _Click, batch: Batch) -> None:
         if click.told_held:
             return
         click.told_held = True
         waiting = sum(1 for i in batch.items if i.state == "queued")
+        if batch.refusals_1303:
+            why = "Your account is already running as many tasks as it may (code 1303)."
+        else:  # known from other kernels of this key (a class on one Voila app, other notebooks): nothing refused
+            why = "Your account's slots are all in use (this key's tasks, in this notebook or others)."
         self._say(
-            f"Your account is already running as many tasks as it may (code 1303). {waiting} request(s) queued "
-            "here: each is sent when one of your tasks finishes. Nothing was created yet.",
+            f"{why} {waiting} request(s) queued here: each is sent in turn when a task of the account finishes. "
+            "Nothing was created yet.",
             "warning",
         )
 
@@ -589,6 +786,7 @@ class MultiImageToVideo(Published, widgets.VBox):
         if update.final:
             self._refresh_history_soon()
             self.refresh_static()
+            self._check_account_soon()
 
     def _refresh_history_soon(self) -> None:
         """Read the journal again for the history, at most every two seconds (not at every poll)."""
@@ -753,7 +951,26 @@ def _still_to_do(problem: Problem) -> bool:
 def _plain(problem: Problem) -> str:
     if _still_to_do(problem) and problem.field == "prompt":
         return "write a prompt describing the video you want"  # what to do, in the form's words
-    return problem.message if problem.field in ("images", "client") else str(problem)
+    return problem.message if problem.field in ("images", "client", "account", "budget_units") else str(problem)
+
+
+def _account_words(status: AccountStatus) -> tuple[str, str]:
+    """What the banner says of the account: what is left where the service tells, in videos where it
+    counts Kling's units; never a currency it cannot read."""
+    if status.problem:
+        return f"The account cannot create now: {status.problem}", "warning"
+    if status.balance is not None and status.unit == KLING_UNIT:
+        videos = int(status.balance // RATE_CARD[("kling-v1-6", "std", 5)])
+        left = f"{status.balance:g} units in your resource packs; Kling's figure may lag"
+        return f"≈ {videos} std 5 s videos left ({left})", "ok" if videos else "warning"
+    if status.balance is not None:
+        kind = "ok" if status.balance > 0 else "warning"
+        return f"Key checked · {status.balance:.2f} left on this key ({status.unit})", kind
+    if status.unlimited:
+        return "Key checked · no spending limit of its own (the gateway does not show the account's credit)", "ok"
+    if status.models is not None:
+        return "Key checked · the service does not say what is left on the account", "ok"
+    return "The service does not say what is left on the account, nor check keys for free", "ok"
 
 
 class _UploadMeter:
