@@ -71,6 +71,7 @@ smoke: setup
 bench: setup
 	$(BIN)/python benchmarks/import_time.py
 	$(BIN)/python benchmarks/images.py
+	$(BIN)/python benchmarks/quality.py
 	$(BIN)/python benchmarks/upload.py
 	$(BIN)/python benchmarks/soak.py
 	$(BIN)/python benchmarks/watching.py

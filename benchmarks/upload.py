@@ -4,7 +4,9 @@ naive way (read each file, base64 it, POST the JSON) — both against the simula
 The simulator reads request bodies at 2.5 MB/s (20 Mbit/s) with a small receive buffer, as a slow
 line delivers them. Its body cap is raised to 100 MB for this run only, so that the naive body (about
 39 MB, over the gateway's real 32 MB cap) can be measured at all. Printed: wall time of each, bytes on
-the wire, the longest side sent. Goals: time ≤ 0.3× (goal 0.2×), bytes ≤ 16 MB (goal 8 MB).
+the wire, the longest side sent, for the usual photos and for noisy ones (a coarse strong grain that
+survives the downscale: the hard case for the bytes). Goals: time ≤ 0.3× (goal 0.2×), bytes ≤ 16 MB
+(goal 8 MB), for both.
 """
 
 from __future__ import annotations
@@ -52,20 +54,26 @@ def ours(sim: Simulator, paths: list[Path]) -> tuple[float, int, int]:
     return took, body.body_bytes, max(sides)
 
 
-def main() -> int:
+def run(noisy: bool) -> bool:
     with tempfile.TemporaryDirectory() as folder:
-        paths = write_photos(Path(folder), (90, 92, 90, 92))
+        paths = write_photos(Path(folder), (90, 92, 90, 92), noisy=noisy)
         sizes = ", ".join(f"{p.stat().st_size / 1e6:.1f} MB" for p in paths)
-        print(f"four 6000×4000 photos: {sizes}; uplink {UPLINK * 8 / 1e6:.0f} Mbit/s")
+        kind = "noisy" if noisy else "usual"
+        print(f"four 6000×4000 photos ({kind}): {sizes}; uplink {UPLINK * 8 / 1e6:.0f} Mbit/s")
         with Simulator(upload_bytes_per_second=UPLINK, max_body_bytes=100_000_000) as sim:
             base_time, base_bytes = naive(sim, paths)
             our_time, our_bytes, side = ours(sim, paths)
     ratio = our_time / base_time
-    print(f"naive (read, base64, POST):       {base_time:6.2f} s, {base_bytes / 1e6:5.1f} MB on the wire")
-    print(f"kling-widgets (Generate → task):  {our_time:6.2f} s, {our_bytes / 1e6:5.1f} MB, longest side {side} px")
-    print(f"time ratio {ratio:.3f} (≤ 0.3, goal ≤ 0.2: {'met' if ratio <= 0.2 else 'NOT met'})")
-    print(f"bytes {our_bytes / 1e6:.1f} MB (≤ 16 MB, goal ≤ 8 MB: {'met' if our_bytes <= 8_000_000 else 'NOT met'})")
-    return 0 if ratio <= 0.3 and our_bytes <= 16_000_000 else 1
+    print(f"  naive (read, base64, POST):       {base_time:6.2f} s, {base_bytes / 1e6:5.1f} MB on the wire")
+    print(f"  kling-widgets (Generate → task):  {our_time:6.2f} s, {our_bytes / 1e6:5.1f} MB, longest side {side} px")
+    print(f"  time ratio {ratio:.3f} (≤ 0.3, goal ≤ 0.2: {'met' if ratio <= 0.2 else 'NOT met'})")
+    print(f"  bytes {our_bytes / 1e6:.1f} MB (≤ 16 MB, goal ≤ 8 MB: {'met' if our_bytes <= 8_000_000 else 'NOT met'})")
+    return ratio <= 0.3 and our_bytes <= 16_000_000
+
+
+def main() -> int:
+    results = [run(noisy) for noisy in (False, True)]
+    return 0 if all(results) else 1
 
 
 if __name__ == "__main__":

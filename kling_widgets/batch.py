@@ -35,7 +35,7 @@ from .errors import (
     RateLimitError,
     ValidationError,
 )
-from .history import CANCELLED, QUEUED, SENDING, UNKNOWN
+from .history import CANCELLED, QUEUED, SENDING, UNKNOWN, described_request
 from .models import Task, TaskStatus, VideoRequest
 from .retry import QUEUE_RETRY
 from .watcher import TaskUpdate, TaskWatcher
@@ -103,11 +103,35 @@ def sweep(base: VideoRequest, **axes: Sequence[Any]) -> list[VideoRequest]:
     ]
 
 
-def _item(index: int, request: VideoRequest) -> BatchItem:
+def _item(index: int, request: VideoRequest, group: str | None = None) -> BatchItem:
     """An intention with its external id fixed now: every attempt, and a resume, reuse it."""
     if request.external_task_id is None:
         request = request.with_external_task_id(new_external_task_id())
-    return BatchItem(index, request)
+    return BatchItem(index, request, group=group)
+
+
+LEGACY_BUNDLE = "bundle"  # the bundle's queue before it had a name of its own: its clicks are not one batch
+
+
+def unit_of(batch: str | None, group: str | None, external_task_id: str) -> tuple[str, str | None]:
+    """What a resume brings back together: a batch (or one group of it); an entry of no batch alone."""
+    alone = not batch or (batch == LEGACY_BUNDLE and group is None)
+    return ("", external_task_id) if alone else (batch or "", group)
+
+
+def interrupted(entries: Iterable[HistoryEntry]) -> list[HistoryEntry]:
+    """What a resume picks up: every batch with something unfinished, whole — its finished, failed,
+    running and queued requests, in their places — oldest batch first; and each unfinished entry that
+    belongs to no batch. Within the bundle's queue the unit is a group (one click: a sweep or a single
+    request), not the whole queue."""
+    units: dict[tuple[str, str | None], list[HistoryEntry]] = {}
+    for entry in sorted(entries, key=lambda e: e.submitted_at or e.updated_at or 0):
+        units.setdefault(unit_of(entry.batch, entry.group, entry.external_task_id), []).append(entry)
+    chosen: list[HistoryEntry] = []
+    for members in units.values():  # in the order each unit was first journaled
+        if any(member.unfinished for member in members):
+            chosen += sorted(members, key=lambda m: m.index if m.index is not None else -1)
+    return chosen
 
 
 def tally(items: Iterable[BatchItem]) -> dict[str, int]:
@@ -140,10 +164,17 @@ class BatchItem:
     error: str | None = None
     exception: KlingError | None = field(default=None, repr=False)
     lease: str | None = field(default=None, repr=False)  #: its slot of the account, from send to end
+    group: str | None = None  #: the requests sent together (one click of the bundle: a sweep)
+    origin: str | None = None  #: after a resume, the batch it was first journaled in
 
     @property
     def external_task_id(self) -> str:
         return str(self.request.external_task_id)
+
+    @property
+    def unit(self) -> tuple[str, str | None]:
+        """After a resume, the batch (or group) it came back with: see :func:`unit_of`."""
+        return unit_of(self.origin, self.group, self.external_task_id)
 
     @property
     def final(self) -> bool:
@@ -188,7 +219,8 @@ class Batch:
         self.budget_units = budget_units  #: the most the batch may send, in estimated units (None: no limit)
         self.items: list[BatchItem] = [_item(index, request) for index, request in enumerate(requests)]
         self.estimate = estimate_units((i.request for i in self.items), rate_card)
-        self.watcher = watcher or TaskWatcher(client, poll_interval=poll_interval, history=self.history)
+        # No deadline: a task nobody cancelled is followed as long as the process lives (wait() has its own).
+        self.watcher = watcher or TaskWatcher(client, poll_interval=poll_interval, history=self.history, timeout=None)
         self.holding = False  #: True while a create waits for a slot (the account's limit is reached)
         self.slots: AccountSlots | None = None  #: the account's slots, shared with its other kernels
         self._shared = True  # False after a 1303 while the account's coordinator could not be reached
@@ -256,13 +288,14 @@ class Batch:
         self._ensure_sender()
         return self
 
-    def add(self, requests: Iterable[VideoRequest]) -> list[BatchItem]:
+    def add(self, requests: Iterable[VideoRequest], *, group: str | None = None) -> list[BatchItem]:
         """Queue more requests (journaled at once); they are sent after those already queued, under the
-        same limit. A started batch sends them at once; the bundle keeps one batch as its queue. Over
-        ``budget_units`` (with what the batch holds already) nothing is queued: :class:`BudgetExceededError`."""
+        same limit. A started batch sends them at once; the bundle keeps one batch as its queue, and names
+        each click's requests a ``group``, which a resume brings back together. Over ``budget_units``
+        (with what the batch holds already) nothing is queued: :class:`BudgetExceededError`."""
         with self._cond:
             start = len(self.items)
-            new = [_item(start + offset, request) for offset, request in enumerate(requests)]
+            new = [_item(start + offset, request, group) for offset, request in enumerate(requests)]
             more = estimate_units((i.request for i in new), self.rate_card)
             if self.budget_units is not None and self.estimate + more > self.budget_units:
                 raise BudgetExceededError(more, self.budget_units, spent=self.estimate, what=f"{len(new)} more")
@@ -370,6 +403,7 @@ class Batch:
                 base_url=self.client.base_url,
                 batch=self.name,
                 index=item.index,
+                group=item.group,
             )
 
     def _running(self) -> int:
@@ -456,6 +490,20 @@ class Batch:
             self._tell()
             return
 
+    def watch_again(self, item: BatchItem) -> None:
+        """Follow again the task of ``item`` whose watch stopped before it ended (a card's "Watch again")."""
+        with self._cond:
+            if item.task is None or item.task.complete:
+                return
+            item.state, item.error = "running", None
+        self.watcher.watch(item.task, self._on_task)
+        lease = self._account().claim()  # it runs at the service: it holds one of the account's slots again
+        with self._cond:
+            if item.state == "running" and item.lease is None:
+                item.lease, lease = lease, None
+        self._account().release(lease)  # it ended meanwhile
+        self._tell()
+
     def _hold_after_1303(self, item: BatchItem, error: RateLimitError) -> None:
         """The account runs all the tasks it may: nothing was created. Learn the limit from what runs
         now (the account's kernels together, else this batch), put the request back at the head of the
@@ -532,14 +580,16 @@ class Batch:
         poll_interval: float | None = None,
         watcher: TaskWatcher | None = None,
     ) -> Batch:
-        """Pick up what the journal says is unfinished for this client's service: send what was queued and
-        never sent, watch what was created, and look up (Kling direct) or report (gateway) what was being
-        sent when the kernel died — nothing is sent twice. Returns the batch, started."""
-        entries = [
+        """Pick up what the journal says is unfinished for this client's service, each interrupted batch
+        whole (see :func:`interrupted`): what finished or failed before the restart keeps its place, what
+        was queued and never sent is sent, what was created is watched, and what was being sent when the
+        kernel died is looked up (Kling direct) or reported (gateway) — nothing is sent twice. ``wait()``
+        gives every request of those batches, in their original order. Returns the batch, started."""
+        entries = interrupted(
             e
-            for e in reversed(history.unfinished())
+            for e in history.entries()
             if e.base_url in (None, client.base_url) and e.provider in (None, client.provider)
-        ]
+        )
         batch = cls(
             client, [], max_concurrent=max_concurrent, history=history, poll_interval=poll_interval, watcher=watcher
         )
@@ -555,15 +605,25 @@ class Batch:
         return batch
 
     def _item_from(self, entry: HistoryEntry) -> BatchItem | None:
-        placeholder = VideoRequest([], entry.prompt or "", external_task_id=entry.external_task_id)
+        item = self._state_of(entry)
+        if item is not None:
+            item.group, item.origin = entry.group, entry.batch
+        return item
+
+    def _state_of(self, entry: HistoryEntry) -> BatchItem | None:
+        placeholder = described_request(entry)  # names and prices it; its pictures are not needed
         if entry.status == QUEUED:
             try:
                 return BatchItem(0, self.history.queued_request(entry) if self.history else placeholder)
             except (OSError, KeyError, ValueError) as error:
                 return BatchItem(0, placeholder, state="refused", error=f"its pictures are gone ({error})")
+        if entry.status == CANCELLED:
+            return BatchItem(0, placeholder, state=CANCELLED, error="cancelled before it was sent")
+        if entry.status == "rejected":
+            return BatchItem(0, placeholder, state="refused", error=entry.error or "not created")
         task = entry.to_task()
         if task is not None:
-            return BatchItem(0, placeholder, state="running", task=task)
+            return BatchItem(0, placeholder, state="done" if entry.done else "running", task=task)
         if entry.status in (SENDING, UNKNOWN):
             ext = entry.external_task_id
             if self.client.provider == "kling":  # Kling direct reads a task by its external id: watch it so

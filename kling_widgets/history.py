@@ -53,11 +53,17 @@ class HistoryEntry:
     units: float | None = None
     batch: str | None = None  # the batch it belongs to, and its place there
     index: int | None = None
+    group: str | None = None  # within a batch, the requests sent together (one click of the bundle)
 
     @property
     def done(self) -> bool:
         """True once the task succeeded or failed: it will not change again."""
         return self.status in (TaskStatus.SUCCEEDED.value, TaskStatus.FAILED.value)
+
+    @property
+    def unfinished(self) -> bool:
+        """True while it may still be running, its outcome is unknown, or it waits to be sent."""
+        return not self.done and self.status not in ("rejected", CANCELLED)
 
     def to_task(self) -> Task | None:
         """The last known state as a ``Task`` (None before the service gave it an id)."""
@@ -87,6 +93,8 @@ class HistoryEntry:
 
 
 THUMBNAIL_SIDE = 256
+RECORDS_PER_PARSE = 500
+RECENT_BLOCK = 1 << 16  # bytes read at a time from the journal's end (about 150 lines)
 PRIVATE_FILE = 0o600  # the journal holds prompts and task links: its owner's eyes only
 PRIVATE_FOLDER = 0o700
 
@@ -143,6 +151,25 @@ def _describe(request: VideoRequest) -> dict[str, Any]:
         "settings": {**request.settings(), "negative_prompt": request.negative_prompt},
         "images": images,
     }
+
+
+def described_request(entry: HistoryEntry, images: list[PreparedImage | str] | None = None) -> VideoRequest:
+    """The request an entry describes: its prompt, settings and external id, with ``images`` (none when
+    its pictures are not needed: a placeholder that names and prices a past request in a batch)."""
+    settings = entry.settings
+    return VideoRequest(
+        images or [],
+        entry.prompt or "",
+        negative_prompt=settings.get("negative_prompt"),
+        model_name=settings.get("model_name", "kling-v1-6"),
+        mode=settings.get("mode", "std"),
+        duration=settings.get("duration", 5),
+        aspect_ratio=settings.get("aspect_ratio", "16:9"),
+        watermark=settings.get("watermark"),
+        callback_url=settings.get("callback_url"),
+        external_task_id=entry.external_task_id,
+        max_side=settings.get("max_side", DEFAULT_MAX_SIDE),
+    )
 
 
 def data_home() -> Path:
@@ -213,10 +240,12 @@ class TaskHistory:
         base_url: str,
         batch: str | None = None,
         index: int | None = None,
+        group: str | None = None,
     ) -> None:
-        """Journal an intention that will be sent later (a batch's queue). Its pictures wait in the
-        private spool beside the journal until the create is sent, so that a kernel that dies first
-        loses nothing: :meth:`queued_request` gives the same request back."""
+        """Journal an intention that will be sent later (a batch's queue), with its batch, its place there
+        and its group (the requests sent together), so that a resume rebuilds the batch whole. Its
+        pictures wait in the private spool beside the journal until the create is sent, so that a kernel
+        that dies first loses nothing: :meth:`queued_request` gives the same request back."""
         for item in request.prepared_images():
             if isinstance(item, PreparedImage):
                 self._spool_write(item)
@@ -230,6 +259,7 @@ class TaskHistory:
                 **_describe(request),
                 "batch": batch,
                 "index": index,
+                "group": group,
                 "status": QUEUED,
             }
         )
@@ -259,20 +289,7 @@ class TaskHistory:
                     origin=image.get("path"),
                 )
             )
-        settings = entry.settings
-        return VideoRequest(
-            images,
-            entry.prompt or "",
-            negative_prompt=settings.get("negative_prompt"),
-            model_name=settings.get("model_name", "kling-v1-6"),
-            mode=settings.get("mode", "std"),
-            duration=settings.get("duration", 5),
-            aspect_ratio=settings.get("aspect_ratio", "16:9"),
-            watermark=settings.get("watermark"),
-            callback_url=settings.get("callback_url"),
-            external_task_id=entry.external_task_id,
-            max_side=settings.get("max_side", DEFAULT_MAX_SIDE),
-        )
+        return described_request(entry, images)
 
     # -- thumbnails for the history's cards: small, stripped, private ---------------------------------
     @property
@@ -385,9 +402,8 @@ class TaskHistory:
                 handle.seek(self._read_upto)
                 chunk = handle.read(stat.st_size - self._read_upto)
             end = chunk.rfind(b"\n") + 1
-            for record in _records(chunk[:end]):
-                if isinstance(record, dict) and isinstance(record.get("external_task_id"), str):
-                    _apply(self._folded, record)
+            for record in _entry_records(chunk[:end]):
+                _apply(self._folded, record)
             self._read_upto += end
         return self._folded
 
@@ -397,12 +413,48 @@ class TaskHistory:
             copies = [_copy(entry) for entry in self._fold_unlocked().values()]
         return sorted(copies, key=lambda e: e.submitted_at or e.updated_at or 0, reverse=True)
 
+    def recent(self, count: int) -> tuple[list[HistoryEntry], bool]:
+        """The ``count`` newest submissions, newest first, read from the journal's end: a submission's
+        lines all follow its first one, so once ``count`` first lines are read backwards, those entries
+        are whole — without folding a journal of years (the history's first page). The second value is
+        True when the whole journal was read (then every entry is given)."""
+        try:
+            handle = open(self.path, "rb")  # noqa: SIM115  # closed below; a missing journal is empty
+        except FileNotFoundError:
+            return [], True
+        blocks: list[list[dict[str, Any]]] = []  # newest block first
+        started: set[str] = set()  # submissions whose first line was read
+        with handle:
+            position = handle.seek(0, os.SEEK_END)
+            head = b""  # the start of a line cut by a block boundary: read with the block before
+            newest = True
+            while position > 0 and len(started) < count:
+                start = max(0, position - RECENT_BLOCK)
+                handle.seek(start)
+                chunk = handle.read(position - start) + head
+                position = start
+                if newest:  # a torn last line (a crash mid-write) is skipped, as when folding
+                    chunk, newest = chunk[: chunk.rfind(b"\n") + 1], False
+                cut = chunk.find(b"\n") + 1 if start > 0 else 0  # the first line may have begun earlier
+                head, chunk = (chunk, b"") if start > 0 and cut == 0 else (chunk[:cut], chunk[cut:])
+                records = _entry_records(chunk)
+                started.update(r["external_task_id"] for r in records if r.get("event") in ("submit", "queued"))
+                blocks.append(records)
+            whole = position == 0 and not head
+        folded: dict[str, HistoryEntry] = {}
+        for records in reversed(blocks):
+            for record in records:
+                _apply(folded, record)
+        entries = [e for e in folded.values() if whole or e.external_task_id in started]
+        entries.sort(key=lambda e: e.submitted_at or e.updated_at or 0, reverse=True)
+        return (entries if whole else entries[:count]), whole
+
     def get(self, external_task_id: str) -> HistoryEntry | None:
         return next((e for e in self.entries() if e.external_task_id == external_task_id), None)
 
     def unfinished(self) -> list[HistoryEntry]:
         """Intentions that may still be running, whose outcome is unknown, or that wait to be sent."""
-        return [e for e in self.entries() if not e.done and e.status not in ("rejected", CANCELLED)]
+        return [e for e in self.entries() if e.unfinished]
 
 
 _FIELDS = frozenset(
@@ -423,6 +475,7 @@ _FIELDS = frozenset(
         "units",
         "batch",
         "index",
+        "group",
     }
 )
 
@@ -444,9 +497,18 @@ def _apply(folded: dict[str, HistoryEntry], record: dict[str, Any]) -> None:
 
 
 def _records(block: bytes) -> list[Any]:
-    """The JSON records of whole lines: all at once when every line is whole (one parse, fast for a
-    journal of thousands), line by line otherwise, skipping torn lines from a crash."""
+    """The JSON records of whole lines, a few hundred lines per parse (fast for a journal of thousands,
+    and the other threads — the kernel's — get a turn between two parses)."""
     lines = [line for line in block.splitlines() if line.strip()]
+    parsed: list[Any] = []
+    for start in range(0, len(lines), RECORDS_PER_PARSE):
+        parsed += _parse(lines[start : start + RECORDS_PER_PARSE])
+    return parsed
+
+
+def _parse(lines: list[bytes]) -> list[Any]:
+    """All at once when every line is whole (one parse), line by line otherwise, skipping torn lines
+    from a crash."""
     try:
         records = json.loads(b"[" + b",".join(lines) + b"]")
         if isinstance(records, list) and len(records) == len(lines):
@@ -460,6 +522,11 @@ def _records(block: bytes) -> list[Any]:
         except (ValueError, UnicodeDecodeError):
             continue  # a torn line from a crash: skip it, keep the rest
     return parsed
+
+
+def _entry_records(block: bytes) -> list[dict[str, Any]]:
+    """The records of whole lines that belong to a submission (they name its external id)."""
+    return [r for r in _records(block) if isinstance(r, dict) and isinstance(r.get("external_task_id"), str)]
 
 
 def _copy(entry: HistoryEntry) -> HistoryEntry:

@@ -23,10 +23,10 @@ import sys
 import threading
 import warnings
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Union
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, Union
 
 from .errors import Problem, ValidationError
 
@@ -42,8 +42,15 @@ ACCEPTED_FORMATS = ("JPEG", "PNG")
 # picture 2048 px on its longest side covers every pixel of that frame, crops included, and four of
 # them stay near 1 MB each — a 24 MP phone photo (6000×4000) carries nothing more the model can use.
 DEFAULT_MAX_SIDE = 2048
+#: The JPEG quality of a picture that is downscaled anyway (benchmarks/quality.py; README, "Fewer bytes").
+JPEG_QUALITY = 85
 # Formats converted with fix=True to PNG (others to JPEG, unless transparency or lossless WebP calls for PNG).
 _LOSSLESS = ("GIF", "BMP", "TIFF")
+
+#: At most this many pictures are prepared at once (the service takes four; a core each, where there are).
+PREPARE_THREADS = 4
+_In = TypeVar("_In")
+_Out = TypeVar("_Out")
 
 ImageSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, "Image.Image", Mapping[str, Any]]
 Fit = Literal["pad", "crop"]
@@ -160,6 +167,38 @@ def prepare_image(
         ) from None
     origin = _origin(source)
     return replace(prepared, origin=origin, _thumbnails={}) if origin else prepared
+
+
+def side_by_side(work: Callable[[_In], _Out], items: Sequence[_In], threads: int | None = None) -> list[_Out]:
+    """``work`` on each item, in order, on a small thread pool (one thread per core, at most
+    ``PREPARE_THREADS``): Pillow's decoders, resizes and encoders release the GIL, so four photos on two
+    cores take about half the time of one after another. One item, or one core: no thread at all."""
+    count = min(len(items), threads or PREPARE_THREADS, os.cpu_count() or 1)
+    if count <= 1:
+        return [work(item) for item in items]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=count, thread_name_prefix="kling-prepare") as pool:
+        return list(pool.map(work, items))
+
+
+def prepare_many(
+    sources: Sequence[ImageSource | PreparedImage],
+    *,
+    fit: Fit | None = None,
+    max_side: int | None = None,
+    threads: int | None = None,
+) -> list[PreparedImage | ValidationError]:
+    """The pictures of one click or one upload, prepared side by side (see :func:`side_by_side`): each
+    result in its place, a picture that cannot be used as its :class:`ValidationError`."""
+
+    def one(source: ImageSource | PreparedImage) -> PreparedImage | ValidationError:
+        try:
+            return prepare_image(source, fit=fit, max_side=max_side)
+        except ValidationError as refusal:
+            return refusal
+
+    return side_by_side(one, sources, threads)
 
 
 def _origin(source: object) -> str | None:
@@ -464,6 +503,7 @@ class _Preparer:
         self.max_bytes = min(max_bytes, MAX_BYTES)
         self.changes: list[str] = []
         self.upright: tuple[int, int] | None = None
+        self.downscaled = False  # brought under max_side: sent at JPEG_QUALITY
 
     def refuse(self, message: str, limit: object = None, value: object = None) -> ValidationError:
         return ValidationError(Problem("image", f"{self.name}: {message}", limit, value))
@@ -658,6 +698,7 @@ class _Preparer:
             raise ValidationError([Problem("image", f"{self.name}: {p}", lim, (width, height)) for p, lim in problems])
         if self.max_side and max(target) > self.max_side:
             scale = self.max_side / max(target)
+            self.downscaled = True
             target = (max(MIN_SIDE, round(target[0] * scale)), max(MIN_SIDE, round(target[1] * scale)))
         return target
 
@@ -725,13 +766,13 @@ class _Preparer:
             if converted:
                 self.changes.append(converted)
         cap, cap_text = self.max_bytes, megabytes(self.max_bytes)
-        quality = 90 if original_size and original_size > cap else 95
+        quality = JPEG_QUALITY if self.downscaled else 90 if original_size and original_size > cap else 95
         for _ in range(6):
             out = io.BytesIO()
             if fmt == "PNG" and (original_size or 0) <= cap:
                 im.save(out, "PNG", compress_level=6)
             else:
-                im.save(out, "JPEG", quality=quality)
+                im.save(out, "JPEG", quality=quality, optimize=self.downscaled)
             data = out.getvalue()
             if len(data) <= cap:
                 break

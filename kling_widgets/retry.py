@@ -22,6 +22,8 @@ YOUNG_RATE = 2.0  # requests/s that all young tasks together spend: a crowd of t
 EXPECTED_SECONDS = 120.0  # how long a task takes, until the process has seen some finish
 QUEUE_RETRY = 30.0  # a create held for a slot is tried again after this long when no task of ours ends
 MAX_PAUSE = 300.0  # the longest Retry-After the watcher honours as given
+OLD_AFTER = 1800.0  # a task running this long is old: at busy hours Kling tasks take an hour and more
+OLD_POLL = 60.0  # an old task is looked at about once a minute, for as long as it is followed
 
 
 def backoff_delay(attempt: int, retry_after: float | None = None, cap: float = BACKOFF_CAP) -> float:
@@ -44,7 +46,10 @@ def poll_delay(
     (how many tasks are polled one by one) spreads the looks at young tasks, the first one included,
     once it is more than a handful (``YOUNG_RATE × YOUNG_CAP``, 20), so that together they spend about
     ``YOUNG_RATE`` requests/s: up to 20 keep the quick first look and the 10 s pace; 200 young tasks are
-    each seen about every 100 s, or when their expected end nears."""
+    each seen about every 100 s, or when their expected end nears. A task past ``OLD_AFTER`` is looked at
+    every ``OLD_POLL`` (a minute): the bundle and batches follow it for as long as the kernel lives."""
+    if elapsed >= OLD_AFTER:
+        return max(base, OLD_POLL)
     if expected is None:
         if elapsed <= 60:
             return base

@@ -6,7 +6,8 @@ The engine keeps its own spacing (one request per task per turn, no per-request 
 stall every other task), a total request-rate budget for the process, and honours Retry-After for the
 whole account. Nothing one poll raises stops it: a failure only moves that task's next turn later.
 A task leaves the watch when it ends, when the service says it cannot be watched (auth), or at the
-deadline — and listeners are told which.
+deadline — and listeners are told which. The bundle and batches give no deadline (``timeout=None``): a
+task nobody cancelled is followed as long as the process lives, once a minute when it is old.
 """
 
 from __future__ import annotations
@@ -223,7 +224,8 @@ class _Engine:
         watched.journaled = state
 
     def check_deadline(self, watched: _Watched, elapsed: float) -> None:
-        if elapsed >= watched.owner.timeout:
+        timeout = watched.owner.timeout
+        if timeout is not None and elapsed >= timeout:
             problem = (
                 f"Stopped watching after {elapsed / 60:.0f} min. The task may still finish and be billed; "
                 "it stays in the history and can be watched again."
@@ -261,7 +263,8 @@ class TaskWatcher:
     """Watch many tasks; ``watch(task)``, ``on_update(callback)`` for every update of its tasks.
 
     All watchers of a process share one thread, and a task of one account is polled once however many
-    watchers follow it. ``TaskWatcher.set_rate_limit(n)`` sets the process's total polling budget
+    watchers follow it. ``timeout``: seconds after which a task is no longer followed (None: never).
+    ``TaskWatcher.set_rate_limit(n)`` sets the process's total polling budget
     (requests per second, default 5)."""
 
     def __init__(
@@ -269,7 +272,7 @@ class TaskWatcher:
         client: KlingClient,
         *,
         poll_interval: float | None = None,
-        timeout: float = 1800.0,
+        timeout: float | None = 1800.0,
         history: TaskHistory | None = None,
     ) -> None:
         self.client = client

@@ -10,6 +10,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,6 +26,7 @@ from kling_widgets import (
 from kling_widgets.simulator import Simulator
 
 from .conftest import fox as base
+from .conftest import wait_for
 
 
 def most_running_at_once(sim: Simulator) -> int:
@@ -131,7 +133,8 @@ KILLED_SCRIPT = textwrap.dedent(
 
     url, key, journal = sys.argv[1:4]
     client = KlingClient(key, base_url=url, poll_interval=0.1)
-    requests = sweep(VideoRequest([sample_jpeg(0)], "x"), prompt=[f"scene {i}" for i in range(5)])
+    prompts = ["scene 0", "scene 1 [fail]", "scene 2", "scene 3", "scene 4"]
+    requests = sweep(VideoRequest([sample_jpeg(0)], "x"), prompt=prompts)
     Batch(client, requests, max_concurrent=1, history=TaskHistory(journal)).start()
     print("started", flush=True)
     time.sleep(600)
@@ -139,7 +142,10 @@ KILLED_SCRIPT = textwrap.dedent(
 )
 
 
-def test_a_kernel_killed_halfway_resumes_and_sends_each_intention_once(tmp_path: Path) -> None:
+def test_a_kernel_killed_halfway_resumes_the_batch_whole_and_sends_each_intention_once(tmp_path: Path) -> None:
+    """A real process runs a batch of five, one at a time, and is killed (SIGKILL) after the first task
+    succeeded and the second failed, while the third runs: the resume gives back all five in their
+    places — the finished ones too — and sends only the two that were never sent."""
     journal = tmp_path / "journal" / "history.jsonl"
     with Simulator(processing_seconds=2.5) as sim:
         process = subprocess.Popen(
@@ -148,24 +154,37 @@ def test_a_kernel_killed_halfway_resumes_and_sends_each_intention_once(tmp_path:
             text=True,
         )
         try:
-            deadline = time.monotonic() + 30
-            while sim.creates < 2 and time.monotonic() < deadline:
-                time.sleep(0.02)
-            time.sleep(0.2)  # waiting for a slot now: the third is queued, not being sent
+            reader = TaskHistory(journal)
+
+            def third_running() -> bool:  # one slot: nothing else is sent until the third ends
+                by_prompt = {e.prompt: e for e in reader.entries()}
+                third = by_prompt.get("scene 2")
+                return third is not None and third.task_id is not None
+
+            wait_for(third_running, timeout=60)
         finally:
             os.kill(process.pid, signal.SIGKILL)
             process.wait(10)
-        assert sim.creates == 2
+        assert sim.creates == 3
         history = TaskHistory(journal)
-        assert sorted(e.status for e in history.entries()).count("queued") == 3
+        before = {e.prompt: e for e in history.entries()}
+        assert [before[f"scene {i}"].status for i in (0, 3, 4)] == ["succeeded", "queued", "queued"]
+        assert before["scene 1 [fail]"].status == "failed"
         client = KlingClient(sim.api_key, base_url=sim.url, poll_interval=0.1)
-        unfinished = len(history.unfinished())  # the queued three, and the created ones not yet done
-        resumed = Batch.resume(client, history, max_concurrent=1)
+        resumed = Batch.resume(client, history)
+        assert [i.request.prompt for i in resumed.items] == [
+            "scene 0",
+            "scene 1 [fail]",
+            *(f"scene {i}" for i in (2, 3, 4)),
+        ]
         tasks = resumed.wait(timeout=60)
-        assert len(tasks) == unfinished >= 3 and all(t.status is TaskStatus.SUCCEEDED for t in tasks)
+        assert [t.status for t in tasks] == [TaskStatus.SUCCEEDED, TaskStatus.FAILED] + [TaskStatus.SUCCEEDED] * 3
+        assert tasks[0].id == before["scene 0"].task_id and tasks[0].video_url  # the one finished before the kill
         assert sim.creates == 5 and len({c["external_task_id"] for c in sim.created}) == 5
         assert {c["external_task_id"] for c in sim.created} == {e.external_task_id for e in history.entries()}
         assert not any(history.spool.iterdir())  # the pictures waited only until they were sent
+        assert Batch.resume(client, history).wait(timeout=5) == []  # a batch that ended is not resumed again
+        assert sim.creates == 5
 
 
 def test_kling_direct_limit_is_learned_from_an_integer_1303(photo: bytes) -> None:
@@ -193,3 +212,47 @@ def test_the_watching_cadence_fits_the_crowd() -> None:
     assert 200 / young <= YOUNG_RATE * 1.01
     assert 30.0 + young <= 0.7 * expected + 1e-9  # never sleeps past the start of the expected end
     assert poll_delay(2.0, 0.8 * expected, expected, crowd=200) == 2.0
+
+
+def test_resume_brings_back_each_interrupted_batch_and_leaves_finished_ones(photo: bytes, history: TaskHistory) -> None:
+    with Simulator(processing_seconds=0.3) as sim:
+        client = KlingClient(sim.api_key, base_url=sim.url, poll_interval=0.05)
+        finished = Batch(client, sweep(base(photo), prompt=["a1", "a2"]), history=history).start()
+        finished.wait(timeout=20)
+        stopped = Batch(client, sweep(base(photo), prompt=["b1", "b2", "b3"]), max_concurrent=1, history=history)
+        stopped.start()
+        wait_for(lambda: sim.creates == 3)
+        stopped.stop()  # b2 and b3 stay queued on record, as after a crash
+        assert stopped.watcher.wait_idle(10)
+        loose = client.create_task(base(photo, prompt="c1"), history=history)  # no batch: resumed alone
+        resumed = Batch.resume(client, history)
+        assert [i.request.prompt for i in resumed.items] == ["b1", "b2", "b3", "c1"]
+        tasks = resumed.wait(timeout=30)
+        assert all(t.status is TaskStatus.SUCCEEDED for t in tasks) and tasks[3].id == loose.id
+        assert sim.creates == 6 and sorted(c["body"]["prompt"] for c in sim.created) == [
+            "a1",
+            "a2",
+            "b1",
+            "b2",
+            "b3",
+            "c1",
+        ]
+
+
+def test_clicks_of_an_older_bundle_queue_are_not_one_batch() -> None:
+    """Before the bundle's queue had a name of its own, every bundle journaled its clicks as batch
+    "bundle": an unfinished click comes back alone, not with every click ever made."""
+    from kling_widgets.batch import interrupted
+    from kling_widgets.history import HistoryEntry
+
+    def entry(ext: str, status: str, when: float, **place: Any) -> HistoryEntry:
+        return HistoryEntry(ext, status=status, submitted_at=when, **place)
+
+    entries = [
+        entry("old-1", "succeeded", 1, batch="bundle", index=0),
+        entry("old-2", "processing", 2, batch="bundle", index=1),
+        entry("sweep-1", "succeeded", 3, batch="bundle-a", index=2, group="click-1"),
+        entry("sweep-2", "queued", 4, batch="bundle-a", index=3, group="click-1"),
+        entry("single", "succeeded", 5, batch="bundle-a", index=4, group="click-2"),
+    ]
+    assert [e.external_task_id for e in interrupted(entries)] == ["old-2", "sweep-1", "sweep-2"]

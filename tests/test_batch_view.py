@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kling_widgets import Batch, BatchView, KlingClient, MultiImageToVideo, TaskStatus, sweep
+from kling_widgets import Batch, BatchView, KlingClient, MultiImageToVideo, TaskStatus, TaskView, sweep
 from kling_widgets.simulator import Simulator
 from kling_widgets.watcher import TaskWatcher
 
@@ -172,3 +172,58 @@ def test_the_bundle_and_task_views_carry_a_static_html_fallback(photo: bytes, si
     assert isinstance(view, TaskView)
     assert "<video src=" in view._repr_mimebundle_()["text/html"]  # type: ignore[index]
     app.close()
+
+
+def test_a_sweep_interrupted_by_a_restart_comes_back_whole_as_one_batch_view(photo: bytes, tmp_path: Any) -> None:
+    """The kernel stops while a sweep of three runs under a limit of one: the first task has finished, the
+    second runs, the third is queued. The next bundle over the journal shows the sweep as one BatchView
+    with all three in their places (the finished one too, not as a loose card) and sends only the third."""
+    from kling_widgets import TaskHistory
+
+    history = TaskHistory(tmp_path / "history.jsonl")
+    with Simulator(processing_seconds=2.0, max_concurrent=1) as sim:
+        client = KlingClient(sim.api_key, base_url=sim.url, poll_interval=0.05)
+        first = MultiImageToVideo(client, history=history, poll_interval=0.05)
+        fill(first, photo, "a fox\na hare\nan owl")
+        first.prompt_per_line = True
+        assert first.submit() is not None
+
+        def second_running() -> bool:
+            by_prompt = {e.prompt: e for e in TaskHistory(history.path).entries()}
+            return by_prompt["a fox"].status == "succeeded" and by_prompt["a hare"].task_id is not None
+
+        wait_for(second_running, timeout=30)
+        first.close()  # the kernel stops: the owl was never sent
+        assert sim.creates == 2
+        again = MultiImageToVideo(KlingClient(sim.api_key, base_url=sim.url), history=history, poll_interval=0.05)
+        shown = [c for c in again.gallery.children if isinstance(c, (BatchView, TaskView))]
+        assert len(shown) == 1 and isinstance(shown[0], BatchView) and "Sweep of 3" in shown[0]._header.value
+        wait_for(lambda: len(again.tasks) == 3 and all(t.done for t in again.tasks), timeout=30)
+        assert [v.label.split(" · ")[0] for v in shown[0].views] == ["a fox", "a hare", "an owl"]
+        assert all(t.status is TaskStatus.SUCCEEDED for t in again.tasks)
+        assert sim.creates == 3 and [c["body"]["prompt"] for c in sim.created] == ["a fox", "a hare", "an owl"]
+        again.close()
+
+
+def test_a_batch_follows_its_tasks_without_a_deadline_and_a_stopped_card_offers_watch_again(photo: bytes) -> None:
+    from kling_widgets.retry import OLD_AFTER, OLD_POLL, poll_delay
+
+    assert poll_delay(2.0, OLD_AFTER, 120.0) == OLD_POLL == poll_delay(2.0, 10 * OLD_AFTER, 120.0) == 60.0
+    with Simulator(processing_seconds=1.0) as sim:
+        client = KlingClient(sim.api_key, base_url=sim.url, poll_interval=0.05)
+        batch = Batch(client, sweep(fox(photo), prompt=["a fox", "a hare"]))
+        assert batch.watcher.timeout is None  # followed as long as the kernel lives; wait() has its own timeout
+        view = BatchView(batch)
+        sim.inject(method="GET", status=401, code=1000, message="key refused", times=None)
+        tasks = batch.start().wait(timeout=20)  # every watch stopped: the service refused the lookups
+        assert not any(t.done for t in tasks)
+        wait_for(lambda: len(view.views) == 2 and all(v.stopped for v in view.views))
+        assert all(v.watch_button.layout.display is None for v in view.views)
+        sim.clear_faults()
+        for card in view.views:
+            card.watch_button.click()
+        assert batch.counts()["running"] == 2
+        tasks = batch.wait(timeout=20)
+        assert all(t.status is TaskStatus.SUCCEEDED for t in tasks) and sim.creates == 2
+        wait_for(lambda: not any(v.stopped for v in view.views))
+        view.close()

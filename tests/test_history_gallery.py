@@ -7,6 +7,7 @@ import base64
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
@@ -154,3 +155,60 @@ def test_thumbnails_on_cards_are_small(tmp_path: Path) -> None:
     data = gallery._thumb(gallery.entries[0].images[0]["sha256"])
     assert data is not None and len(data) < 8_000
     assert max(Image.open(io.BytesIO(data)).size) <= 144
+
+
+def test_the_newest_entries_are_read_from_the_journal_end_as_the_whole_fold_gives_them(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    from kling_widgets import history as journal_module
+
+    history = TaskHistory(tmp_path / "history.jsonl")
+    lines = []
+    for index in range(40):
+        lines.append({"time": index, "event": "submit", "external_task_id": f"e{index}", "prompt": f"p{index} " * index,
+                      "status": "sending"})  # fmt: skip
+        if index % 3 == 0:  # some finish at once, some later, after newer submissions
+            lines.append({"time": index + 0.5, "event": "task", "external_task_id": f"e{index}", "task_id": f"t{index}",
+                          "status": "succeeded"})  # fmt: skip
+    lines.append({"time": 50, "event": "task", "external_task_id": "e37", "task_id": "t37", "status": "failed"})
+    text = "".join(json.dumps(line) + "\n" for line in lines) + '{"time": 51, "event": "task", "exter'  # torn
+    history.path.write_text(text)
+    whole = [(e.external_task_id, e.status, e.prompt) for e in history.entries()]
+    for block in (64, 500, 1 << 16):  # boundaries inside lines, lines longer than a block, all at once
+        monkeypatch.setattr(journal_module, "RECENT_BLOCK", block)
+        newest, complete = TaskHistory(history.path).recent(5)
+        assert [(e.external_task_id, e.status, e.prompt) for e in newest][:5] == whole[:5]
+        assert complete is (block == 1 << 16) and len(newest) == (40 if complete else 5)  # all, once all was read
+        everything, complete = TaskHistory(history.path).recent(1000)
+        assert complete and [(e.external_task_id, e.status, e.prompt) for e in everything] == whole
+
+
+def test_the_first_page_is_drawn_before_the_whole_journal_is_read(
+    tmp_path: Path, photo: bytes, monkeypatch: Any
+) -> None:
+    import threading
+
+    from kling_widgets import history as journal_module
+
+    history = TaskHistory(tmp_path / "history.jsonl")
+    fill_journal(history, 30, photo)
+    monkeypatch.setattr(journal_module, "RECENT_BLOCK", 2000)  # a long journal: its end is a small part of it
+    fresh = TaskHistory(history.path)
+    whole_read = threading.Event()
+    fold = fresh.entries
+
+    def slow_fold() -> list[Any]:  # the whole journal takes its time (a year of use)
+        assert whole_read.wait(20)
+        return fold()
+
+    monkeypatch.setattr(fresh, "entries", slow_fold)
+    gallery = HistoryGallery(fresh)  # returns with the first page drawn, the fold still waiting
+    cards = all_state(gallery)
+    assert "scene 29" in cards and "scene 18" in cards and "scene 17" not in cards
+    assert "reading the rest" in gallery._where.value and not gallery.next_button.disabled
+    whole_read.set()
+    assert len(gallery.entries) == 30 and gallery.pages == 3  # the rest, once read
+    wait_for(lambda: "30 generations · page 1 of 3" in gallery._where.value)
+    gallery.page = 2
+    assert [e.prompt for e in gallery.shown] == [f"scene {i}" for i in range(5, -1, -1)]
+    gallery.close()

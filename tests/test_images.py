@@ -228,3 +228,26 @@ def test_property_every_output_is_within_the_limits_or_refused_by_rule(
     w, h = prepared.width, prepared.height
     assert min(w, h) >= 300 and max(w, h) / min(w, h) <= 2.5 and prepared.size <= MAX_BYTES
     assert prepared.mime in ("image/jpeg", "image/png") and decoded(prepared).size == (w, h)
+
+
+def quantization_at(quality: int) -> dict[int, list[int]]:
+    """The JPEG quantization tables Pillow writes at ``quality``: how a file's quality is read back."""
+    return dict(Image.open(io.BytesIO(encode(sample_image(0, (64, 64)), quality=quality))).quantization)
+
+
+def test_a_downscaled_picture_is_sent_at_the_quality_chosen_for_the_model() -> None:
+    from kling_widgets.images import JPEG_QUALITY
+
+    photo = encode(sample_image(3, (2400, 1600)), quality=92)
+    smaller = prepare_image(photo, max_side=1200)
+    assert (smaller.width, smaller.height) == (1200, 800)
+    assert dict(decoded(smaller).quantization) == quantization_at(JPEG_QUALITY) != quantization_at(95)
+    assert JPEG_QUALITY < 95 and smaller.size < len(encode(decoded(smaller), quality=95))
+
+
+def test_a_picture_re_encoded_at_full_size_keeps_a_high_quality() -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotated: the pixels must be re-encoded, at full size (originals asked for)
+    rotated = prepare_image(encode(sample_image(3, (900, 600)), quality=92, exif=exif))
+    assert (rotated.width, rotated.height) == (600, 900)
+    assert dict(decoded(rotated).quantization) == quantization_at(95)

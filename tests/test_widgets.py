@@ -66,7 +66,27 @@ def test_picker_url_and_path_via_the_text_field(tmp_path: Path) -> None:
     assert picker.source.value == ""
 
 
-def test_upload_is_prepared_off_thread_and_dropped_from_state() -> None:
+def test_upload_is_prepared_off_thread_side_by_side_and_dropped_from_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from kling_widgets import images
+
+    threads: set[str] = set()
+    prepare = images.prepare_image
+    both_in = threading.Barrier(2, timeout=20)  # the first two pictures meet here: prepared at the same time
+
+    def recorded(source: Any, **kwargs: Any) -> Any:
+        with lock:
+            first = len(threads) < 2 and threading.current_thread().name not in threads
+            threads.add(threading.current_thread().name)
+        if first:
+            both_in.wait()
+        return prepare(source, **kwargs)
+
+    lock = threading.Lock()
+
+    monkeypatch.setattr(images, "prepare_image", recorded)
+    monkeypatch.setattr(images.os, "cpu_count", lambda: 2)  # two cores, whatever runs the tests
     picker = ImagePicker()
     big = encode(sample_image(0, (4000, 3000)), quality=95)
     files = [
@@ -83,6 +103,8 @@ def test_upload_is_prepared_off_thread_and_dropped_from_state() -> None:
     assert picker.upload.value == ()  # the full bytes left widget state at once
     wait_for(lambda: not picker.busy and len(picker.images) == 4)
     assert "photo4.jpg not added: at most 4 images" in picker.message
+    assert [item.source for item in picker.images] == [f"photo{i}.jpg" for i in range(4)]  # in their order
+    assert len(threads) == 2 and all(name.startswith("kling-prepare") for name in threads)  # side by side
     state = all_state(picker)
     assert len(state) < 200_000  # thumbnails only, never the photos themselves
 
@@ -314,3 +336,43 @@ def test_pictures_dropped_or_pasted_in_the_browser_are_added(photo: bytes) -> No
     wait_for(lambda: len(picker.images) == 1 and not picker.busy)
     assert picker.images[0].source == "dropped.jpg"
     assert "dropped" not in all_state(picker.drop)  # nothing of the picture stays in widget state
+
+
+def test_the_bundle_follows_an_old_task_once_a_minute_and_never_gives_up(
+    app: MultiImageToVideo, sim: Simulator, photo: bytes
+) -> None:
+    """A task running for hours (busy hours at Kling) is still followed, about once a minute."""
+    from kling_widgets.watcher import _ENGINE
+
+    sim.processing_seconds = 600
+    fill(app, photo)
+    task = app.submit().result(timeout=10)  # type: ignore[union-attr]
+    assert task is not None and app.watcher is not None
+    gets = lambda: sum(1 for r in sim.requests if r.method == "GET")  # noqa: E731
+    with _ENGINE.cond:  # the task has been running for three hours
+        watched = next(w for w in _ENGINE.watched.values() if w.key == task.id)
+        watched.started -= 3 * 3600
+        watched.next_poll = time.monotonic()
+        before = gets()
+        _ENGINE.cond.notify()
+    wait_for(lambda: gets() > before)
+    wait_for(lambda: watched.next_poll - time.monotonic() > 50)  # the next look in about a minute
+    assert watched.next_poll - time.monotonic() <= 60
+    assert app.watcher.live == [task.id] and "Stopped" not in app.gallery.get(task.id).problem  # type: ignore[union-attr]
+
+
+def test_a_card_whose_watch_stopped_offers_watch_again(app: MultiImageToVideo, sim: Simulator, photo: bytes) -> None:
+    sim.processing_seconds = 1.0
+    sim.inject(method="GET", status=401, code=1000, message="key refused", times=None)
+    fill(app, photo)
+    task = app.submit().result(timeout=10)  # type: ignore[union-attr]
+    assert task is not None
+    view = app.gallery.get(task.id)
+    assert view is not None
+    wait_for(lambda: view.stopped)  # the service refused the lookups: the watch ended, the task did not
+    assert "Stopped watching" in view.problem and view.watch_button.layout.display is None
+    sim.clear_faults()
+    view.watch_button.click()
+    assert not view.stopped and view.watch_button.layout.display == "none"
+    wait_for(lambda: view.task.status is TaskStatus.SUCCEEDED, timeout=20)
+    assert view.task.video_url and not view.stopped and view.problem == ""

@@ -14,6 +14,7 @@ import logging
 import re
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -139,10 +140,14 @@ class MultiImageToVideo(Published, widgets.VBox):
                 self._setup_error = error.message
         self.client = client
         self.history = history or (client.history if client else None)
-        self.watcher = TaskWatcher(client, poll_interval=poll_interval, history=self.history) if client else None
+        # No deadline: a task the user did not cancel is followed as long as the kernel lives.
+        self.watcher = (
+            TaskWatcher(client, poll_interval=poll_interval, history=self.history, timeout=None) if client else None
+        )
         self.queue: Batch | None = None
         if client is not None:
-            self.queue = Batch(client, [], history=self.history, watcher=self.watcher, name="bundle").start()
+            name = f"bundle-{uuid.uuid4().hex[:12]}"  # its clicks are journaled as groups of this batch
+            self.queue = Batch(client, [], history=self.history, watcher=self.watcher, name=name).start()
             self.queue.on_update(self._on_queue)
             self.queue.on_progress = _UploadMeter(self)
         self.image_picker = ImagePicker()
@@ -184,6 +189,8 @@ class MultiImageToVideo(Published, widgets.VBox):
         self._clicks: list[_Click] = []
         self._last_click = -DOUBLE_CLICK_SECONDS
         self._told_unknown: set[str] = set()
+        self._in_sweeps: set[str] = set()  # external ids of resumed requests shown in a sweep's BatchView
+        self.resumed: Batch | None = None  #: what came back after a restart (Batch.resume), if anything
         self._closed = False
         self._lock = threading.RLock()
         form = widgets.VBox(
@@ -270,6 +277,9 @@ class MultiImageToVideo(Published, widgets.VBox):
         if self.queue is not None:
             self.queue.close()  # sends nothing more; the account's slots of what still runs are handed back
             self.queue.on_update(self._on_queue, remove=True)
+        if self.resumed is not None:  # what came back after a restart, likewise
+            self.resumed.close()
+            self.resumed.on_update(self._on_resumed, remove=True)
         if self.watcher is not None:
             self.watcher.stop()
         super().close()
@@ -679,7 +689,7 @@ class MultiImageToVideo(Published, widgets.VBox):
                 "one at a time under your account's limit — follow them below.",
                 "ok",
             )
-        click.items = self.queue.add(requests)
+        click.items = self.queue.add(requests, group=f"click-{uuid.uuid4().hex[:12]}")
         self.units_sent = self._units_sent_now()
         if click.sweep:
             click.view = BatchView(self.queue, items=click.items, title=self._sweep_words(requests, counted=False))
@@ -735,6 +745,7 @@ class MultiImageToVideo(Published, widgets.VBox):
                         item.task, client=self.client, label=request_label(request), aspect_ratio=request.aspect_ratio
                     )
                 )
+                view.on_watch_again(self._watch_again)
                 view.update(item.task)
                 self._say(f"Task {item.task.id} created — following it below.", "ok")
                 self._reveal.show(view)
@@ -783,10 +794,16 @@ class MultiImageToVideo(Published, widgets.VBox):
         view = self.gallery.get(update.task.id) or self.gallery.get(update.task.external_task_id or "")
         if view is not None:
             view.update(update.task, update.problem)
+            view.stopped = update.final and not update.task.complete  # offers "Watch again"
         if update.final:
             self._refresh_history_soon()
             self.refresh_static()
             self._check_account_soon()
+
+    def _watch_again(self, task: Task) -> None:
+        """A card's "Watch again": follow its task again, as long as the kernel lives."""
+        if self.watcher is not None and not self._closed:
+            self.watcher.watch(task)
 
     def _refresh_history_soon(self) -> None:
         """Read the journal again for the history, at most every two seconds (not at every poll)."""
@@ -859,15 +876,28 @@ class MultiImageToVideo(Published, widgets.VBox):
         what was created, send what was queued and never sent, look up (Kling direct) or report (gateway)
         a create whose outcome is unknown — nothing is sent twice."""
         assert self.history is not None
+        resumed = None
+        if self.client is not None and self.history.unfinished():
+            resumed = self.resumed = Batch.resume(self.client, self.history, watcher=self.watcher)
+        coming_back = {item.external_task_id for item in resumed.items} if resumed else set()
         for entry in reversed(self.history.entries()[:RESUME_LIMIT]):
             task = entry.to_task()
-            if task is not None and task.done:
+            if task is not None and task.done and entry.external_task_id not in coming_back:
                 label = f"from history · {shorten(entry.prompt or '', 40)}"
                 ratio = (entry.settings or {}).get("aspect_ratio")
-                self.gallery.add(TaskView(task, client=self.client, label=label, aspect_ratio=ratio))
-        if self.client is None or not self.history.unfinished():
+                view = self.gallery.add(TaskView(task, client=self.client, label=label, aspect_ratio=ratio))
+                view.on_watch_again(self._watch_again)
+                view.stopped = not task.complete  # done without its video link: it may still come
+        if resumed is None:
             return
-        resumed = Batch.resume(self.client, self.history, watcher=self.watcher)
+        units: dict[tuple[str, str | None], list[BatchItem]] = {}
+        for item in resumed.items:
+            units.setdefault(item.unit, []).append(item)
+        for members in units.values():  # a sweep comes back as one BatchView, its finished tasks in place
+            if len(members) > 1:
+                self._in_sweeps.update(item.external_task_id for item in members)
+                title = f"Sweep of {len(members)} · resumed after a restart"
+                self.gallery.add_widget(BatchView(resumed, items=members, title=title))
         resumed.on_update(self._on_resumed)
         self._on_resumed(resumed)
 
@@ -877,10 +907,13 @@ class MultiImageToVideo(Published, widgets.VBox):
 
     def _show_resumed(self, batch: Batch) -> None:
         for item in batch.items:
+            if item.external_task_id in self._in_sweeps:
+                continue  # shown in its sweep's BatchView
             shown = self.gallery.get(item.external_task_id) or (item.task and self.gallery.get(item.task.id))
             if item.task is not None and not shown:
                 label = f"from history · {shorten(item.request.prompt, 40)}"
                 view = self.gallery.add(TaskView(item.task, client=self.client, label=label))
+                view.on_watch_again(self._watch_again)
                 view.update(item.task, "Resumed after a restart: watching again." if not item.task.done else None)
             elif item.state == "unknown" and item.external_task_id not in self._told_unknown:
                 self._told_unknown.add(item.external_task_id)

@@ -4,6 +4,7 @@ bundle. It changes only by setting traits, from whatever thread the batch report
 
 from __future__ import annotations
 
+import functools
 import threading
 from typing import Any
 
@@ -23,6 +24,10 @@ _PLACEHOLDER = {
     "unknown": ("unknown", "Outcome unknown"),
     "cancelled": ("unknown", "Cancelled — not sent"),
 }
+
+
+def _watch_again(batch: Batch, item: BatchItem, _: object) -> None:
+    batch.watch_again(item)
 
 
 class BatchView(Published, widgets.VBox):
@@ -144,11 +149,13 @@ class BatchView(Published, widgets.VBox):
                             compact=True,
                             aspect_ratio=item.request.aspect_ratio,
                         )
+                        view.on_watch_again(functools.partial(_watch_again, self.batch, item))
                         self._views[item.index] = view
                         self._cards[item.index] = view
                         changed = True
                     else:
                         view.update(item.task, item.error if item.task.done and not item.task.video_url else None)
+                    view.stopped = item.state == "done" and not item.task.complete  # offers "Watch again"
                 else:
                     css, words = _PLACEHOLDER.get(item.state, ("unknown", item.state))
                     reason = f'<div class="kw-hint">{esc(item.error)}</div>' if item.error else ""

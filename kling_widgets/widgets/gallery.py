@@ -1,8 +1,9 @@
 """HistoryGallery: every past generation at a glance — prompt, settings, status, cost, the pictures and
 the video — with "Reuse these settings", a download and the task id at hand.
 
-It reads the journal once and shows one page of cards at a time, so a journal of thousands of entries
-opens as fast as one of ten and syncs only a page's worth of state. Videos load only when played
+It shows one page of cards at a time, and draws the first page from the journal's end before the whole
+journal is read (on a background thread): a journal of a year's use opens as fast as one of ten and syncs
+only a page's worth of state. Videos load only when played
 (``preload="none"``); thumbnails come from the journal's private thumbnail folder, small.
 """
 
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("kling_widgets")
 PAGE_SIZE = 12
 MAX_EMBEDDED = 12_000_000  # a video carried in a saved page; the simulator's are ~10-100 KB
+READ_REST_AFTER = 0.05  # seconds after the first page is drawn, the rest of the journal is read
 CARD_THUMB = 72  # px shown on a card (the kept thumbnail is 256 px; a smaller copy is sent)
 STATUS_FILTERS = (
     ("All", ""),
@@ -73,9 +75,15 @@ class HistoryGallery(Published, widgets.VBox):
         self.history = history
         self.client = client
         self.page_size = page_size
-        self._all: list[HistoryEntry] = []
+        self._all: list[HistoryEntry] = []  # the newest page while the rest is read, then every entry
+        self._complete = threading.Event()  # set once _all holds the whole journal
+        self._generation = 0  # one per refresh: a late background read of an older one is dropped
+        self._closed = False
+        self._drawn: tuple[object, ...] | None = None  # what the cards show, so an unchanged page is not redrawn
         self._reuse: list[Reuse] = []
         self._lock = threading.Lock()
+        self._reading = threading.Lock()
+        self._render_lock = threading.RLock()  # the kernel's thread and the background read both draw
         self._thumbs: dict[str, bytes] = {}
         self._poster_queue: list[tuple[str, VideoPlayer]] = []
         self._poster_thread: threading.Thread | None = None
@@ -117,7 +125,12 @@ class HistoryGallery(Published, widgets.VBox):
     # -- what it shows ---------------------------------------------------------------------------------
     @property
     def entries(self) -> list[HistoryEntry]:
-        """Every entry the filters let through, newest first (all pages)."""
+        """Every entry the filters let through, newest first (all pages: the whole journal is read)."""
+        if self._read_whole(self._generation):
+            self._render()  # the page count, now that it is known
+        return self._filtered()
+
+    def _filtered(self) -> list[HistoryEntry]:
         words = self.query.strip().lower()
         chosen = [e for e in self._all if _status_of(e) == self.status] if self.status else list(self._all)
         if words:
@@ -135,10 +148,48 @@ class HistoryGallery(Published, widgets.VBox):
         return self.entries[start : start + self.page_size]
 
     def refresh(self) -> None:
-        """Read the journal again (new submissions, finished tasks)."""
+        """Read the journal again (new submissions, finished tasks): the newest page at once, from the
+        journal's end; the rest on a background thread (or as soon as a filter or a page turn needs it)."""
         with self._lock:
-            self._all = self.history.entries()
+            self._generation += 1
+            generation = self._generation
+            self._complete.clear()
+        newest, whole = self.history.recent(self.page_size)
+        with self._lock:
+            if generation == self._generation:
+                self._all = newest
+                if whole:
+                    self._complete.set()
         self._render()
+        if not whole:  # a moment later: the kernel's thread finishes what it draws first
+            rest = threading.Timer(READ_REST_AFTER, self._read_rest, args=(generation,))
+            rest.daemon = True
+            rest.start()
+
+    def _read_rest(self, generation: int) -> None:
+        try:
+            self._read_whole(generation)
+            if generation == self._generation and not self._closed:
+                self._render()  # the page count, and the next button (unchanged cards are not redrawn)
+        except Exception:  # a journal that cannot be read now: the next refresh tries again
+            log.exception("reading the history failed")
+
+    def _read_whole(self, generation: int) -> bool:
+        """Make ``_all`` every entry of the journal (once per refresh). True when this call did it."""
+        with self._reading:  # one reader: the other thread finds it done
+            if self._complete.is_set():
+                return False
+            entries = self.history.entries()
+            with self._lock:
+                if generation != self._generation:
+                    return False
+                self._all = entries
+                self._complete.set()
+            return True
+
+    def close(self) -> None:
+        self._closed = True
+        super().close()
 
     def on_reuse(self, callback: Reuse, *, remove: bool = False) -> None:
         """``callback(entry)`` when a card's Reuse is pressed (``remove=True`` to stop)."""
@@ -174,21 +225,33 @@ class HistoryGallery(Published, widgets.VBox):
 
     @detach
     def _render(self, _: object = None) -> None:
-        entries = self.entries
+        with self._render_lock:
+            self._draw()
+
+    def _draw(self) -> None:
+        partial = not self._complete.is_set()
+        if partial and (self.page or self.query.strip() or self.status):  # needs every entry
+            self._read_whole(self._generation)
+            partial = not self._complete.is_set()
+        entries = self._filtered()
         pages = max(1, -(-len(entries) // self.page_size))
-        if self.page >= pages:
+        if self.page >= pages and not partial:
             self.page = pages - 1
             return
         start = self.page * self.page_size
         shown = entries[start : start + self.page_size]
         self.previous_button.disabled = self.page == 0
-        self.next_button.disabled = self.page >= pages - 1
+        self.next_button.disabled = self.page >= pages - 1 and not partial
         total = len(self._all)
         found = f"{len(entries)} of {total}" if len(entries) != total else f"{total}"
-        self._where.value = (
-            f'<span class="kw-hint" style="margin:0 6px">{found} generation{"s" if total != 1 else ""} · '
-            f"page {self.page + 1} of {pages}</span>"
-        )
+        where = f"newest {total} · reading the rest…" if partial else f"page {self.page + 1} of {pages}"
+        if not partial:
+            where = f"{found} generation{'s' if total != 1 else ''} · {where}"
+        self._where.value = f'<span class="kw-hint" style="margin:0 6px">{where}</span>'
+        drawn = (bool(self._reuse), *((e.external_task_id, e.status, e.updated_at) for e in shown))
+        if drawn == self._drawn:
+            return  # the same cards (the whole journal's first page is the page drawn from its end)
+        self._drawn = drawn
         if not shown:
             words = "No generations yet: they appear here as you make them." if not total else "Nothing matches."
             self._cards.children = (widgets.HTML(f'<div class="kw-hint">{esc(words)}</div>'),)

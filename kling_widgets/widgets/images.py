@@ -13,7 +13,7 @@ import ipywidgets as widgets
 import traitlets
 
 from ..errors import Problem, ValidationError
-from ..images import DEFAULT_MAX_SIDE, MAX_RATIO, Fit, PreparedImage, is_url, prepare_image
+from ..images import DEFAULT_MAX_SIDE, MAX_RATIO, Fit, PreparedImage, is_url, prepare_image, prepare_many
 from ..models import MAX_IMAGES
 from ._publish import Published, detach
 from ._style import esc, human_size, message_html, stylesheet
@@ -140,29 +140,44 @@ class ImagePicker(Published, widgets.VBox):
         """Add one image (path, URL, bytes, PIL image, FileUpload file). Returns what was accepted, or
         None when it was refused; the reason is then in ``message`` and shown under the picker. ``fit``
         (else the picker's own) pads or crops a picture whose shape the service refuses."""
-        name = _name_of(source)
         fit = fit or self.fit
-        with self._lock:
-            if len(self.images) >= MAX_IMAGES:
-                self.message = f"{name} not added: at most {MAX_IMAGES} images. Remove one first."
-                return None
-        try:
-            item: PreparedImage | str
-            if isinstance(source, str) and is_url(source):
-                item = source.strip()
-            else:
+        if self._full(source):
+            return None
+        item: PreparedImage | str | ValidationError
+        if isinstance(source, str) and is_url(source):
+            item = source.strip()
+        else:
+            try:
                 item = prepare_image(source, fit=fit, max_side=self.max_side)
-        except ValidationError as error:
-            shape_only = fit is None and all(p.limit == MAX_RATIO for p in error.problems if p.field == "image")
-            if shape_only and any(p.limit == MAX_RATIO for p in error.problems):
+            except ValidationError as error:
+                item = error
+        return self._accept(source, item, fit)
+
+    def _full(self, source: Any) -> bool:
+        """True (and said why) when there is no room for ``source``."""
+        with self._lock:
+            if len(self.images) < MAX_IMAGES:
+                return False
+        self.message = f"{_name_of(source)} not added: at most {MAX_IMAGES} images. Remove one first."
+        return True
+
+    def _accept(
+        self, source: Any, item: PreparedImage | str | ValidationError, fit: Fit | None = None
+    ) -> PreparedImage | str | None:
+        """Add a prepared picture (or say why not), while there is room. A picture refused for its shape
+        alone, with no fit asked, is kept aside for Pad to fit / Crop to fit."""
+        fit = fit or self.fit
+        if isinstance(item, ValidationError):
+            name = _name_of(source)
+            shape_only = fit is None and all(p.limit == MAX_RATIO for p in item.problems if p.field == "image")
+            if shape_only and any(p.limit == MAX_RATIO for p in item.problems):
                 with self._lock:
                     self._refused = [*self._refused, (name, source)]
                     self.fixable = [n for n, _ in self._refused]
-            self.message = "Not added: " + "; ".join(_words(p, name) for p in error.problems)
+            self.message = "Not added: " + "; ".join(_words(p, name) for p in item.problems)
             return None
         with self._lock:
-            if len(self.images) >= MAX_IMAGES:
-                self.message = f"{name} not added: at most {MAX_IMAGES} images. Remove one first."
+            if self._full(source):
                 return None
             if isinstance(item, PreparedImage):
                 self._sources[id(item)] = (source, fit)
@@ -229,14 +244,16 @@ class ImagePicker(Published, widgets.VBox):
         try:
             with self._lock:
                 picked = [(item, self._sources.get(id(item))) for item in self.images]
+            again = [(item, origin) for item, origin in picked if isinstance(item, PreparedImage) and origin]
             redone: dict[int, PreparedImage] = {}
-            for item, origin in picked:
-                if isinstance(item, PreparedImage) and origin is not None:
-                    source, fit = origin
-                    try:
-                        redone[id(item)] = prepare_image(source, fit=fit, max_side=self.max_side)
-                    except ValidationError:
-                        continue  # it was accepted once; keep it as it was
+            for fit in {origin[1] for _, origin in again}:  # side by side, one batch per fit asked
+                group = [(item, origin[0]) for item, origin in again if origin[1] == fit]
+                outcomes = prepare_many([source for _, source in group], fit=fit, max_side=self.max_side)
+                redone.update(
+                    (id(item), outcome)  # a refusal now: it was accepted once; keep it as it was
+                    for (item, _), outcome in zip(group, outcomes, strict=True)
+                    if isinstance(outcome, PreparedImage)
+                )
             with self._lock:
                 images = []
                 for item in self.images:
@@ -271,10 +288,17 @@ class ImagePicker(Published, widgets.VBox):
         threading.Thread(target=self._add_all, args=(files,), daemon=True).start()
 
     def _add_all(self, files: Iterable[dict[str, Any]]) -> None:
+        """Files uploaded, dropped or pasted together: prepared side by side (as many as there is room
+        for), then added in their order."""
         refused: list[str] = []
         try:
-            for file in files:
-                if self.add(file) is None:
+            files = list(files)
+            with self._lock:
+                room = max(0, MAX_IMAGES - len(self.images))
+            outcomes = prepare_many(files[:room], fit=self.fit, max_side=self.max_side)
+            for index, file in enumerate(files):
+                if index >= len(outcomes) or self._accept(file, outcomes[index]) is None:
+                    self._full(file)  # no room was left for it (else the refusal was said)
                     refused.append(self.message)
         finally:
             self.busy = False

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,6 +50,7 @@ class TaskView(Published, widgets.VBox):
 
     task = traitlets.Instance(Task, help="The task as last seen.")
     problem = traitlets.Unicode("", help="A problem watching the task (network trouble, deadline), in words.")
+    stopped = traitlets.Bool(False, help="True when the watch ended before the task did: 'Watch again' is offered.")
 
     @detach
     def __init__(
@@ -85,8 +87,22 @@ class TaskView(Published, widgets.VBox):
         self.download_button.on_click(lambda _: self.save())
         self._video_url: str | None = None
         self.player: VideoPlayer | None = None
+        self.watch_button = widgets.Button(
+            description="Watch again", icon="eye", layout=widgets.Layout(width="auto", display="none")
+        )
+        self.watch_button.on_click(lambda _: self.watch_again())
+        self._watchers: list[Callable[[Task], object]] = []
         super().__init__(
-            [stylesheet(), self._header, self._spoken, self.progress, self._message, self._media, self._actions],
+            [
+                stylesheet(),
+                self._header,
+                self._spoken,
+                self.progress,
+                self._message,
+                self.watch_button,
+                self._media,
+                self._actions,
+            ],
             **kwargs,
         )
         self.add_class("kw-task")
@@ -94,8 +110,28 @@ class TaskView(Published, widgets.VBox):
             self.add_class("kw-task-compact")
             self.layout.width = "290px"
         self.observe(self._render, names=["task", "problem"])
+        self.observe(self._offer_watch, names=["stopped", "task"])
         self.task = task
         self._render()
+
+    def on_watch_again(self, callback: Callable[[Task], object], *, remove: bool = False) -> None:
+        """``callback(task)`` when "Watch again" is pressed on a card whose watch stopped."""
+        self._watchers = [c for c in self._watchers if c != callback]
+        if not remove:
+            self._watchers.append(callback)
+        self._offer_watch()
+
+    def watch_again(self) -> None:
+        """What "Watch again" does: follow the task again (the bundle or the batch that shows it)."""
+        with self.hold_trait_notifications():
+            self.stopped = False
+            self.problem = "Watching again…"
+        for callback in list(self._watchers):
+            callback(self.task)
+
+    def _offer_watch(self, _: object = None) -> None:
+        offered = self.stopped and bool(self._watchers) and not self.task.complete
+        self.watch_button.layout.display = None if offered else "none"
 
     def __repr__(self) -> str:
         return f"TaskView({self.task!r})"
