@@ -259,6 +259,9 @@ def test_upload_prompt_option_submit_and_watch_the_video(lab: tuple[str, Path, S
                 timeout=30_000,
             )
             expect_video_plays_and_saves(page)  # the simulator is on the kernel's loopback: via the kernel
+            link = page.locator(".kw-task .kw-player-download").first
+            style = link.evaluate("(a) => [getComputedStyle(a).textDecorationLine, getComputedStyle(a).color]")
+            assert style[0] == "underline" and style[1] != "rgba(0, 0, 0, 0.87)", style  # reads as a link
             assert not [u for u in refused if f"127.0.0.1:{sim.port}" in u]  # never asked of the browser
             duration = page.evaluate("() => document.querySelector('.kw-task video').duration")
             page.screenshot(path=str(ARTIFACTS / "3-video.png"), full_page=True)

@@ -147,8 +147,8 @@ CSS = """
   outline: 2px solid var(--jp-brand-color1, #1976d2); }
 .kw-history .kw-player-frame, .kw-player-small .kw-player-frame { max-height: 180px; }
 .kw-player-links { font-size: 12px; }
-.kw-player-links a { font-weight: 600; color: var(--jp-content-link-color, #1565c0); cursor: pointer;
-  text-decoration: underline; text-underline-offset: 2px; }
+.kw-player .kw-player-links a { font-weight: 600; cursor: pointer; text-decoration: underline;
+  text-underline-offset: 2px; color: var(--kw-accent, var(--jp-content-link-color, #1565c0)); }
 .kw-player-gone { font-size: 12px; line-height: 1.4; padding: 10px; border-radius: 4px;
   color: var(--jp-ui-font-color1, #333); background: var(--jp-layout-color2, #f1f1f1);
   border: 1px dashed var(--jp-border-color1, #bbb); }
