@@ -77,6 +77,7 @@ bench: setup
 	$(BIN)/python benchmarks/watching.py
 	$(BIN)/python benchmarks/gallery.py
 	$(BIN)/python benchmarks/accounts.py
+	$(BIN)/python benchmarks/published_page.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache artifacts .demo
