@@ -193,6 +193,12 @@ def test_the_voila_app_plays_its_videos_across_restarts_with_only_the_server_rea
             chooser.value.set_files(str(phone_photo))
             expect(page.locator(".kw-card .kw-thumb")).to_have_count(1, timeout=60_000)
             drop_and_paste(page, picture)
+            page.get_by_role("button", name="Show code").click()  # code that runs where it was shown
+            code = page.locator(".kw-code")
+            expect(code).to_contain_text("sim = Simulator(", timeout=10_000)  # no key here: the simulator's client
+            expect(code).to_contain_text("'kling-pictures/dropped-")  # the uploads, saved as files it names
+            assert "path/to" not in code.inner_text() and "KLING_API_KEY" not in code.inner_text()
+            page.get_by_role("button", name="Show code").click()
             page.set_viewport_size({"width": 1920, "height": 1200})  # a wide screen: form and results side by side
             form, results = page.locator(".kw-column").all()
             expect(results).to_be_visible()
