@@ -198,6 +198,12 @@ class Task:
             # link, so the copy the simulator kept travels in the page (small: a slideshow of the inputs).
             encoded = base64.b64encode(kept.read_bytes()).decode("ascii")
             body = video_html(f"data:video/mp4;base64,{encoded}") + "made by the built-in simulator"
+        elif kept is not None:  # on the kernel's loopback and not kept: a player here would stay black
+            body = (
+                f'<div>The video is on the built-in simulator (<a href="{escape_html(url)}">{escape_html(url)}</a>), '
+                "which only the kernel's machine reaches: <code>TaskView(task, client=client)</code> plays it "
+                "in any browser, <code>client.embed(task)</code> carries it in the notebook.</div>"
+            )
         elif self.status is TaskStatus.SUCCEEDED and is_url(url):
             body = (
                 f'{video_html(url)}<a href="{escape_html(url)}" target="_blank" rel="noopener">'

@@ -198,3 +198,16 @@ def test_batch_cards_play_the_simulators_videos_through_the_kernel(client: Kling
     assert [p.ratio for p in players if p is not None] == ["16:9", "9:16"]
     [(_, buffers)] = sent_to_browser(players[1])  # type: ignore[arg-type]
     assert looks_like_video(buffers[0][:64])
+
+
+def test_a_task_shown_as_html_never_leaves_a_black_player_for_the_simulators_video(photo: bytes) -> None:
+    with Simulator(processing_seconds=0.2) as sim:
+        client = KlingClient(sim.api_key, base_url=sim.url)
+        task = made_video(client, photo)
+        assert task.video_url
+        unkept = task._repr_html_()  # nobody fetched it yet: nothing kept on this machine
+        video_bytes(task.video_url, client)
+        kept = task._repr_html_()
+        address = sim.url
+    assert "<video" not in unkept and "TaskView(task, client=client)" in unkept
+    assert '<video src="data:video/mp4;base64,' in kept and address not in kept.split("</video>")[0]
