@@ -12,14 +12,16 @@ So our widgets open their comms *detached* from the cell (with an empty parent h
 which keeps only the messages of the cell it runs, stores none of their state. The exporter then shows
 the ``text/html`` fallback, and the page carries only what it shows. The fallback of a widget whose
 content changes after it was shown (the bundle: tasks arrive later) is refreshed in the saved output by
-``update_display_data`` until a front end is seen rendering it (a live page has no use for it, and an
-update there would redraw the widget).
+``update_display_data`` at the end of each cell, in a run with no front end only: a live page has no use
+for it, and an update there would redraw the widget (a kernel of JupyterLab or Notebook 7 is named by its
+server's session; any other stops refreshing once a front end is seen rendering the widget).
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import threading
 import weakref
 from collections.abc import Callable, Iterator
@@ -110,8 +112,11 @@ class StaticFallback:
 
     @property
     def seen(self) -> bool:
-        """True once a front end rendered the widget: the saved fallback is no longer refreshed."""
-        return self._seen
+        """True once a front end rendered the widget, or when the kernel was started for one (a Jupyter
+        server's session names it in ``JPY_SESSION_NAME``: JupyterLab, Notebook 7): the saved fallback is
+        then not refreshed, since an update there would redraw the live widget. A run by nbclient
+        (``nbconvert --execute``, Voila's execution, a docs build) has neither."""
+        return self._seen or bool(os.environ.get("JPY_SESSION_NAME"))
 
     def show(self) -> None:
         from IPython.display import display
@@ -128,7 +133,7 @@ class StaticFallback:
         """Re-send the widget's bundle where its static HTML changed and no front end renders it. Only
         from the kernel's main thread: a message sent from another thread carries no running cell's
         header, and a headless runner drops it (the end of the cell refreshes instead)."""
-        if self._seen or not self._handles or threading.current_thread() is not threading.main_thread():
+        if self.seen or not self._handles or threading.current_thread() is not threading.main_thread():
             return
         static = self._static()
         with self._lock:
