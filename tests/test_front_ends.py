@@ -228,6 +228,7 @@ def test_the_voila_app_plays_its_videos_across_restarts_with_only_the_server_rea
 
 def test_the_bundle_in_notebook_7(tmp_path: Path, picture: Path) -> None:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import expect
 
     token = secrets.token_hex(16)
     jupyter = Path(sys.executable).with_name("jupyter")
@@ -257,9 +258,21 @@ def test_the_bundle_in_notebook_7(tmp_path: Path, picture: Path) -> None:
                     choose.click()
                 run_cell(page, 0)
                 generate_in(page, picture, "7-notebook-7.png")
+                # A sweep: its cards play the simulator's videos through the kernel too, and save them.
+                page.get_by_label("Both durations: 5 s and 10 s").check()
+                page.get_by_role("button", name="Generate video").click()
+                sweep = page.locator(".kw-task:has(.kw-task-compact)").first
+                expect(sweep).to_be_in_viewport(timeout=30_000)  # the new sweep card is brought into view
+                expect(page.locator(".kw-task-compact video")).to_have_count(2, timeout=60_000)
+                page.wait_for_function(
+                    "() => [...document.querySelectorAll('.kw-task-compact video')]"
+                    ".every((v) => v.readyState >= 2 && v.duration > 4)",
+                    timeout=60_000,
+                )
+                expect_video_plays_and_saves(page, ".kw-task-compact", "7-notebook-7-sweep.png")
         finally:
             stop(server)
-        assert sim.creates == 1
+        assert sim.creates == 3
 
 
 def test_an_exported_tutorial_shows_its_video_with_no_network(tmp_path: Path) -> None:
