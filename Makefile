@@ -78,6 +78,7 @@ bench: setup
 	$(BIN)/python benchmarks/gallery.py
 	$(BIN)/python benchmarks/accounts.py
 	$(BIN)/python benchmarks/film.py
+	$(BIN)/python benchmarks/published_page.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache artifacts .demo

@@ -25,10 +25,19 @@ from urllib.parse import quote, urljoin
 
 import requests
 
+from ._home import simulator_video_file
 from ._redact import SecretHeader, install_log_filter, redact
 from ._version import __version__
 from .auth import GatewayAuth, JWTAuth
-from .download import DOWNLOAD_DEADLINE, MAX_VIDEO_BYTES, bare_session, fetch_bytes, fetch_video, unique_path
+from .download import (
+    DOWNLOAD_DEADLINE,
+    MAX_VIDEO_BYTES,
+    bare_session,
+    copy_video,
+    fetch_bytes,
+    fetch_video,
+    unique_path,
+)
 from .errors import (
     AccountError,
     APIConnectionError,
@@ -530,15 +539,21 @@ class KlingClient:
         target = Path(path) if path is not None else Path.cwd()
         if target.is_dir():
             target = unique_path(target / f"kling-{task.id}.mp4")
-        final = fetch_video(
-            self._video_session,
-            url,
-            target,
-            overwrite=overwrite,
-            max_bytes=max_bytes,
-            deadline=deadline,
-            read_timeout=self.timeout,
-        )
+        try:
+            final = fetch_video(
+                self._video_session,
+                url,
+                target,
+                overwrite=overwrite,
+                max_bytes=max_bytes,
+                deadline=deadline,
+                read_timeout=self.timeout,
+            )
+        except APIConnectionError:  # nobody answers there any more: a stopped simulator?
+            kept = simulator_video_file(url)  # the built-in simulator's video, kept after it stopped
+            if kept is None or not kept.is_file():
+                raise
+            final = copy_video(kept, target, overwrite=overwrite)
         if self.history is not None and task.external_task_id:
             self.history.record_download(task.external_task_id, final.resolve())
         return final

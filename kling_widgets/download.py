@@ -136,6 +136,24 @@ def fetch_bytes(session: requests.Session, url: str, **limits: Any) -> bytes:
         return b"".join(chunks)
 
 
+def copy_video(source: Path, target: Path, *, overwrite: bool) -> Path:
+    """Copy a video kept on this machine (the built-in simulator's) to ``target`` with the same rules
+    as a download: a video or nothing, no silent overwrite, never half a file."""
+    if target.exists() and not overwrite:
+        raise DownloadError(f"{target} already exists: pass overwrite=True to replace it, or another path")
+    data = source.read_bytes()
+    _check_video(data[:SNIFF_BYTES])
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    partial = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        return _place(partial, target, overwrite)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
 def _place(partial: Path, target: Path, overwrite: bool) -> Path:
     """Move the finished file into place; without ``overwrite`` a file that appeared meanwhile wins."""
     if overwrite:

@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ._home import data_dir
 from .images import DEFAULT_MAX_SIDE, PreparedImage
 from .models import Task, TaskStatus, VideoRequest
 
@@ -210,14 +211,9 @@ def described_request(entry: HistoryEntry, images: list[PreparedImage | str] | N
 
 
 def data_home() -> Path:
-    """Where kling-widgets keeps its files (the journal, the accounts' shared slots):
-    ``$KLING_WIDGETS_HOME``, else the user's data directory."""
-    home = os.environ.get("KLING_WIDGETS_HOME")
-    if home:
-        return Path(home).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("kling-widgets", appauthor=False))
+    """Where kling-widgets keeps its files (the journal, the accounts' shared slots, the simulator's
+    videos): ``$KLING_WIDGETS_HOME``, else the user's data directory (one place: ``_home.data_dir``)."""
+    return data_dir()
 
 
 def default_history_path() -> Path:

@@ -672,15 +672,18 @@ class _Preparer:
 
     def _check_geometry(self, width: int, height: int) -> tuple[int, int]:
         """Refuse what cannot be fixed; return the size the image will have after fit and max_side."""
-        problems: list[str] = []
+        problems: list[tuple[str, float]] = []
         long_side, short_side = max(width, height), min(width, height)
         ratio = long_side / short_side if short_side else float("inf")
         target = (width, height)
         if ratio > MAX_RATIO:
             if self.fit is None:
                 problems.append(
-                    f"aspect ratio {_ratio_text(width, height)} is outside 1:{MAX_RATIO}–{MAX_RATIO}:1; "
-                    "pass fit='pad' or fit='crop' to bring it inside"
+                    (
+                        f"aspect ratio {_ratio_text(width, height)} is outside 1:{MAX_RATIO}–{MAX_RATIO}:1; "
+                        "pass fit='pad' or fit='crop' to bring it inside",
+                        MAX_RATIO,
+                    )
                 )
             elif self.fit == "crop":
                 cut = int(short_side * MAX_RATIO)
@@ -689,11 +692,10 @@ class _Preparer:
                 grown = -(-long_side // MAX_RATIO)
                 target = (width, int(grown)) if width >= height else (int(grown), height)
         if min(target) < MIN_SIDE:
-            problems.append(
-                f"too small: {width}×{height}, each side must be at least {MIN_SIDE} px (images are never upscaled)"
-            )
-        if problems:
-            raise ValidationError([Problem("image", f"{self.name}: {p}", None, (width, height)) for p in problems])
+            small = f"too small: {width}×{height}, each side must be at least {MIN_SIDE} px (images are never upscaled)"
+            problems.append((small, MIN_SIDE))
+        if problems:  # each with its rule's limit: the picker offers fit="pad"/"crop" for the MAX_RATIO one
+            raise ValidationError([Problem("image", f"{self.name}: {p}", lim, (width, height)) for p, lim in problems])
         if self.max_side and max(target) > self.max_side:
             scale = self.max_side / max(target)
             self.downscaled = True

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, TypeGuard
 
+from ._home import simulator_video_file
 from .errors import PayloadError, Problem, ValidationError
 from .images import (
     DEFAULT_MAX_SIDE,
@@ -39,6 +40,7 @@ DURATIONS: tuple[int, ...] = (5, 10)
 ASPECT_RATIOS: tuple[str, ...] = ("16:9", "9:16", "1:1")
 MIN_IMAGES, MAX_IMAGES = 1, 4
 MAX_PROMPT_CHARS = 2500
+MAX_EMBEDDED_KEPT = 10_000_000  # a kept simulator video carried in a page (they are ~10-100 KB)
 
 
 class TaskStatus(str, enum.Enum):
@@ -190,7 +192,19 @@ class Task:
             head += f" · {units_words(self.units)}"
         body = ""
         url = self.video_url or ""
-        if self.status is TaskStatus.SUCCEEDED and is_url(url):
+        kept = simulator_video_file(url) if self.status is TaskStatus.SUCCEEDED else None
+        if kept is not None and kept.is_file() and kept.stat().st_size <= MAX_EMBEDDED_KEPT:
+            # The built-in simulator's video, on the kernel's loopback: no reader of the page can load that
+            # link, so the copy the simulator kept travels in the page (small: a slideshow of the inputs).
+            encoded = base64.b64encode(kept.read_bytes()).decode("ascii")
+            body = video_html(f"data:video/mp4;base64,{encoded}") + "made by the built-in simulator"
+        elif kept is not None:  # on the kernel's loopback and not kept: a player here would stay black
+            body = (
+                f'<div>The video is on the built-in simulator (<a href="{escape_html(url)}">{escape_html(url)}</a>), '
+                "which only the kernel's machine reaches: <code>TaskView(task, client=client)</code> plays it "
+                "in any browser, <code>client.embed(task)</code> carries it in the notebook.</div>"
+            )
+        elif self.status is TaskStatus.SUCCEEDED and is_url(url):
             body = (
                 f'{video_html(url)}<a href="{escape_html(url)}" target="_blank" rel="noopener">'
                 "the video</a> (the service deletes it after 30 days)"
@@ -414,7 +428,7 @@ def video_html(src: str) -> str:
     """A plain ``<video>`` for HTML readers without widget JavaScript (saved and exported notebooks)."""
     return (
         f'<video src="{escape_html(src)}" controls preload="metadata" '
-        'style="max-width:560px;max-height:480px;display:block;margin-top:6px"></video>'
+        'style="max-width:min(560px, 100%);max-height:480px;display:block;margin-top:6px"></video>'
     )
 
 

@@ -25,7 +25,8 @@ from kling_widgets.simulator.samples import sample_jpeg
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in ("KLING_API_KEY", "KLING_ACCESS_KEY", "KLING_SECRET_KEY", "KLING_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("KLING_WIDGETS_HOME", str(tmp_path / "home"))
+    # Beside the test's folder, not in it: the simulator keeps its videos there, and tests list tmp_path.
+    monkeypatch.setenv("KLING_WIDGETS_HOME", str(tmp_path.with_name(tmp_path.name + "-home")))
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ def test_a_refused_key_is_said_in_the_voila_app_before_any_click(tmp_path: Path)
             ["make", "--no-print-directory", "-C", str(ROOT), "app"], f"http://127.0.0.1:{port}/", tmp_path, env
         )
         try:
-            with browser_page("failure-voila-refused-key.png") as page:
+            with browser_page("failure-voila-refused-key.png", f"127.0.0.1:{port}") as page:
                 page.goto(f"http://127.0.0.1:{port}/")
                 banner = page.locator(".kw-banner .kw-account-refused")
                 expect(banner).to_contain_text("refused this key", timeout=90_000)
@@ -55,7 +55,7 @@ def test_a_large_sweep_asks_first_in_the_voila_app(tmp_path: Path) -> None:
             ["make", "--no-print-directory", "-C", str(ROOT), "app"], f"http://127.0.0.1:{port}/", tmp_path, env
         )
         try:
-            with browser_page("failure-voila-confirm.png") as page:
+            with browser_page("failure-voila-confirm.png", f"127.0.0.1:{port}") as page:
                 page.goto(f"http://127.0.0.1:{port}/")
                 expect(page.locator(".kw-account-ok")).to_contain_text("Key checked", timeout=90_000)
                 upload = page.locator(".widget-upload").first
@@ -64,9 +64,14 @@ def test_a_large_sweep_asks_first_in_the_voila_app(tmp_path: Path) -> None:
                 chooser.value.set_files(str(picture))
                 expect(page.locator(".kw-card .kw-thumb")).to_have_count(1, timeout=60_000)
                 page.locator("textarea[placeholder^='Describe the video']").fill("a fox\na hare\nan owl")
-                for label in ("both modes (std and pro)", "both durations (5 s and 10 s)", "one video per prompt line"):
+                for label in (
+                    "Both modes: a video in Standard and one in Pro",
+                    "Both durations: 5 s and 10 s",
+                    "One video per line of the prompt",
+                ):
                     page.get_by_label(label).check()
-                expect(page.get_by_text("12 tasks · about 40.5 units")).to_be_visible(timeout=10_000)
+                sweep = "12 videos: 3 prompt lines × Standard and Pro × 5 s and 10 s"
+                expect(page.get_by_text(f"{sweep} · about 40.5 units")).to_be_visible(timeout=10_000)
                 button = page.get_by_role("button", name="Generate video")
                 button.dblclick()  # a habitual double click only asks: its second half confirms nothing
                 expect(page.get_by_text("Confirm: this click would send 12 tasks")).to_be_visible(timeout=10_000)
@@ -75,7 +80,7 @@ def test_a_large_sweep_asks_first_in_the_voila_app(tmp_path: Path) -> None:
                 page.wait_for_timeout(1200)  # a person reads the question...
                 assert sim.creates == 0
                 button.click()  # ...and confirms
-                expect(page.get_by_text("12 requests sent as one batch")).to_be_visible(timeout=30_000)
+                expect(page.get_by_text(f"{sweep} queued")).to_be_visible(timeout=30_000)
                 deadline = time.monotonic() + 60
                 while sim.creates < 12 and time.monotonic() < deadline:
                     time.sleep(0.2)

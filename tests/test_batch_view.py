@@ -43,12 +43,12 @@ def test_the_bundle_sends_a_sweep_of_its_form_as_one_batch(photo: bytes) -> None
         fill(app, photo, "a fox in snow\n\na hare in rain")
         app.prompt_per_line = True
         app.both_modes = True
-        assert len(app.requests) == 4 and "4 tasks · about 9 units" in app.reason
+        assert len(app.requests) == 4 and "4 videos: 2 prompt lines × Standard and Pro · about 9 units" in app.reason
         future = app.submit()
         assert future is not None
         first = future.result(timeout=10)
         assert first is not None and first.id == sim.created[0]["task_id"]
-        assert "4 requests sent as one batch" in app.status and app.status_kind == "ok"
+        assert "4 videos: 2 prompt lines × Standard and Pro queued" in app.status and app.status_kind == "ok"
         wait_for(lambda: len(app.tasks) == 4 and all(t.done for t in app.tasks), timeout=30)
         bodies = [c["body"] for c in sim.created]
         assert [(b["prompt"], b["mode"]) for b in bodies] == [
@@ -107,28 +107,35 @@ def test_kling_direct_refreshes_many_tasks_with_one_list_request(photo: bytes, k
 
 
 def test_to_code_makes_the_same_request_with_the_client_alone(photo: bytes, tmp_path: Any, monkeypatch: Any) -> None:
+    """Shown in the demo (the built-in simulator, no key set), the code builds the simulator's client as
+    the notebook did, names an uploaded picture by a file it saved, and sends the same request."""
     from kling_widgets.simulator.samples import sample_image
 
     picture = tmp_path / "fox.jpg"
     sample_image(0, (1600, 1200)).save(picture)
     secret = "sk-code-never-printed-0001"
+    monkeypatch.chdir(tmp_path)  # the notebook's folder
     with Simulator(api_key=secret, processing_seconds=0.2) as sim:
         app = MultiImageToVideo(KlingClient(secret, base_url=sim.url), poll_interval=0.05)
         app.image_picker.add(str(picture))
+        app.image_picker.add(photo)  # uploaded in the form: only its bytes exist
         app.prompt_box.value = 'The fox\'s "big" day'
         app.prompt_box.negative_prompt = "blur"
         app.options.mode, app.options.duration, app.options.aspect_ratio = "pro", 10, "1:1"
         app.options.watermark = True
         code = app.to_code()
-        assert secret not in code and "KLING_API_KEY" in code
+        assert secret not in code and sim.url not in code and "path/to" not in code
+        assert "Simulator(" in code and "KlingClient(sim.api_key, base_url=sim.url)" in code
+        [saved] = (tmp_path / "kling-pictures").iterdir()
+        assert f"'kling-pictures/{saved.name}'" in code
         app.code_toggle.value = True
         assert "VideoRequest(" in app._code.value and app._code.layout.display is None
         future = app.submit()
         assert future is not None and future.result(timeout=10) is not None
-        monkeypatch.setenv("KLING_API_KEY", secret)
-        monkeypatch.chdir(tmp_path)
-        exec(compile(code, "to_code", "exec"), {})
-        by_form, by_code = (c["body"] for c in sim.created)
+        namespace: dict[str, Any] = {}
+        exec(compile(code, "to_code", "exec"), namespace)  # no KLING_API_KEY anywhere: as in the demo
+        namespace["sim"].stop()
+        [by_form], [by_code] = (c["body"] for c in sim.created), (c["body"] for c in namespace["sim"].created)
         assert {k: v for k, v in by_code.items() if k != "external_task_id"} == {
             k: v for k, v in by_form.items() if k != "external_task_id"
         }

@@ -5,11 +5,11 @@ installs it (.ci/run), and a browser test that silently skips proves nothing."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import secrets
-import shutil
 import socket
 import subprocess
 import sys
@@ -18,6 +18,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import nbformat
 import pytest
@@ -56,6 +57,46 @@ def clean_env(folder: Path, **extra: str) -> dict[str, str]:
         **extra,
     )
     return env
+
+
+def only_the_server(context: Any, server: str) -> list[str]:
+    """The browser reaches the Jupyter server (``host:port``) and nothing else, as on Binder, a
+    JupyterHub or a Voila app visited from another computer: every other request is refused. Returns
+    the refused URLs, filled as they happen."""
+    refused: list[str] = []
+
+    def route(request: Any) -> None:
+        url = request.request.url
+        if url.startswith(("data:", "blob:")) or urlsplit(url).netloc == server:
+            request.continue_()
+        else:
+            refused.append(url)
+            request.abort()
+
+    context.route("**/*", route)
+    return refused
+
+
+def expect_video_plays_and_saves(page: Any, scope: str = ".kw-task", shot: str | None = None) -> Path:
+    """The first video in ``scope`` has data to play (readyState ≥ 2, its full length) and its
+    Download MP4 link saves an MP4 file in the browser; returns the saved file."""
+    script = (
+        f"() => {{ const v = document.querySelector('{scope} video'); "
+        "return v && v.readyState >= 2 && v.duration > 4 }"
+    )
+    page.wait_for_function(script, timeout=60_000)
+    with page.expect_download(timeout=30_000) as download:
+        page.locator(f"{scope} .kw-player-download").first.click()
+    saved = Path(download.value.path())
+    assert download.value.suggested_filename.startswith("kling-")
+    assert download.value.suggested_filename.endswith(".mp4")
+    head = saved.read_bytes()[:12]
+    assert head[4:8] == b"ftyp" and saved.stat().st_size > 2_000, head
+    if shot:  # a player still buffering shows a spinner: the picture is taken once it has all it needs
+        with contextlib.suppress(Exception):
+            page.wait_for_function(script.replace("readyState >= 2", "readyState >= 4"), timeout=5_000)
+        page.screenshot(path=str(ARTIFACTS / shot), full_page=True)
+    return saved
 
 
 def free_port() -> int:
@@ -127,7 +168,8 @@ def write_notebook(root: Path, sim: Simulator) -> None:
 
 
 def open_notebook(page: Any, url: str) -> None:
-    """Open the notebook at ``url`` in JupyterLab and wait until its kernel is idle."""
+    """Open the notebook in JupyterLab and wait for its kernel; JupyterLab's "get news?" toast is
+    answered (it would cover the screenshots)."""
     from playwright.sync_api import expect
 
     page.goto(url)
@@ -135,7 +177,7 @@ def open_notebook(page: Any, url: str) -> None:
     expect(page.get_by_text("Python 3 (ipykernel) | Idle")).to_be_visible(timeout=60_000)
     no_news = page.get_by_role("button", name="No", exact=True)
     if no_news.is_visible():
-        no_news.click()  # JupyterLab's "get news?" toast would cover the screenshots
+        no_news.click()
 
 
 def run_cell(page: Any, index: int) -> None:
@@ -166,11 +208,12 @@ def test_upload_prompt_option_submit_and_watch_the_video(lab: tuple[str, Path, S
     phone_photo = root / "phone-photo.jpg"  # over the 10 MB cap: must arrive, and be re-encoded under it
     Image.effect_noise((3000, 2400), 90).convert("RGB").save(phone_photo, "JPEG", quality=100)
     assert phone_photo.stat().st_size > 10_000_000
-    shutil.rmtree(ARTIFACTS, ignore_errors=True)
-    ARTIFACTS.mkdir(parents=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)  # kept: other modules' screenshots live here too (a11y-*)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1500})
+        context = browser.new_context(viewport={"width": 1280, "height": 1500}, accept_downloads=True)
+        refused = only_the_server(context, urlsplit(url).netloc)  # as on Binder or a JupyterHub
+        page = context.new_page()
         try:
             open_notebook(page, url)
             run_cell(page, 0)
@@ -202,6 +245,7 @@ def test_upload_prompt_option_submit_and_watch_the_video(lab: tuple[str, Path, S
 
             button.dblclick()  # a double click is one task
             expect(page.locator(".kw-task")).to_have_count(1, timeout=30_000)
+            expect(page.locator(".kw-task").first).to_be_in_viewport(timeout=10_000)  # brought into view
             page.screenshot(path=str(ARTIFACTS / "2-task-running.png"), full_page=True)
 
             run_cell(page, 1)  # the kernel is free while the task runs
@@ -214,6 +258,11 @@ def test_upload_prompt_option_submit_and_watch_the_video(lab: tuple[str, Path, S
                 "() => { const v = document.querySelector('.kw-task video'); return v && v.readyState >= 1 }",
                 timeout=30_000,
             )
+            expect_video_plays_and_saves(page)  # the simulator is on the kernel's loopback: via the kernel
+            link = page.locator(".kw-task .kw-player-download").first
+            style = link.evaluate("(a) => [getComputedStyle(a).textDecorationLine, getComputedStyle(a).color]")
+            assert style[0] == "underline" and style[1] != "rgba(0, 0, 0, 0.87)", style  # reads as a link
+            assert not [u for u in refused if f"127.0.0.1:{sim.port}" in u]  # never asked of the browser
             duration = page.evaluate("() => document.querySelector('.kw-task video').duration")
             page.screenshot(path=str(ARTIFACTS / "3-video.png"), full_page=True)
             page.locator(".kw-task").first.screenshot(path=str(ARTIFACTS / "4-task-card.png"))

@@ -14,6 +14,7 @@ from PIL import Image
 from kling_widgets import HistoryGallery, KlingClient, MultiImageToVideo, Task, TaskHistory, TaskStatus, VideoRequest
 from kling_widgets.simulator import Simulator
 from kling_widgets.simulator.samples import sample_image
+from kling_widgets.widgets.video import VideoPlayer
 
 from .conftest import all_state, encode, wait_for
 
@@ -119,8 +120,10 @@ def test_cards_load_videos_only_when_played_and_keep_small_private_thumbnails(tm
     history = TaskHistory(tmp_path / "journal" / "history.jsonl")
     picture = photo_file(tmp_path, "fox.jpg")
     fill_journal(history, 3, picture.read_bytes())
-    state = all_state(HistoryGallery(history))
-    assert 'preload=\\\\"none\\\\"' in state or 'preload=\\"none\\"' in state
+    gallery = HistoryGallery(history)
+    players = [c for card in gallery._cards.children for c in card.children if isinstance(c, VideoPlayer)]
+    assert len(players) == 2 and all(not p.autoload and p.data is None for p in players)  # bytes on ▶ only
+    state = all_state(gallery)
     assert "the scene could not be composed" in state and "3.5 units" in state
     thumbs = list(history.thumbnails.iterdir())
     assert len(thumbs) == 1 and oct(thumbs[0].stat().st_mode & 0o777) == "0o600"

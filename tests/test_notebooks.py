@@ -47,7 +47,7 @@ def test_tutorial_runs_top_to_bottom(name: str, tmp_path: Path) -> None:
         assert "<video src=" in html and "data:video/mp4;base64," in html  # the task, and the video embedded
         assert "succeeded 5.0 s" in text
     if name == "parts_alone.ipynb":
-        assert "now 1 image(s)" in text and "outside 1:2.5" in text and "succeeded 10.0 s" in text
+        assert "now 1 image(s)" in text and "too wide (3000×900)" in text and "succeeded 10.0 s" in text
         assert "padded 3000×900" in text
     if name == "history_and_reuse.ipynb":
         assert "2 generations:" in text and "['The fox runs along the shore at dusk']" in text

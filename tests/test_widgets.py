@@ -25,6 +25,7 @@ from kling_widgets import (
 )
 from kling_widgets.simulator import Simulator
 from kling_widgets.simulator.samples import sample_image, sample_jpeg
+from kling_widgets.widgets.video import VideoPlayer
 
 from .conftest import all_state, encode, wait_for
 
@@ -162,9 +163,12 @@ def test_task_view_shows_progress_failure_and_video() -> None:
     view.update(Task("t1", TaskStatus.FAILED, raw_status="failed", error="Image failed the safety check"))
     assert "Image failed the safety check" in view._message.value and view.progress.bar_style == "danger"
     view.update(Task("t1", TaskStatus.SUCCEEDED, video_url="http://127.0.0.1:1/v.mp4", video_duration=5))
-    video = view._media.children[0]
-    assert isinstance(video, widgets.Video) and video.format == "url" and video.value == b"http://127.0.0.1:1/v.mp4"
+    video = view._media.children[0]  # on the kernel's loopback: a remote browser could not load the link
+    assert isinstance(video, VideoPlayer) and video.via_kernel and video.get_state()["src"] == ""
     assert view._actions.layout.display is None
+    view = TaskView(Task("t3", TaskStatus.SUCCEEDED, video_url="https://cdn.example/v.mp4"))
+    video = view._media.children[0]  # the real service's public HTTPS link stays a link
+    assert isinstance(video, VideoPlayer) and video.src == "https://cdn.example/v.mp4" and not video.via_kernel
 
 
 def test_task_view_never_renders_a_non_http_video_link() -> None:
@@ -222,7 +226,7 @@ def test_double_click_is_one_task_and_the_kernel_is_not_blocked(
     view = app.gallery.views[0]
     # The view's task is set an instant before it draws the video (the watcher's thread does both).
     wait_for(lambda: len(view._media.children) == 1)
-    assert isinstance(view._media.children[0], widgets.Video)
+    assert isinstance(view._media.children[0], VideoPlayer) and view._media.children[0].via_kernel
 
 
 def test_a_double_click_handled_late_by_a_busy_kernel_is_still_one_task(

@@ -14,14 +14,17 @@ The pieces: ``state`` (tasks and their clock, validation), ``shapes`` (answers),
 from __future__ import annotations
 
 import json
+import os
 import socket
 import ssl
 import threading
 import urllib.request
 from http.server import ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from .._home import simulator_videos_dir
 from . import shapes
 from .account import Ledger
 from .faults import Fault, RecordedRequest
@@ -67,6 +70,11 @@ class Simulator:
     For tests: ``upload_bytes_per_second`` (a throttled uplink), ``visibility_delay`` (a created task
     stays invisible to lookups that long), ``video_answer`` (``"html"``/``"json"`` instead of the MP4),
     ``tls`` (certificate and key files: serve HTTPS).
+
+    Every video it makes is kept as ``<task id>.mp4`` in ``keep_videos`` (True: ``simulator/videos``
+    under the data directory, ``$KLING_WIDGETS_HOME`` or the user's; a path: there; False: nowhere), so a
+    demo restarted tomorrow (a new simulator, a new port) still plays yesterday's videos: the kernel
+    reads them from that folder (``kling_widgets.playback``).
     """
 
     def __init__(
@@ -100,6 +108,7 @@ class Simulator:
         price_per_unit: float = 0.14,
         units: float | None = 100_000.0,
         account_code: int | None = None,
+        keep_videos: bool | str | os.PathLike[str] = True,
     ) -> None:
         if provider not in ("gateway", "kling"):
             raise ValueError("provider must be 'gateway' or 'kling'")
@@ -129,6 +138,9 @@ class Simulator:
         self.ledger = Ledger(credit, price_per_unit, units)
         self.account_code = account_code
         self.costs_asked_at = -1.0
+        self.videos_dir = (
+            simulator_videos_dir() if keep_videos is True else Path(keep_videos) if keep_videos else None
+        )
         self.host, self.port = host, port
         self.requests: list[RecordedRequest] = []
         self.created: list[dict[str, Any]] = []
@@ -263,8 +275,10 @@ class Simulator:
         return f"{scheme}://localhost:{self.port}/sim/videos/{task.task_id}.mp4"
 
     def render(self, task: SimTask) -> bytes:
-        """The task's MP4, made once from its images on first request."""
+        """The task's MP4, made once from its images on first request, and kept (see ``keep_videos``)."""
         with task.lock:
+            if task.video is None:
+                task.video = self._kept(task)
             if task.video is None:
                 from .video import placeholder, render_mp4
 
@@ -278,7 +292,24 @@ class Simulator:
                     seconds=int(task.body.get("duration", "5")),
                     fps=self.video_fps,
                 )
+                self._keep(task.task_id, task.video)
             return task.video
+
+    def _kept(self, task: SimTask) -> bytes | None:
+        path = self.videos_dir / f"{task.task_id}.mp4" if self.videos_dir else None
+        return path.read_bytes() if path is not None and path.is_file() else None
+
+    def _keep(self, task_id: str, video: bytes) -> None:
+        """Write the video under its task id, whole or not at all (a reader never sees half a file)."""
+        if self.videos_dir is None:
+            return
+        try:
+            self.videos_dir.mkdir(parents=True, exist_ok=True)
+            partial = self.videos_dir / f".{task_id}.{os.getpid()}.part"
+            partial.write_bytes(video)
+            os.replace(partial, self.videos_dir / f"{task_id}.mp4")
+        except OSError:  # a read-only home: the video is still served, just not kept
+            pass
 
     def _callback_loop(self) -> None:
         """POST Kling's task object to each task's callback_url on every status change (loopback only)."""

@@ -11,6 +11,7 @@ the form keeps its values whatever happens.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 import uuid
@@ -35,15 +36,18 @@ from ..errors import (
     Problem,
     ValidationError,
 )
-from ..images import DEFAULT_MAX_SIDE
+from ..images import DEFAULT_MAX_SIDE, PreparedImage
 from ..models import KLING_UNIT, MODES, AccountStatus, Task, VideoRequest, units_words
 from ..watcher import TaskUpdate, TaskWatcher
+from ._publish import Published, detach
 from ._style import esc, message_html, request_label, shorten, stylesheet, title
+from .a11y import accessibility
 from .batch import BatchView
 from .gallery import HistoryGallery
 from .images import ImagePicker
 from .options import OptionsPanel
 from .prompt import PromptBox
+from .reveal import Reveal
 from .status import TaskGallery, TaskView
 
 if TYPE_CHECKING:
@@ -91,7 +95,7 @@ class _Click:
     told_held: bool = False
 
 
-class MultiImageToVideo(widgets.VBox):
+class MultiImageToVideo(Published, widgets.VBox):
     """The whole bundle. ``client`` defaults to ``KlingClient()`` from the environment; ``history``
     journals submissions, shows past tasks and resumes what was unfinished."""
 
@@ -112,6 +116,7 @@ class MultiImageToVideo(widgets.VBox):
     account_kind = traitlets.Unicode("", help="checking, ok, warning, refused (the key), or empty (not checked).")
     units_sent = traitlets.Float(0.0, help="What this bundle has sent so far, in estimated units (refusals excluded).")
 
+    @detach
     def __init__(
         self,
         client: KlingClient | None = None,
@@ -150,6 +155,9 @@ class MultiImageToVideo(widgets.VBox):
         self.prompt_box = PromptBox()
         self.options = OptionsPanel()
         traitlets.link((self.prompt_box, "negative_prompt"), (self.options, "negative_prompt"))
+        # While a sweep sends both modes (durations), the toggle shows neither chosen; choosing one ends it.
+        traitlets.link((self, "both_modes"), (self.options, "mode_swept"))
+        traitlets.link((self, "both_durations"), (self.options, "duration_swept"))
         self.submit_button = _PageButton(
             description="Generate video",
             button_style="primary",
@@ -159,6 +167,8 @@ class MultiImageToVideo(widgets.VBox):
         self._variations = _variations(self)
         self._why = widgets.HTML()
         self._status = widgets.HTML()
+        for live in (self._why, self._status):  # read out as they change: a screen reader hears the outcome
+            live.add_class("kw-live")
         self.code_toggle = widgets.ToggleButton(
             description="Show code",
             icon="code",
@@ -194,20 +204,24 @@ class MultiImageToVideo(widgets.VBox):
                 self._variations,
                 widgets.HBox(
                     [self.submit_button, self._why, self.code_toggle],
-                    layout=widgets.Layout(align_items="center", margin="10px 0 0 0", width="100%"),
+                    layout=widgets.Layout(
+                        align_items="center", margin="10px 0 0 0", width="100%", flex_flow="row wrap"
+                    ),
                 ),
                 self._status,
                 self._code,
             ]
         )
-        results = widgets.VBox([title("Tasks"), self.gallery, *history_box])
+        self._reveal = Reveal()  # a new card, or the form after Reuse, is scrolled into view and outlined
+        results = widgets.VBox([title("Tasks"), self.gallery, *history_box, self._reveal.widget])
         form.add_class("kw-column")
+        self._form = form
         results.add_class("kw-column")
         # Two columns that sit side by side when the page is wide enough, one above the other otherwise.
         columns = widgets.Box([form, results], layout=widgets.Layout(display="flex", flex_flow="row wrap"))
         columns.add_class("kw-columns")
         self._banner_html = widgets.HTML(self._banner())
-        super().__init__([stylesheet(), self._banner_html, columns], **kwargs)
+        super().__init__([stylesheet(), accessibility(), self._banner_html, columns], **kwargs)
         self.add_class("kw-root")
         self.submit_button.on_click(self._on_click)
         self.image_picker.observe(self._on_form_change, names="images")
@@ -230,28 +244,28 @@ class MultiImageToVideo(widgets.VBox):
         images, tasks = len(self.image_picker.images), len(self.tasks)
         return f"MultiImageToVideo(client={self.client!r}, images={images}, tasks={tasks})"
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
-        """The widget, plus a static HTML fallback for readers without widget JavaScript: what the form
-        held and the tasks shown when the cell ran (each as the task's own HTML)."""
-        bundle: dict[str, Any] | None = super()._repr_mimebundle_(**kwargs)
-        if bundle is not None:
-            bundle["text/html"] = self._static_html()
-        return bundle
+    def catch_up(self) -> None:
+        """Ask the service once about every unfinished task shown (the watcher may not have looked since it
+        finished): what a headless run saves at the end of a cell is then current."""
+        for widget in self.gallery.children:
+            if isinstance(widget, (TaskView, BatchView)):
+                widget.catch_up()
 
-    def _static_html(self) -> str:
-        prompt = self.prompt_box.value.strip()
-        options = self.options
-        form = (
-            f"<div>Prompt: <i>{esc(prompt)}</i> · {options.mode} · {options.duration} s · {options.aspect_ratio} · "
-            f"{len(self.image_picker.images)} picture(s)</div>"
-            if prompt
-            else ""
-        )
-        tasks = "".join(task._repr_html_() for task in self.tasks)
+    def static_html(self) -> str:
+        """The form as it was (its pictures, prompt and options) and every task shown, each with its
+        video: what a saved notebook or an exported page shows where no widget script runs."""
+        form = self.image_picker.static_html() + self.prompt_box.static_html() + self.options.static_html()
+        tasks = []
+        for widget in self.gallery.children:
+            if isinstance(widget, TaskView):
+                tasks.append(widget.static_html())
+            elif isinstance(widget, BatchView):
+                tasks += [view.static_html() for view in widget.views]
+        results = "".join(f'<div style="margin-top:8px">{html}</div>' for html in tasks)
         return (
             '<div class="kling-widgets-static" style="font-size:13px;border:1px solid #ddd;border-radius:8px;'
-            'padding:8px 10px"><b>Kling · multi-image to video</b> — an interactive form: run the notebook with '
-            f"a live kernel to use it.{form}{tasks}</div>"
+            'padding:8px 10px"><b>Kling · multi-image to video</b> <span style="color:#666">— the form as it was '
+            f"when the notebook ran; run it with a live kernel to use it.</span>{form}{results}</div>"
         )
 
     def close(self) -> None:
@@ -350,7 +364,10 @@ class MultiImageToVideo(widgets.VBox):
             self._reason(confirm, "warning")
         elif problems:
             reasons = "; ".join(_plain(p) for p in problems if p.field != "client")
-            self._reason(f"To generate: {reasons}" if reasons else "", "error")
+            # Only what is still to do (no pictures, no prompt yet) is a plain hint: an untouched form is not
+            # an error. Something wrong in what was entered (too long, a bad address) is.
+            kind = "hint" if all(_still_to_do(p) for p in problems if p.field != "client") else "error"
+            self._reason(f"To generate: {reasons}" if reasons else "", kind)
         else:
             self._reason(self._cost_hint(requests))
 
@@ -379,8 +396,10 @@ class MultiImageToVideo(widgets.VBox):
 
     def to_code(self) -> str:
         """Runnable code that makes the same request with the client alone — never the key (it comes
-        from the environment, as everywhere). Pictures are named by their file path or URL; an uploaded
-        one (its bytes are not kept) is left as a path for you to fill in."""
+        from the environment, as everywhere). The client is built as this one was: the built-in
+        simulator's when this one talks to it (proven by the service, as in the demo), the service's
+        otherwise. Pictures are named by their file path or URL; an uploaded one is saved (as sent) under
+        ``kling-pictures/`` beside the notebook, and the code names that file."""
         from ..client import PROVIDERS
 
         client = self.client
@@ -395,7 +414,19 @@ class MultiImageToVideo(widgets.VBox):
         if client is not None and client.base_url != PROVIDERS[client.provider]["base_url"]:
             arguments.append(f"base_url={client.base_url!r}")
         where = "KLING_ACCESS_KEY and KLING_SECRET_KEY" if client and client.provider == "kling" else "KLING_API_KEY"
-        lines.append(f"client = KlingClient({', '.join(arguments)})  # the key comes from {where}")
+        if client is not None and client.is_simulator():  # as the demo did: no key exists to read
+            lines[1:1] = ["from kling_widgets.simulator import Simulator"]
+            provider = f"{client.provider!r}, " if client.provider != "gateway" else ""
+            lines.append(f"sim = Simulator({provider}processing_seconds=3).start()  # nothing is billed")
+            if client.provider == "kling":
+                lines.append(
+                    "client = KlingClient(provider='kling', access_key=sim.access_key, secret_key=sim.secret_key, "
+                    "base_url=sim.url)"
+                )
+            else:
+                lines.append("client = KlingClient(sim.api_key, base_url=sim.url)")
+        else:
+            lines.append(f"client = KlingClient({', '.join(arguments)})  # the key comes from {where}")
         pictures = []
         for item in self.image_picker.images:
             if isinstance(item, str):
@@ -403,7 +434,7 @@ class MultiImageToVideo(widgets.VBox):
             elif item.origin:
                 pictures.append(f"        {item.origin!r},")
             else:
-                pictures.append(f"        {'path/to/' + item.source!r},  # uploaded in the form: give its path")
+                pictures.append(f"        {_saved_upload(item)!r},  # uploaded in the form, saved as sent")
         picture_list = "[\n" + "\n".join(pictures) + "\n    ]"
         options = self.options
         base = self._build()
@@ -453,10 +484,22 @@ class MultiImageToVideo(widgets.VBox):
     def _on_originals(self, change: dict[str, Any]) -> None:
         self.image_picker.max_side = None if change["new"] else DEFAULT_MAX_SIDE
 
+    def _sweep_words(self, requests: list[VideoRequest], *, counted: bool = True) -> str:
+        """What a sweep makes, in the form's words: '4 videos: Standard and Pro × 5 s and 10 s' (or, for
+        the title of its card, which counts the tasks itself, 'Sweep: Standard and Pro × 5 s and 10 s')."""
+        axes = []
+        if len({r.prompt for r in requests}) > 1:
+            axes.append(f"{len({r.prompt for r in requests})} prompt lines")
+        if len({r.mode for r in requests}) > 1:
+            axes.append("Standard and Pro")
+        if len({r.duration for r in requests}) > 1:
+            axes.append("5 s and 10 s")
+        return (f"{len(requests)} videos" if counted else "Sweep") + (f": {' × '.join(axes)}" if axes else "")
+
     def _cost_hint(self, requests: list[VideoRequest]) -> str:
         units = estimate_units(requests)
         count = (
-            f"{len(requests)} tasks"
+            self._sweep_words(requests)
             if len(requests) > 1
             else f"one {self.options.mode} task of {self.options.duration} s"
         )
@@ -665,15 +708,16 @@ class MultiImageToVideo(widgets.VBox):
         if len(requests) > 1:
             units = estimate_units(requests)
             self._say(
-                f"{len(requests)} requests sent as one batch (about {units:g} units), one at a time under your "
-                "account's limit — follow them below.",
+                f"{self._sweep_words(requests)} queued (about {units_words(units)}): each is its own task, sent "
+                "one at a time under your account's limit — follow them below.",
                 "ok",
             )
         click.items = self.queue.add(requests, group=f"click-{uuid.uuid4().hex[:12]}")
         self.units_sent = self._units_sent_now()
         if click.sweep:
-            click.view = BatchView(self.queue, items=click.items, title=f"Sweep of {len(requests)}")
+            click.view = BatchView(self.queue, items=click.items, title=self._sweep_words(requests, counted=False))
             self.gallery.add_widget(click.view)
+            self._reveal.show(click.view)
         self._on_queue(self.queue)
         return future
 
@@ -727,6 +771,8 @@ class MultiImageToVideo(widgets.VBox):
                 view.on_watch_again(self._watch_again)
                 view.update(item.task)
                 self._say(f"Task {item.task.id} created — following it below.", "ok")
+                self._reveal.show(view)
+            self.refresh_static()
         if item.task is not None:
             for callback in list(self._callbacks):
                 try:
@@ -774,6 +820,7 @@ class MultiImageToVideo(widgets.VBox):
             view.stopped = update.final and not update.task.complete  # offers "Watch again"
         if update.final:
             self._refresh_history_soon()
+            self.refresh_static()
             self._check_account_soon()
 
     def _watch_again(self, task: Task) -> None:
@@ -844,6 +891,7 @@ class MultiImageToVideo(widgets.VBox):
             + " Nothing is sent until you press Generate.",
             "warning" if missing else "ok",
         )
+        self._reveal.show(self._form, block="start")
         return missing
 
     def _resume(self) -> None:
@@ -858,9 +906,9 @@ class MultiImageToVideo(widgets.VBox):
         for entry in reversed(self.history.entries()[:RESUME_LIMIT]):
             task = entry.to_task()
             if task is not None and task.done and entry.external_task_id not in coming_back:
-                view = self.gallery.add(
-                    TaskView(task, client=self.client, label=f"from history · {shorten(entry.prompt or '', 40)}")
-                )
+                label = f"from history · {shorten(entry.prompt or '', 40)}"
+                ratio = (entry.settings or {}).get("aspect_ratio")
+                view = self.gallery.add(TaskView(task, client=self.client, label=label, aspect_ratio=ratio))
                 view.on_watch_again(self._watch_again)
                 view.stopped = not task.complete  # done without its video link: it may still come
         if resumed is None:
@@ -899,21 +947,40 @@ class MultiImageToVideo(widgets.VBox):
                 )
 
 
+UPLOADS_FOLDER = "kling-pictures"
+
+
+def _saved_upload(image: PreparedImage) -> str:
+    """An uploaded picture (its bytes live in the form only) saved as sent, once, under
+    ``kling-pictures/`` in the kernel's working folder, so that code naming it runs where it was shown.
+    The name is the upload's own with a digest of its bytes: two pictures never share one."""
+    stem = re.sub(r"[^\w.-]+", "-", Path(image.source).stem).strip("-.") or "picture"
+    suffix = ".png" if image.mime == "image/png" else ".jpg"
+    path = Path(UPLOADS_FOLDER) / f"{stem[:40]}-{image.sha256[:8]}{suffix}"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(image.data)
+    return path.as_posix()
+
+
 def _variations(app: MultiImageToVideo) -> widgets.HBox:
     """Three checkboxes that make one click a sweep, linked to the bundle's traits."""
     boxes = []
     for trait, label in (
-        ("both_modes", "both modes (std and pro)"),
-        ("both_durations", "both durations (5 s and 10 s)"),
-        ("prompt_per_line", "one video per prompt line"),
+        ("both_modes", "Both modes: a video in Standard and one in Pro"),
+        ("both_durations", "Both durations: 5 s and 10 s"),
+        ("prompt_per_line", "One video per line of the prompt"),
     ):
         box = widgets.Checkbox(
             description=label, indent=False, layout=widgets.Layout(width="auto", margin="0 14px 0 0")
         )
         traitlets.link((app, trait), (box, "value"))
         boxes.append(box)
-    label = widgets.HTML('<div style="font-weight:600;padding-top:5px;width:100px">Variations</div>')
-    return widgets.HBox([label, *boxes], layout=widgets.Layout(margin="2px 0", flex_flow="row wrap"))
+    label = widgets.HTML(
+        '<div class="kw-label">Variations</div>', layout=widgets.Layout(width="100px", min_width="100px")
+    )
+    choices = widgets.HBox(boxes, layout=widgets.Layout(flex_flow="row wrap", flex="1 1 0", min_width="0"))
+    return widgets.HBox([label, choices], layout=widgets.Layout(margin="2px 0", align_items="flex-start"))
 
 
 def _words_for(item: BatchItem) -> tuple[str, str]:
@@ -930,7 +997,16 @@ def _words_for(item: BatchItem) -> tuple[str, str]:
     return f"Not created: {item.error or item.state}", "error"
 
 
+def _still_to_do(problem: Problem) -> bool:
+    """A problem of a form not yet filled in (no pictures, no prompt), not of something entered wrong."""
+    return (problem.field == "images" and not problem.value) or (
+        problem.field == "prompt" and problem.message.startswith("is required")
+    )
+
+
 def _plain(problem: Problem) -> str:
+    if _still_to_do(problem) and problem.field == "prompt":
+        return "write a prompt describing the video you want"  # what to do, in the form's words
     return problem.message if problem.field in ("images", "client", "account", "budget_units") else str(problem)
 
 

@@ -14,6 +14,7 @@ import traitlets
 
 from ..batch import Batch, BatchItem, estimate_units, tally
 from ..models import units_words
+from ._publish import Published, detach
 from ._style import esc, request_label, stylesheet
 from .compare import take_comparison, task_source, tile_width
 from .status import TaskView
@@ -31,12 +32,13 @@ def _watch_again(batch: Batch, item: BatchItem, _: object) -> None:
     batch.watch_again(item)
 
 
-class BatchView(widgets.VBox):
+class BatchView(Published, widgets.VBox):
     """``BatchView(batch)``: the whole batch; ``BatchView(batch, items=[...])``: some of its requests (the
     bundle shows each click's sweep as one)."""
 
     summary = traitlets.Unicode("", help="The counts, the estimate and the units charged, in words.")
 
+    @detach
     def __init__(self, batch: Batch, *, items: list[BatchItem] | None = None, title: str = "", **kwargs: Any) -> None:
         self.batch = batch
         self._items = items
@@ -50,6 +52,7 @@ class BatchView(widgets.VBox):
         self._estimated: tuple[int, float] = (-1, 0.0)
         self._seen: dict[int, tuple[object, ...]] = {}  # what each card shows, so unchanged ones send nothing
         self._header = widgets.HTML()
+        self._header.add_class("kw-live")  # the counts are read out as they change (widgets/a11y.py)
         self.progress = widgets.FloatProgress(min=0, max=1, layout=widgets.Layout(width="100%", height="12px"))
         self._grid = widgets.Box(layout=widgets.Layout(display="flex", flex_flow="row wrap", margin="6px 0 0 0"))
         self.compare_toggle = widgets.ToggleButton(
@@ -82,6 +85,25 @@ class BatchView(widgets.VBox):
         """The TaskView of every request that has a task, in request order."""
         with self._lock:
             return [self._views[i] for i in sorted(self._views)]
+
+    def static_html(self) -> str:
+        """The summary and every card (each task with its video) for a saved notebook or an exported page."""
+        with self._lock:
+            cards = [self._cards[i.index] for i in self.items if i.index in self._cards]
+        cells = "".join(
+            '<div style="width:290px;border:1px solid #ddd;border-radius:8px;padding:6px 8px">'
+            f"{card.static_html() if isinstance(card, TaskView) else card.value}</div>"
+            for card in cards
+        )
+        title = f"<b>{esc(self._title)}</b> · " if self._title else ""
+        return (
+            f'<div class="kling-widgets-static" style="font-size:13px"><div>{title}{esc(self.summary)}</div>'
+            f'<div style="display:flex;flex-wrap:wrap;gap:8px;margin-top:6px">{cells}</div></div>'
+        )
+
+    def catch_up(self) -> None:
+        for view in self.views:
+            view.catch_up()
 
     def close(self) -> None:
         self.batch.on_update(self._on_batch, remove=True)
@@ -120,6 +142,7 @@ class BatchView(widgets.VBox):
         title = f"<b>{esc(self._title)}</b> · " if self._title else ""
         self._header.value = f'<div>{title}<span class="kw-hint">{esc(self.summary)}</span></div>'
 
+    @detach
     def _draw(self, items: list[BatchItem]) -> None:
         changed = False
         with self._lock:

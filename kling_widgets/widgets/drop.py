@@ -8,9 +8,10 @@ imported when the first drop zone is made, not with the package.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any
+
+from ._front import front_end_class
 
 CHUNK = 4 * 1024 * 1024  # bytes per message: well under Tornado's default 10 MiB websocket limit
 ESM = (
@@ -65,24 +66,13 @@ CSS = """
 Receiver = Callable[[list[dict[str, Any]]], None]
 
 
-@functools.cache
-def _drop_zone_class() -> type:
-    import anywidget
-
-    class DropZone(anywidget.AnyWidget):
-        _esm = ESM
-        _css = CSS
-
-    return DropZone
-
-
 MAX_PIECES = 64  # 256 MB: more than any picture worth sending; a runaway sender is cut off
 
 
 def drop_zone(receive: Receiver) -> Any:
     """A drop-and-paste zone; ``receive([{"name", "content"}])`` gets each picture, on the kernel, once
     all its pieces have arrived."""
-    zone = _drop_zone_class()()
+    zone = front_end_class("DropZone", ESM, CSS)()
     pending: dict[str, dict[int, bytes]] = {}
 
     def on_message(_: Any, content: Any, buffers: list[Any]) -> None:

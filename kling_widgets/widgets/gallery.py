@@ -13,6 +13,7 @@ import base64
 import io
 import json
 import logging
+import re
 import threading
 from collections.abc import Callable
 from datetime import datetime
@@ -23,15 +24,20 @@ import ipywidgets as widgets
 import traitlets
 
 from ..images import is_url
-from ..models import units_words
+from ..models import units_words, video_html
+from ..playback import VideoUnavailable, poster_jpeg, video_source
+from ._publish import Published, detach
 from ._style import esc, shorten, stylesheet
+from .a11y import accessibility, named
 
 if TYPE_CHECKING:
     from ..client import KlingClient
     from ..history import HistoryEntry, TaskHistory
+    from .video import VideoPlayer
 
 log = logging.getLogger("kling_widgets")
 PAGE_SIZE = 12
+MAX_EMBEDDED = 12_000_000  # a video carried in a saved page; the simulator's are ~10-100 KB
 READ_REST_AFTER = 0.05  # seconds after the first page is drawn, the rest of the journal is read
 CARD_THUMB = 72  # px shown on a card (the kept thumbnail is 256 px; a smaller copy is sent)
 STATUS_FILTERS = (
@@ -47,7 +53,7 @@ _RUNNING = ("sending", "submitted", "processing")
 Reuse = Callable[["HistoryEntry"], object]
 
 
-class HistoryGallery(widgets.VBox):
+class HistoryGallery(Published, widgets.VBox):
     """``HistoryGallery(history, client=None)``: the journal's entries, newest first, one page of cards
     at a time. ``entries`` is what the filters let through (all pages); ``query`` and ``status`` filter;
     ``page`` turns. ``on_reuse(callback)`` hears the Reuse button (the bundle loads the entry into its
@@ -57,6 +63,7 @@ class HistoryGallery(widgets.VBox):
     status = traitlets.Unicode("", help="Show entries of this status only (succeeded, failed, running…); empty: all.")
     page = traitlets.Int(0, help="The page shown, from 0.")
 
+    @detach
     def __init__(
         self,
         history: TaskHistory,
@@ -79,21 +86,31 @@ class HistoryGallery(widgets.VBox):
         self._render_lock = threading.RLock()  # the kernel's thread and the background read both draw
         self._thumbs: dict[str, bytes] = {}
         self._picks: dict[str, dict[int, int]] = {}  # per storyboard on the page: the take each shot uses
-        self.search = widgets.Text(placeholder="Search prompts and ids…", layout=widgets.Layout(width="260px"))
-        self.status_filter = widgets.Dropdown(options=STATUS_FILTERS, layout=widgets.Layout(width="170px"))
-        self.previous_button = widgets.Button(icon="chevron-left", tooltip="Newer", layout=widgets.Layout(width="36px"))
-        self.next_button = widgets.Button(icon="chevron-right", tooltip="Older", layout=widgets.Layout(width="36px"))
-        self.refresh_button = widgets.Button(
-            icon="refresh", tooltip="Read the journal again", layout=widgets.Layout(width="36px")
+        self._poster_queue: list[tuple[str, VideoPlayer]] = []
+        self._poster_thread: threading.Thread | None = None
+        self.search = named(
+            widgets.Text(
+                placeholder="Search prompts and ids…",
+                layout=widgets.Layout(width="auto", flex="1 1 180px", max_width="260px", min_width="0"),
+            ),
+            "Search the history",
         )
+        self.status_filter = named(
+            widgets.Dropdown(options=STATUS_FILTERS, layout=widgets.Layout(width="170px")), "Show generations that are"
+        )
+        self.previous_button = _icon_button("chevron-left", "Newer generations (previous page)")
+        self.next_button = _icon_button("chevron-right", "Older generations (next page)")
+        self.refresh_button = _icon_button("refresh", "Read the journal again")
         self._where = widgets.HTML()
+        self._where.add_class("kw-live")
         self._cards = widgets.Box(layout=widgets.Layout(display="flex", flex_flow="row wrap", margin="6px 0 0 0"))
         bar = widgets.HBox(
             [self.search, self.status_filter, self.previous_button, self._where, self.next_button, self.refresh_button],
             layout=widgets.Layout(align_items="center", flex_flow="row wrap"),
         )
-        super().__init__([stylesheet(), bar, self._cards], **kwargs)
+        super().__init__([stylesheet(), accessibility(), bar, self._cards], **kwargs)
         self.add_class("kw-history")
+        self.add_class("kw-part")
         traitlets.link((self, "query"), (self.search, "value"))
         traitlets.link((self, "status"), (self.status_filter, "value"))
         self.previous_button.on_click(lambda _: self._turn(-1))
@@ -207,6 +224,7 @@ class HistoryGallery(widgets.VBox):
     def _turn(self, step: int) -> None:
         self.page = min(max(0, self.page + step), self.pages - 1)
 
+    @detach
     def _render(self, _: object = None) -> None:
         with self._render_lock:
             self._draw()
@@ -249,6 +267,31 @@ class HistoryGallery(widgets.VBox):
         self._cards.children = tuple(self._card(entry) for entry in shown)
 
     def _card(self, entry: HistoryEntry) -> widgets.Widget:
+        status = _status_of(entry)
+        ids = entry.task_id or entry.external_task_id
+        id_html = f'task <span class="kw-mono" style="user-select:all">{esc(ids)}</span>'
+        children: list[widgets.Widget] = [widgets.HTML(self._card_head(entry))]
+        if status == "succeeded" and entry.video_url and is_url(entry.video_url):
+            children.append(self._player(entry, entry.video_url))
+        children.append(
+            widgets.HTML(
+                f'<div class="kw-hint" style="font-size:12px;line-height:1.4">{id_html}{_copy_button(ids)} '
+                f"{_download_links(entry)}</div>"
+            )
+        )
+        if self._reuse:
+            reuse = named(
+                widgets.Button(description="Reuse", icon="redo", layout=widgets.Layout(width="90px", height="26px")),
+                f"Reuse: load “{shorten(entry.prompt or '', 40)}”, its settings and pictures into the form",
+            )
+            reuse.on_click(lambda _, e=entry: self._reused(e))
+            children.append(reuse)
+        card = widgets.VBox(children, layout=widgets.Layout(width="300px", max_width="100%"))
+        card.add_class("kw-card")
+        return card
+
+    def _card_head(self, entry: HistoryEntry) -> str:
+        """The card's words and pictures: status, when, cost, prompt, settings, thumbnails, the reason."""
         settings = entry.settings or {}
         status = _status_of(entry)
         when = datetime.fromtimestamp(entry.submitted_at).strftime("%Y-%m-%d %H:%M") if entry.submitted_at else ""
@@ -272,14 +315,7 @@ class HistoryGallery(widgets.VBox):
             if entry.error and status != "succeeded"
             else ""
         )
-        video = ""
-        if status == "succeeded" and entry.video_url and is_url(entry.video_url):
-            video = (
-                f'<video src="{esc(entry.video_url)}" controls preload="none" playsinline '
-                'style="width:100%;max-height:180px;background:#111;border-radius:4px;margin-top:4px"></video>'
-            )
         thumbs = "".join(self._thumb_html(image) for image in entry.images)
-        ids = entry.task_id or entry.external_task_id
         badge = (
             f'<span class="kw-badge kw-badge-{_BADGE.get(status, "unknown")}">{esc(_WORDS.get(status, status))}</span>'
         )
@@ -288,30 +324,92 @@ class HistoryGallery(widgets.VBox):
         if entry.story_label and entry.story:
             in_film = entry.shot is not None and self._picks.get(entry.story, {}).get(entry.shot) == entry.take
             story = (
-                f'<div class="kw-story" title="{esc(entry.story)}" style="font-weight:600;color:#5b3cc4">'
+                f'<div class="kw-story" title="{esc(entry.story)}">'
                 f"🎬 {esc(entry.story_label)}{' · in the film' if in_film else ''}</div>"
             )
-        id_html = f'task <span class="kw-mono" style="user-select:all">{esc(ids)}</span>'
-        html = widgets.HTML(
+        return (
             f'<div style="font-size:12px;line-height:1.4">'
             f'<div>{badge} <span class="kw-hint">{esc(when)}{esc(units)}</span></div>{story}'
             f'<div style="margin:4px 0;font-weight:600" title="{esc(entry.prompt or "")}">{prompt}</div>'
             f'{negative_html}<div class="kw-hint">{esc(facts)}</div>'
-            f'<div style="display:flex;gap:4px;margin-top:4px">{thumbs}</div>{reason}{video}'
-            f'<div class="kw-hint" style="margin-top:4px">{id_html}{_copy_button(ids)} {_download_links(entry)}</div>'
+            f'<div style="display:flex;gap:4px;margin-top:4px">{thumbs}</div>{reason}'
             "</div>"
         )
-        children: list[widgets.Widget] = [html]
-        if self._reuse:
-            reuse = widgets.Button(
-                description="Reuse", icon="redo", tooltip="Load this prompt, these settings and pictures into the form",
-                layout=widgets.Layout(width="90px", height="26px"),
-            )  # fmt: skip
-            reuse.on_click(lambda _, e=entry: self._reused(e))
-            children.append(reuse)
-        card = widgets.VBox(children, layout=widgets.Layout(width="300px"))
-        card.add_class("kw-card")
-        return card
+
+    def static_html(self) -> str:
+        """The page of cards shown, for a saved notebook or an exported page: each with its video, the
+        simulator's carried in the page (no reader could load its link)."""
+        cards = []
+        for entry in self.shown:
+            video = ""
+            url = entry.video_url or ""
+            if _status_of(entry) == "succeeded" and is_url(url):
+                source = video_source(url, self.client)
+                try:
+                    video = video_html(url) if source.url else _data_video(source.load(MAX_EMBEDDED))
+                except VideoUnavailable as problem:
+                    video = f'<div style="color:#8a5300">{esc(problem)}</div>'
+            ids = esc(entry.task_id or entry.external_task_id)
+            cards.append(
+                '<div style="width:300px;border:1px solid #ddd;border-radius:6px;padding:6px">'
+                f'{self._card_head(entry)}{video}<div style="font-size:11px;color:#666">task {ids}</div></div>'
+            )
+        where = re.sub(r"<[^>]+>", "", self._where.value)
+        return (
+            f'<div class="kling-widgets-static" style="font-size:12px"><div style="color:#666">History · {where}'
+            f'</div><div style="display:flex;flex-wrap:wrap;gap:8px;margin-top:6px">{"".join(cards)}</div></div>'
+        )
+
+    def _player(self, entry: HistoryEntry, url: str) -> VideoPlayer:
+        """The card's video: its poster frame at once (kept on disk once made), its bytes only when ▶
+        is pressed; through the kernel where the browser cannot load the link (the simulator's)."""
+        from .video import VideoPlayer  # anywidget loads with the first video, not with the package
+
+        key = entry.task_id or entry.external_task_id
+        player = VideoPlayer.for_url(
+            url,
+            self.client,
+            autoload=False,
+            filename=f"kling-{key}.mp4",
+            ratio=str((entry.settings or {}).get("aspect_ratio") or ""),
+            layout=widgets.Layout(width="100%", margin="4px 0 0 0"),
+        )
+        poster = self._poster_path(key)
+        if not player.via_kernel:
+            pass  # a public link: the browser shows its first frame itself (preload="metadata")
+        elif poster.is_file():
+            player.set_poster(poster.read_bytes())
+        else:
+            with self._lock:
+                self._poster_queue.append((key, player))
+                if self._poster_thread is None or not self._poster_thread.is_alive():
+                    self._poster_thread = threading.Thread(target=self._make_posters, daemon=True)
+                    self._poster_thread.start()
+        return player
+
+    def _poster_path(self, key: str) -> Path:
+        return self.history.path.parent / (self.history.path.stem + ".posters") / f"{key}.jpg"
+
+    def _make_posters(self) -> None:
+        """Off the kernel's cell: read each video once, keep a still of it; a video that is gone is said
+        so on its card at once, not at the first click."""
+        while True:
+            with self._lock:
+                if not self._poster_queue:
+                    self._poster_thread = None
+                    return
+                key, player = self._poster_queue.pop(0)
+            data = player.load()  # a video that is gone sets the player's error: the card says so
+            jpeg = poster_jpeg(data) if data else None
+            if jpeg is None:
+                continue
+            path = self._poster_path(key)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(jpeg)
+            except OSError as problem:  # the card shows it anyway
+                log.warning("could not keep a poster: %s", problem)
+            player.set_poster(jpeg)
 
     def _reused(self, entry: HistoryEntry) -> None:
         for callback in list(self._reuse):
@@ -323,11 +421,11 @@ class HistoryGallery(widgets.VBox):
     def _thumb_html(self, image: dict[str, Any]) -> str:
         size = f"width:{CARD_THUMB}px;height:{CARD_THUMB}px;object-fit:cover;border-radius:4px"
         if "url" in image:
-            return f'<div class="kw-hint" style="{size};background:#eef1f5;font-size:10px;overflow:hidden">🔗 URL</div>'
+            return f'<div class="kw-tile" style="{size};font-size:10px;overflow:hidden">🔗 URL</div>'
         data = self._thumb(str(image.get("sha256") or ""))
         name = esc(image.get("source") or "")
         if data is None:
-            return f'<div class="kw-hint" title="{name}" style="{size};background:#eef1f5;font-size:10px">{name}</div>'
+            return f'<div class="kw-tile" title="{name}" style="{size};font-size:10px;overflow:hidden">{name}</div>'
         return f'<img title="{name}" style="{size}" src="data:image/jpeg;base64,{base64.b64encode(data).decode()}">'
 
     def _thumb(self, sha256: str) -> bytes | None:
@@ -389,20 +487,26 @@ def sidecar_of(entry: HistoryEntry) -> dict[str, Any]:
 
 
 def _download_links(entry: HistoryEntry) -> str:
-    """Downloads that happen in the person's browser: the MP4 (from the service) and a JSON sidecar."""
+    """The JSON sidecar, downloaded in the person's browser (the MP4 is the player's own link)."""
     name = f"kling-{entry.task_id or entry.external_task_id}"
     sidecar = base64.b64encode(json.dumps(sidecar_of(entry), indent=2, ensure_ascii=False).encode()).decode()
-    links = [f'<a download="{esc(name)}.json" href="data:application/json;base64,{sidecar}">settings (JSON)</a>']
-    if entry.video_url and is_url(entry.video_url) and entry.status == "succeeded":
-        links.insert(
-            0, f'<a download="{esc(name)}.mp4" href="{esc(entry.video_url)}" target="_blank" rel="noopener">MP4</a>'
-        )
-    return " · ".join(links)
+    return f'<a download="{esc(name)}.json" href="data:application/json;base64,{sidecar}">settings (JSON)</a>'
+
+
+def _icon_button(icon: str, name: str) -> widgets.Button:
+    """A button showing only an icon, named for screen readers by what it does."""
+    button = named(widgets.Button(icon=icon, layout=widgets.Layout(width="36px")), name)
+    button.add_class("kw-icon")
+    return button
+
+
+def _data_video(data: bytes) -> str:
+    return video_html(f"data:video/mp4;base64,{base64.b64encode(data).decode('ascii')}")
 
 
 def _copy_button(text: str) -> str:
     value = esc(json.dumps(text))
     return (
-        f'<button class="kw-copy" title="Copy the task id" '
+        f'<button class="kw-copy" title="Copy the task id" aria-label="Copy the task id" '
         f"onclick='navigator.clipboard && navigator.clipboard.writeText({value})'>copy</button>"
     )

@@ -9,14 +9,18 @@ import traitlets
 
 from ..images import DEFAULT_MAX_SIDE
 from ..models import ASPECT_RATIOS, DURATIONS, MODE_HELP, MODEL_NAMES, MODES
+from ._publish import Published, detach
 from ._style import esc, stylesheet
+from .a11y import accessibility, named
 
 _ASPECT_LABELS = {"16:9": "16:9", "9:16": "9:16", "1:1": "1:1"}
 _ASPECT_TIPS = {"16:9": "Landscape", "9:16": "Portrait (phones, stories)", "1:1": "Square"}
 _LABEL = widgets.Layout(width="100px", min_width="100px")
+_WRAP = widgets.Layout(flex_flow="row wrap", align_items="center")
+_FIELD = widgets.Layout(width="auto", flex="1 1 220px", max_width="420px", min_width="0")
 
 
-class OptionsPanel(widgets.VBox):
+class OptionsPanel(Published, widgets.VBox):
     """Model, mode, duration, aspect ratio, watermark, and (under "Advanced") callback URL and your own
     task id. ``negative_prompt`` is a trait here too; the bundle links it to the PromptBox field."""
 
@@ -31,23 +35,41 @@ class OptionsPanel(widgets.VBox):
     send_originals = traitlets.Bool(
         False, help=f"Send pictures at full size instead of at most {DEFAULT_MAX_SIDE} px on their longest side."
     )
+    mode_swept = traitlets.Bool(
+        False,
+        help="True while a click sends both modes (the bundle's sweep): the Mode toggle shows neither as "
+        "chosen. Choosing one sets it back to False.",
+    )
+    duration_swept = traitlets.Bool(
+        False, help="True while a click sends both durations: the Duration toggle shows neither as chosen."
+    )
 
+    @detach
     def __init__(self, **kwargs: Any) -> None:
         traits = {k: kwargs.pop(k) for k in list(kwargs) if self.has_trait(k) and k in _OWN}
-        self.model_dropdown = widgets.Dropdown(options=MODEL_NAMES, layout=widgets.Layout(width="160px"))
-        self.mode_buttons = widgets.ToggleButtons(
-            options=[("Standard", "std"), ("Pro", "pro")],
-            tooltips=[MODE_HELP["std"], MODE_HELP["pro"]],
-            style={"button_width": "90px"},
+        self.model_dropdown = named(
+            widgets.Dropdown(options=MODEL_NAMES, layout=widgets.Layout(width="160px")), "Model"
+        )
+        self.mode_buttons = named(
+            widgets.ToggleButtons(
+                options=[("Standard", "std"), ("Pro", "pro")],
+                tooltips=[MODE_HELP["std"], MODE_HELP["pro"]],
+                style={"button_width": "90px"},
+            ),
+            "Mode",
         )
         self._mode_help = widgets.HTML()
-        self.duration_buttons = widgets.ToggleButtons(
-            options=[(f"{d} s", d) for d in DURATIONS], style={"button_width": "64px"}
+        self.duration_buttons = named(
+            widgets.ToggleButtons(options=[(f"{d} s", d) for d in DURATIONS], style={"button_width": "64px"}),
+            "Duration",
         )
-        self.aspect_buttons = widgets.ToggleButtons(
-            options=[(_ASPECT_LABELS[a], a) for a in ASPECT_RATIOS],
-            tooltips=[_ASPECT_TIPS[a] for a in ASPECT_RATIOS],
-            style={"button_width": "64px"},
+        self.aspect_buttons = named(
+            widgets.ToggleButtons(
+                options=[(_ASPECT_LABELS[a], a) for a in ASPECT_RATIOS],
+                tooltips=[_ASPECT_TIPS[a] for a in ASPECT_RATIOS],
+                style={"button_width": "64px"},
+            ),
+            "Aspect ratio",
         )
         self.watermark_box = widgets.Checkbox(description="Add a watermark", indent=False)
         self.originals_box = widgets.Checkbox(
@@ -55,12 +77,12 @@ class OptionsPanel(widgets.VBox):
             indent=False,
             layout=widgets.Layout(width="auto"),
         )
-        self.callback_text = widgets.Text(
-            placeholder="https://example.com/kling-callback (optional)", layout=widgets.Layout(width="420px")
+        self.callback_text = named(
+            widgets.Text(placeholder="https://example.com/kling-callback (optional)", layout=_FIELD), "Callback URL"
         )
-        self.external_id_text = widgets.Text(
-            placeholder="my-task-0001 (optional; one is generated otherwise)",
-            layout=widgets.Layout(width="420px"),
+        self.external_id_text = named(
+            widgets.Text(placeholder="my-task-0001 (optional; one is generated otherwise)", layout=_FIELD),
+            "Your task id",
         )
         advanced = widgets.VBox(
             [
@@ -78,8 +100,9 @@ class OptionsPanel(widgets.VBox):
         super().__init__(
             [
                 stylesheet(),
+                accessibility(),
                 _row("Model", self.model_dropdown),
-                _row("Mode", widgets.HBox([self.mode_buttons, self._mode_help])),
+                _row("Mode", widgets.HBox([self.mode_buttons, self._mode_help], layout=_WRAP)),
                 _row("Duration", self.duration_buttons),
                 _row("Aspect ratio", self.aspect_buttons),
                 _row("", self.watermark_box),
@@ -89,8 +112,6 @@ class OptionsPanel(widgets.VBox):
         )
         for trait, control in (
             ("model_name", self.model_dropdown),
-            ("mode", self.mode_buttons),
-            ("duration", self.duration_buttons),
             ("aspect_ratio", self.aspect_buttons),
             ("watermark", self.watermark_box),
             ("callback_url", self.callback_text),
@@ -98,11 +119,23 @@ class OptionsPanel(widgets.VBox):
             ("send_originals", self.originals_box),
         ):
             traitlets.link((self, trait), (control, "value"))
+        # Mode and duration are shown by hand, not linked: while a sweep sends both, neither is shown chosen.
+        for trait, control in (("mode", self.mode_buttons), ("duration", self.duration_buttons)):
+            self.observe(self._show_choices, names=[trait, f"{trait}_swept"])
+            control.observe(lambda change, t=trait: self._chosen(t, change["new"]), names="value")
         self.add_class("kw-options")
-        self.observe(self._show_mode_help, names="mode")
+        self.add_class("kw-part")
+        self.observe(self._show_mode_help, names=["mode", "mode_swept"])
         for name, value in traits.items():
             setattr(self, name, value)
+        self._show_choices()
         self._show_mode_help()
+
+    def static_html(self) -> str:
+        """The settings in one line, for a saved notebook or an exported page."""
+        words = [self.model_name, self.mode, f"{self.duration} s", self.aspect_ratio]
+        words += ["watermark"] if self.watermark else []
+        return f'<div class="kling-widgets-static" style="color:#666">{esc(" · ".join(words))}</div>'
 
     def __repr__(self) -> str:
         return (
@@ -110,8 +143,22 @@ class OptionsPanel(widgets.VBox):
             f"aspect_ratio={self.aspect_ratio!r})"
         )
 
+    def _show_choices(self, _: object = None) -> None:
+        for trait, control in (("mode", self.mode_buttons), ("duration", self.duration_buttons)):
+            swept = getattr(self, f"{trait}_swept")
+            control.value = None if swept else getattr(self, trait)
+
+    def _chosen(self, trait: str, value: object) -> None:
+        """A toggle was pressed: that value is chosen (and a sweep over this setting ends)."""
+        if value is None:
+            return
+        with self.hold_trait_notifications():
+            setattr(self, trait, value)
+            setattr(self, f"{trait}_swept", False)
+
     def _show_mode_help(self, _: object = None) -> None:
-        self._mode_help.value = f'<span class="kw-hint" style="margin-left:8px">{esc(MODE_HELP[self.mode])}</span>'
+        words = "Both: one video in Standard, one in Pro." if self.mode_swept else MODE_HELP[self.mode]
+        self._mode_help.value = f'<span class="kw-hint" style="margin-left:8px">{esc(words)}</span>'
 
 
 _OWN = {
@@ -130,8 +177,8 @@ _OWN = {
 def _row(label: str, control: widgets.Widget) -> widgets.HBox:
     return widgets.HBox(
         [
-            widgets.HTML(f'<div style="font-weight:600;padding-top:5px">{esc(label)}</div>', layout=_LABEL),
+            widgets.HTML(f'<div class="kw-label">{esc(label)}</div>', layout=_LABEL),
             control,
         ],
-        layout=widgets.Layout(margin="2px 0", align_items="flex-start"),
+        layout=widgets.Layout(margin="2px 0", align_items="flex-start", width="100%"),
     )

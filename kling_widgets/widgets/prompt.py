@@ -9,33 +9,40 @@ import traitlets
 
 from ..errors import Problem
 from ..models import MAX_PROMPT_CHARS, text_problems
-from ._style import stylesheet, title
+from ._publish import Published, detach
+from ._style import esc, stylesheet, title
+from .a11y import accessibility, named
 
 PLACEHOLDER = "Describe the video: who is in it, what happens, where, and how the camera moves."
 NEGATIVE_PLACEHOLDER = "Optional: what to avoid (blur, distorted hands, text on screen…)"
 
 
-class PromptBox(widgets.VBox):
+class PromptBox(Published, widgets.VBox):
     """``value`` is the prompt, ``negative_prompt`` the optional negative prompt."""
 
     value = traitlets.Unicode("", help="The prompt: what the video should show (at most 2500 characters).")
     negative_prompt = traitlets.Unicode("", help="What the video should avoid (optional, at most 2500 characters).")
 
+    @detach
     def __init__(self, value: str = "", negative_prompt: str = "", **kwargs: Any) -> None:
-        self.prompt_area = widgets.Textarea(
-            placeholder=PLACEHOLDER, rows=4, continuous_update=True, layout=widgets.Layout(width="100%")
+        self.prompt_area = named(
+            widgets.Textarea(
+                placeholder=PLACEHOLDER, rows=4, continuous_update=True, layout=widgets.Layout(width="100%")
+            ),
+            "Prompt",
         )
-        self.negative_area = widgets.Textarea(
-            placeholder=NEGATIVE_PLACEHOLDER,
-            rows=2,
-            continuous_update=True,
-            layout=widgets.Layout(width="100%"),
+        self.negative_area = named(
+            widgets.Textarea(
+                placeholder=NEGATIVE_PLACEHOLDER, rows=2, continuous_update=True, layout=widgets.Layout(width="100%")
+            ),
+            "Negative prompt",
         )
         self._prompt_count = widgets.HTML()
         self._negative_count = widgets.HTML()
         super().__init__(
             [
                 stylesheet(),
+                accessibility(),
                 title("Prompt"),
                 self.prompt_area,
                 self._prompt_count,
@@ -45,11 +52,17 @@ class PromptBox(widgets.VBox):
             ],
             **kwargs,
         )
+        self.add_class("kw-part")
         traitlets.link((self, "value"), (self.prompt_area, "value"))
         traitlets.link((self, "negative_prompt"), (self.negative_area, "value"))
         self.observe(self._count, names=["value", "negative_prompt"])
         self.value, self.negative_prompt = value, negative_prompt
         self._count()
+
+    def static_html(self) -> str:
+        """The prompt (and what to avoid) as text, for a saved notebook or an exported page."""
+        avoid = f'<div style="color:#666">Avoid: {esc(self.negative_prompt)}</div>' if self.negative_prompt else ""
+        return f'<div class="kling-widgets-static"><div>Prompt: <i>{esc(self.value)}</i></div>{avoid}</div>'
 
     def __repr__(self) -> str:
         return f"PromptBox(value={self.value[:30]!r}, {len(self.value)} chars)"

@@ -6,6 +6,7 @@ prints or writes into an Output widget from a thread (ipykernel 7 would drop or 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -15,13 +16,17 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 import traitlets
 
+from ..errors import KlingError
 from ..images import is_url
-from ..models import Task, TaskStatus, is_known_status, units_words
+from ..models import EmbeddedVideo, Task, TaskStatus, is_known_status, units_words
+from ._publish import Published, detach
 from ._style import esc, message_html, stylesheet
 
 if TYPE_CHECKING:
     from ..client import KlingClient
+    from .video import VideoPlayer
 
+MAX_EMBEDDED = 12_000_000  # a video carried in a saved page; the simulator's are ~10-100 KB
 _STATUS_WORDS = {
     TaskStatus.SUBMITTED: ("submitted", "Submitted — waiting in the queue"),
     TaskStatus.PROCESSING: ("processing", "Generating"),
@@ -40,13 +45,14 @@ def elapsed_text(task: Task, now: datetime | None = None) -> str:
     return f"took {text}" if task.done else f"{text} elapsed"
 
 
-class TaskView(widgets.VBox):
+class TaskView(Published, widgets.VBox):
     """One task, kept current by :meth:`update` (the bundle's watcher calls it)."""
 
     task = traitlets.Instance(Task, help="The task as last seen.")
     problem = traitlets.Unicode("", help="A problem watching the task (network trouble, deadline), in words.")
     stopped = traitlets.Bool(False, help="True when the watch ended before the task did: 'Watch again' is offered.")
 
+    @detach
     def __init__(
         self,
         task: Task,
@@ -59,6 +65,11 @@ class TaskView(widgets.VBox):
     ) -> None:
         self.client, self.label, self.compact, self.aspect_ratio = client, label, compact, aspect_ratio
         self._header = widgets.HTML()
+        # What a screen reader says as the task moves (status, progress, the reason of a failure), politely;
+        # not the header itself, whose elapsed time changes at every poll (widgets/a11y.py, kw-live).
+        self._spoken = widgets.HTML()
+        self._spoken.add_class("kw-live")
+        self._spoken.add_class("kw-sr-only")
         self.progress = widgets.FloatProgress(min=0, max=100, layout=widgets.Layout(width="100%", height="14px"))
         self._message = widgets.HTML()
         self._media = widgets.Box()
@@ -75,13 +86,23 @@ class TaskView(widgets.VBox):
         )
         self.download_button.on_click(lambda _: self.save())
         self._video_url: str | None = None
+        self.player: VideoPlayer | None = None
         self.watch_button = widgets.Button(
             description="Watch again", icon="eye", layout=widgets.Layout(width="auto", display="none")
         )
         self.watch_button.on_click(lambda _: self.watch_again())
         self._watchers: list[Callable[[Task], object]] = []
         super().__init__(
-            [stylesheet(), self._header, self.progress, self._message, self.watch_button, self._media, self._actions],
+            [
+                stylesheet(),
+                self._header,
+                self._spoken,
+                self.progress,
+                self._message,
+                self.watch_button,
+                self._media,
+                self._actions,
+            ],
             **kwargs,
         )
         self.add_class("kw-task")
@@ -115,14 +136,25 @@ class TaskView(widgets.VBox):
     def __repr__(self) -> str:
         return f"TaskView({self.task!r})"
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
-        """The widget, plus a static HTML fallback for readers without widget JavaScript (a saved
-        notebook on GitHub, nbconvert's HTML of a notebook saved without widget state)."""
-        bundle: dict[str, Any] | None = super()._repr_mimebundle_(**kwargs)
-        if bundle is not None:
-            label = f"<div><b>{esc(self.label)}</b></div>" if self.label else ""
-            bundle["text/html"] = label + self.task._repr_html_()
-        return bundle
+    def static_html(self) -> str:
+        """The card as plain HTML, for a saved notebook or an exported page: a video no reader could load
+        by its link (the simulator's, on the kernel's loopback) travels in the page itself."""
+        label = f"<div><b>{esc(self.label)}</b></div>" if self.label else ""
+        player = self.player
+        if player is not None and player.via_kernel:
+            data = player.load()  # read by the kernel once; the player sends the same bytes to a live page
+            if data is not None and len(data) <= MAX_EMBEDDED:
+                return label + EmbeddedVideo(self.task, data)._repr_html_()
+            if player.error:
+                return label + self.task._repr_html_() + message_html(player.error, "warning")
+        return label + self.task._repr_html_()
+
+    def catch_up(self) -> None:
+        """Ask the service once how the task is (the watcher may not have looked since it finished)."""
+        if self.client is None or self.task.done:
+            return
+        with contextlib.suppress(KlingError):  # else the page shows the last state known
+            self.update(self.client.get_task(self.task.id).with_external_id(self.task.external_task_id))
 
     def update(self, task: Task, problem: str | None = None) -> None:
         """Show a newer state of the task (and a watching problem, or clear it)."""
@@ -170,6 +202,8 @@ class TaskView(widgets.VBox):
             f'<span class="kw-hint">{esc(elapsed_text(task))}</span></div>'
             f'<div class="kw-hint">task <span class="kw-mono">{esc(task.id)}</span>{ext}{esc(units)}</div>'
         )
+        failure = f": {task.error}" if task.status is TaskStatus.FAILED and task.error else ""
+        self._spoken.value = esc(f"{self.label or 'Task ' + task.id}: {words}{failure}")
         self.progress.value = _progress_value(task)
         self.progress.bar_style = {"succeeded": "success", "failed": "danger"}.get(task.status.value, "info")
         self.progress.layout.display = "none" if task.status is TaskStatus.SUCCEEDED else None
@@ -184,24 +218,28 @@ class TaskView(widgets.VBox):
             self._message.value = message_html(problem, "warning")
         if task.status is TaskStatus.SUCCEEDED and playable and task.video_url != self._video_url:
             self._video_url = task.video_url
-            duration = f"{task.video_duration:g} s video · " if task.video_duration else ""
-            width, height = _video_box(self.aspect_ratio, self.compact)
-            self._media.children = (
-                widgets.Video.from_url(
-                    task.video_url,
-                    autoplay=False,
-                    loop=False,
-                    controls=True,
-                    layout=widgets.Layout(width=width, height=height, max_width="100%"),
-                ),
-            )
-            name = f"kling-{task.id}.mp4"
-            self._saved.value = (
-                f'<span class="kw-hint">{esc(duration)}<a href="{esc(task.video_url)}" download="{esc(name)}" '
-                f'target="_blank" rel="noopener"><b>Download MP4</b></a> (in your browser) · the service deletes '
-                "it after 30 days</span>"
-            )
-            self._actions.layout.display = None
+            self._show_video(task)
+
+    @detach
+    def _show_video(self, task: Task) -> None:
+        """The player: the link where the browser can load it, else the bytes through the kernel (the
+        simulator on the kernel's loopback, seen from a browser on another machine)."""
+        from .video import VideoPlayer  # anywidget loads with the first video, not with the package
+
+        assert task.video_url
+        width, _ = _video_box(self.aspect_ratio, self.compact)
+        self.player = VideoPlayer.for_url(
+            task.video_url,
+            self.client,
+            filename=f"kling-{task.id}.mp4",
+            ratio=self.aspect_ratio or "",
+            layout=widgets.Layout(width=width, max_width="100%"),
+        )
+        self._media.children = (self.player,)
+        duration = f"{task.video_duration:g} s video · " if task.video_duration else ""
+        kept = "" if self.player.via_kernel else "the service deletes it after 30 days"
+        self._saved.value = f'<span class="kw-hint">{esc(duration + kept).strip(" ·")}</span>'
+        self._actions.layout.display = None
 
 
 def _video_box(aspect_ratio: str | None, compact: bool) -> tuple[str, str]:
@@ -224,6 +262,7 @@ class TaskGallery(widgets.VBox):
 
     children: tuple[Any, ...]  # the Box trait, typed for the checker
 
+    @detach
     def __init__(self, **kwargs: Any) -> None:
         self._views: dict[str, TaskView] = {}
         self._lock = threading.Lock()
