@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import requests as http
+
 from kling_widgets import Batch, BatchView, KlingClient, MultiImageToVideo, TaskStatus, TaskView, sweep
 from kling_widgets.simulator import Simulator
 from kling_widgets.watcher import TaskWatcher
@@ -241,7 +243,12 @@ def test_a_sweep_is_compared_side_by_side_once_two_videos_are_done(photo: bytes)
         assert comparison is not None and view._compare_box.children == (comparison,)
         sources = comparison.get_state()["sources"]
         tasks = batch.tasks
-        assert [s["url"] for s in sources] == [tasks[0].video_url, tasks[2].video_url]  # the failed one is left out
+        # the failed one is left out; the simulator's videos travel through the kernel (no loopback link
+        # in the page: a remote browser could not load it), each key answered with the task's MP4
+        assert [s["key"] for s in sources] == [tasks[0].id, tasks[2].id] and not any("url" in s for s in sources)
+        for source, task in zip(sources, (tasks[0], tasks[2]), strict=True):
+            data = comparison.loaders[source["key"]]()
+            assert data[4:8] == b"ftyp" and data == http.get(task.video_url, timeout=10).content
         assert [s["label"].split(" · ")[0] for s in sources] == ["a fox", "a lynx"]
         assert comparison.width == 300 and not comparison.pickable
         view.compare_toggle.value = False

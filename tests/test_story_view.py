@@ -45,11 +45,13 @@ def test_the_view_shows_the_estimate_before_sending_and_generates_on_the_button(
     assert story_sim.creates == 3
     first, second = view.comparisons
     tasks = story.shots[0].takes
-    assert [s.get("url") for s in first.get_state()["sources"]] == [t.video_url for t in tasks if t is not None]
+    # the simulator's videos (the kernel's loopback) go through the kernel: no dead link in the page
+    assert [s.get("key") for s in first.get_state()["sources"]] == [t.id for t in tasks if t is not None]
+    assert "127.0.0.1" not in all_state(first)
     assert first.pickable and first.picked == 0  # the default pick: the first take that succeeded
-    assert second.sources[0]["url"] == story.shots[1].takes[0].video_url  # type: ignore[union-attr]
+    assert second.sources[0]["key"] == story.shots[1].takes[0].id  # type: ignore[union-attr]
     assert "continues from the last frame of shot 1, take 1" in view._panels[1][0].value
-    assert view.film.sources[0]["url"] == tasks[0].video_url  # type: ignore[union-attr]
+    assert view.film.sources[0]["key"] == tasks[0].id  # type: ignore[union-attr]
     assert not view.export_button.disabled
     assert "sim-key" not in all_state(view)
     bundle = view._repr_mimebundle_()  # a saved notebook read without widget JavaScript still shows the takes
@@ -75,15 +77,15 @@ def test_a_pick_in_the_view_goes_through_the_storyboard(
     assert story.shots[0].picked_index == 1 and story.shots[0].picked == story.shots[0].takes[1]
     assert any(r.get("kind") == "pick" and r.get("take") == 1 for r in history.story_records(story.id))
     assert "take 2 picked" in view._strip.value
-    film = [source["url"] for source in view.film.sources]
-    assert film == [story.shots[0].takes[1].video_url, story.shots[1].takes[0].video_url]  # type: ignore[union-attr]
+    film = [source["key"] for source in view.film.sources]
+    assert film == [story.shots[0].takes[1].id, story.shots[1].takes[0].id]  # type: ignore[union-attr]
     assert view.estimate == 3.0
     creates = story_sim.creates
     view.retake_buttons[0].click()  # "One more take": sent at once, the estimate follows
     assert len(view.comparisons[0].sources) == 3 and view.estimate == 4.0 and "4 takes" in view.summary
     story.wait(timeout=60)
     assert story_sim.creates == creates + 1 and story.shots[0].picked_index == 1
-    wait_for(lambda: "url" in view.comparisons[0].sources[2])
+    wait_for(lambda: "key" in view.comparisons[0].sources[2])
     before = view.film.play_count
     view.play_film()
     assert view.film.play_count == before + 1

@@ -14,6 +14,7 @@ import traitlets
 
 from ..batch import Batch, BatchItem, estimate_units, tally
 from ..models import units_words
+from ..playback import video_source
 from ._publish import Published, detach
 from ._style import esc, request_label, stylesheet
 from .compare import take_comparison, task_source, tile_width
@@ -63,6 +64,7 @@ class BatchView(Published, widgets.VBox):
         )
         self.comparison: Any = None  #: the TakeComparison, made the first time it is shown
         self._compared: list[dict[str, Any]] = []
+        self._loaders: dict[str, Any] = {}  # key -> the bytes of a compared video sent through the kernel
         self._compare_box = widgets.Box()
         super().__init__(
             [stylesheet(), self._header, self.progress, self.compare_toggle, self._compare_box, self._grid], **kwargs
@@ -193,8 +195,15 @@ class BatchView(Published, widgets.VBox):
 
     def _update_comparison(self, items: list[BatchItem]) -> None:
         """The finished videos, for the side-by-side comparison (offered once there are two)."""
-        done = [task_source(i.task, request_label(i.request, 40)) for i in items if i.task is not None and i.task.done]
-        self._compared = [source for source in done if "url" in source]
+        done = [(i.task, task_source(i.task, request_label(i.request, 40))) for i in items if i.task and i.task.done]
+        self._compared = [source for _, source in done if "url" in source or "key" in source]
+        self._loaders = {  # the simulator's videos travel through the kernel (a browser elsewhere has no link)
+            source["key"]: video_source(task.video_url or "", self.batch.client).load
+            for task, source in done
+            if "key" in source
+        }
+        if self.comparison is not None:
+            self.comparison.loaders.update(self._loaders)
         self.compare_toggle.layout.display = None if len(self._compared) >= 2 else "none"
         if self.comparison is not None and self.comparison.sources != self._compared:
             self.comparison.sources = self._compared
@@ -203,4 +212,5 @@ class BatchView(Published, widgets.VBox):
         if change["new"] and self.comparison is None:
             ratio = self.items[0].request.aspect_ratio if self.items else None
             self.comparison = take_comparison(sources=self._compared, width=tile_width(ratio))
+            self.comparison.loaders.update(self._loaders)
         self._compare_box.children = (self.comparison,) if change["new"] else ()

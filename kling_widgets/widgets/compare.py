@@ -25,6 +25,7 @@ from typing import Any
 
 from ..images import is_url
 from ..models import Task, TaskStatus
+from ..playback import browser_can_load
 
 _SHARED_JS = r"""
 // Each source's video URL: its link, or a blob URL of the bytes the kernel sends when asked for its key.
@@ -407,16 +408,24 @@ def tile_width(aspect_ratio: str | None) -> int:
 
 
 def task_source(
-    task: Task | None, label: str, *, title: str = "", waiting: str = "Not sent yet", through_kernel: bool = False
+    task: Task | None,
+    label: str,
+    *,
+    title: str = "",
+    waiting: str = "Not sent yet",
+    through_kernel: bool | None = None,
 ) -> dict[str, Any]:
-    """What a tile shows for ``task``: its video once it succeeded — its link, or with ``through_kernel``
-    its task id as the key the page asks the kernel for —, else its state in words. Only http(s) links
-    are put in the page (never a javascript: or data: link)."""
+    """What a tile shows for ``task``: its video once it succeeded — its link, or its task id as the key
+    the page asks the kernel for (``through_kernel``; by default whenever a browser elsewhere could not
+    load the link: the simulator's, see :func:`~kling_widgets.playback.browser_can_load`) —, else its
+    state in words. Only http(s) links are put in the page (never a javascript: or data: link)."""
     source: dict[str, Any] = {"label": label, "title": title or label}
     if task is None:
         return {**source, "note": waiting, "kind": "pending"}
     if task.status is TaskStatus.SUCCEEDED and is_url(task.video_url or ""):
         duration = f"{task.video_duration:g} s" if task.video_duration else ""
+        if through_kernel is None:
+            through_kernel = not browser_can_load(task.video_url or "")
         where = {"key": task.id} if through_kernel else {"url": task.video_url}
         return {**source, **where, "note": duration, "kind": "succeeded"}
     if task.status is TaskStatus.FAILED:

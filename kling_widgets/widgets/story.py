@@ -18,8 +18,10 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 import traitlets
 
+from ..errors import KlingError
 from ..images import PreparedImage, is_url
-from ..models import Task, TaskStatus, units_words
+from ..models import Task, TaskStatus, units_words, video_html
+from ..playback import browser_can_load
 from ._style import esc, message_html, shorten, stylesheet, title
 from .compare import film_player, take_comparison, task_source, tile_width
 
@@ -92,15 +94,17 @@ def shot_words(story: Storyboard, shot: Shot) -> tuple[str, str]:
 
 
 class StoryboardView(widgets.VBox):
-    """``StoryboardView(story)``: the storyboard, kept current as it generates. ``through_kernel=True``
-    sends each take's video to the page through the kernel (read from the storyboard's private copy)
-    instead of linking it: for a browser that reaches only the Jupyter server (a remote kernel)."""
+    """``StoryboardView(story)``: the storyboard, kept current as it generates. A take's video the
+    browser could not load itself (the built-in simulator's, on the kernel's loopback: a remote kernel's
+    browser reaches only the Jupyter server) is sent to the page through the kernel, read from the
+    storyboard's private copy; the real service's public links stay links. ``through_kernel=True`` or
+    ``False`` forces one way for every take."""
 
     summary = traitlets.Unicode("", help="The shots, takes and estimate in words.")
     estimate = traitlets.Float(0.0, help="What every take will cost, in the service's units, before sending.")
     export_status = traitlets.Unicode("", help="What became of the last export, in words.")
 
-    def __init__(self, story: Storyboard, *, through_kernel: bool = False, **kwargs: Any) -> None:
+    def __init__(self, story: Storyboard, *, through_kernel: bool | None = None, **kwargs: Any) -> None:
         self.story = story
         self.through_kernel = through_kernel
         self._lock = threading.RLock()
@@ -189,7 +193,7 @@ class StoryboardView(widgets.VBox):
         for shot in self.story.shots:
             _, words = shot_words(self.story, shot)
             picked = shot.picked
-            take = picked._repr_html_() if picked is not None else ""
+            take = self._static_take(picked) if picked is not None else ""
             shots.append(
                 f'<div style="margin:6px 0"><b>Shot {shot.index + 1}</b> · {esc(shot.prompt)} · '
                 f"<i>{esc(words)}</i>{take}</div>"
@@ -199,6 +203,18 @@ class StoryboardView(widgets.VBox):
             f'padding:8px 10px"><b>Storyboard</b> {esc(self.story.id)} · {esc(self.summary)}'
             f"{self._cast_html()}{''.join(shots)}</div>"
         )
+
+    def _static_take(self, task: Task) -> str:
+        """A picked take for a page read without the widget: a link a reader anywhere can load stays a
+        link; the simulator's (the kernel's loopback) is carried in the page from the story's own copy."""
+        url = task.video_url or ""
+        if task.status is not TaskStatus.SUCCEEDED or browser_can_load(url):
+            return task._repr_html_()
+        try:
+            data = self.story.local_video(task).read_bytes()
+        except (OSError, KlingError):
+            return task._repr_html_()  # says where the video is, in words
+        return video_html("data:video/mp4;base64," + base64.b64encode(data).decode("ascii"))
 
     @property
     def comparisons(self) -> list[Any]:
@@ -351,7 +367,9 @@ class StoryboardView(widgets.VBox):
         for shot, (kind, text) in zip(shots, words, strict=True):
             picked = shot.picked
             video = ""
-            if picked is not None and is_url(picked.video_url or "") and not self.through_kernel:
+            url = picked.video_url or "" if picked is not None else ""
+            in_page = browser_can_load(url) if self.through_kernel is None else not self.through_kernel
+            if picked is not None and is_url(url) and in_page:
                 # the picked take's opening frame as the card's picture (no script: a paused video)
                 video = f'<video src="{esc(picked.video_url)}#t=0.1" preload="metadata" muted playsinline></video>'
             link = ""
