@@ -363,6 +363,7 @@ def test_the_bundle_follows_an_old_task_once_a_minute_and_never_gives_up(
 
 def test_a_card_whose_watch_stopped_offers_watch_again(app: MultiImageToVideo, sim: Simulator, photo: bytes) -> None:
     sim.processing_seconds = 1.0
+    wait_for(lambda: app.account_kind == "ok")  # the key checked when the bundle opened, before the refusals
     sim.inject(method="GET", status=401, code=1000, message="key refused", times=None)
     fill(app, photo)
     task = app.submit().result(timeout=10)  # type: ignore[union-attr]
