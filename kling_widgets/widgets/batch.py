@@ -60,7 +60,8 @@ class BatchView(Published, widgets.VBox):
             description="Compare side by side",
             icon="columns",
             tooltip="Every finished video in one row, played in step from the same moment",
-            layout=widgets.Layout(width="auto", display="none", margin="6px 0 0 0"),
+            # its own width, not the card's: a full-width grey bar read as a header, not as a button
+            layout=widgets.Layout(width="auto", display="none", margin="6px 0 0 0", align_self="flex-start"),
         )
         self.comparison: Any = None  #: the TakeComparison, made the first time it is shown
         self._compared: list[dict[str, Any]] = []
