@@ -254,7 +254,10 @@ function render({ model, el }) {
   const load = () => {
     sources = model.get("sources") || [];
     play.disabled = !sources.some(hasVideo);
-    const count = `${sources.length} shot${sources.length === 1 ? "" : "s"}`;
+    const playable = sources.filter(hasVideo).length;
+    let count = `${sources.length} shot${sources.length === 1 ? "" : "s"}`;
+    // "3 shots" beside the button while one has no take promised a shot the film skips
+    if (playable < sources.length) count = `${playable} of ${count} ready (a shot without a take is skipped)`;
     if (index < 0) caption.textContent = play.disabled ? "Nothing to play yet: no shot has a picked take." : count;
     screen.style.width = model.get("width") + "px";
   };
@@ -336,7 +339,8 @@ CSS = """
 .kw-compare-caption { font-size: 11px; color: var(--kw-fg2, var(--jp-ui-font-color2, #555)); }
 .kw-compare-note { font-size: 12px; padding: 18px 8px; text-align: center; border-radius: 4px;
   background: var(--kw-bg2, var(--jp-layout-color2, #f3f3f3)); color: var(--kw-fg2, var(--jp-ui-font-color2, #555)); }
-.kw-compare-failed { color: var(--kw-error, #b71c1c); }
+/* the failed pill's pair: the theme's red on the grey note tile is 3.4:1 in JupyterLab Dark */
+.kw-compare-failed { background: var(--kw-pill-failed, #fdecea); color: var(--kw-pill-failed-fg, #b71c1c); }
 .kw-compare-pick { height: 26px; cursor: pointer; }
 .kw-compare-picked .kw-compare-pick { background: var(--kw-ok, #1b5e20); color: var(--kw-bg, #fff); font-weight: 600; }
 """
