@@ -33,9 +33,9 @@ CAST_THUMB = 96  # px: the cast's thumbnails
 STRIP_CSS = """
 <style>
 /* Colours from the package's theme variables (widgets/_style.py), so the filmstrip reads in JupyterLab Dark. */
-.kw-strip { display: flex; flex-flow: row nowrap; gap: 8px; overflow-x: auto; padding: 2px 0 6px 0; max-width: 100%; }
-/* The strip scrolls inside its own box: its HTML widget may not grow to the strip's width (that put a
-   sideways scrollbar on the whole storyboard in a narrow pane). */
+/* The shots wrap onto a second row rather than run past the pane: a strip wider than its widget put a sideways
+   scrollbar on the whole storyboard at 470 px, and one scrolling alone hid the last shots with no cue. */
+.kw-strip { display: flex; flex-flow: row wrap; gap: 8px; padding: 2px 0 6px 0; max-width: 100%; }
 .kw-strip-box, .kw-strip-box > .widget-html-content { min-width: 0; max-width: 100%; }
 .kw-strip-box > .widget-html-content { flex: 1 1 auto; }
 .kw-strip-shot { flex: 0 0 176px; border: 1px solid var(--kw-border, #ddd); border-radius: 6px;
@@ -58,12 +58,13 @@ STRIP_CSS = """
 """
 
 
-def _thumb(picture: PreparedImage | str, size: int = CAST_THUMB) -> str:
-    """An ``<img>`` of a cast picture: a small JPEG in the page, or the link itself for a URL."""
+def _thumb(picture: PreparedImage | str, alt: str, size: int = CAST_THUMB) -> str:
+    """An ``<img>`` of a cast picture: a small JPEG in the page, or the link itself for a URL. ``alt`` names
+    it for a screen reader ("Cast picture 1 · fox.jpg": a picture given as bytes has no name of its own)."""
     if isinstance(picture, PreparedImage):
         data = base64.b64encode(picture.thumbnail(size * 2)).decode()
-        return f'<img alt="{esc(picture.source)}" src="data:image/jpeg;base64,{data}">'
-    return f'<img alt="{esc(picture)}" src="{esc(picture)}">' if is_url(picture) else ""
+        return f'<img alt="{esc(alt)}" src="data:image/jpeg;base64,{data}">'
+    return f'<img alt="{esc(alt)}" src="{esc(picture)}">' if is_url(picture) else ""
 
 
 def _caption(number: int, picture: PreparedImage | str) -> str:
@@ -312,7 +313,8 @@ class StoryboardView(widgets.VBox):
     # -- drawing -------------------------------------------------------------------------------------
     def _cast_html(self) -> str:
         figures = "".join(
-            f"<figure>{_thumb(picture)}<figcaption>{esc(_caption(number, picture))}</figcaption></figure>"
+            f"<figure>{_thumb(picture, f'Cast picture {_caption(number, picture)}')}"
+            f"<figcaption>{esc(_caption(number, picture))}</figcaption></figure>"
             for number, picture in enumerate(self.story.cast, start=1)
         )
         return f'<div class="kw-cast">{figures}</div>'
