@@ -10,6 +10,7 @@ import requests as http
 from kling_widgets import Batch, BatchView, KlingClient, MultiImageToVideo, TaskStatus, TaskView, sweep
 from kling_widgets.simulator import Simulator
 from kling_widgets.watcher import TaskWatcher
+from kling_widgets.widgets.batch import compare_labels
 
 from .conftest import fox, wait_for
 
@@ -249,8 +250,30 @@ def test_a_sweep_is_compared_side_by_side_once_two_videos_are_done(photo: bytes)
         for source, task in zip(sources, (tasks[0], tasks[2]), strict=True):
             data = comparison.loaders[source["key"]]()
             assert data[4:8] == b"ftyp" and data == http.get(task.video_url, timeout=10).content
-        assert [s["label"].split(" · ")[0] for s in sources] == ["a fox", "a lynx"]
+        assert [s["label"] for s in sources] == ["a fox", "a lynx"]  # what differs; the rest in the tooltip
+        assert sources[0]["title"].startswith("a fox · std · 5 s")
         assert comparison.width == 300 and not comparison.pickable
         view.compare_toggle.value = False
         assert view._compare_box.children == ()
         view.close()
+
+
+def test_compared_videos_are_named_by_what_sets_them_apart(photo: bytes) -> None:
+    """A portrait tile shows two short lines: the settings the sweep varies come first, then the prompt
+    only if it varies too (four labels starting 'The fox and the lighthouse keeper…' said nothing)."""
+    base = fox(photo)
+    long = "The fox and the lighthouse keeper wave at each other on the pier"
+    both = sweep(base, prompt=[long, "The fox runs along the shore"], mode=["std", "pro"])
+    assert compare_labels(both) == [
+        f"std · {long[:59]}…",
+        f"pro · {long[:59]}…",
+        "std · The fox runs along the shore",
+        "pro · The fox runs along the shore",
+    ]
+    assert compare_labels(sweep(base, mode=["std", "pro"], duration=[5, 10])) == [
+        "std · 5 s",
+        "std · 10 s",
+        "pro · 5 s",
+        "pro · 10 s",
+    ]
+    assert compare_labels([base, base]) == [base.prompt, base.prompt]  # nothing differs: the prompt

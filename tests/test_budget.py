@@ -92,6 +92,16 @@ def test_the_account_is_checked_off_the_kernel_thread_when_the_bundle_opens(phot
         app.close()
 
 
+def test_the_simulators_own_account_reads_calmly() -> None:
+    """No key set (the demo, the app): the banner speaks of the simulator, not of a gateway that hides credit."""
+    with Simulator() as sim:
+        app = _bundle(sim)
+        wait_for(lambda: app.account_kind == "ok")
+        assert app.account == "The simulator's own key · no credit to run out of"
+        assert "gateway" not in _banner(app) and "nothing is billed" in _banner(app)
+        app.close()
+
+
 def test_kling_direct_shows_videos_left_and_refreshes_after_tasks_end(photo: bytes) -> None:
     with Simulator("kling", units=12, processing_seconds=0.3) as sim:
         client = KlingClient(

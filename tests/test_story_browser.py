@@ -82,7 +82,7 @@ def test_takes_play_in_step_a_pick_and_the_film(lab: tuple[str, Path, Simulator]
                 " return v.length === 2 && [...v].every((x) => x.readyState >= 3) }",
                 timeout=30_000,
             )
-            first.get_by_role("button", name="▶ Play in step").click()
+            first.get_by_role("button", name="Play in step", exact=True).click()
             page.wait_for_function(
                 "() => [...document.querySelectorAll('.kw-shot')[0].querySelectorAll('video')]"
                 ".every((v) => !v.paused && v.currentTime > 0.8)",
@@ -106,7 +106,7 @@ def test_takes_play_in_step_a_pick_and_the_film(lab: tuple[str, Path, Simulator]
             page.screenshot(path=str(ARTIFACTS / "storyboard.png"))
 
             # One slider moves both.
-            first.get_by_role("button", name="❚❚ Pause").click()
+            first.get_by_role("button", name="Pause", exact=True).click()
             page.evaluate(
                 "() => { const s = document.querySelectorAll('.kw-shot')[0].querySelector('.kw-compare-seek');"
                 " s.value = '2.5'; s.dispatchEvent(new Event('input')); }"
@@ -118,8 +118,11 @@ def test_takes_play_in_step_a_pick_and_the_film(lab: tuple[str, Path, Simulator]
             )
 
             # Pick the second take in the page: the kernel's storyboard hears it.
-            first.locator(".kw-compare-take").nth(1).get_by_role("button", name="Pick this take").click()
-            expect(first.locator(".kw-compare-take").nth(1).get_by_role("button", name="✓ Picked")).to_be_visible()
+            # each pick button is named by its take (not "Pick this take" twice) and says whether it is pressed
+            pick = first.get_by_role("button", name="Pick this take: Take 2", exact=True)
+            pick.click()
+            expect(pick).to_have_attribute("aria-pressed", "true")
+            expect(pick).to_have_text("✓ Picked")
             expect(first.locator(".kw-compare-picked")).to_have_count(1)
             expect(page.get_by_text("take 2 picked").first).to_be_visible(timeout=10_000)
             second = page.locator(".kw-shot").nth(1)
@@ -128,7 +131,7 @@ def test_takes_play_in_step_a_pick_and_the_film(lab: tuple[str, Path, Simulator]
             expect(page.get_by_text("picked: [1, 0]")).to_be_visible(timeout=60_000)
 
             # The film: the picked takes one after another, in shot order (played fast).
-            film = page.get_by_role("button", name="▶ Play the film")
+            film = page.get_by_role("button", name="Play the film", exact=True)
             expect(film).to_be_enabled(timeout=10_000)
             page.evaluate(
                 "() => { window.__film = []; for (const v of document.querySelectorAll('.kw-film video')) {"

@@ -613,7 +613,12 @@ class MultiImageToVideo(Published, widgets.VBox):
             log.exception("the account check failed")
             return
         self.account_status = status
-        self._tell_account(*_account_words(status))
+        words = _account_words(status)
+        if client.is_simulator() and status.unlimited and status.balance is None and not status.problem:
+            # The simulator's own key, no credit set: "Key checked · no spending limit … the gateway does
+            # not show the account's credit" read as a warning about a gateway the person never set up.
+            words = ("The simulator's own key · no credit to run out of", "ok")
+        self._tell_account(*words)
 
     def _key_was_refused(self, error: AuthenticationError) -> None:
         """The service refused the key (the free check, or a create): say so, and keep Generate off."""

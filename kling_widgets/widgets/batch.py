@@ -7,16 +7,17 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as widgets
 import traitlets
 
 from ..batch import Batch, BatchItem, estimate_units, tally
-from ..models import units_words
+from ..models import VideoRequest, units_words
 from ..playback import video_source
 from ._publish import Published, detach
-from ._style import esc, request_label, stylesheet
+from ._style import esc, request_label, shorten, stylesheet
 from .compare import take_comparison, task_source, tile_width
 from .status import TaskView
 
@@ -31,6 +32,27 @@ _PLACEHOLDER = {
 
 def _watch_again(batch: Batch, item: BatchItem, _: object) -> None:
     batch.watch_again(item)
+
+
+def compare_labels(requests: list[VideoRequest]) -> list[str]:
+    """Each compared video named by what sets it apart from the others — the settings the sweep varies,
+    then the prompt if it varies too. A portrait tile shows two short lines: labels that all began with
+    the same prompt ('The fox and the lighthouse keeper…' four times) hid the very thing compared."""
+    settings: list[tuple[str, Callable[[Any], str]]] = [
+        ("model_name", str),
+        ("mode", str),  # as the cards below say it
+        ("duration", lambda seconds: f"{seconds} s"),
+        ("aspect_ratio", str),
+    ]
+    varying = [(name, words) for name, words in settings if len({getattr(r, name) for r in requests}) > 1]
+    prompts_vary = len({r.prompt.strip() for r in requests}) > 1
+    labels = []
+    for request in requests:
+        parts = [words(getattr(request, name)) for name, words in varying]
+        if prompts_vary or not parts:
+            parts.append(shorten(request.prompt.strip(), 60))
+        labels.append(" · ".join(parts))
+    return labels
 
 
 class BatchView(Published, widgets.VBox):
@@ -60,7 +82,8 @@ class BatchView(Published, widgets.VBox):
             description="Compare side by side",
             icon="columns",
             tooltip="Every finished video in one row, played in step from the same moment",
-            layout=widgets.Layout(width="auto", display="none", margin="6px 0 0 0"),
+            # its own width, not the card's: a full-width grey bar read as a header, not as a button
+            layout=widgets.Layout(width="auto", display="none", margin="6px 0 0 0", align_self="flex-start"),
         )
         self.comparison: Any = None  #: the TakeComparison, made the first time it is shown
         self._compared: list[dict[str, Any]] = []
@@ -195,12 +218,16 @@ class BatchView(Published, widgets.VBox):
 
     def _update_comparison(self, items: list[BatchItem]) -> None:
         """The finished videos, for the side-by-side comparison (offered once there are two)."""
-        done = [(i.task, task_source(i.task, request_label(i.request, 40))) for i in items if i.task and i.task.done]
-        self._compared = [source for _, source in done if "url" in source or "key" in source]
+        done = [
+            (i, task_source(i.task, "", title=request_label(i.request, 200))) for i in items if i.task and i.task.done
+        ]
+        done = [(i, source) for i, source in done if "url" in source or "key" in source]
+        labels = compare_labels([i.request for i, _ in done])
+        self._compared = [{**source, "label": label} for (_, source), label in zip(done, labels, strict=True)]
         self._loaders = {  # the simulator's videos travel through the kernel (a browser elsewhere has no link)
-            source["key"]: video_source(task.video_url or "", self.batch.client).load
-            for task, source in done
-            if "key" in source
+            source["key"]: video_source(item.task.video_url or "", self.batch.client).load
+            for item, source in done
+            if "key" in source and item.task is not None
         }
         if self.comparison is not None:
             self.comparison.loaders.update(self._loaders)

@@ -63,6 +63,12 @@ const make = (tag, className, text) => {
   if (text !== undefined) node.textContent = text;
   return node;
 };
+// A button's words, its glyph (▶ ❚❚ ✓) hidden from screen readers: the name is the words alone.
+const say = (button, glyph, words) => {
+  const mark = make("span", "", glyph ? glyph + " " : "");
+  mark.setAttribute("aria-hidden", "true");
+  button.replaceChildren(mark, document.createTextNode(words));
+};
 const clock = (seconds) => (Number.isFinite(seconds) ? seconds : 0).toFixed(1);
 """
 
@@ -72,15 +78,19 @@ COMPARE_ESM = (
 function render({ model, el }) {
   el.classList.add("kw-compare");
   const bar = make("div", "kw-compare-bar");
-  const play = make("button", "kw-compare-play jupyter-button", "▶ Play in step");
+  const play = make("button", "kw-compare-play jupyter-button");
+  say(play, "▶", "Play in step");
   play.title = "Play every take from the same moment, kept in step";
+  el.setAttribute("role", "group");
+  el.setAttribute("aria-label", "Takes side by side");
   const seek = make("input", "kw-compare-seek");
   seek.type = "range"; seek.min = "0"; seek.step = "0.01"; seek.value = "0";
   seek.setAttribute("aria-label", "Position of every take");
   const time = make("span", "kw-compare-time", "0.0 / 0.0 s");
   const loopBox = make("label", "kw-compare-loop");
   const loop = make("input"); loop.type = "checkbox"; loop.checked = true;
-  loopBox.append(loop, document.createTextNode(" loop"));
+  loop.setAttribute("aria-label", "Loop: play again from the start at the end");
+  loopBox.append(loop, document.createTextNode(" Loop"));
   bar.append(play, seek, time, loopBox);
   const row = make("div", "kw-compare-row");
   el.append(bar, row);
@@ -99,7 +109,8 @@ function render({ model, el }) {
     seek.max = String(length() || 0);
     if (document.activeElement !== seek) seek.value = String(t);
     time.textContent = `${clock(t)} / ${clock(length())} s`;
-    play.textContent = playing ? "❚❚ Pause" : videos.length > 1 ? "▶ Play in step" : "▶ Play";
+    if (playing) say(play, "❚❚", "Pause"); else say(play, "▶", videos.length > 1 ? "Play in step" : "Play");
+    seek.setAttribute("aria-valuetext", `${clock(leader() ? leader().currentTime : 0)} of ${clock(length())} seconds`);
     el.dataset.playing = playing ? "1" : "0";
   };
   const resync = () => {
@@ -147,7 +158,10 @@ function render({ model, el }) {
       tile.classList.toggle("kw-compare-picked", mine);
       const button = tile.querySelector(".kw-compare-pick");
       if (!button) return;
-      button.textContent = mine ? "✓ Picked" : "Pick this take";
+      const name = tile.querySelector(".kw-compare-label")?.textContent || `take ${Number(tile.dataset.index) + 1}`;
+      if (mine) say(button, "✓", "Picked"); else say(button, "", "Pick this take");
+      // one name per tile (not "Pick this take" four times), the same whether pressed or not
+      button.setAttribute("aria-label", `Pick this take: ${name}`);
       button.setAttribute("aria-pressed", String(mine));
     });
   };
@@ -177,6 +191,7 @@ function render({ model, el }) {
           else video.replaceWith(make("div", "kw-compare-note kw-compare-failed", got.error || "No video"));
         });
         video.title = "Click to play or pause every take together";
+        video.setAttribute("aria-label", source.label || `Take ${index + 1}`);
         video.addEventListener("loadedmetadata", show);
         video.addEventListener("click", () => (playing ? stop() : start()));
         video.addEventListener("ended", () => {
@@ -218,7 +233,8 @@ FILM_ESM = (
 function render({ model, el }) {
   el.classList.add("kw-film");
   const bar = make("div", "kw-film-bar");
-  const play = make("button", "kw-film-play jupyter-button mod-primary", "▶ Play the film");
+  const play = make("button", "kw-film-play jupyter-button mod-primary");
+  say(play, "▶", "Play the film");
   play.title = "The picked take of every shot, one after another";
   const caption = make("span", "kw-film-caption");
   caption.setAttribute("aria-live", "polite");
@@ -238,7 +254,10 @@ function render({ model, el }) {
   const load = () => {
     sources = model.get("sources") || [];
     play.disabled = !sources.some(hasVideo);
-    const count = `${sources.length} shot${sources.length === 1 ? "" : "s"}`;
+    const playable = sources.filter(hasVideo).length;
+    let count = `${sources.length} shot${sources.length === 1 ? "" : "s"}`;
+    // "3 shots" beside the button while one has no take promised a shot the film skips
+    if (playable < sources.length) count = `${playable} of ${count} ready (a shot without a take is skipped)`;
     if (index < 0) caption.textContent = play.disabled ? "Nothing to play yet: no shot has a picked take." : count;
     screen.style.width = model.get("width") + "px";
   };
@@ -258,7 +277,7 @@ function render({ model, el }) {
       index = -1;
       el.dataset.state = "ended";
       caption.textContent = `The end · ${played.length} shot${played.length === 1 ? "" : "s"} played`;
-      play.textContent = "▶ Play the film again";
+      say(play, "▶", "Play the film again");
       return;
     }
     index = i;
@@ -295,30 +314,35 @@ export default { render };
 )
 
 CSS = """
-.kw-compare, .kw-film { margin: 4px 0 6px 0; }
+/* Colours from the package's theme variables (widgets/_style.py: set on .kw-root/.kw-part/.kw-task, lighter
+   shades under JupyterLab Dark), with the theme's own and plain fallbacks for a player shown alone. Text
+   keeps 4.5:1 on both themes. */
+.kw-compare, .kw-film { margin: 4px 0 6px 0; color: var(--kw-fg, var(--jp-ui-font-color1, #222)); }
 .kw-compare-bar, .kw-film-bar { display: flex; align-items: center; gap: 10px; margin: 0 0 6px 0; flex-wrap: wrap; }
 .kw-compare-play, .kw-film-play { min-width: 128px; height: 30px; padding: 0 12px; cursor: pointer; }
 .kw-film-play:disabled { opacity: 0.45; cursor: not-allowed; }
-.kw-compare-seek { flex: 1 1 160px; max-width: 420px; }
-.kw-compare-time, .kw-film-caption { font-size: 12px; color: var(--jp-ui-font-color2, #666);
+.kw-compare-seek { flex: 1 1 160px; max-width: 420px; min-width: 0; accent-color: var(--kw-accent, #1976d2); }
+.kw-compare-time, .kw-film-caption { font-size: 12px; color: var(--kw-fg2, var(--jp-ui-font-color2, #555));
   font-variant-numeric: tabular-nums; }
-.kw-compare-loop { font-size: 12px; color: var(--jp-ui-font-color2, #666); cursor: pointer; }
+.kw-compare-loop { font-size: 12px; color: var(--kw-fg2, var(--jp-ui-font-color2, #555)); cursor: pointer; }
 .kw-compare-row { display: flex; flex-flow: row wrap; gap: 10px; align-items: flex-start; }
 .kw-compare-take { display: flex; flex-direction: column; gap: 4px; padding: 6px; border-radius: 8px;
-  border: 2px solid var(--jp-border-color2, #ddd); box-sizing: border-box; max-width: 100%; }
-.kw-compare-picked { border-color: var(--jp-success-color1, #2e7d32);
-  background: var(--jp-layout-color2, rgba(46, 125, 50, 0.06)); }
+  border: 2px solid var(--kw-border, var(--jp-border-color2, #ddd)); box-sizing: border-box; max-width: 100%; }
+.kw-compare-picked { border-color: var(--kw-ok, #1b5e20); background: var(--kw-pill-succeeded, #e6f4ea); }
 .kw-compare-take video, .kw-film video { width: 100%; border-radius: 4px; background: #111; display: block;
   cursor: pointer; }
 .kw-film-screen { max-width: 100%; }
 .kw-film video { cursor: auto; }
-.kw-compare-label { font-size: 12px; font-weight: 600; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
-.kw-compare-caption { font-size: 11px; color: var(--jp-ui-font-color2, #666); }
+/* The label names what differs between tiles (a sweep's mode, duration): two lines rather than cut. */
+.kw-compare-label { font-size: 12px; font-weight: 600; line-height: 1.35; overflow: hidden; display: -webkit-box;
+  -webkit-line-clamp: 2; -webkit-box-orient: vertical; overflow-wrap: anywhere; }
+.kw-compare-caption { font-size: 11px; color: var(--kw-fg2, var(--jp-ui-font-color2, #555)); }
 .kw-compare-note { font-size: 12px; padding: 18px 8px; text-align: center; border-radius: 4px;
-  background: var(--jp-layout-color2, #f3f3f3); color: var(--jp-ui-font-color2, #555); }
-.kw-compare-failed { color: #b3261e; }
+  background: var(--kw-bg2, var(--jp-layout-color2, #f3f3f3)); color: var(--kw-fg2, var(--jp-ui-font-color2, #555)); }
+/* the failed pill's pair: the theme's red on the grey note tile is 3.4:1 in JupyterLab Dark */
+.kw-compare-failed { background: var(--kw-pill-failed, #fdecea); color: var(--kw-pill-failed-fg, #b71c1c); }
 .kw-compare-pick { height: 26px; cursor: pointer; }
-.kw-compare-picked .kw-compare-pick { background: var(--jp-success-color1, #2e7d32); color: #fff; font-weight: 600; }
+.kw-compare-picked .kw-compare-pick { background: var(--kw-ok, #1b5e20); color: var(--kw-bg, #fff); font-weight: 600; }
 """
 
 

@@ -23,6 +23,7 @@ from ..images import PreparedImage, is_url
 from ..models import Task, TaskStatus, units_words, video_html
 from ..playback import browser_can_load
 from ._style import esc, message_html, shorten, stylesheet, title
+from .a11y import accessibility, named
 from .compare import film_player, take_comparison, task_source, tile_width
 
 if TYPE_CHECKING:
@@ -31,33 +32,39 @@ if TYPE_CHECKING:
 CAST_THUMB = 96  # px: the cast's thumbnails
 STRIP_CSS = """
 <style>
-.kw-strip { display: flex; flex-flow: row nowrap; gap: 8px; overflow-x: auto; padding: 2px 0 6px 0; }
-.kw-strip-shot { flex: 0 0 176px; border: 1px solid var(--jp-border-color2, #ddd); border-radius: 6px;
-  padding: 6px 8px; font-size: 12px; line-height: 1.4; background: var(--jp-layout-color1, #fff);
-  border-top: 4px solid var(--jp-border-color2, #ccc); }
-.kw-strip-shot.kw-strip-done { border-top-color: #2e7d32; }
-.kw-strip-shot.kw-strip-running { border-top-color: #ef8f00; }
-.kw-strip-shot.kw-strip-blocked { border-top-color: #b3261e; }
+/* Colours from the package's theme variables (widgets/_style.py), so the filmstrip reads in JupyterLab Dark. */
+/* The shots wrap onto a second row rather than run past the pane: a strip wider than its widget put a sideways
+   scrollbar on the whole storyboard at 470 px, and one scrolling alone hid the last shots with no cue. */
+.kw-strip { display: flex; flex-flow: row wrap; gap: 8px; padding: 2px 0 6px 0; max-width: 100%; }
+.kw-strip-box, .kw-strip-box > .widget-html-content { min-width: 0; max-width: 100%; }
+.kw-strip-box > .widget-html-content { flex: 1 1 auto; }
+.kw-strip-shot { flex: 0 0 176px; border: 1px solid var(--kw-border, #ddd); border-radius: 6px;
+  padding: 6px 8px; font-size: 12px; line-height: 1.4; background: var(--kw-bg, #fff);
+  border-top: 4px solid var(--kw-border, #ccc); }
+.kw-strip-shot.kw-strip-done { border-top-color: var(--kw-ok, #2e7d32); }
+.kw-strip-shot.kw-strip-running { border-top-color: var(--kw-warn, #ef8f00); }
+.kw-strip-shot.kw-strip-blocked { border-top-color: var(--kw-error, #b3261e); }
 .kw-strip-shot video { width: 100%; border-radius: 3px; background: #111; display: block; margin: 4px 0; }
-.kw-strip-prompt { color: var(--jp-ui-font-color1, #222); overflow: hidden; display: -webkit-box;
+.kw-strip-prompt { color: var(--kw-fg, #222); overflow: hidden; display: -webkit-box;
   -webkit-line-clamp: 2; -webkit-box-orient: vertical; }
-.kw-strip-link { color: var(--jp-ui-font-color2, #666); font-size: 11px; }
+.kw-strip-link { color: var(--kw-fg2, #555); font-size: 11px; }
 .kw-cast { display: flex; flex-flow: row wrap; gap: 8px; }
-.kw-cast figure { margin: 0; font-size: 11px; color: var(--jp-ui-font-color2, #666); text-align: center; }
+.kw-cast figure { margin: 0; font-size: 11px; color: var(--kw-fg2, #555); text-align: center; }
 .kw-cast img { width: 96px; height: 96px; object-fit: cover; border-radius: 4px; display: block; }
-.kw-shot { border-top: 1px solid var(--jp-border-color2, #ddd); padding: 8px 0 2px 0; margin-top: 6px; }
+.kw-shot { border-top: 1px solid var(--kw-border, #ddd); padding: 8px 0 2px 0; margin-top: 6px; }
 .kw-shot-frame { width: 64px; height: 36px; object-fit: cover; border-radius: 3px; vertical-align: middle;
   margin-left: 4px; }
 </style>
 """
 
 
-def _thumb(picture: PreparedImage | str, size: int = CAST_THUMB) -> str:
-    """An ``<img>`` of a cast picture: a small JPEG in the page, or the link itself for a URL."""
+def _thumb(picture: PreparedImage | str, alt: str, size: int = CAST_THUMB) -> str:
+    """An ``<img>`` of a cast picture: a small JPEG in the page, or the link itself for a URL. ``alt`` names
+    it for a screen reader ("Cast picture 1 · fox.jpg": a picture given as bytes has no name of its own)."""
     if isinstance(picture, PreparedImage):
         data = base64.b64encode(picture.thumbnail(size * 2)).decode()
-        return f'<img alt="{esc(picture.source)}" src="data:image/jpeg;base64,{data}">'
-    return f'<img alt="{esc(picture)}" src="{esc(picture)}">' if is_url(picture) else ""
+        return f'<img alt="{esc(alt)}" src="data:image/jpeg;base64,{data}">'
+    return f'<img alt="{esc(alt)}" src="{esc(picture)}">' if is_url(picture) else ""
 
 
 def _caption(number: int, picture: PreparedImage | str) -> str:
@@ -112,6 +119,7 @@ class StoryboardView(widgets.VBox):
         self._header = widgets.HTML()
         self._cast = widgets.HTML(self._cast_html())
         self._strip = widgets.HTML()
+        self._strip.add_class("kw-strip-box")
         self.generate_button = widgets.Button(
             description="Generate",
             button_style="primary",
@@ -147,6 +155,7 @@ class StoryboardView(widgets.VBox):
         super().__init__(
             [
                 stylesheet(),
+                accessibility(),  # names, pressed states, progress bars for screen readers (widgets/a11y.py)
                 widgets.HTML(STRIP_CSS, layout=widgets.Layout(display="none")),
                 self._header,
                 title("Cast (shared by every shot)"),
@@ -304,7 +313,8 @@ class StoryboardView(widgets.VBox):
     # -- drawing -------------------------------------------------------------------------------------
     def _cast_html(self) -> str:
         figures = "".join(
-            f"<figure>{_thumb(picture)}<figcaption>{esc(_caption(number, picture))}</figcaption></figure>"
+            f"<figure>{_thumb(picture, f'Cast picture {_caption(number, picture)}')}"
+            f"<figcaption>{esc(_caption(number, picture))}</figcaption></figure>"
             for number, picture in enumerate(self.story.cast, start=1)
         )
         return f'<div class="kw-cast">{figures}</div>'
@@ -394,11 +404,13 @@ class StoryboardView(widgets.VBox):
             comparison = take_comparison(pickable=True, width=width)
             comparison.observe(lambda change, i=index: self._on_pick(i, change), names="picked")
             self._panels.append((widgets.HTML(), comparison))
-            retake = widgets.Button(
-                description="One more take",
-                icon="plus",
-                tooltip="Ask for another take of this shot, to have more to choose from",
-                layout=widgets.Layout(width="auto", margin="0 0 0 12px"),
+            retake = named(  # one name per shot for a screen reader, not "One more take" three times
+                widgets.Button(
+                    description="One more take",
+                    icon="plus",
+                    layout=widgets.Layout(width="auto", margin="0 0 0 12px"),
+                ),
+                f"One more take of shot {index + 1}, to have more to choose from",
             )
             retake.on_click(lambda _, i=index: self.retake(i))
             self.retake_buttons.append(retake)
