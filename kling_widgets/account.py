@@ -41,8 +41,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from ._home import data_dir
 from .errors import KlingError
-from .history import data_home, make_private_folder, write_private
+from .history import make_private_folder, write_private
 
 if TYPE_CHECKING:
     from .client import KlingClient
@@ -356,7 +357,7 @@ class AccountSlots:
         under the data directory), ``redis://…`` / ``rediss://…`` / ``unix://…``, or ``off``."""
         spec = os.environ.get(SLOTS_ENV, "").strip()
         account = account_hash(client)
-        where = spec if spec else str(data_home())
+        where = spec if spec else str(data_dir())
         key = (f"{os.getpid()}", where, account)  # a forked child is a kernel of its own
         with cls._registry_lock:
             slots = cls._instances.get(key)
@@ -480,7 +481,7 @@ def _store(spec: str, account: str, kernel: str) -> _Store | None:
             f"{SLOTS_ENV} must be unset (kernels of this machine share the account through a folder of the data "
             f"directory), 'off', or a Redis address redis://host:port/db (got {_safe(spec)!r})"
         )
-    folder = data_home() / "accounts" / account
+    folder = data_dir() / "accounts" / account
     try:
         store = FileStore(folder, kernel)
     except OSError as error:  # a read-only home, a full disk: send as a kernel alone would, and say why

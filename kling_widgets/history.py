@@ -210,14 +210,8 @@ def described_request(entry: HistoryEntry, images: list[PreparedImage | str] | N
     )
 
 
-def data_home() -> Path:
-    """Where kling-widgets keeps its files (the journal, the accounts' shared slots, the simulator's
-    videos): ``$KLING_WIDGETS_HOME``, else the user's data directory (one place: ``_home.data_dir``)."""
-    return data_dir()
-
-
 def default_history_path() -> Path:
-    return data_home() / "history.jsonl"
+    return data_dir() / "history.jsonl"
 
 
 class TaskHistory:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from ._home import simulator_video_file
+from ._home import is_loopback, simulator_video_file
 from .download import bare_session, fetch_bytes, looks_like_video
 from .errors import KlingError
 
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from .client import KlingClient
 
 MAX_PLAYER_BYTES = 200_000_000  # through the kernel to a browser tab: more is a download, not a preview
-_LOOPBACK_NAMES = ("localhost", "localhost.localdomain")
 
 
 class VideoUnavailable(KlingError):
@@ -56,7 +55,7 @@ def browser_can_load(url: str) -> bool:
     private and link-local addresses, bare host names and plain http are not assumed reachable."""
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
-    if parts.scheme != "https" or not host or host in _LOOPBACK_NAMES or host.endswith((".localhost", ".local")):
+    if parts.scheme != "https" or not host or is_loopback(host) or host.endswith(".local"):
         return False
     try:
         address = ipaddress.ip_address(host)

@@ -22,11 +22,11 @@ The script installs itself once per page, however many parts carry it.
 
 from __future__ import annotations
 
-import functools
 from typing import Any, TypeVar
 
 import ipywidgets as widgets
 
+from ._front import front_end_class
 from ._style import shared
 
 SCOPE = ".kw-root, .kw-part, .kw-task"  # every part of this package marks its root with one of these
@@ -123,20 +123,10 @@ export default { render };
 )
 
 
-@functools.cache
-def _helper_class() -> type:
-    import anywidget
-
-    class Accessibility(anywidget.AnyWidget):
-        _esm = ESM
-
-    return Accessibility
-
-
 def accessibility() -> Any:
     """The front-end piece, to put (hidden) in a part's children: once per page is enough, any part may
     (one widget for the kernel, like the stylesheet)."""
-    return shared("accessibility", lambda: _helper_class()(layout=widgets.Layout(display="none")))
+    return shared("accessibility", lambda: front_end_class("Accessibility", ESM)(layout=widgets.Layout(display="none")))
 
 
 W = TypeVar("W", bound=widgets.DOMWidget)

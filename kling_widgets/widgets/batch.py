@@ -218,14 +218,17 @@ class BatchView(Published, widgets.VBox):
 
     def _update_comparison(self, items: list[BatchItem]) -> None:
         """The finished videos, for the side-by-side comparison (offered once there are two)."""
+        client = self.batch.client
         done = [
-            (i, task_source(i.task, "", title=request_label(i.request, 200))) for i in items if i.task and i.task.done
+            (i, task_source(i.task, "", title=request_label(i.request, 200), client=client))
+            for i in items
+            if i.task and i.task.done
         ]
         done = [(i, source) for i, source in done if "url" in source or "key" in source]
         labels = compare_labels([i.request for i, _ in done])
         self._compared = [{**source, "label": label} for (_, source), label in zip(done, labels, strict=True)]
         self._loaders = {  # the simulator's videos travel through the kernel (a browser elsewhere has no link)
-            source["key"]: video_source(item.task.video_url or "", self.batch.client).load
+            source["key"]: video_source(item.task.video_url or "", client).load
             for item, source in done
             if "key" in source and item.task is not None
         }

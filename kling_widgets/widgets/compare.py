@@ -21,11 +21,14 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..images import is_url
 from ..models import Task, TaskStatus
-from ..playback import browser_can_load
+from ..playback import video_source
+
+if TYPE_CHECKING:
+    from ..client import KlingClient
 
 _SHARED_JS = r"""
 // Each source's video URL: its link, or a blob URL of the bytes the kernel sends when asked for its key.
@@ -438,10 +441,11 @@ def task_source(
     title: str = "",
     waiting: str = "Not sent yet",
     through_kernel: bool | None = None,
+    client: KlingClient | None = None,
 ) -> dict[str, Any]:
     """What a tile shows for ``task``: its video once it succeeded — its link, or its task id as the key
-    the page asks the kernel for (``through_kernel``; by default whenever a browser elsewhere could not
-    load the link: the simulator's, see :func:`~kling_widgets.playback.browser_can_load`) —, else its
+    the page asks the kernel for (``through_kernel``; by default as :func:`~kling_widgets.playback.
+    video_source` decides for ``client``: the simulator's videos go through the kernel) —, else its
     state in words. Only http(s) links are put in the page (never a javascript: or data: link)."""
     source: dict[str, Any] = {"label": label, "title": title or label}
     if task is None:
@@ -449,7 +453,7 @@ def task_source(
     if task.status is TaskStatus.SUCCEEDED and is_url(task.video_url or ""):
         duration = f"{task.video_duration:g} s" if task.video_duration else ""
         if through_kernel is None:
-            through_kernel = not browser_can_load(task.video_url or "")
+            through_kernel = video_source(task.video_url or "", client).through_kernel
         where = {"key": task.id} if through_kernel else {"url": task.video_url}
         return {**source, **where, "note": duration, "kind": "succeeded"}
     if task.status is TaskStatus.FAILED:

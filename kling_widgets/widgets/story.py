@@ -21,7 +21,7 @@ import traitlets
 from ..errors import KlingError
 from ..images import PreparedImage, is_url
 from ..models import Task, TaskStatus, units_words, video_html
-from ..playback import browser_can_load
+from ..playback import video_source
 from ._style import esc, message_html, shorten, stylesheet, title
 from .a11y import accessibility, named
 from .compare import film_player, take_comparison, task_source, tile_width
@@ -217,7 +217,7 @@ class StoryboardView(widgets.VBox):
         """A picked take for a page read without the widget: a link a reader anywhere can load stays a
         link; the simulator's (the kernel's loopback) is carried in the page from the story's own copy."""
         url = task.video_url or ""
-        if task.status is not TaskStatus.SUCCEEDED or browser_can_load(url):
+        if task.status is not TaskStatus.SUCCEEDED or video_source(url, self.story.client).url is not None:
             return task._repr_html_()
         try:
             data = self.story.local_video(task).read_bytes()
@@ -378,7 +378,11 @@ class StoryboardView(widgets.VBox):
             picked = shot.picked
             video = ""
             url = picked.video_url or "" if picked is not None else ""
-            in_page = browser_can_load(url) if self.through_kernel is None else not self.through_kernel
+            in_page = (
+                video_source(url, self.story.client).url is not None
+                if self.through_kernel is None
+                else not self.through_kernel
+            )
             if picked is not None and is_url(url) and in_page:
                 # the picked take's opening frame as the card's picture (no script: a paused video)
                 video = f'<video src="{esc(picked.video_url)}#t=0.1" preload="metadata" muted playsinline></video>'
@@ -435,7 +439,7 @@ class StoryboardView(widgets.VBox):
 
     def _source(self, player: Any, task: Task | None, label: str, prompt: str = "") -> dict[str, Any]:
         """A tile's source; a video sent through the kernel is read from the storyboard's private copy."""
-        source = task_source(task, label, title=prompt, through_kernel=self.through_kernel)
+        source = task_source(task, label, title=prompt, through_kernel=self.through_kernel, client=self.story.client)
         if task is not None and "key" in source:
             player.loaders[source["key"]] = lambda: self.story.local_video(task).read_bytes()
         return source
