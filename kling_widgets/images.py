@@ -68,7 +68,25 @@ def megabytes(size: int) -> str:
 @dataclass(frozen=True)
 class PreparedImage:
     """An image ready to send: ``data`` is the file's bytes (JPEG or PNG) within every limit;
-    ``changes`` says in plain words what was done to it."""
+    ``changes`` says in plain words what was done to it.
+
+    Made by :func:`prepare_image`; plain data.
+
+    Parameters
+    ----------
+    data : bytes
+        The file's bytes, as they will be sent.
+    mime : str
+        ``"image/jpeg"`` or ``"image/png"``.
+    width, height : int
+        Pixels, after any fix.
+    source : str
+        Where it came from, in words (a file name, "upload"…), for messages.
+    changes : tuple of str
+        What was done to it, in plain words (rotated, converted, downscaled…).
+    origin : str, optional
+        The absolute path of the file it came from, when it can be found again (for "reuse").
+    """
 
     data: bytes = field(repr=False)
     mime: str
@@ -99,7 +117,18 @@ class PreparedImage:
 
     def thumbnail(self, max_side: int = 160) -> bytes:
         """A small JPEG for previews; decoded at reduced scale, so cheap even for 24 MP photos, and
-        kept with the image (a picker redraws its cards often)."""
+        kept with the image (a picker redraws its cards often).
+
+        Parameters
+        ----------
+        max_side : int
+            The thumbnail's longest side, in pixels.
+
+        Returns
+        -------
+        bytes
+            The JPEG.
+        """
         cached = self._thumbnails.get(max_side)
         if cached is None:
             cached = self._thumbnails[max_side] = _thumbnail(self.data, max_side)
@@ -143,7 +172,27 @@ def prepare_image(
     CMYK/alpha images and re-encodes (then downscales, only if needed) to fit 10 MB.
     ``fit="pad"`` or ``"crop"`` brings an image outside 1:2.5-2.5:1 inside it; never by default.
     ``max_side`` downscales so the longest side is at most that many pixels (faster uploads).
-    Raises :class:`ValidationError` naming the rule for anything that cannot be fixed.
+
+    Parameters
+    ----------
+    source : path, bytes, PIL image, upload value or PreparedImage
+        The picture.
+    fix : bool
+        Repair what can be repaired (rotation, colour mode, size) instead of refusing it.
+    fit : {"pad", "crop"}, optional
+        How to bring an image of an extreme shape inside the service's ratios.
+    max_side : int, optional
+        The longest side allowed, in pixels.
+
+    Returns
+    -------
+    PreparedImage
+        The picture as it will be sent, with ``changes`` saying what was done.
+
+    Raises
+    ------
+    ValidationError
+        Naming the rule, for anything that cannot be fixed.
     """
     if isinstance(source, PreparedImage) and fit is None and max_side is None:
         return source
