@@ -97,7 +97,23 @@ class _Click:
 
 class MultiImageToVideo(Published, widgets.VBox):
     """The whole bundle. ``client`` defaults to ``KlingClient()`` from the environment; ``history``
-    journals submissions, shows past tasks and resumes what was unfinished."""
+    journals submissions, shows past tasks and resumes what was unfinished.
+
+    Parameters
+    ----------
+    client : KlingClient, optional
+        Sends the requests (default: ``KlingClient()`` from the environment).
+    history : TaskHistory, optional
+        The journal (default: the client's); gives the history gallery and resume.
+    poll_interval : float, optional
+        Seconds between polls of a task (default: the watcher's pacing).
+    budget_units : float, optional
+        The most units the bundle may send in all; a click over it sends nothing.
+    confirm_above_units : float, optional
+        A click estimated above this only asks; a second click sends (None: never asks).
+    **kwargs
+        Passed on to the ipywidgets box (``layout``, for instance).
+    """
 
     problems: traitlets.List[Any] = traitlets.List(
         help="Why the form cannot be sent now: a list of Problem (field, message)."
@@ -253,7 +269,13 @@ class MultiImageToVideo(Published, widgets.VBox):
 
     def static_html(self) -> str:
         """The form as it was (its pictures, prompt and options) and every task shown, each with its
-        video: what a saved notebook or an exported page shows where no widget script runs."""
+        video: what a saved notebook or an exported page shows where no widget script runs.
+
+        Returns
+        -------
+        str
+            HTML that needs no widget script.
+        """
         form = self.image_picker.static_html() + self.prompt_box.static_html() + self.options.static_html()
         tasks = []
         for widget in self.gallery.children:
@@ -375,7 +397,20 @@ class MultiImageToVideo(Published, widgets.VBox):
     def to_storyboard(self) -> Storyboard:
         """A storyboard cast from this form: its pictures (as prepared here) are the cast, its model, mode
         and aspect ratio the shared settings, its history the journal; a prompt in the box becomes the
-        first shot (with the form's duration and negative prompt). Nothing is sent."""
+        first shot (with the form's duration and negative prompt). Nothing is sent.
+
+        Returns
+        -------
+        Storyboard
+            The new storyboard.
+
+        Raises
+        ------
+        KlingError
+            The bundle has no client.
+        ValidationError
+            The form's pictures or settings are refused.
+        """
         from ..story import Storyboard
 
         if self.client is None:
@@ -399,7 +434,13 @@ class MultiImageToVideo(Published, widgets.VBox):
         from the environment, as everywhere). The client is built as this one was: the built-in
         simulator's when this one talks to it (proven by the service, as in the demo), the service's
         otherwise. Pictures are named by their file path or URL; an uploaded one is saved (as sent) under
-        ``kling-pictures/`` beside the notebook, and the code names that file."""
+        ``kling-pictures/`` beside the notebook, and the code names that file.
+
+        Returns
+        -------
+        str
+            Python source, ready to paste into a cell.
+        """
         from ..client import PROVIDERS
 
         client = self.client
@@ -672,7 +713,15 @@ class MultiImageToVideo(Published, widgets.VBox):
 
     # -- submitting --------------------------------------------------------------------------------
     def on_submit(self, callback: SubmitCallback, *, remove: bool = False) -> None:
-        """Call ``callback(task)`` after each create the service accepted (``remove=True`` to stop)."""
+        """Call ``callback(task)`` after each create the service accepted (``remove=True`` to stop).
+
+        Parameters
+        ----------
+        callback : callable
+            Called with each created :class:`Task`.
+        remove : bool
+            Unregister ``callback`` instead.
+        """
         if remove:
             self._callbacks = [c for c in self._callbacks if c != callback]
         elif callback not in self._callbacks:
@@ -690,7 +739,13 @@ class MultiImageToVideo(Published, widgets.VBox):
 
     def submit(self) -> Future[Task | None] | None:
         """What the button does. Returns a Future of the (first) created task — None when it was not
-        created — or None at once when nothing was sent: a create already in flight, or an invalid form."""
+        created — or None at once when nothing was sent: a create already in flight, or an invalid form.
+
+        Returns
+        -------
+        concurrent.futures.Future or None
+            The create's outcome, or None when nothing was sent.
+        """
         with self._lock:
             if self.submitting or self.client is None or self.queue is None:
                 return None
@@ -849,7 +904,23 @@ class MultiImageToVideo(Published, widgets.VBox):
         """Load a past generation into the form: its prompt, negative prompt, every option, and its pictures
         from their sources (a file path or URL) where they are still there. Nothing is sent: it is a new
         intention (a new external id) until Generate is pressed. Returns the pictures that could not be
-        brought back, also named under the pictures in the form."""
+        brought back, also named under the pictures in the form.
+
+        Parameters
+        ----------
+        entry : HistoryEntry or str
+            The entry, or its ``external_task_id``.
+
+        Returns
+        -------
+        list of str
+            The pictures that could not be brought back.
+
+        Raises
+        ------
+        KlingError
+            No entry by that id in the history.
+        """
         if isinstance(entry, str):
             found = self.history.get(entry) if self.history is not None else None
             if found is None:

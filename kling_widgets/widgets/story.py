@@ -105,7 +105,17 @@ class StoryboardView(widgets.VBox):
     browser could not load itself (the built-in simulator's, on the kernel's loopback: a remote kernel's
     browser reaches only the Jupyter server) is sent to the page through the kernel, read from the
     storyboard's private copy; the real service's public links stay links. ``through_kernel=True`` or
-    ``False`` forces one way for every take."""
+    ``False`` forces one way for every take.
+
+    Parameters
+    ----------
+    story : Storyboard
+        The storyboard to show; the view follows its updates.
+    through_kernel : bool, optional
+        Force every take through the kernel (True) or by its link (False).
+    **kwargs
+        Passed on to the ipywidgets box (``layout``, for instance).
+    """
 
     summary = traitlets.Unicode("", help="The shots, takes and estimate in words.")
     estimate = traitlets.Float(0.0, help="What every take will cost, in the service's units, before sending.")
@@ -251,7 +261,13 @@ class StoryboardView(widgets.VBox):
         self._on_story(self.story)
 
     def retake(self, shot_index: int) -> None:
-        """Same as a shot's "One more take": one more take of it, sent at once if the shot was sent."""
+        """Same as a shot's "One more take": one more take of it, sent at once if the shot was sent.
+
+        Parameters
+        ----------
+        shot_index : int
+            The shot, from 0.
+        """
         try:
             self.story.retake(shot_index)
         except Exception as error:  # said where the person looks
@@ -263,7 +279,12 @@ class StoryboardView(widgets.VBox):
 
     def export(self) -> threading.Thread | None:
         """Same as the Export button: write the film off the kernel's thread, with its progress shown.
-        Returns the thread (None when an export is already running)."""
+
+        Returns
+        -------
+        threading.Thread or None
+            The export's thread (None when one is already running).
+        """
         if self._export_thread is not None and self._export_thread.is_alive():
             return None
         path = self.export_path.value.strip() or f"{self.story.id}.mp4"
