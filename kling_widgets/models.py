@@ -28,6 +28,7 @@ from .images import (
     prepare_image,
     shrink_to,
     side_by_side,
+    within_rules,
 )
 
 MODEL_NAMES: tuple[str, ...] = ("kling-v1-6",)
@@ -916,8 +917,11 @@ def body_size(payload: Mapping[str, Any]) -> int:
 
 
 def _sent_as_is(item: object) -> TypeGuard[PreparedImage | str]:
-    """A PreparedImage or a URL needs no preparing."""
-    return isinstance(item, PreparedImage) or (isinstance(item, str) and is_url(item))
+    """A URL, or a PreparedImage within the service's size rules (exactly: one made elsewhere at 2048×819
+    is checked again by ``prepare_image`` and refused in words, not sent to be refused with 1201)."""
+    if isinstance(item, PreparedImage):
+        return within_rules(item.width, item.height)
+    return isinstance(item, str) and is_url(item)
 
 
 def _short(text: object, width: int = 40) -> str:

@@ -493,5 +493,5 @@ def _static_picture(item: PreparedImage | str) -> str:
     encoded = base64.b64encode(item.thumbnail(96)).decode("ascii")
     return (
         f'<img src="data:image/jpeg;base64,{encoded}" alt="{esc(item.source)}" title="{esc(item.source)}" '
-        'style="width:72px;height:72px;object-fit:cover;border-radius:4px">'
+        'style="width:72px;height:72px;object-fit:contain;background:var(--kw-tile,#eef1f5);border-radius:4px">'
     )
