@@ -128,6 +128,8 @@ class MultiImageToVideo(Published, widgets.VBox):
         **kwargs: Any,
     ) -> None:
         self._setup_error = ""
+        self._status_stays = False  # the status speaks of a task, not of the form: a form change leaves it
+        self._reuse_note = ""  # the picker's "Not brought back" of the last Reuse, cleared with its status
         self.budget_units = budget_units  #: the most this bundle may send, in estimated units (None: no limit)
         self.confirm_above_units = confirm_above_units  #: a click estimated above this asks first (None: never)
         self.account_status: AccountStatus | None = None  #: what the last account check found
@@ -226,7 +228,7 @@ class MultiImageToVideo(Published, widgets.VBox):
         self.submit_button.on_click(self._on_click)
         self.image_picker.observe(self._on_form_change, names="images")
         self.prompt_box.observe(self._on_form_change, names=["value", "negative_prompt"])
-        self.options.observe(self._on_form_change, names=["mode", "duration", "callback_url", "external_task_id"])
+        self.options.observe(self._on_form_change, names=_OPTIONS)
         self.options.observe(self._on_originals, names="send_originals")
         self.observe(self._on_form_change, names=["both_modes", "both_durations", "prompt_per_line"])
         self.observe(self._refresh, names="submitting")
@@ -342,11 +344,15 @@ class MultiImageToVideo(Published, widgets.VBox):
         return problems
 
     def _on_form_change(self, _: object = None) -> None:
-        """The person changed the form: what was said of the last click (created, refused, not sent)
-        no longer fits it. A warning that a task may exist stays until said otherwise."""
+        """The person changed the form: what was said of a past action (a click created, refused, not
+        sent, asked to confirm; a Reuse loaded) no longer fits it. What speaks of a task that may exist
+        or is still queued stays until said otherwise."""
         self._confirm = None  # a changed form is a new question
-        if self.status_kind in ("ok", "invalid", "error") or self.status.startswith("Confirm"):
+        if self.status and not self._status_stays:
             self._say("")
+        if self._reuse_note and self.image_picker.message == self._reuse_note:
+            self.image_picker.message = ""  # "Not brought back: …" was about the Reuse, not these pictures
+        self._reuse_note = ""
         self._refresh()
 
     def _refresh(self, _: object = None) -> None:
@@ -597,7 +603,10 @@ class MultiImageToVideo(Published, widgets.VBox):
         account = f'<div class="kw-account kw-account-{kind}">{esc(self.account)}</div>' if self.account else ""
         return f'<div class="kw-banner"><b>Kling · multi-image to video</b> · {esc(text)}{account}</div>'
 
-    def _say(self, text: str, kind: str = "") -> None:
+    def _say(self, text: str, kind: str = "", *, stays: bool = False) -> None:
+        """Set the status line. ``stays``: it speaks of a task that may exist or is still queued, not of
+        the form, so a change to the form leaves it (everything else is cleared by one)."""
+        self._status_stays = stays and bool(text)
         with self.hold_trait_notifications():
             self.status, self.status_kind = text, kind if text else ""
 
@@ -730,7 +739,8 @@ class MultiImageToVideo(Published, widgets.VBox):
                 except Exception:
                     log.exception("an on_submit callback failed")
         elif not click.sweep:
-            self._say(*_words_for(item))
+            words, kind = _words_for(item)
+            self._say(words, kind, stays=isinstance(item.exception, CreateOutcomeUnknownError))
         if isinstance(item.exception, AuthenticationError):
             self._key_was_refused(item.exception)
         elif isinstance(item.exception, AccountError):  # out of credit: show what the account says now
@@ -749,6 +759,7 @@ class MultiImageToVideo(Published, widgets.VBox):
             f"{why} {waiting} request(s) queued here: each is sent in turn when a task of the account finishes. "
             "Nothing was created yet.",
             "warning",
+            stays=True,
         )
 
     # -- tasks -------------------------------------------------------------------------------------
@@ -835,6 +846,7 @@ class MultiImageToVideo(Published, widgets.VBox):
                 missing.append(f"{picture} ({self.image_picker.message})")
         if missing:
             self.image_picker.message = "Not brought back: " + "; ".join(missing)
+        self._reuse_note = self.image_picker.message if missing else ""
         self._say(
             f"Loaded the settings of {entry.task_id or entry.external_task_id}"
             + (f"; {len(missing)} picture(s) could not be brought back." if missing else ".")
@@ -894,7 +906,21 @@ class MultiImageToVideo(Published, widgets.VBox):
                     f"A create ({item.external_task_id}) has no known outcome: it may exist and be billed. "
                     "It was not resent; check the provider's console.",
                     "warning",
+                    stays=True,
                 )
+
+
+# Every option of the form: a change to any of them is a change to the request (and to the code shown).
+_OPTIONS = [
+    "model_name",
+    "mode",
+    "duration",
+    "aspect_ratio",
+    "watermark",
+    "callback_url",
+    "external_task_id",
+    "send_originals",
+]
 
 
 def _variations(app: MultiImageToVideo) -> widgets.HBox:
