@@ -34,6 +34,10 @@ from .state import SimTask, TaskStore, decode_image
 GATEWAY_QUERY_ACTIONS = ("text2video", "image2video")  # the GET routes of the gateway's software
 MAX_BODY_BYTES = 32 << 20  # the gateway software's MAX_REQUEST_BODY_MB default (32), in its own units
 IDENTITY = "kling-widgets-simulator"
+# Every simulator serving in this process, oldest first: code shown by a notebook (the bundle's Show code)
+# finds the one the notebook already runs through Simulator.shared() instead of starting a second.
+_RUNNING: list[Simulator] = []
+_RUNNING_LOCK = threading.Lock()
 
 __all__ = ["Fault", "RecordedRequest", "Simulator"]
 
@@ -273,16 +277,66 @@ class Simulator:
         ]
         for thread in self._threads:
             thread.start()
+        with _RUNNING_LOCK:
+            _RUNNING.append(self)
         return self
 
     def stop(self) -> None:
         """Stop serving; tasks are kept, so ``start()`` again resumes them (same port)."""
         if self._server is None:
             return
+        with _RUNNING_LOCK:
+            if self in _RUNNING:
+                _RUNNING.remove(self)
         self._stopping.set()
         self._server.shutdown()
         self._server.server_close()
         self._server = None
+
+    @classmethod
+    def running(cls, provider: str | None = None) -> list[Simulator]:
+        """Every simulator serving in this process (of ``provider``, when given), oldest first.
+
+        Parameters
+        ----------
+        provider : str or None
+            ``"gateway"`` or ``"kling"``; None: either.
+
+        Returns
+        -------
+        list of Simulator
+            Those started and not stopped since.
+        """
+        with _RUNNING_LOCK:
+            return [sim for sim in _RUNNING if provider is None or sim.provider == provider]
+
+    @classmethod
+    def shared(cls, provider: str = "gateway", *, url: str | None = None, **settings: Any) -> Simulator:
+        """The simulator this process already serves, or a new one: what code shown by a notebook calls,
+        so that it runs on the notebook's own simulator there and alone anywhere else (a fresh kernel, a
+        script), never starting a second one beside the first.
+
+        Parameters
+        ----------
+        provider : str
+            ``"gateway"`` or ``"kling"``: only a running simulator of this provider is reused.
+        url : str or None
+            Reuse the running one at this address (when several run); None: the newest running one. An
+            address nothing in this process serves any more is ignored: a new simulator is started.
+        **settings
+            Passed to ``Simulator(provider, ...)`` when a new one is started (a reused one keeps its own).
+
+        Returns
+        -------
+        Simulator
+            A running simulator.
+        """
+        candidates = cls.running(provider)
+        if url is not None:
+            candidates = [sim for sim in candidates if sim.url == url.rstrip("/")]
+        if candidates:
+            return candidates[-1]
+        return cls(provider, **settings).start()
 
     def __enter__(self) -> Simulator:
         return self.start()

@@ -116,8 +116,15 @@ class HistoryGallery(Published, widgets.VBox):
         self._where = widgets.HTML()
         self._where.add_class("kw-live")
         self._cards = widgets.Box(layout=widgets.Layout(display="flex", flex_flow="row wrap", margin="6px 0 0 0"))
+        # The pager is one piece that never breaks: in a narrow pane (470 px) the bar wrapped between ‹ and
+        # the page words, leaving ‹ alone at the end of the search line. Now the whole pager moves down.
+        pager = widgets.HBox(
+            [self.previous_button, self._where, self.next_button, self.refresh_button],
+            layout=widgets.Layout(align_items="center", flex_flow="row nowrap", flex="0 0 auto"),
+        )
+        pager.add_class("kw-pager")
         bar = widgets.HBox(
-            [self.search, self.status_filter, self.previous_button, self._where, self.next_button, self.refresh_button],
+            [self.search, self.status_filter, pager],
             layout=widgets.Layout(align_items="center", flex_flow="row wrap"),
         )
         super().__init__([stylesheet(), accessibility(), bar, self._cards], **kwargs)
