@@ -317,10 +317,12 @@ class StoryboardView(widgets.VBox):
             try:
                 target = self.story.film_path(path)
                 if target.exists() and not replace:  # in the page's words: its checkbox, not overwrite=True
-                    raise KlingError(
-                        f"{target} already exists: tick “{self.export_replace.description}” to replace it, "
-                        "or change the file name"
+                    self.export_progress.layout.display = "none"
+                    self.export_status = (
+                        f"Export failed: {target} already exists: tick “{self.export_replace.description}” to "
+                        "replace it, or change the file name"
                     )
+                    return
                 film = Path(self.story.export(path, on_progress=progress, overwrite=replace)).resolve()
                 self.export_progress.value = 1
                 self.export_progress.bar_style = "success"
