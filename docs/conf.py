@@ -79,7 +79,7 @@ myst_heading_anchors = 3
 # --- the API reference ---------------------------------------------------------------------------------------
 autodoc_member_order = "bysource"
 autodoc_typehints = "none"  # the numpy-style docstrings give every parameter's type in words
-autodoc_default_options = {"members": True, "show-inheritance": False}
+autodoc_default_options = {"members": True}  # no "Bases:" line: the bases are ipywidgets' or private
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = False

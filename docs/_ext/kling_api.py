@@ -112,7 +112,23 @@ def resolve_by_public_name(app: Sphinx, env: BuildEnvironment, node: pending_xre
     return None
 
 
+def constructor_signature(
+    app: Sphinx, what: str, name: str, obj: Any, options: Any, signature: str | None, return_annotation: str | None
+) -> tuple[str, str | None] | None:
+    """A widget's signature is its ``__init__``'s (followed through our decorators), not the
+    ``(*args, **kwargs)`` of traitlets' ``__new__`` that autodoc would otherwise show."""
+    if what != "class" or not inspect.isclass(obj) or "__init__" not in vars(obj):
+        return None
+    try:
+        found = inspect.signature(obj.__init__)
+    except (TypeError, ValueError):
+        return None
+    parameters = [p.replace(annotation=inspect.Parameter.empty) for p in list(found.parameters.values())[1:]]
+    return str(found.replace(parameters=parameters, return_annotation=inspect.Signature.empty)), None
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("kling-api", KlingApi)
+    app.connect("autodoc-process-signature", constructor_signature)
     app.connect("missing-reference", resolve_by_public_name)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
