@@ -629,7 +629,9 @@ class VideoRequest:
     callback_url: str | None = None
     external_task_id: str | None = None
     max_side: int | None = DEFAULT_MAX_SIDE
-    _prepared: dict[int, PreparedImage | str | ValidationError] = field(default_factory=dict, repr=False, compare=False)
+    _prepared: dict[int, PreparedImage | str | ValidationError] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         images = self.images
