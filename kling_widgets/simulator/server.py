@@ -291,6 +291,7 @@ class Simulator:
                     aspect_ratio=str(task.body.get("aspect_ratio", "16:9")),
                     seconds=int(task.body.get("duration", "5")),
                     fps=self.video_fps,
+                    seed=task.task_id,  # each task's own camera: two takes are two videos
                 )
                 self._keep(task.task_id, task.video)
             return task.video
