@@ -19,6 +19,7 @@ import socket
 import ssl
 import threading
 import urllib.request
+from collections.abc import Callable
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,10 @@ class Simulator:
     under the data directory, ``$KLING_WIDGETS_HOME`` or the user's; a path: there; False: nowhere), so a
     demo restarted tomorrow (a new simulator, a new port) still plays yesterday's videos: the kernel
     reads them from that folder (``kling_widgets.playback``).
+
+    ``log``: called with one line per request (time, client, method, path, status, business code, task
+    id, bytes received, time taken; never a header, the query or a body). None, the default, keeps it
+    quiet: the command line (``python -m kling_widgets.simulator``) prints them.
     """
 
     def __init__(
@@ -109,6 +114,7 @@ class Simulator:
         units: float | None = 100_000.0,
         account_code: int | None = None,
         keep_videos: bool | str | os.PathLike[str] = True,
+        log: Callable[[str], None] | None = None,
     ) -> None:
         if provider not in ("gateway", "kling"):
             raise ValueError("provider must be 'gateway' or 'kling'")
@@ -142,6 +148,8 @@ class Simulator:
             simulator_videos_dir() if keep_videos is True else Path(keep_videos) if keep_videos else None
         )
         self.host, self.port = host, port
+        self.log = log
+        self._log_lock = threading.Lock()
         self.requests: list[RecordedRequest] = []
         self.created: list[dict[str, Any]] = []
         self.video_requests: list[RecordedRequest] = []
@@ -261,6 +269,12 @@ class Simulator:
     def creates(self) -> int:
         """How many tasks were created: one per intention is what a good client achieves."""
         return len(self.created)
+
+    def write_log(self, line: str) -> None:
+        """Give ``log`` one request's line, one at a time (requests are served on many threads)."""
+        if self.log is not None:
+            with self._log_lock:
+                self.log(line)
 
     # -- videos ------------------------------------------------------------------------------------
     def video_url(self, task: SimTask) -> str:
