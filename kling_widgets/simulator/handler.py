@@ -64,6 +64,9 @@ class Handler(BaseHTTPRequestHandler):
     _status: str = ""
     _notes: list[str]
     _received: int = 0
+    _written = True  # a line already written for this request (True outside ``_logged``: nothing to write)
+    _method: str = ""
+    _started: float = 0.0
     protocol_version = "HTTP/1.1"
     server_version = "KlingSimulator/1"
     # Headers and body go out in two writes; with Nagle on, the body waits for a delayed ACK (~40 ms).
@@ -73,8 +76,12 @@ class Handler(BaseHTTPRequestHandler):
         pass  # the stdlib's own lines (with the raw request line) stay quiet: ours is ``_log_line``
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        """Called by ``send_response``: remember the status for this request's log line."""
+        """Called by ``send_response``, before the answer leaves: this request's log line is written now, so
+        a client that waits for each answer sees its requests logged in the order it made them."""
         self._status = str(int(code)) if str(code).isdigit() else str(code)
+        if self.sim.log is not None and not self._written:
+            self._written = True
+            self.sim.write_log(self._log_line(self._method, time.monotonic() - self._started))
 
     def do_GET(self) -> None:
         self._logged("GET")
@@ -91,13 +98,14 @@ class Handler(BaseHTTPRequestHandler):
     # -- the request log -------------------------------------------------------------------------------
     def _logged(self, method: str) -> None:
         """Handle one request, then give the simulator's ``log`` one line about it (when it has one)."""
-        self._status, self._notes, self._received = "", [], 0
-        started = time.monotonic()
+        self._status, self._notes, self._received, self._written = "", [], 0, False
+        self._method, self._started = method, time.monotonic()
         try:
             self._handle(method)
         finally:
-            if self.sim.log is not None:
-                self.sim.write_log(self._log_line(method, time.monotonic() - started))
+            if self.sim.log is not None and not self._written:  # no answer was sent: the connection dropped
+                self._written = True
+                self.sim.write_log(self._log_line(method, time.monotonic() - self._started))
 
     def _log_line(self, method: str, seconds: float) -> str:
         """One access-log line: when, who, method, path, status, business code and task, sizes, time taken.
