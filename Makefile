@@ -33,10 +33,12 @@ demo: setup
 		'--ServerApp.tornado_settings={"websocket_max_message_size": 209715200}' quickstart.ipynb
 
 # The bundle as a standalone page (Voila): app/kling.ipynb, on PORT, key and address from the environment.
+# The larger websocket message limit for phone photos is in app/voila.json (Voila reads it from the folder it
+# starts in): a dict on the command line draws a deprecation warning from traitlets at every start, and the
+# key=value form would pass the number as a string.
 app: setup
 	@echo "Serving the app at http://127.0.0.1:$(PORT)/ (Ctrl-C to stop)"
-	cd app && ../$(BIN)/voila kling.ipynb --no-browser --Voila.ip=127.0.0.1 --port=$(PORT) --Voila.port_retries=0 \
-		'--Voila.tornado_settings={"websocket_max_message_size": 209715200}'
+	cd app && ../$(BIN)/voila kling.ipynb --no-browser --Voila.ip=127.0.0.1 --port=$(PORT) --Voila.port_retries=0
 
 lint: setup
 	$(BIN)/ruff check kling_widgets tests benchmarks docs/conf.py docs/_ext

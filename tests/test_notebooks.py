@@ -55,7 +55,7 @@ def test_tutorial_runs_top_to_bottom(name: str, tmp_path: Path) -> None:
     assert errors == []
     text = outputs(notebook)
     if name == "quickstart.ipynb":
-        assert "using the built-in simulator" in text and "Nothing is billed" in text
+        assert "using the built-in simulator" in text and ": nothing is billed." in text and "Key accepted" in text
         html = "\n".join(
             str(out.get("data", {}).get("text/html", ""))
             for c in notebook.cells

@@ -19,6 +19,7 @@ import socket
 import ssl
 import threading
 import urllib.request
+from collections.abc import Callable
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -136,6 +137,10 @@ class Simulator:
         Kling direct's account refusal (1101 or 1102) on costs and creates.
     keep_videos : bool or path
         Where the videos it makes are kept (see above).
+    log : callable, optional
+        Called with one line per request (time, client, method, path, status, business code, task id,
+        bytes received, time taken; never a header, the query or a body). None, the default, keeps it
+        quiet: the command line (``python -m kling_widgets.simulator``) prints them.
 
     Raises
     ------
@@ -175,6 +180,7 @@ class Simulator:
         units: float | None = 100_000.0,
         account_code: int | None = None,
         keep_videos: bool | str | os.PathLike[str] = True,
+        log: Callable[[str], None] | None = None,
     ) -> None:
         if provider not in ("gateway", "kling"):
             raise ValueError("provider must be 'gateway' or 'kling'")
@@ -208,6 +214,8 @@ class Simulator:
             simulator_videos_dir() if keep_videos is True else Path(keep_videos) if keep_videos else None
         )
         self.host, self.port = host, port
+        self.log = log
+        self._log_lock = threading.Lock()
         self.requests: list[RecordedRequest] = []
         self.created: list[dict[str, Any]] = []
         self.video_requests: list[RecordedRequest] = []
@@ -431,6 +439,12 @@ class Simulator:
         """How many tasks were created: one per intention is what a good client achieves."""
         return len(self.created)
 
+    def write_log(self, line: str) -> None:
+        """Give ``log`` one request's line, one at a time (requests are served on many threads)."""
+        if self.log is not None:
+            with self._log_lock:
+                self.log(line)
+
     # -- videos ------------------------------------------------------------------------------------
     def video_url(self, task: SimTask) -> str:
         """The link its answers give for a task's video.
@@ -494,6 +508,7 @@ class Simulator:
                     aspect_ratio=str(task.body.get("aspect_ratio", "16:9")),
                     seconds=int(task.body.get("duration", "5")),
                     fps=self.video_fps,
+                    seed=task.task_id,  # each task's own camera: two takes are two videos
                 )
                 self._keep(task.task_id, task.video)
             return task.video

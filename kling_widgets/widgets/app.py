@@ -24,8 +24,10 @@ from urllib.parse import urlparse
 import ipywidgets as widgets
 import traitlets
 
+from .._home import is_loopback
 from ..batch import RATE_CARD, Batch, BatchItem, estimate_units, sweep
 from ..client import KlingClient
+from ..connection import proves_key
 from ..errors import (
     AccountError,
     APIError,
@@ -632,8 +634,15 @@ class MultiImageToVideo(Published, widgets.VBox):
         where = self.client.base_url
         if self.client.is_simulator():  # proven by the service itself, never guessed from the address
             text = f"Connected to the built-in simulator at {where} — nothing is billed."
-        else:
-            text = f"Connected to {urlparse(where).hostname} ({self.client.provider}) — every task is billed."
+        else:  # "every task is billed" once the key is known to be accepted (the account line says what was found)
+            host = urlparse(where).hostname or where
+            text = f"Connected to {host} ({self.client.provider}{', on this machine' if is_loopback(host) else ''})"
+            if self._key_refused:
+                text += "."
+            elif self.account_status is not None and proves_key(self.account_status):
+                text += " — every task is billed."
+            else:
+                text += " — a task the service accepts is billed."
         kind = esc(self.account_kind or "ok")
         account = f'<div class="kw-account kw-account-{kind}">{esc(self.account)}</div>' if self.account else ""
         return f'<div class="kw-banner"><b>Kling · multi-image to video</b> · {esc(text)}{account}</div>'

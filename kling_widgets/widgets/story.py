@@ -21,7 +21,7 @@ import traitlets
 from ..errors import KlingError
 from ..images import PreparedImage, is_url
 from ..models import Task, TaskStatus, units_words, video_html
-from ..playback import MAX_PLAYER_BYTES, VideoUnavailable, video_source
+from ..playback import MAX_PLAYER_BYTES, VideoUnavailable, poster_jpeg, video_source
 from ._style import esc, message_html, shorten, stylesheet, title
 from .a11y import accessibility, named
 from .compare import film_player, take_comparison, task_source, tile_width
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from ..story import Shot, Storyboard
 
 CAST_THUMB = 96  # px: the cast's thumbnails
+STRIP_FRAME = 320  # px: the picked take's frame on a shot card (176 px wide, sharp on a 2× screen)
 STRIP_CSS = """
 <style>
 /* Colours from the package's theme variables (widgets/_style.py), so the filmstrip reads in JupyterLab Dark. */
@@ -45,7 +46,8 @@ STRIP_CSS = """
 .kw-strip-shot.kw-strip-done { border-top-color: var(--kw-ok, #2e7d32); }
 .kw-strip-shot.kw-strip-running { border-top-color: var(--kw-warn, #ef8f00); }
 .kw-strip-shot.kw-strip-blocked { border-top-color: var(--kw-error, #b3261e); }
-.kw-strip-shot video { width: 100%; border-radius: 3px; background: #111; display: block; margin: 4px 0; }
+.kw-strip-shot video, .kw-strip-shot img { width: 100%; border-radius: 3px; background: #111; display: block;
+  margin: 4px 0; }
 .kw-strip-prompt { color: var(--kw-fg, #222); overflow: hidden; display: -webkit-box;
   -webkit-line-clamp: 2; -webkit-box-orient: vertical; }
 .kw-strip-link { color: var(--kw-fg2, #555); font-size: 11px; }
@@ -168,6 +170,7 @@ class StoryboardView(widgets.VBox):
         self.exported_player: VideoPlayer | None = None  #: the last exported film's player (None before)
         self._exported = widgets.VBox(layout=widgets.Layout(display="none", margin="6px 0 0 0"))
         self._export_thread: threading.Thread | None = None
+        self._frames: dict[str, str] = {}  # task id → its frame for the shot card ("" while made, or none)
         super().__init__(
             [
                 stylesheet(),
@@ -455,6 +458,10 @@ class StoryboardView(widgets.VBox):
             if picked is not None and is_url(url) and in_page:
                 # the picked take's opening frame as the card's picture (no script: a paused video)
                 video = f'<video src="{esc(picked.video_url)}#t=0.1" preload="metadata" muted playsinline></video>'
+            elif picked is not None and is_url(url):
+                frame = self._strip_frame(picked)
+                alt = f"Shot {shot.index + 1}, take {(shot.pick_index or 0) + 1}"
+                video = f'<img alt="{esc(alt)}" src="{frame}">' if frame else ""
             link = ""
             if shot.continue_from_previous:
                 link = '<div class="kw-strip-link">↪ continues the previous shot</div>'
@@ -468,6 +475,28 @@ class StoryboardView(widgets.VBox):
         html = f'<div class="kw-strip">{"".join(cards)}</div>' if cards else message_html("No shots yet.", "hint")
         if self._strip.value != html:
             self._strip.value = html
+
+    def _strip_frame(self, task: Task) -> str:
+        """The picked take's frame for its shot card when the page cannot load the video itself: made by the
+        kernel from the storyboard's private copy on a thread of its own, then the strip is drawn again.
+        Returns its ``data:`` URL, or "" while it is made (or when the video could not be read)."""
+        if task.id not in self._frames:
+            self._frames[task.id] = ""
+            threading.Thread(
+                target=self._make_frame, args=(task,), name=f"kling-{self.story.id}-card", daemon=True
+            ).start()
+        return self._frames[task.id]
+
+    def _make_frame(self, task: Task) -> None:
+        try:
+            jpeg = poster_jpeg(self.story.local_video(task).read_bytes(), width=STRIP_FRAME, at_seconds=0.5)
+        except (KlingError, OSError):
+            return  # the card goes without a picture; the takes below say what became of the video
+        if jpeg:
+            with self._lock:
+                self._frames[task.id] = "data:image/jpeg;base64," + base64.b64encode(jpeg).decode()
+                if self.comm is not None:  # still on screen
+                    self._draw_strip(list(self.story.shots), [shot_words(self.story, s) for s in self.story.shots])
 
     def _draw_shots(self, shots: list[Shot], words: list[tuple[str, str]]) -> None:
         width = tile_width(self.story.aspect_ratio)
