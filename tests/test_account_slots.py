@@ -346,8 +346,9 @@ HOLDER = textwrap.dedent(
     import sys, time
     from kling_widgets import Batch, KlingClient, VideoRequest
 
-    url, key, image, interval = sys.argv[1:5]
-    batch = Batch(KlingClient(key, base_url=url, poll_interval=float(interval)), [VideoRequest([image], "holder")])
+    url, key, image, interval, count = sys.argv[1:6]
+    requests = [VideoRequest([image], f"holder {i}") for i in range(int(count))]
+    batch = Batch(KlingClient(key, base_url=url, poll_interval=float(interval)), requests)
     batch.start()
     while batch.tasks[0] is None:
         time.sleep(0.05)
@@ -400,7 +401,7 @@ def test_a_waiter_in_another_kernel_makes_the_holder_be_looked_at_at_the_base_pa
     with Simulator(processing_seconds=600, max_concurrent=1) as sim:
         args = [sim.url, sim.api_key, IMAGE]
         holder = subprocess.Popen(
-            [sys.executable, "-c", HOLDER, *args, "0.2"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+            [sys.executable, "-c", HOLDER, *args, "0.2", "1"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
         )
         waiter: subprocess.Popen[str] | None = None
         try:
@@ -433,3 +434,23 @@ def test_a_waiter_in_another_kernel_makes_the_holder_be_looked_at_at_the_base_pa
                     process.wait(10)
         assert alone >= 0.7 and after >= 0.7, (alone, after)  # nobody waits: no look more than before
         assert hurried <= 0.45, hurried  # someone waits: the base pace (0.2 s)
+
+
+def test_a_waiter_in_the_same_kernel_makes_its_running_task_be_looked_at_at_the_base_pace() -> None:
+    """One kernel sends two videos to an account that runs one: the second waits for the first's slot, so
+    the first is looked at every 0.2 s (its base) rather than about once a second."""
+    with Simulator(processing_seconds=600, max_concurrent=1) as sim:
+        args = [sys.executable, "-c", HOLDER, sim.url, sim.api_key, IMAGE, "0.2", "2"]
+        holder = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            assert holder.stdout is not None
+            task_id = holder.stdout.readline().strip()
+            wait_for(lambda: refusals(sim) == 1, timeout=30)  # the second was refused once: it waits now
+            since = time.time() + 0.5
+            time.sleep(3.0)
+            hurried = _median(_gaps(sim, task_id, since, time.time()))
+            assert sim.creates == 1 and refusals(sim) == 1
+        finally:
+            holder.kill()
+            holder.wait(10)
+        assert hurried <= 0.45, hurried
