@@ -924,6 +924,7 @@ class MultiImageToVideo(Published, widgets.VBox):
             elif service is not None and not service.here(entry):  # another simulator's: said as such
                 view = self.gallery.add(TaskView(task, client=self.client, label=label, aspect_ratio=ratio))
                 view.update(task, elsewhere(entry.base_url)[1])
+                view.stopped = True  # nobody follows it: no clock runs on its card
         if resumed is None:
             return
         units: dict[tuple[str, str | None], list[BatchItem]] = {}

@@ -110,7 +110,7 @@ class TaskView(Published, widgets.VBox):
         if compact:  # a card in a grid (BatchView): narrower, the video smaller
             self.add_class("kw-task-compact")
             self.layout.width = "290px"
-        self.observe(self._render, names=["task", "problem"])
+        self.observe(self._render, names=["task", "problem", "stopped"])
         self.observe(self._offer_watch, names=["stopped", "task"])
         self.task = task
         self._render()
@@ -206,7 +206,7 @@ class TaskView(Published, widgets.VBox):
         units = f" · {charge}" if charge else ""
         self._header.value = (
             f'<div>{label}<span class="kw-badge kw-badge-{css}">{esc(words)}</span>{raw} '
-            f'<span class="kw-hint">{esc(elapsed_text(task))}</span></div>'
+            f'<span class="kw-hint">{esc("" if self.stopped and not task.done else elapsed_text(task))}</span></div>'
             f'<div class="kw-hint">task <span class="kw-mono">{esc(task.id)}</span>{ext}{esc(units)}</div>'
         )
         failure = f": {task.error}" if task.status is TaskStatus.FAILED and task.error else ""
