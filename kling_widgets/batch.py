@@ -65,7 +65,20 @@ def estimate_units(
     requests: Iterable[VideoRequest], rate_card: Mapping[tuple[str, str, int], float] | None = None
 ) -> float:
     """The service's units the requests will cost, before sending (Kling's table, or your ``rate_card``).
-    A combination the card lacks is priced like the same mode and length of any model on it."""
+    A combination the card lacks is priced like the same mode and length of any model on it.
+
+    Parameters
+    ----------
+    requests : iterable of VideoRequest
+        What would be sent.
+    rate_card : Mapping, optional
+        Units per ``(model, mode, duration)`` (default: Kling's table).
+
+    Returns
+    -------
+    float
+        The total, in the service's units.
+    """
     card = RATE_CARD if rate_card is None else rate_card
     total = 0.0
     for request in requests:
@@ -82,7 +95,25 @@ def sweep(base: VideoRequest, **axes: Sequence[Any]) -> list[VideoRequest]:
     the last one varying fastest): ``sweep(req, prompt=[a, b], mode=["std", "pro"])`` gives a/std, a/pro,
     b/std, b/pro. Axes: prompt, negative_prompt, mode, duration, aspect_ratio, images (a list of image
     lists), model_name, watermark. Each result is its own intention (its own external id, made when it is
-    sent); pictures shared with ``base`` are prepared once."""
+    sent); pictures shared with ``base`` are prepared once.
+
+    Parameters
+    ----------
+    base : VideoRequest
+        The request the axes vary.
+    **axes
+        Field name → the values it takes.
+
+    Returns
+    -------
+    list of VideoRequest
+        One per combination, in the order above.
+
+    Raises
+    ------
+    ValidationError
+        An axis is not one a sweep can vary, or has no values.
+    """
     problems = [
         Problem(name, f"is not an axis a sweep can vary (one of {', '.join(SWEEP_AXES)})", SWEEP_AXES, name)
         for name in axes
@@ -208,7 +239,34 @@ class Batch:
     ``wait()`` gives the final tasks in request order; ``tasks`` what exists so far; ``cancel()`` sends
     nothing more (what exists is still watched); ``Batch.resume(client, history)`` picks up after a
     restart. ``history`` (else the client's) journals every intention before it is sent. ``budget_units``:
-    the most the batch may send, by :func:`estimate_units` — over it, it refuses to start and sends nothing."""
+    the most the batch may send, by :func:`estimate_units` — over it, it refuses to start and sends nothing.
+
+    Parameters
+    ----------
+    client : KlingClient
+        Sends the creates and watches the tasks.
+    requests : iterable of VideoRequest
+        What to send, in order (more can be added with :meth:`add`).
+    max_concurrent : int, optional
+        The most tasks running at once; None learns the account's limit from the service's refusals.
+    history : TaskHistory, optional
+        The journal (default: the client's), so a restart loses nothing.
+    poll_interval : float, optional
+        Seconds between polls of a task (default: the watcher's pacing).
+    name : str, optional
+        The batch's id in the journal (default: a fresh one).
+    rate_card : Mapping, optional
+        Units per ``(model, mode, duration)``, when the account's prices differ from Kling's table.
+    watcher : TaskWatcher, optional
+        The watcher that follows the tasks (default: a new one for this batch).
+    budget_units : float, optional
+        The most the batch may send, in estimated units (None: no limit).
+
+    Raises
+    ------
+    ValidationError
+        ``budget_units`` is negative or ``max_concurrent`` below 1.
+    """
 
     def __init__(
         self,
@@ -261,6 +319,7 @@ class Batch:
     # -- what it holds ---------------------------------------------------------------------------------
     @property
     def requests(self) -> list[VideoRequest]:
+        """What the batch sends, in order."""
         return [item.request for item in self.items]
 
     @property
@@ -276,7 +335,13 @@ class Batch:
             return all(item.final for item in self.items)
 
     def counts(self) -> dict[str, int]:
-        """How many requests are queued, sending, running, succeeded, failed (refused and lost included)."""
+        """How many requests are queued, sending, running, succeeded, failed (refused and lost included).
+
+        Returns
+        -------
+        dict of str to int
+            State → how many requests are in it.
+        """
         with self._cond:
             return tally(self.items)
 
@@ -287,7 +352,15 @@ class Batch:
 
     def on_update(self, callback: Listener, *, remove: bool = False) -> None:
         """``callback(batch)`` after every change (a create, a refusal, a task's progress). It runs on a
-        background thread: set widget traits there, never print."""
+        background thread: set widget traits there, never print.
+
+        Parameters
+        ----------
+        callback : callable
+            Called with the batch after each change.
+        remove : bool
+            Unregister ``callback`` instead.
+        """
         with self._cond:
             if remove:
                 self._listeners = [c for c in self._listeners if c != callback]
@@ -297,7 +370,18 @@ class Batch:
     # -- running it ----------------------------------------------------------------------------------
     def start(self) -> Batch:
         """Journal every intention (queued), then send them on a background thread. Returns at once.
-        Over ``budget_units`` it refuses to start (:class:`BudgetExceededError`): nothing is sent."""
+        Over ``budget_units`` it refuses to start: nothing is sent.
+
+        Returns
+        -------
+        Batch
+            ``self``, so ``Batch(...).start()`` reads well.
+
+        Raises
+        ------
+        BudgetExceededError
+            The estimate is over ``budget_units``; nothing was sent.
+        """
         with self._cond:
             if self._started:
                 return self
@@ -319,7 +403,27 @@ class Batch:
         same limit. A started batch sends them at once; the bundle keeps one batch as its queue, and names
         each click's requests a ``group``, which a resume brings back together. ``tags`` (one mapping per
         request) are journaled with each: what it belongs to (a storyboard's shot and take). Over
-        ``budget_units`` (with what the batch holds already) nothing is queued: :class:`BudgetExceededError`."""
+        ``budget_units`` (with what the batch holds already) nothing is queued.
+
+        Parameters
+        ----------
+        requests : iterable of VideoRequest
+            What to add.
+        group : str, optional
+            The name of the requests sent together (one click).
+        tags : sequence of Mapping, optional
+            One mapping per request, journaled with it.
+
+        Returns
+        -------
+        list of BatchItem
+            The new items, in order.
+
+        Raises
+        ------
+        BudgetExceededError
+            The batch would go over ``budget_units``; nothing was queued.
+        """
         requests = list(requests)
         labels = list(tags) if tags is not None else []
         with self._cond:
@@ -392,7 +496,23 @@ class Batch:
     def wait(self, timeout: float | None = None) -> list[Task]:
         """Block until every request is final; return one task per request, in request order. A request
         that created no task is shown as a failed task carrying the reason (refused, outcome unknown,
-        cancelled). Raises :class:`BatchTimeoutError` at ``timeout`` (the batch goes on)."""
+        cancelled).
+
+        Parameters
+        ----------
+        timeout : float, optional
+            Seconds to wait (None: until every request is final).
+
+        Returns
+        -------
+        list of Task
+            One per request, in request order.
+
+        Raises
+        ------
+        BatchTimeoutError
+            ``timeout`` passed first (the batch goes on).
+        """
         if not self._started:
             self.start()
         started = time.monotonic()
@@ -510,7 +630,13 @@ class Batch:
             return
 
     def watch_again(self, item: BatchItem) -> None:
-        """Follow again the task of ``item`` whose watch stopped before it ended (a card's "Watch again")."""
+        """Follow again the task of ``item`` whose watch stopped before it ended (a card's "Watch again").
+
+        Parameters
+        ----------
+        item : BatchItem
+            One of the batch's ``items``.
+        """
         with self._cond:
             if item.task is None or item.task.complete:
                 return
@@ -603,9 +729,28 @@ class Batch:
         whole (see :func:`interrupted`): what finished or failed before the restart keeps its place, what
         was queued and never sent is sent, what was created is watched, and what was being sent when the
         kernel died is looked up (Kling direct) or reported (gateway) — nothing is sent twice. ``wait()``
-        gives every request of those batches, in their original order. Returns the batch, started.
-        Only this client's service's entries (``KlingClient.service``), sent to this very address: a task
-        of an earlier simulator is known to that simulator alone."""
+        gives every request of those batches, in their original order. Only this client's service's
+        entries (``KlingClient.service``), sent to this very address: a task of an earlier simulator is
+        known to that simulator alone.
+
+        Parameters
+        ----------
+        client : KlingClient
+            The client for the service the journal's tasks belong to.
+        history : TaskHistory
+            The journal to read.
+        max_concurrent : int, optional
+            As for :class:`Batch`.
+        poll_interval : float, optional
+            As for :class:`Batch`.
+        watcher : TaskWatcher, optional
+            As for :class:`Batch`.
+
+        Returns
+        -------
+        Batch
+            The batch, started (empty when nothing was unfinished).
+        """
         service = client.service()
         entries = interrupted(
             e
@@ -631,7 +776,30 @@ class Batch:
     ) -> Batch:
         """A batch of journaled intentions, in the order given, picked up where they stopped: what ended
         is kept as it ended, what was queued and never sent is sent, what was created is watched, and
-        what was being sent is looked up (Kling direct) or reported (gateway) — nothing twice. Started."""
+        what was being sent is looked up (Kling direct) or reported (gateway) — nothing twice.
+
+        Parameters
+        ----------
+        client : KlingClient
+            The client for the entries' service.
+        history : TaskHistory
+            The journal the entries come from.
+        entries : iterable of HistoryEntry
+            The intentions, in the batch's order.
+        name : str, optional
+            The batch's id in the journal.
+        max_concurrent : int, optional
+            As for :class:`Batch`.
+        poll_interval : float, optional
+            As for :class:`Batch`.
+        watcher : TaskWatcher, optional
+            As for :class:`Batch`.
+
+        Returns
+        -------
+        Batch
+            The batch, started.
+        """
         batch = cls(
             client, [], max_concurrent=max_concurrent, history=history, poll_interval=poll_interval, watcher=watcher
         )

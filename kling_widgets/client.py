@@ -127,6 +127,41 @@ class KlingClient:
     With no arguments the credentials come from the environment: ``KLING_API_KEY`` (gateway),
     or ``KLING_ACCESS_KEY`` + ``KLING_SECRET_KEY`` (Kling direct); ``KLING_BASE_URL`` overrides the
     address. ``sleep`` can be replaced so that tests never wait.
+
+    Parameters
+    ----------
+    api_key : str, optional
+        The gateway's key (default: ``KLING_API_KEY``). Kept in this object only, never shown.
+    base_url : str, optional
+        The service's address (default: ``KLING_BASE_URL``, else the provider's own).
+    provider : {"gateway", "kling"}
+        Which contract to speak; given only access and secret keys, ``"kling"`` is chosen.
+    access_key, secret_key : str, optional
+        Kling direct's key pair (default: ``KLING_ACCESS_KEY``, ``KLING_SECRET_KEY``), signed into
+        short-lived tokens.
+    timeout : float
+        Seconds allowed for each HTTP call.
+    max_retries : int
+        Retries of a call that failed in a way that is safe to retry.
+    poll_interval : float, optional
+        Seconds between polls while waiting (default: the watcher's own pacing).
+    history : TaskHistory, optional
+        Where each create is journaled before it is sent, so a created task is never lost.
+    max_backoff : float
+        The longest pause between retries, in seconds, ``Retry-After`` included.
+    sleep : callable
+        How to pause (``time.sleep``); tests pass one that does not wait.
+    max_body_bytes : int
+        The service's cap on a create's body: pictures are re-encoded smaller to fit under it.
+    lookup_window : float
+        Seconds spent looking for a task whose create lost its answer, before reporting it unknown.
+
+    Raises
+    ------
+    AuthenticationError
+        No credentials were given or found in the environment.
+    KlingError
+        ``provider`` is not one of the known ones.
     """
 
     def __init__(
@@ -189,6 +224,7 @@ class KlingClient:
         return f"KlingClient(provider={self.provider!r}, base_url={self.base_url!r})"
 
     def close(self) -> None:
+        """Close the HTTP connections (also done on leaving a ``with`` block)."""
         self._session.close()
         self._video_session.close()
 
@@ -318,7 +354,33 @@ class KlingClient:
         A body over ``max_body_bytes`` gets its pictures re-encoded smaller, or is refused before sending.
         ``on_progress(sent, total)`` hears how the upload goes (bytes of the body).
         ``retry_concurrency=False``: a 1303 (the account runs all the tasks it may) is raised at once as
-        :class:`RateLimitError`, for a queue that waits for a slot instead of retrying."""
+        :class:`RateLimitError`, for a queue that waits for a slot instead of retrying.
+
+        Parameters
+        ----------
+        request : VideoRequest
+            What to make; it is validated (and its pictures prepared) before anything is sent.
+        history : TaskHistory, optional
+            The journal for this create (default: the client's own).
+        on_progress : callable, optional
+            ``on_progress(sent, total)``, bytes of the body sent so far.
+        retry_concurrency : bool
+            Whether a "too many running tasks" answer is retried here or raised at once.
+
+        Returns
+        -------
+        Task
+            The created task, as the service first reports it.
+
+        Raises
+        ------
+        ValidationError
+            The request is invalid or cannot fit the body cap; nothing was sent.
+        CreateOutcomeUnknownError
+            The answer was lost and the task could not be found; it stays on record, not resent.
+        APIError
+            The service refused the create (a subclass says why: :class:`RateLimitError`, …).
+        """
         history = history or self.history
         request.validate()
         external_id = request.external_task_id or new_external_task_id()
@@ -433,7 +495,27 @@ class KlingClient:
         """The task's current state. Kling direct also accepts the ``external_task_id`` here.
         ``retry=False`` makes one attempt (a poller that keeps its own schedule wants that).
         On the gateway the documented query forms are tried in turn until one answers with JSON; the
-        one that did is remembered (per client, safe across threads)."""
+        one that did is remembered (per client, safe across threads).
+
+        Parameters
+        ----------
+        task_id : str
+            The service's task id (or, on Kling direct, the ``external_task_id``).
+        retry : bool
+            Whether failures that are safe to retry are retried.
+
+        Returns
+        -------
+        Task
+            The task now.
+
+        Raises
+        ------
+        NotFoundError
+            The service has no such task.
+        PayloadError
+            No documented query form answered with a task.
+        """
         quoted = quote(str(task_id), safe="")
         with self._route_lock:
             remembered = self._query_route
@@ -462,7 +544,25 @@ class KlingClient:
         )
 
     def list_tasks(self, *, page: int = 1, page_size: int = 30) -> list[Task]:
-        """Recent tasks, newest first (Kling direct only: the gateway documents no list)."""
+        """Recent tasks, newest first (Kling direct only: the gateway documents no list).
+
+        Parameters
+        ----------
+        page : int
+            Which page, from 1 (at most 1000).
+        page_size : int
+            Tasks per page (1-500).
+
+        Returns
+        -------
+        list of Task
+            The page's tasks, newest first.
+
+        Raises
+        ------
+        KlingError
+            On the gateway (it has no list), or when ``page``/``page_size`` are out of range.
+        """
         path = self._paths["list"]
         if path is None:
             raise KlingError("the gateway has no list endpoint; use TaskHistory for your own submissions")
@@ -482,7 +582,29 @@ class KlingClient:
     ) -> Task:
         """Poll until the task succeeds or fails and return it (failed or not). Passing failures of the
         network or the service never end the watch; the deadline does, with :class:`WaitTimeoutError`.
-        A task that succeeded without a video link is asked again a few times before it is returned."""
+        A task that succeeded without a video link is asked again a few times before it is returned.
+
+        Parameters
+        ----------
+        task_or_id : Task or str
+            The task to watch.
+        timeout : float
+            Seconds to watch before giving up (the task itself goes on).
+        poll_interval : float, optional
+            Seconds between polls (default: the client's, else the watcher's pacing).
+        on_update : callable, optional
+            Called with each new state of the task.
+
+        Returns
+        -------
+        Task
+            The final task, succeeded or failed.
+
+        Raises
+        ------
+        WaitTimeoutError
+            ``timeout`` passed before the task ended.
+        """
         task = task_or_id if isinstance(task_or_id, Task) else None
         task_id = task.id if task else str(task_or_id)
         external_id = task.external_task_id if task else None
@@ -517,7 +639,27 @@ class KlingClient:
             self._sleep(min(poll_delay(base, elapsed), max(0.0, timeout - elapsed)))
 
     def generate(self, request: VideoRequest, **wait_kwargs: Any) -> Task:
-        """Create and wait. Returns the succeeded task; raises :class:`TaskFailedError` on failure."""
+        """Create and wait: the one call for a script.
+
+        Parameters
+        ----------
+        request : VideoRequest
+            What to make.
+        **wait_kwargs
+            ``timeout``, ``poll_interval``, ``on_update``, as for :meth:`wait`.
+
+        Returns
+        -------
+        Task
+            The succeeded task.
+
+        Raises
+        ------
+        TaskFailedError
+            The task failed (``error.task`` holds it).
+        WaitTimeoutError
+            The wait's ``timeout`` passed first.
+        """
         task = self.wait(self.create_task(request), **wait_kwargs)
         if task.status is TaskStatus.FAILED:
             raise TaskFailedError(task)
@@ -538,7 +680,33 @@ class KlingClient:
         — as ``… (2).mp4`` when that name is taken. An existing file given by name is replaced only with
         ``overwrite=True``. The video host never sees the Authorization header, across redirects too;
         your proxy settings and CA bundle (``REQUESTS_CA_BUNDLE``) are honoured. An answer that is not
-        a video, over ``max_bytes`` or slower than ``deadline`` seconds leaves no file behind."""
+        a video, over ``max_bytes`` or slower than ``deadline`` seconds leaves no file behind.
+
+        Parameters
+        ----------
+        task : Task
+            A succeeded task (with its video link).
+        path : str or os.PathLike, optional
+            The file to write, or the folder to write into.
+        overwrite : bool
+            Whether an existing file named by ``path`` may be replaced.
+        max_bytes : int
+            The largest video accepted.
+        deadline : float
+            Seconds allowed for the whole download.
+
+        Returns
+        -------
+        pathlib.Path
+            The saved file.
+
+        Raises
+        ------
+        DownloadError
+            The video could not be saved (no partial file is left).
+        KlingError
+            The task has no video yet.
+        """
         url = _video_url(task)
         target = Path(path) if path is not None else Path.cwd()
         if target.is_dir():
@@ -565,7 +733,25 @@ class KlingClient:
     def embed(self, task: Task, *, max_bytes: int = 25_000_000) -> EmbeddedVideo:
         """The task's video carried in the notebook itself, for publishing: display the result at the end
         of a cell and the saved notebook (or its HTML export) plays it offline, after the service has
-        deleted it. Kept under ``max_bytes`` (a notebook is not a video store)."""
+        deleted it. Kept under ``max_bytes`` (a notebook is not a video store).
+
+        Parameters
+        ----------
+        task : Task
+            A succeeded task.
+        max_bytes : int
+            The largest video carried in a notebook.
+
+        Returns
+        -------
+        EmbeddedVideo
+            An object that displays as a self-contained player.
+
+        Raises
+        ------
+        DownloadError
+            The video could not be read or is over ``max_bytes``.
+        """
         data = fetch_bytes(self._video_session, _video_url(task), max_bytes=max_bytes, read_timeout=self.timeout)
         return EmbeddedVideo(task, data)
 
@@ -574,7 +760,13 @@ class KlingClient:
         then, and only then, nothing is billed. An address on this machine proves nothing — a
         self-hosted gateway on localhost bills like any other. Asked without the key, once per client
         once the service has answered (nobody answering proves nothing: it is asked again, at most every
-        ``ABOUT_RETRY`` seconds, so that a simulator started after its client is still recognised)."""
+        ``ABOUT_RETRY`` seconds, so that a simulator started after its client is still recognised).
+
+        Returns
+        -------
+        bool
+            Whether the service is the built-in simulator.
+        """
         if self._simulator is None and time.monotonic() >= self._about_retry_at:
             about = simulator_about(self._session, self.base_url)
             if about is None:
@@ -592,14 +784,26 @@ class KlingClient:
     def service(self) -> Service:
         """Whose tasks this client makes, as the journal names them: the built-in simulator (any port,
         any restart), or this account — provider, address and a fingerprint of the key, never the key
-        (see :attr:`account`). A bundle, a history, a resume show and pick up that service's alone."""
+        (see :attr:`account`). A bundle, a history, a resume show and pick up that service's alone.
+
+        Returns
+        -------
+        Service
+            The service, for ``TaskHistory.entries(service)`` and the like.
+        """
         from .history import SIMULATOR, Service
 
         return Service(SIMULATOR if self.is_simulator() else self.account, self.provider, self.base_url)
 
     def has_simulator_key(self) -> bool:
         """True when the credential is the built-in simulator's default one: a real service refuses it,
-        so the bundle never sends it anywhere but to a proven simulator."""
+        so the bundle never sends it anywhere but to a proven simulator.
+
+        Returns
+        -------
+        bool
+            Whether the key is the simulator's default one.
+        """
         auth = self._auth
         if isinstance(auth, JWTAuth):
             return auth.access_key in SIMULATOR_KEYS
@@ -613,7 +817,18 @@ class KlingClient:
         gateway's software give what is left where the deployment answers them — an HTML page, a 404 or a
         405 leaves ``balance`` None. Kling direct: ``/account/costs`` gives the resource packs. A refused
         key raises :class:`AuthenticationError`; an account the service says cannot create (in arrears,
-        packs used up) comes back with ``problem`` set."""
+        packs used up) comes back with ``problem`` set.
+
+        Returns
+        -------
+        AccountStatus
+            Models, balance and packs, as far as the service tells.
+
+        Raises
+        ------
+        AuthenticationError
+            The service refused the key.
+        """
         if self.provider == "kling":
             return self._kling_account()
         models = self._free_read(self._paths["models"], proven=False)
@@ -675,8 +890,20 @@ _MISSING: Any = object()  # a free route this deployment does not answer
 
 
 def simulator_about(session: requests.Session, base_url: str) -> bool | None:
-    """Whether the service at ``base_url`` says it is the built-in simulator (``GET /sim/about``, no key):
-    True or False when it answered, None when nobody answered there."""
+    """Whether the service at ``base_url`` says it is the built-in simulator (``GET /sim/about``, no key).
+
+    Parameters
+    ----------
+    session : requests.Session
+        The session to ask with (it carries no key for this path).
+    base_url : str
+        The service's address.
+
+    Returns
+    -------
+    bool or None
+        True or False when it answered, None when nobody answered there.
+    """
     try:
         with session.get(base_url + "/sim/about", timeout=(2.0, 2.0), allow_redirects=False) as response:
             about = json_or_none(response) if response.status_code == 200 else None
@@ -686,16 +913,37 @@ def simulator_about(session: requests.Session, base_url: str) -> bool | None:
 
 
 def simulator_answers(base_url: str) -> bool:
-    """True when a built-in simulator still answers at ``base_url`` (its tasks can still be asked
-    there); False when it has stopped or something else answers."""
+    """Whether a built-in simulator still answers at ``base_url`` (its tasks can still be asked there).
+
+    Parameters
+    ----------
+    base_url : str
+        The simulator's address.
+
+    Returns
+    -------
+    bool
+        False when it has stopped or something else answers.
+    """
     with bare_session() as session:
         return bool(simulator_about(session, base_url))
 
 
 def elsewhere(base_url: str | None) -> tuple[bool, str]:
     """A simulated task this client cannot follow: made by the built-in simulator at ``base_url`` (an
-    earlier run, another port), which alone knew it. Returns whether that simulator still answers, and
-    what to say of the task in words (a stopped simulator is said as such, not as a network failure)."""
+    earlier run, another port), which alone knew it.
+
+    Parameters
+    ----------
+    base_url : str or None
+        Where that simulator was (the entry's ``base_url``).
+
+    Returns
+    -------
+    tuple of (bool, str)
+        Whether that simulator still answers, and what to say of the task in words (a stopped simulator
+        is said as such, not as a network failure).
+    """
     where = urlsplit(base_url or "").netloc or "an address no longer known"
     if base_url and simulator_answers(base_url):
         return True, (

@@ -22,7 +22,21 @@ class KlingError(Exception):
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with a request: which field, what the rule is, and what was given."""
+    """One thing wrong with a request: which field, what the rule is, and what was given.
+
+    The items of :attr:`ValidationError.problems`, so a form can put each message beside its field.
+
+    Parameters
+    ----------
+    field : str
+        The request's field at fault (``"prompt"``, ``"images[2]"``…), or ``"request"`` for the whole.
+    message : str
+        What is wrong, in words a person can act on.
+    limit : Any, optional
+        The rule's bound (a maximum length, the allowed values…), when there is one.
+    value : Any, optional
+        What was given, when showing it helps.
+    """
 
     field: str
     message: str
@@ -36,7 +50,15 @@ class Problem:
 
 
 class ValidationError(KlingError, ValueError):
-    """The request cannot be sent as it is. ``problems`` lists every problem found, not just the first."""
+    """The request cannot be sent as it is. ``problems`` lists every problem found, not just the first.
+
+    Parameters
+    ----------
+    problems : iterable of Problem, Problem or str
+        Every problem found; a string is one problem with ``field``.
+    field : str
+        The field a string ``problems`` is about.
+    """
 
     def __init__(self, problems: Iterable[Problem] | Problem | str, *, field: str = "request") -> None:
         if isinstance(problems, str):
@@ -55,7 +77,8 @@ class APIError(KlingError):
     """The service answered with an error.
 
     ``code`` is the business code (an int for Kling, a string such as ``invalid_api_key`` for the
-    gateway), ``message`` the service's own words.
+    gateway), ``message`` the service's own words. Its subclasses take the same parameters (see
+    ``__init__``); the client makes them, a user catches them.
     """
 
     retryable = False
@@ -70,6 +93,23 @@ class APIError(KlingError):
         retry_after: float | None = None,
         field: str | None = None,
     ) -> None:
+        """Keep the service's answer, and say it in one line with the details that help support.
+
+        Parameters
+        ----------
+        message : str
+            The service's own words (credentials already redacted).
+        status_code : int, optional
+            The HTTP status, when there was an answer.
+        code : int or str, optional
+            The business code: Kling's number, or the gateway's word.
+        request_id : str, optional
+            The service's id of the request, to quote to its support.
+        retry_after : float, optional
+            Seconds the service asked to wait before trying again.
+        field : str, optional
+            The request field the service named as wrong, when it named one.
+        """
         self.message = message
         self.status_code = status_code
         self.code = code
@@ -100,7 +140,15 @@ class AccountError(APIError):
 
 class BadRequestError(APIError, ValidationError):
     """The service refused the parameters (1200-1203, gateway ``task_failed``). It is also a
-    :class:`ValidationError`, whose one problem names the field when the service's message does."""
+    :class:`ValidationError`, whose one problem names the field when the service's message does.
+
+    Parameters
+    ----------
+    message : str
+        The service's own words.
+    **details
+        ``status_code``, ``code``, ``request_id``, ``retry_after``, ``field``, as for :class:`APIError`.
+    """
 
     def __init__(self, message: str, **details: Any) -> None:
         super().__init__(message, **details)
@@ -138,7 +186,17 @@ class RequestTooLargeError(APIError):
 
 class RedirectError(APIError):
     """The address answered with a redirect (3xx) instead of the API: ``location`` says where it points.
-    Nothing was created; the base URL most likely points at a web page rather than the API."""
+    Nothing was created; the base URL most likely points at a web page rather than the API.
+
+    Parameters
+    ----------
+    message : str
+        What happened, in words.
+    location : str, optional
+        The redirect's target (its ``Location`` header).
+    **details
+        ``status_code``, ``code``, ``request_id``, ``retry_after``, ``field``, as for :class:`APIError`.
+    """
 
     def __init__(self, message: str, *, location: str | None = None, **details: Any) -> None:
         self.location = location
@@ -146,7 +204,15 @@ class RedirectError(APIError):
 
 
 class APIConnectionError(KlingError):
-    """The service could not be reached, or the connection broke before an answer arrived."""
+    """The service could not be reached, or the connection broke before an answer arrived.
+
+    Parameters
+    ----------
+    message : str
+        What went wrong with the connection.
+    reached : bool
+        Whether the request may have arrived whole (see the ``reached`` attribute).
+    """
 
     def __init__(self, message: str, *, reached: bool) -> None:
         #: False when the request provably never arrived whole (connection refused, or broken while the
@@ -160,6 +226,13 @@ class CreateOutcomeUnknownError(KlingError):
 
     It is not resent, so nobody pays twice. The task may exist: it stays on record under
     ``external_task_id``; look it up later or check the provider's console.
+
+    Parameters
+    ----------
+    external_task_id : str
+        The id the create carried, under which the task (if any) can be found.
+    reason : str
+        Why the outcome is unknown (the timeout, the status, the broken connection).
     """
 
     def __init__(self, external_task_id: str, reason: str) -> None:
@@ -173,7 +246,13 @@ class CreateOutcomeUnknownError(KlingError):
 
 
 class TaskFailedError(KlingError):
-    """The task ended in failure; ``task`` holds it, ``task.error`` the service's reason."""
+    """The task ended in failure; ``task`` holds it, ``task.error`` the service's reason.
+
+    Parameters
+    ----------
+    task : Task
+        The failed task, as last seen.
+    """
 
     def __init__(self, task: Task) -> None:
         self.task = task
@@ -181,7 +260,15 @@ class TaskFailedError(KlingError):
 
 
 class WaitTimeoutError(KlingError, TimeoutError):
-    """Watching stopped at the deadline. The task itself may still finish (and be billed)."""
+    """Watching stopped at the deadline. The task itself may still finish (and be billed).
+
+    Parameters
+    ----------
+    task : Task
+        The task as last seen, to resume watching with ``client.wait(task.id)``.
+    waited : float
+        Seconds spent watching.
+    """
 
     def __init__(self, task: Task, waited: float) -> None:
         self.task = task
@@ -192,7 +279,15 @@ class WaitTimeoutError(KlingError, TimeoutError):
 
 
 class BatchTimeoutError(KlingError, TimeoutError):
-    """``Batch.wait`` reached its timeout; the batch goes on (its tasks stay watched and journaled)."""
+    """``Batch.wait`` reached its timeout; the batch goes on (its tasks stay watched and journaled).
+
+    Parameters
+    ----------
+    waiting : int
+        How many requests of the batch were not final yet.
+    waited : float
+        Seconds spent waiting.
+    """
 
     def __init__(self, waiting: int, waited: float) -> None:
         self.waiting = waiting
@@ -200,7 +295,19 @@ class BatchTimeoutError(KlingError, TimeoutError):
 
 
 class BudgetExceededError(KlingError):
-    """What would be sent is estimated over the budget given: nothing was sent."""
+    """What would be sent is estimated over the budget given: nothing was sent.
+
+    Parameters
+    ----------
+    estimate : float
+        The estimated cost of what would be sent, in the service's units.
+    budget : float
+        The budget it would go over, in the same units.
+    spent : float
+        Units already sent under the same budget (a batch adding to itself).
+    what : str
+        What was refused, in words ("the batch", "this click"…).
+    """
 
     def __init__(self, estimate: float, budget: float, *, spent: float = 0.0, what: str = "the batch") -> None:
         self.estimate, self.budget, self.spent = estimate, budget, spent

@@ -54,14 +54,36 @@ class Service:
     def owns(self, entry: HistoryEntry) -> bool:
         """Whether ``entry`` belongs to this service. An entry journaled before entries named their
         service is judged by the provider and address it was sent to (the rule resumes always used; the
-        key it went with was never written, so it goes with every key at that address)."""
+        key it went with was never written, so it goes with every key at that address).
+
+        Parameters
+        ----------
+        entry : HistoryEntry
+            An entry of the journal.
+
+        Returns
+        -------
+        bool
+            True when it is this service's.
+        """
         if entry.service is not None:
             return entry.service == self.name
         return entry.base_url in (None, self.base_url) and entry.provider in (None, self.provider)
 
     def here(self, entry: HistoryEntry) -> bool:
         """Whether this client can follow ``entry``'s task: it was sent to this very address. A task of
-        another simulator (an earlier run, another port) is known to that simulator alone."""
+        another simulator (an earlier run, another port) is known to that simulator alone.
+
+        Parameters
+        ----------
+        entry : HistoryEntry
+            An entry of the journal.
+
+        Returns
+        -------
+        bool
+            True when it is this service's and was sent here.
+        """
         return self.owns(entry) and entry.base_url in (None, self.base_url) and entry.provider in (None, self.provider)
 
 
@@ -263,7 +285,13 @@ def default_history_path() -> Path:
 
 class TaskHistory:
     """The journal. ``TaskHistory()`` uses ``$KLING_WIDGETS_HOME/history.jsonl`` or the user's data
-    directory; pass a path to keep one per project."""
+    directory; pass a path to keep one per project.
+
+    Parameters
+    ----------
+    path : str or os.PathLike, optional
+        The journal's file; its folder also holds the pictures it keeps. Default: as above.
+    """
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         self.path = Path(path).expanduser() if path is not None else default_history_path()
@@ -300,8 +328,22 @@ class TaskHistory:
     def record_submission(
         self, external_task_id: str, request: VideoRequest, *, provider: str, base_url: str, service: str | None = None
     ) -> None:
-        """Journal a create before it is sent: settings, prompt and image fingerprints, never bytes;
-        ``service``: whose it is (:class:`Service` ``.name``)."""
+        """Journal a create before it is sent: settings, prompt and image fingerprints, never bytes.
+
+        Parameters
+        ----------
+        external_task_id : str
+            The id the create carries (or carried), which names the entry.
+        request : VideoRequest
+            What is about to be sent.
+        provider : str
+            The service it goes to (``"gateway"`` or ``"kling"``).
+        base_url : str
+            The address it goes to, so a resume asks the same service.
+        service : str, optional
+            Whose it is (:class:`Service` ``.name``: the simulator, or the account), so that one data
+            folder keeps services apart.
+        """
         self._keep_thumbnails(request)
         self._append(
             {
@@ -332,8 +374,29 @@ class TaskHistory:
         and its group (the requests sent together), so that a resume rebuilds the batch whole; ``tags``
         say what else it belongs to (a storyboard's shot and take), kept on its entry. Its pictures wait
         in the private spool beside the journal until the create is sent, so that a kernel that dies
-        first loses nothing: :meth:`queued_request` gives the same request back. ``service``: whose it
-        is (:class:`Service` ``.name``)."""
+        first loses nothing: :meth:`queued_request` gives the same request back.
+
+        Parameters
+        ----------
+        external_task_id : str
+            The id the create carries (or carried), which names the entry.
+        request : VideoRequest
+            What will be sent.
+        provider : str
+            The service it will go to.
+        base_url : str
+            The address it will go to.
+        batch : str, optional
+            The batch it belongs to.
+        index : int, optional
+            Its place in the batch's requests.
+        group : str, optional
+            The requests sent together with it.
+        tags : Mapping, optional
+            What else it belongs to (a storyboard's shot and take).
+        service : str, optional
+            Whose it is (:class:`Service` ``.name``).
+        """
         for item in request.prepared_images():
             if isinstance(item, PreparedImage):
                 self._spool_write(item)
@@ -355,19 +418,58 @@ class TaskHistory:
         )
 
     def record_cancelled(self, external_task_id: str) -> None:
-        """A queued intention that will never be sent (the batch was cancelled)."""
+        """Journal a queued intention that will never be sent (the batch was cancelled).
+
+        Parameters
+        ----------
+        external_task_id : str
+            The id the create carries (or carried), which names the entry.
+        """
         self._append({"event": "cancelled", "external_task_id": external_task_id, "status": CANCELLED})
         self._spool_release(external_task_id)
 
     def queued_request(self, entry: HistoryEntry) -> VideoRequest:
         """The request of a journaled intention, its pictures read back from the spool (exactly the bytes
-        that would have been sent). Raises ``FileNotFoundError`` when a picture is gone."""
+        that would have been sent).
+
+        Parameters
+        ----------
+        entry : HistoryEntry
+            A journaled intention (from :meth:`entries`).
+
+        Returns
+        -------
+        VideoRequest
+            The request as it would have been sent.
+
+        Raises
+        ------
+        FileNotFoundError
+            A picture is gone from the spool.
+        """
         return described_request(entry, self.kept_images(entry.images, self.spool))
 
     def kept_images(self, described: list[dict[str, Any]], folder: Path) -> list[PreparedImage | str]:
         """Pictures described as the journal describes them (``url``, or ``sha256`` and size), read back
-        from ``folder`` where their bytes were kept under their fingerprint. Raises
-        ``FileNotFoundError`` when one is gone."""
+        from ``folder`` where their bytes were kept under their fingerprint.
+
+        Parameters
+        ----------
+        described : list of dict
+            The pictures as the journal describes them.
+        folder : Path
+            Where their bytes were kept (see :meth:`keep_pictures`).
+
+        Returns
+        -------
+        list of PreparedImage or str
+            The pictures, URLs passed through as they are.
+
+        Raises
+        ------
+        FileNotFoundError
+            A picture is gone.
+        """
         images: list[PreparedImage | str] = []
         for image in described:
             if "url" in image:
@@ -389,12 +491,36 @@ class TaskHistory:
 
     # -- storyboards: their own records beside the submissions ----------------------------------------
     def story_folder(self, story_id: str) -> Path:
-        """The storyboard's private folder beside the journal: its cast and its downloaded takes."""
+        """The storyboard's private folder beside the journal: its cast and its downloaded takes.
+
+        Parameters
+        ----------
+        story_id : str
+            The storyboard's id.
+
+        Returns
+        -------
+        pathlib.Path
+            The folder.
+        """
         return self.path.parent / (self.path.stem + ".stories") / story_id
 
     def keep_pictures(self, images: list[PreparedImage | str], folder: Path) -> list[dict[str, Any]]:
         """Keep the bytes of local pictures in ``folder`` (private, under their fingerprint) so that
-        :meth:`kept_images` gives them back after a restart; returns their journal descriptions."""
+        :meth:`kept_images` gives them back after a restart.
+
+        Parameters
+        ----------
+        images : list of PreparedImage or str
+            The pictures; URLs are described, not kept.
+        folder : Path
+            Where to keep the bytes.
+
+        Returns
+        -------
+        list of dict
+            Their descriptions, for the journal.
+        """
         for item in images:
             if isinstance(item, PreparedImage) and not (folder / item.sha256).exists():
                 write_private(folder / item.sha256, item.data)
@@ -402,18 +528,52 @@ class TaskHistory:
 
     def record_story(self, story_id: str, kind: str, **fields: Any) -> None:
         """Journal a storyboard's step (``created``, ``shot``, ``generate``, ``pick``, ``continuity``,
-        ``export``). These lines carry no ``external_task_id``: older readers skip them."""
+        ``export``). These lines carry no ``external_task_id``: older readers skip them.
+
+        Parameters
+        ----------
+        story_id : str
+            The storyboard's id.
+        kind : str
+            The step, as listed above.
+        **fields
+            What the step records (JSON values).
+        """
         self._append({"event": "story", "story": story_id, "kind": kind, **fields})
 
     def story_records(self, story_id: str) -> list[dict[str, Any]]:
-        """Every journaled step of one storyboard, in the order written."""
+        """Every journaled step of one storyboard, in the order written.
+
+        Parameters
+        ----------
+        story_id : str
+            The storyboard's id.
+
+        Returns
+        -------
+        list of dict
+            The steps' records.
+        """
         with self._fold_lock:
             self._fold_unlocked()
             return [dict(record) for record in self._stories.get(story_id, [])]
 
     def story_picks(self, story_id: str, entries: list[HistoryEntry] | None = None) -> dict[int, int]:
         """The take each shot of a storyboard uses in its film, as the journal tells it: the last pick by
-        hand, else the first take that succeeded. ``entries``: the journal's, when already read."""
+        hand, else the first take that succeeded.
+
+        Parameters
+        ----------
+        story_id : str
+            The storyboard's id.
+        entries : list of HistoryEntry, optional
+            The journal's entries, when already read.
+
+        Returns
+        -------
+        dict
+            Shot index → take index.
+        """
         picks: dict[int, int] = {}
         ours = [e for e in (entries if entries is not None else self.entries()) if e.story == story_id]
         for entry in sorted(ours, key=lambda e: e.take or 0):
@@ -426,7 +586,13 @@ class TaskHistory:
         return picks
 
     def stories(self) -> list[str]:
-        """The ids of the storyboards in this journal, newest first."""
+        """The ids of the storyboards in this journal, newest first.
+
+        Returns
+        -------
+        list of str
+            The ids.
+        """
         with self._fold_lock:
             self._fold_unlocked()
             return list(reversed(self._stories))
@@ -434,10 +600,22 @@ class TaskHistory:
     # -- thumbnails for the history's cards: small, stripped, private ---------------------------------
     @property
     def thumbnails(self) -> Path:
+        """The folder of the cards' small thumbnails, beside the journal."""
         return self.path.parent / (self.path.stem + ".thumbs")
 
     def thumbnail_path(self, sha256: str) -> Path:
-        """Where the card's thumbnail (at most 256 px, no metadata) of a picture is kept."""
+        """Where the card's thumbnail (at most 256 px, no metadata) of a picture is kept.
+
+        Parameters
+        ----------
+        sha256 : str
+            The picture's fingerprint.
+
+        Returns
+        -------
+        pathlib.Path
+            The thumbnail's file (it may not exist yet).
+        """
         return self.thumbnails / f"{sha256}.jpg"
 
     def _keep_thumbnails(self, request: VideoRequest) -> None:
@@ -453,6 +631,7 @@ class TaskHistory:
     # -- the spool: pictures of queued intentions, kept only until they are sent -------------------------
     @property
     def spool(self) -> Path:
+        """The private folder where queued pictures wait until their create is sent."""
         return self.path.parent / (self.path.stem + ".spool")
 
     def _spool_path(self, sha256: str) -> Path:
@@ -491,7 +670,15 @@ class TaskHistory:
                 self._spool_path(sha).unlink(missing_ok=True)
 
     def record_task(self, task: Task, external_task_id: str | None = None) -> None:
-        """Journal what the service said of a task."""
+        """Journal what the service said of a task.
+
+        Parameters
+        ----------
+        task : Task
+            The task as the service reported it.
+        external_task_id : str, optional
+            The entry it belongs to, when the task does not carry it.
+        """
         ext = external_task_id or task.external_task_id
         if not ext:
             return
@@ -514,15 +701,40 @@ class TaskHistory:
         self._release_if_spooled(ext)
 
     def record_unknown(self, external_task_id: str, reason: str) -> None:
-        """Journal a create whose outcome is unknown: the task may exist and be billed."""
+        """Journal a create whose outcome is unknown: the task may exist and be billed.
+
+        Parameters
+        ----------
+        external_task_id : str
+            The id the create carries (or carried), which names the entry.
+        reason : str
+            Why the outcome is unknown.
+        """
         self._append({"event": "unknown", "external_task_id": external_task_id, "status": UNKNOWN, "error": reason})
 
     def record_rejected(self, external_task_id: str, reason: str) -> None:
-        """Journal a create the service refused: nothing was created."""
+        """Journal a create the service refused: nothing was created.
+
+        Parameters
+        ----------
+        external_task_id : str
+            The id the create carries (or carried), which names the entry.
+        reason : str
+            The service's reason.
+        """
         self._append({"event": "rejected", "external_task_id": external_task_id, "status": "rejected", "error": reason})
         self._release_if_spooled(external_task_id)
 
     def record_download(self, external_task_id: str, path: str | os.PathLike[str]) -> None:
+        """Journal where a task's video was saved, so the history plays it after the link expires.
+
+        Parameters
+        ----------
+        external_task_id : str
+            The id the create carries (or carried), which names the entry.
+        path : str or os.PathLike
+            The saved file.
+        """
         self._append({"event": "download", "external_task_id": external_task_id, "local_file": str(path)})
 
     # -- reading -----------------------------------------------------------------------------------
@@ -555,18 +767,41 @@ class TaskHistory:
         return self._folded
 
     def entries(self, service: Service | None = None) -> list[HistoryEntry]:
-        """One entry per submission, newest first (copies: later reads do not change them); only
-        ``service``'s when one is given (see :meth:`Service.owns`)."""
+        """One entry per submission, newest first (copies: later reads do not change them).
+
+        Parameters
+        ----------
+        service : Service, optional
+            Only this service's entries (see :meth:`Service.owns`); every entry when None.
+
+        Returns
+        -------
+        list of HistoryEntry
+            The entries.
+        """
         with self._fold_lock:
             folded = self._fold_unlocked().values()
             copies = [_copy(entry) for entry in folded if service is None or service.owns(entry)]
         return sorted(copies, key=lambda e: e.submitted_at or e.updated_at or 0, reverse=True)
 
     def recent(self, count: int, service: Service | None = None) -> tuple[list[HistoryEntry], bool]:
-        """The ``count`` newest submissions (of ``service`` when given), newest first, read from the
-        journal's end: a submission's lines all follow its first one, so once ``count`` first lines are
-        read backwards, those entries are whole — without folding a journal of years (the history's first
-        page). The second value is True when the whole journal was read (then every entry is given)."""
+        """The ``count`` newest submissions, newest first, read from the journal's end: a submission's
+        lines all follow its first one, so once ``count`` first lines are read backwards, those entries
+        are whole — without folding a journal of years (the history's first page). The second value is
+        True when the whole journal was read (then every entry is given).
+
+        Parameters
+        ----------
+        count : int
+            How many entries are wanted.
+        service : Service, optional
+            Only this service's entries (see :meth:`Service.owns`); every entry when None.
+
+        Returns
+        -------
+        tuple of (list of HistoryEntry, bool)
+            The entries, and whether the whole journal was read.
+        """
         try:
             handle = open(self.path, "rb")  # noqa: SIM115  # closed below; a missing journal is empty
         except FileNotFoundError:
@@ -607,11 +842,33 @@ class TaskHistory:
         return (entries if whole else entries[:count]), whole
 
     def get(self, external_task_id: str) -> HistoryEntry | None:
+        """One entry, by its id.
+
+        Parameters
+        ----------
+        external_task_id : str
+            The id the create carries (or carried), which names the entry.
+
+        Returns
+        -------
+        HistoryEntry or None
+            The entry, or None when the journal has none by that id.
+        """
         return next((e for e in self.entries() if e.external_task_id == external_task_id), None)
 
     def unfinished(self, service: Service | None = None) -> list[HistoryEntry]:
-        """Intentions (of ``service`` when given) that may still be running, whose outcome is unknown, or
-        that wait to be sent."""
+        """Intentions that may still be running, whose outcome is unknown, or that wait to be sent.
+
+        Parameters
+        ----------
+        service : Service, optional
+            Only this service's (see :meth:`Service.owns`); every service's when None.
+
+        Returns
+        -------
+        list of HistoryEntry
+            What a resume picks up again.
+        """
         return [e for e in self.entries(service) if e.unfinished]
 
 

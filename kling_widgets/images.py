@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 MAX_BYTES = 10_000_000  # "10 MB": the decimal reading, the safe one whichever the service means
 MIN_SIDE = 300
-MAX_RATIO = 2.5
+MAX_RATIO = 2.5  # the limit as people read it; compared as the fraction 5/2 in whole numbers (within_shape)
 MAX_INPUT_BYTES = 200_000_000  # larger than any photo worth fixing; refused without reading it all
 ACCEPTED_FORMATS = ("JPEG", "PNG")
 # The upload size used unless you ask for originals. Kling renders at most 1080p (1920×1080): a reference
@@ -65,10 +65,128 @@ def megabytes(size: int) -> str:
     return f"{size / 1_000_000:.1f} MB"
 
 
+def within_shape(width: int, height: int) -> bool:
+    """True when the service takes this shape: between 1:2.5 and 2.5:1, compared exactly.
+
+    The rule is long / short ≤ 5/2, so it is tested as ``2 * long <= 5 * short`` in whole numbers: no
+    float and no tolerance (2048×819 is 2.5006:1, which reads as "2.50:1" and which the service refuses).
+
+    Parameters
+    ----------
+    width, height : int
+        The picture's size in pixels, as sent.
+
+    Returns
+    -------
+    bool
+        Whether the aspect ratio is inside 1:2.5–2.5:1.
+    """
+    return 2 * max(width, height) <= 5 * min(width, height)
+
+
+def within_rules(width: int, height: int) -> bool:
+    """True when the service takes a picture of this size: the shape rule and each side ≥ ``MIN_SIDE``.
+
+    Parameters
+    ----------
+    width, height : int
+        The picture's size in pixels, as sent.
+
+    Returns
+    -------
+    bool
+        Whether both size rules of the service hold.
+    """
+    return min(width, height) >= MIN_SIDE and within_shape(width, height)
+
+
+def fitted_size(width: int, height: int, fit: Fit | None) -> tuple[int, int]:
+    """The size after padding or cropping a picture into the shape rule (unchanged when it is inside).
+
+    Pad grows the short side to ``ceil(2 * long / 5)``; crop trims the long side to ``floor(5 * short / 2)``:
+    the nearest whole sizes on the right side of the limit.
+
+    Parameters
+    ----------
+    width, height : int
+        The upright picture's size in pixels.
+    fit : {"pad", "crop"} or None
+        How to bring it inside; None leaves it as it is.
+
+    Returns
+    -------
+    tuple of int
+        ``(width, height)`` after the fit.
+    """
+    if fit is None or within_shape(width, height):
+        return width, height
+    long_side, short_side = max(width, height), min(width, height)
+    if fit == "crop":
+        long_side = short_side * 5 // 2
+    else:
+        short_side = -(-2 * long_side // 5)
+    return (long_side, short_side) if width >= height else (short_side, long_side)
+
+
+def scaled_size(width: int, height: int, long_side: int) -> tuple[int, int]:
+    """The size of a picture downscaled so its long side is ``long_side``, still within the service's rules.
+
+    The short side is rounded to the nearest pixel, then raised where rounding would push a shape at
+    the limit outside it (4000×1600 at 2048 is 2048×819.2: 819 is refused, 820 is sent). The short side
+    never goes under ``MIN_SIDE``: ``max_side`` is a wish for smaller uploads, 300 px is the service's
+    rule, so a wide picture keeps 300 px on its short side and its long side ends past ``long_side``.
+    A picture is never enlarged.
+
+    Parameters
+    ----------
+    width, height : int
+        The current size in pixels.
+    long_side : int
+        The long side wanted, in pixels.
+
+    Returns
+    -------
+    tuple of int
+        ``(width, height)`` at the new scale (the same size when it is already small enough).
+    """
+    long_now, short_now = max(width, height), min(width, height)
+    if long_now <= long_side:
+        return width, height
+    inside = within_shape(width, height)
+    new_long = long_side
+    new_short = (2 * short_now * new_long + long_now) // (2 * long_now)  # rounded, in whole numbers
+    if inside:
+        new_short = max(new_short, -(-2 * new_long // 5))
+    if new_short < MIN_SIDE <= short_now:
+        new_short = MIN_SIDE
+        new_long = min(long_now, (2 * long_now * MIN_SIDE + short_now) // (2 * short_now))
+        if inside:
+            new_long = min(new_long, MIN_SIDE * 5 // 2)
+    return (new_long, new_short) if width >= height else (new_short, new_long)
+
+
 @dataclass(frozen=True)
 class PreparedImage:
     """An image ready to send: ``data`` is the file's bytes (JPEG or PNG) within every limit;
-    ``changes`` says in plain words what was done to it."""
+    ``changes`` says in plain words what was done to it.
+
+    Made by :func:`prepare_image`; plain data.
+
+    Parameters
+    ----------
+    data : bytes
+        The file's bytes, as they will be sent.
+    mime : str
+        ``"image/jpeg"`` or ``"image/png"``.
+    width, height : int
+        Pixels, after any fix.
+    source : str
+        Where it came from, in words (a file name, "upload"…), for messages.
+    changes : tuple of str
+        What was done to it, in plain words (rotated, converted, downscaled…).
+    origin : str, optional
+        The absolute path of the file it came from, when it can be found again (for "reuse").
+    """
 
     data: bytes = field(repr=False)
     mime: str
@@ -99,7 +217,18 @@ class PreparedImage:
 
     def thumbnail(self, max_side: int = 160) -> bytes:
         """A small JPEG for previews; decoded at reduced scale, so cheap even for 24 MP photos, and
-        kept with the image (a picker redraws its cards often)."""
+        kept with the image (a picker redraws its cards often).
+
+        Parameters
+        ----------
+        max_side : int
+            The thumbnail's longest side, in pixels.
+
+        Returns
+        -------
+        bytes
+            The JPEG.
+        """
         cached = self._thumbnails.get(max_side)
         if cached is None:
             cached = self._thumbnails[max_side] = _thumbnail(self.data, max_side)
@@ -142,11 +271,33 @@ def prepare_image(
     ``fix`` applies EXIF rotation, strips metadata (location never leaves the machine), converts
     CMYK/alpha images and re-encodes (then downscales, only if needed) to fit 10 MB.
     ``fit="pad"`` or ``"crop"`` brings an image outside 1:2.5-2.5:1 inside it; never by default.
-    ``max_side`` downscales so the longest side is at most that many pixels (faster uploads).
-    Raises :class:`ValidationError` naming the rule for anything that cannot be fixed.
+    ``max_side`` downscales so the longest side is at most that many pixels (faster uploads), keeping the
+    shape inside the rule and the short side at 300 px or more (a very wide picture ends a little longer).
+
+    Parameters
+    ----------
+    source : path, bytes, PIL image, upload value or PreparedImage
+        The picture.
+    fix : bool
+        Repair what can be repaired (rotation, colour mode, size) instead of refusing it.
+    fit : {"pad", "crop"}, optional
+        How to bring an image of an extreme shape inside the service's ratios.
+    max_side : int, optional
+        The longest side allowed, in pixels.
+
+    Returns
+    -------
+    PreparedImage
+        The picture as it will be sent, with ``changes`` saying what was done.
+
+    Raises
+    ------
+    ValidationError
+        Naming the rule, for anything that cannot be fixed.
     """
-    if isinstance(source, PreparedImage) and fit is None and max_side is None:
-        return source
+    as_it_is = fit is None and max_side is None
+    if isinstance(source, PreparedImage) and as_it_is and within_rules(source.width, source.height):
+        return source  # one made elsewhere outside the rules is checked again, from its bytes, below
     if fit not in (None, "pad", "crop"):
         raise ValidationError(Problem("fit", "must be None, 'pad' or 'crop'", ("pad", "crop"), fit))
     if max_side is not None and (not isinstance(max_side, int) or max_side < MIN_SIDE):
@@ -483,7 +634,15 @@ def _to_srgb(im: Image.Image, profile: bytes) -> tuple[Image.Image, str]:
 
 
 def _ratio_text(w: int, h: int) -> str:
-    return f"{w / h:.2f}:1" if w >= h else f"1:{h / w:.2f}"
+    """The ratio in words, with enough decimals that one just outside the limit does not read as 2.50."""
+    ratio = max(w, h) / min(w, h)
+    digits = 2
+    while digits < 6 and f"{ratio:.{digits}f}" == f"{MAX_RATIO:.{digits}f}" and not within_shape(w, h):
+        digits += 1
+    return f"{ratio:.{digits}f}:1" if w >= h else f"1:{ratio:.{digits}f}"
+
+
+_FIT_WORDS = {"pad": "padding", "crop": "cropping"}
 
 
 class _Preparer:
@@ -673,33 +832,32 @@ class _Preparer:
     def _check_geometry(self, width: int, height: int) -> tuple[int, int]:
         """Refuse what cannot be fixed; return the size the image will have after fit and max_side."""
         problems: list[tuple[str, float]] = []
-        long_side, short_side = max(width, height), min(width, height)
-        ratio = long_side / short_side if short_side else float("inf")
-        target = (width, height)
-        if ratio > MAX_RATIO:
-            if self.fit is None:
-                problems.append(
-                    (
-                        f"aspect ratio {_ratio_text(width, height)} is outside 1:{MAX_RATIO}–{MAX_RATIO}:1; "
-                        "pass fit='pad' or fit='crop' to bring it inside",
-                        MAX_RATIO,
-                    )
+        if not min(width, height):
+            raise self.refuse(f"has no pixels ({width}×{height})", MIN_SIDE, (width, height))
+        if not within_shape(width, height) and self.fit is None:
+            problems.append(
+                (
+                    f"aspect ratio {_ratio_text(width, height)} is outside 1:{MAX_RATIO}–{MAX_RATIO}:1; "
+                    "pass fit='pad' or fit='crop' to bring it inside",
+                    MAX_RATIO,
                 )
-            elif self.fit == "crop":
-                cut = int(short_side * MAX_RATIO)
-                target = (cut, height) if width >= height else (width, cut)
-            else:
-                grown = -(-long_side // MAX_RATIO)
-                target = (width, int(grown)) if width >= height else (int(grown), height)
+            )
+        target = fitted_size(width, height, self.fit)
         if min(target) < MIN_SIDE:
-            small = f"too small: {width}×{height}, each side must be at least {MIN_SIDE} px (images are never upscaled)"
+            # Refused, not enlarged: a bigger copy adds no detail the model could use, and a person who picked
+            # a small picture would rather hear so and pick a larger one than have it blown up unseen.
+            fitting = _FIT_WORDS[self.fit or "pad"]
+            fitted = "" if target == (width, height) else f" ({target[0]}×{target[1]} after {fitting} to fit)"
+            small = (
+                f"too small: {width}×{height}{fitted}, each side must be at least {MIN_SIDE} px "
+                "(images are never upscaled)"
+            )
             problems.append((small, MIN_SIDE))
         if problems:  # each with its rule's limit: the picker offers fit="pad"/"crop" for the MAX_RATIO one
             raise ValidationError([Problem("image", f"{self.name}: {p}", lim, (width, height)) for p, lim in problems])
         if self.max_side and max(target) > self.max_side:
-            scale = self.max_side / max(target)
             self.downscaled = True
-            target = (max(MIN_SIDE, round(target[0] * scale)), max(MIN_SIDE, round(target[1] * scale)))
+            target = scaled_size(*target, self.max_side)
         return target
 
     def _as_is(self, data: bytes, fmt: str, im: Image.Image) -> PreparedImage:
@@ -745,21 +903,25 @@ class _Preparer:
         im, note = _flatten(im)
         if note:
             self.changes.append(note)
-        if self.fit == "pad" and max(im.size) / min(im.size) > MAX_RATIO:
+        reported = self.upright or im.size  # the size the notes last spoke of
+        if self.fit is not None and not within_shape(*im.size):
+            # Straight to ``target`` (the fitted size, already downscaled to max_side): pad or crop and resize
+            # in one step, so the size sent is exactly the one worked out, inside the rule.
             before = im.size
-            grown = int(-(-max(before) // MAX_RATIO))
-            padded = (before[0], grown) if before[0] >= before[1] else (grown, before[1])
-            fill = im.resize((1, 1), Image.Resampling.BOX).getpixel((0, 0))
-            im = ImageOps.pad(im, padded, color=fill if isinstance(fill, (int, tuple)) else None)
-            self.changes.append(f"padded {before[0]}×{before[1]} → {padded[0]}×{padded[1]} to fit the 2.5:1 limit")
-            if max(target) < max(im.size):
-                im = im.resize(target, Image.Resampling.BICUBIC, reducing_gap=3.0)
-                self.changes.append(f"downscaled {padded[0]}×{padded[1]} → {target[0]}×{target[1]}")
-        elif self.fit == "crop" and target != im.size and max(im.size) / min(im.size) > MAX_RATIO:
-            before = im.size
-            im = ImageOps.fit(im, target, Image.Resampling.LANCZOS)
-            self.changes.append(f"cropped {before[0]}×{before[1]} → {target[0]}×{target[1]} to fit the 2.5:1 limit")
-        elif max(target) < max(im.size):
+            fitted = reported = fitted_size(*im.size, self.fit)
+            if self.fit == "pad":
+                fill = im.resize((1, 1), Image.Resampling.BOX).getpixel((0, 0))
+                colour = fill if isinstance(fill, (int, tuple)) else None
+                im = ImageOps.pad(im, target, Image.Resampling.BICUBIC, color=colour)
+                done = "padded"
+            else:
+                im = ImageOps.fit(im, target, Image.Resampling.LANCZOS)
+                done = "cropped"
+            self.changes.append(f"{done} {before[0]}×{before[1]} → {fitted[0]}×{fitted[1]} to fit the 2.5:1 limit")
+            if target != fitted:
+                self.changes.append(f"downscaled {fitted[0]}×{fitted[1]} → {target[0]}×{target[1]}")
+                reported = target
+        elif target != im.size:
             im = im.resize(target, Image.Resampling.BICUBIC, reducing_gap=3.0)
         if profile and im.mode in ("RGB", "RGBA"):  # after any downscale: fewer pixels to convert
             im, converted = _to_srgb(im, profile)
@@ -781,7 +943,7 @@ class _Preparer:
                 self.changes.append(f"converted PNG → JPEG to fit {cap_text}")
                 continue
             scale = (cap / len(data)) ** 0.5 * 0.95
-            smaller = (max(MIN_SIDE, int(im.size[0] * scale)), max(MIN_SIDE, int(im.size[1] * scale)))
+            smaller = scaled_size(*im.size, int(max(im.size) * scale))  # the shape and 300 px kept
             if smaller == im.size:
                 raise self.refuse(f"cannot be brought under {cap_text}", cap, len(data))
             im = im.resize(smaller, Image.Resampling.BICUBIC, reducing_gap=3.0)
@@ -789,9 +951,15 @@ class _Preparer:
             raise self.refuse(f"cannot be brought under {cap_text}", cap, len(data))
         if original_size and original_size > cap:
             self.changes.append(f"re-encoded {megabytes(original_size)} → {megabytes(len(data))}")
-        before = self.upright or im.size
-        if max(im.size) < max(before) and not self.fit:
-            self.changes.append(f"downscaled {before[0]}×{before[1]} → {im.size[0]}×{im.size[1]}")
+        if im.size != reported:
+            self.changes.append(f"downscaled {reported[0]}×{reported[1]} → {im.size[0]}×{im.size[1]}")
+        if self.max_side and max(im.size) > self.max_side:
+            self.changes.append(
+                f"kept {min(im.size)} px on the short side (the service's minimum is {MIN_SIDE} px): the long side "
+                f"is {max(im.size)} px, over max_side {self.max_side}"
+            )
+        if not within_rules(*im.size):  # never reached by the sizes above; a last guard before anything is sent
+            raise self.refuse(f"came out at {im.size[0]}×{im.size[1]}, outside the service's size rules")
         return self._result(data, "PNG" if data.startswith(b"\x89PNG") else "JPEG", *im.size)
 
     def _result(self, data: bytes, fmt: str, width: int, height: int) -> PreparedImage:

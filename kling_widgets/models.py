@@ -28,6 +28,7 @@ from .images import (
     prepare_image,
     shrink_to,
     side_by_side,
+    within_rules,
 )
 
 MODEL_NAMES: tuple[str, ...] = ("kling-v1-6",)
@@ -53,6 +54,7 @@ class TaskStatus(str, enum.Enum):
 
     @property
     def done(self) -> bool:
+        """True for the two final states, which never change again."""
         return self in (TaskStatus.SUCCEEDED, TaskStatus.FAILED)
 
 
@@ -151,7 +153,36 @@ def _number(value: object) -> float | None:
 
 @dataclass(frozen=True)
 class Task:
-    """One generation task, whatever provider or response shape it came from."""
+    """One generation task, whatever provider or response shape it came from.
+
+    Made by :meth:`from_payload` from the service's answers; it is plain data (frozen), so a newer
+    state is a new ``Task``.
+
+    Parameters
+    ----------
+    id : str
+        The service's task id.
+    status : TaskStatus
+        Where the task is, mapped from the provider's words.
+    raw_status : str, optional
+        The provider's own status word, as it said it.
+    progress : float, optional
+        0-100 when the service reports it.
+    video_url : str, optional
+        The result's link once it succeeded (the service deletes it after 30 days).
+    video_duration : float, optional
+        The result's length in seconds, as the service reports it.
+    error : str, optional
+        The service's reason when it failed.
+    external_task_id : str, optional
+        The id the client gave the create (journaled before sending).
+    created_at, updated_at : datetime, optional
+        Aware UTC times, as the service reports them.
+    units : float, optional
+        What the service charged, once known (Kling's ``final_unit_deduction``).
+    raw : Mapping
+        The answer it was read from.
+    """
 
     id: str
     status: TaskStatus
@@ -179,8 +210,19 @@ class Task:
 
     def elapsed_seconds(self, now: datetime | None = None) -> float | None:
         """How long the task ran, by the service's own times — the one definition every card uses: from
-        ``created_at`` to ``updated_at`` once it ended (the service's finish time), to ``now`` (default:
-        the current time) while it runs. None when no creation time is known."""
+        ``created_at`` to ``updated_at`` once it ended (the service's finish time), to ``now`` while it
+        runs.
+
+        Parameters
+        ----------
+        now : datetime, optional
+            The time a running task is measured to (default: the current time).
+
+        Returns
+        -------
+        float or None
+            Seconds, or None when no creation time is known.
+        """
         if self.created_at is None:
             return None
         end = self.updated_at if self.done and self.updated_at else (now or datetime.now(timezone.utc))
@@ -224,7 +266,18 @@ class Task:
         return f'<div class="kling-task" style="font-size:13px;line-height:1.5">{head}{body}</div>'
 
     def with_external_id(self, external_task_id: str | None) -> Task:
-        """The same task, remembering the external id the client gave it (gateway answers omit it)."""
+        """The same task, remembering the external id the client gave it (gateway answers omit it).
+
+        Parameters
+        ----------
+        external_task_id : str or None
+            The id the create carried; None keeps the task's own.
+
+        Returns
+        -------
+        Task
+            This task, or a copy carrying the id.
+        """
         if not external_task_id or self.external_task_id:
             return self
         return replace(self, external_task_id=external_task_id)
@@ -232,7 +285,23 @@ class Task:
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any]) -> Task:
         """Normalise a gateway create answer, a gateway task envelope, a Kling direct answer, or
-        Kling's bare task object (the callback body). Raises :class:`PayloadError` for anything else."""
+        Kling's bare task object (the callback body).
+
+        Parameters
+        ----------
+        payload : Mapping
+            The decoded JSON answer (or callback body).
+
+        Returns
+        -------
+        Task
+            The task it describes.
+
+        Raises
+        ------
+        PayloadError
+            The payload matches none of the documented shapes.
+        """
         if not isinstance(payload, Mapping):
             raise PayloadError(f"task payload must be a JSON object, got {type(payload).__name__}")
         data = payload.get("data")
@@ -341,7 +410,20 @@ def units_words(units: float) -> str:
 
 def charge_words(units: float | None, *, simulated: bool) -> str:
     """What a card says of what a task cost: '1 unit charged' as the service reports it; for the built-in
-    simulator, whose units are a stand-in, that nothing was billed. Empty while nothing is reported."""
+    simulator, whose units are a stand-in, that nothing was billed.
+
+    Parameters
+    ----------
+    units : float or None
+        What the service reported (``Task.units``).
+    simulated : bool
+        True for a task of the built-in simulator (proven by the client, never guessed).
+
+    Returns
+    -------
+    str
+        The words, empty while nothing is reported.
+    """
     if not units:
         return ""
     return "simulated: nothing billed" if simulated else f"{units_words(units)} charged"
@@ -387,7 +469,31 @@ class AccountStatus:
     """What the service says of the account, for free: the models the key may use (gateway), what is left
     (``balance``, a number as the service reports it, or None where it does not tell) and what that
     number counts (``unit``), Kling direct's resource packs, and ``problem`` when the service says the
-    account cannot create now (in arrears, packs used up)."""
+    account cannot create now (in arrears, packs used up).
+
+    Made by :meth:`KlingClient.account_status`; plain data.
+
+    Parameters
+    ----------
+    provider : str
+        ``"gateway"`` or ``"kling"``.
+    models : tuple of str, optional
+        The models the key may use; None when the service did not list them.
+    balance : float, optional
+        What is left, in ``unit``; None where the service does not tell.
+    unit : str, optional
+        What ``balance`` counts (the gateway's currency, or Kling's units).
+    packs : tuple of ResourcePack
+        Kling direct's resource packs.
+    unlimited : bool
+        True for a gateway key with no spending limit of its own.
+    granted : float, optional
+        The gateway key's grant (``hard_limit_usd``).
+    used : float, optional
+        What the gateway key has spent, in the grant's unit.
+    problem : str, optional
+        Why the account cannot create now, in the service's words.
+    """
 
     provider: str
     models: tuple[str, ...] | None = None  # None: the service did not list them
@@ -417,7 +523,24 @@ class AccountStatus:
     ) -> AccountStatus:
         """From the answers of ``/v1/models`` and the billing routes (None where a route is missing).
         Left = ``hard_limit_usd - total_usage / 100`` (usage in cents); without usage, older builds give
-        ``hard_limit_usd`` as what is left."""
+        ``hard_limit_usd`` as what is left.
+
+        Parameters
+        ----------
+        models : Any
+            The decoded ``/v1/models`` answer.
+        subscription : Any, optional
+            The decoded ``/v1/dashboard/billing/subscription`` answer.
+        usage : Any, optional
+            The decoded ``/v1/dashboard/billing/usage`` answer.
+        provider : str
+            The provider to record.
+
+        Returns
+        -------
+        AccountStatus
+            What the answers say.
+        """
         names: tuple[str, ...] | None = None
         if isinstance(models, Mapping) and isinstance(models.get("data"), list):
             names = tuple(str(m.get("id")) for m in models["data"] if isinstance(m, Mapping) and m.get("id"))
@@ -433,7 +556,20 @@ class AccountStatus:
 
     @classmethod
     def from_costs(cls, body: Any, *, provider: str = "kling") -> AccountStatus:
-        """From Kling direct's ``/account/costs``: what is left is the sum over the usable packs."""
+        """From Kling direct's ``/account/costs``: what is left is the sum over the usable packs.
+
+        Parameters
+        ----------
+        body : Any
+            The decoded ``/account/costs`` answer.
+        provider : str
+            The provider to record.
+
+        Returns
+        -------
+        AccountStatus
+            What the answer says.
+        """
         data = _dict(_dict(body).get("data"))
         infos = data.get("resource_pack_subscribe_infos")
         packs = tuple(ResourcePack.from_payload(i) for i in infos or [] if isinstance(i, Mapping))
@@ -496,6 +632,31 @@ class VideoRequest:
     are), bytes, PIL images or :class:`PreparedImage` objects. Pictures are sent at most ``max_side``
     pixels on their longest side (2048 by default: see ``images.DEFAULT_MAX_SIDE``); ``max_side=None``
     sends them at full size. A :class:`PreparedImage` is sent as it is.
+
+    Parameters
+    ----------
+    images : sequence of image sources
+        1-4 pictures: paths, http(s) URLs, bytes, PIL images or :class:`PreparedImage` objects.
+    prompt : str
+        What should happen in the video (at most 2500 characters).
+    negative_prompt : str, optional
+        What to keep out of it (at most 2500 characters).
+    model_name : str
+        The model (``"kling-v1-6"``).
+    mode : {"std", "pro"}
+        Standard is faster and cheaper; professional looks better and costs more.
+    duration : {5, 10}
+        Seconds of video.
+    aspect_ratio : {"16:9", "9:16", "1:1"}
+        The video's frame.
+    watermark : bool, optional
+        Ask for (or against) the service's watermark; None leaves it to the service.
+    callback_url : str, optional
+        Where the service posts the task's changes.
+    external_task_id : str, optional
+        Your own id for the create (the client makes one when absent).
+    max_side : int, optional
+        The longest side, in pixels, pictures are sent at; None sends them at full size.
     """
 
     images: Sequence[ImageItem]
@@ -526,12 +687,34 @@ class VideoRequest:
         )
 
     def with_external_task_id(self, external_task_id: str) -> VideoRequest:
-        """A copy carrying ``external_task_id`` (prepared images are kept, not redone)."""
+        """A copy carrying ``external_task_id`` (prepared images are kept, not redone).
+
+        Parameters
+        ----------
+        external_task_id : str
+            The id the create will carry.
+
+        Returns
+        -------
+        VideoRequest
+            The copy.
+        """
         return self.replaced(external_task_id=external_task_id)
 
     def replaced(self, **changes: Any) -> VideoRequest:
         """A copy with ``changes`` (any of the fields); pictures already prepared are kept, not redone,
-        unless the images themselves change."""
+        unless the images themselves change.
+
+        Parameters
+        ----------
+        **changes
+            New values of any of the fields.
+
+        Returns
+        -------
+        VideoRequest
+            The copy.
+        """
         fields = {k: v for k, v in self.__dict__.items() if k != "_prepared"}
         copy = VideoRequest(**{**fields, **changes})
         if "images" not in changes:
@@ -539,7 +722,13 @@ class VideoRequest:
         return copy
 
     def problems(self) -> list[Problem]:
-        """Every problem with this request; empty when it can be sent."""
+        """Every problem with this request; empty when it can be sent.
+
+        Returns
+        -------
+        list of Problem
+            Each with the field, the rule and what was given.
+        """
         problems: list[Problem] = []
         count = len(self.images)
         if not MIN_IMAGES <= count <= MAX_IMAGES:
@@ -580,7 +769,18 @@ class VideoRequest:
         return problems
 
     def validate(self) -> VideoRequest:
-        """Raise one :class:`ValidationError` listing every problem; return ``self`` when there is none."""
+        """Check the request against the service's rules, all of them at once.
+
+        Returns
+        -------
+        VideoRequest
+            ``self``, when there is no problem (so calls chain).
+
+        Raises
+        ------
+        ValidationError
+            Listing every problem found.
+        """
         problems = self.problems()
         if problems:
             raise ValidationError(problems)
@@ -588,7 +788,17 @@ class VideoRequest:
 
     def prepared_images(self) -> list[PreparedImage | str]:
         """Each image as sent: a :class:`PreparedImage`, or a URL string passed through untouched.
-        Raises the first image's refusal, if any."""
+
+        Returns
+        -------
+        list of PreparedImage or str
+            One per image, in order.
+
+        Raises
+        ------
+        ValidationError
+            The first image's refusal, if any.
+        """
         self._prepare_pending()
         return [self._image(i) for i in range(len(self.images))]
 
@@ -614,7 +824,18 @@ class VideoRequest:
             side_by_side(self._outcome, pending)
 
     def to_payload(self) -> dict[str, Any]:
-        """The exact JSON body of the create call. Validates first; ``None`` fields are left out."""
+        """The exact JSON body of the create call. Validates first; ``None`` fields are left out.
+
+        Returns
+        -------
+        dict
+            The body, ready for ``json.dumps``.
+
+        Raises
+        ------
+        ValidationError
+            The request is invalid.
+        """
         self.validate()
         image_list = [
             {"image": item if isinstance(item, str) else base64.b64encode(item.data).decode("ascii")}
@@ -636,8 +857,23 @@ class VideoRequest:
 
     def within_body_cap(self, max_body_bytes: int) -> VideoRequest:
         """This request, or a copy whose local pictures are re-encoded smaller so that the JSON body
-        stays under ``max_body_bytes`` (the gateway refuses larger bodies with 413). Raises
-        :class:`ValidationError` naming the total and the cap when even that cannot fit."""
+        stays under ``max_body_bytes`` (the gateway refuses larger bodies with 413).
+
+        Parameters
+        ----------
+        max_body_bytes : int
+            The service's cap on the body.
+
+        Returns
+        -------
+        VideoRequest
+            ``self`` when it fits, else the smaller copy.
+
+        Raises
+        ------
+        ValidationError
+            Naming the total and the cap, when even the smallest pictures cannot fit.
+        """
         payload = self.to_payload()
         size = body_size(payload)
         if size <= max_body_bytes:
@@ -669,7 +905,13 @@ class VideoRequest:
         )
 
     def settings(self) -> dict[str, Any]:
-        """The choices without the images or prompt text — what a journal or a log may keep."""
+        """The choices without the images or prompt text — what a journal or a log may keep.
+
+        Returns
+        -------
+        dict
+            Model, mode, duration, aspect ratio and the other options.
+        """
         return {
             "model_name": self.model_name,
             "mode": self.mode,
@@ -716,8 +958,11 @@ def body_size(payload: Mapping[str, Any]) -> int:
 
 
 def _sent_as_is(item: object) -> TypeGuard[PreparedImage | str]:
-    """A PreparedImage or a URL needs no preparing."""
-    return isinstance(item, PreparedImage) or (isinstance(item, str) and is_url(item))
+    """A URL, or a PreparedImage within the service's size rules (exactly: one made elsewhere at 2048×819
+    is checked again by ``prepare_image`` and refused in words, not sent to be refused with 1201)."""
+    if isinstance(item, PreparedImage):
+        return within_rules(item.width, item.height)
+    return isinstance(item, str) and is_url(item)
 
 
 def _short(text: object, width: int = 40) -> str:

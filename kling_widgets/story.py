@@ -142,7 +142,30 @@ class Storyboard:
     ``Storyboard(client, cast, mode="std", aspect_ratio="16:9", model_name="kling-v1-6", history=None)``:
     ``cast`` is 1–4 reference pictures (anything :class:`VideoRequest` takes) shared by every shot.
     ``history`` (else the client's, else the default journal) keeps every step so that
-    :meth:`reopen` can bring the storyboard back after a restart."""
+    :meth:`reopen` can bring the storyboard back after a restart.
+
+    Parameters
+    ----------
+    client : KlingClient
+        Sends the takes and watches them.
+    cast : sequence of image sources
+        1-4 reference pictures every shot carries (the same characters and places throughout).
+    mode : {"std", "pro"}
+        The mode of every take.
+    aspect_ratio : {"16:9", "9:16", "1:1"}
+        The frame of every take, and so of the film.
+    model_name : str
+        The model of every take.
+    history : TaskHistory, optional
+        The journal of every step (default: the client's, else the default journal).
+    poll_interval : float, optional
+        Seconds between polls of a take (default: the watcher's pacing).
+
+    Raises
+    ------
+    ValidationError
+        A cast picture or a setting is refused, each problem named; nothing is sent.
+    """
 
     def __init__(
         self,
@@ -238,7 +261,33 @@ class Storyboard:
         adds after the cast (a place, a prop; with the cast, 4 at most). ``continue_from_previous``: send
         it once the previous shot has a picked take, with the last frame of that take as one more picture
         (a fourth picture is replaced by it: the service takes four at most). Refused with every problem
-        named, before anything is sent. A shot added while the storyboard generates is sent at once."""
+        named, before anything is sent. A shot added while the storyboard generates is sent at once.
+
+        Parameters
+        ----------
+        prompt : str
+            What happens in the shot.
+        negative_prompt : str, optional
+            What to keep out of it.
+        duration : {5, 10}
+            Seconds of each take.
+        takes : int
+            How many takes to choose from.
+        images : sequence of image sources, optional
+            Pictures this shot adds after the cast.
+        continue_from_previous : bool
+            Carry the last frame of the previous shot's picked take.
+
+        Returns
+        -------
+        Shot
+            The new shot (its ``takes`` fill in as they are created).
+
+        Raises
+        ------
+        ValidationError
+            Every problem with the shot; nothing is sent.
+        """
         problems = text_problems("prompt", prompt, required=True)
         problems += text_problems("negative_prompt", negative_prompt, required=False)
         probe = VideoRequest(self.cast, "shot", duration=duration)
@@ -290,7 +339,20 @@ class Storyboard:
 
     def requests(self, shot: Shot, images: Sequence[PreparedImage | str] | None = None) -> list[VideoRequest]:
         """The creates a shot's takes send: ``images`` (else :meth:`pictures`), its prompt and duration,
-        the storyboard's settings."""
+        the storyboard's settings.
+
+        Parameters
+        ----------
+        shot : Shot
+            One of :attr:`shots`.
+        images : sequence of PreparedImage or str, optional
+            The pictures to send (default: :meth:`pictures`).
+
+        Returns
+        -------
+        list of VideoRequest
+            One per take.
+        """
         pictures = list(images) if images is not None else self.pictures(shot)
         return [
             VideoRequest(
@@ -307,13 +369,27 @@ class Storyboard:
         ]
 
     def estimate_units(self) -> float:
-        """What every take of every shot will cost in the service's units, before sending."""
+        """What every take of every shot will cost in the service's units, before sending.
+
+        Returns
+        -------
+        float
+            The estimate (see :func:`estimate_units`).
+        """
         return estimate_units(request for shot in self.shots for request in self.requests(shot))
 
     # -- listeners -------------------------------------------------------------------------------------
     def on_update(self, callback: Listener, *, remove: bool = False) -> None:
         """``callback(story)`` after every change (a create, a take's progress, a pick, a continuity frame).
-        It runs on a background thread: set widget traits there, never print."""
+        It runs on a background thread: set widget traits there, never print.
+
+        Parameters
+        ----------
+        callback : callable
+            Called with the storyboard after each change.
+        remove : bool
+            Unregister ``callback`` instead.
+        """
         with self._cond:
             if remove:
                 self._listeners = [c for c in self._listeners if c != callback]
@@ -334,7 +410,18 @@ class Storyboard:
     def generate(self, max_concurrent: int | None = None) -> Storyboard:
         """Send every shot's takes through one queue under the account's limit (``max_concurrent``, or
         learned): shots that continue are sent once the previous shot has its pick. Returns at once;
-        calling it again sends only what was never sent (shots added since)."""
+        calling it again sends only what was never sent (shots added since).
+
+        Parameters
+        ----------
+        max_concurrent : int, optional
+            The most takes running at once (None: the account's limit, learned).
+
+        Returns
+        -------
+        Storyboard
+            ``self``, at once.
+        """
         with self._cond:
             if self.batch is None:
                 self._max_concurrent = max_concurrent
@@ -402,7 +489,20 @@ class Storyboard:
 
     def pictures(self, shot: Shot, frame: PreparedImage | None = None) -> list[PreparedImage | str]:
         """What a shot's takes carry: the cast in order, the shot's own pictures, then the continuity frame
-        (in the fourth place when there are already four: the service takes four at most)."""
+        (in the fourth place when there are already four: the service takes four at most).
+
+        Parameters
+        ----------
+        shot : Shot
+            One of :attr:`shots`.
+        frame : PreparedImage, optional
+            The continuity frame, when the shot continues.
+
+        Returns
+        -------
+        list of PreparedImage or str
+            The pictures, in the order sent.
+        """
         base = [*self.cast, *(shot.images or ())]
         return base if frame is None else [*base[: MAX_IMAGES - 1], frame]
 
@@ -454,7 +554,27 @@ class Storyboard:
 
     def continuity_frame(self, task: Task, source: str) -> PreparedImage:
         """The last frame of a take's video, as a reference picture (downloaded privately first; a frame
-        under the service's 300 px is enlarged to it)."""
+        under the service's 300 px is enlarged to it).
+
+        Parameters
+        ----------
+        task : Task
+            A succeeded take.
+        source : str
+            How the picture is named in messages and the journal.
+
+        Returns
+        -------
+        PreparedImage
+            The frame, ready to send.
+
+        Raises
+        ------
+        FilmError
+            The video cannot be read.
+        DownloadError
+            The video cannot be downloaded.
+        """
         picture: Image.Image = last_frame(self.local_video(task))
         if min(picture.size) < MIN_SIDE:
             from PIL import Image
@@ -475,7 +595,22 @@ class Storyboard:
 
     def wait(self, timeout: float | None = None) -> Storyboard:
         """Block until every shot has settled (sending first if :meth:`generate` was not called).
-        Raises :class:`BatchTimeoutError` at ``timeout`` (the storyboard goes on)."""
+
+        Parameters
+        ----------
+        timeout : float, optional
+            Seconds to wait (None: until every shot has settled).
+
+        Returns
+        -------
+        Storyboard
+            ``self``.
+
+        Raises
+        ------
+        BatchTimeoutError
+            ``timeout`` passed first (the storyboard goes on).
+        """
         if not self._generating:
             self.generate()
         started = time.monotonic()
@@ -489,7 +624,27 @@ class Storyboard:
     def pick(self, shot_index: int | Shot, take_index: int | Task) -> Shot:
         """Choose the take the film uses for a shot (it must have succeeded): by their indexes from 0 (or
         the shot and the task themselves). A shot that continues from this one and is not sent yet will
-        carry this take's last frame."""
+        carry this take's last frame.
+
+        Parameters
+        ----------
+        shot_index : int or Shot
+            The shot, by its index from 0 (or the shot itself).
+        take_index : int or Task
+            The take, by its index from 0 (or the task itself).
+
+        Returns
+        -------
+        Shot
+            The shot, with its pick.
+
+        Raises
+        ------
+        ValidationError
+            There is no such take.
+        KlingError
+            The take has not succeeded.
+        """
         shot = self._shot(shot_index)
         if isinstance(take_index, Task):
             ids = [t.id if t is not None else None for t in shot.takes]
@@ -519,7 +674,27 @@ class Storyboard:
     def retake(self, shot_index: int, takes: int = 1) -> Shot:
         """Ask for ``takes`` more takes of a shot (when none succeeded, or to have more to choose from):
         sent at once with the shot's pictures if the shot was sent, else with it. A continuing shot that
-        was blocked for want of a successful take here goes on once one succeeds."""
+        was blocked for want of a successful take here goes on once one succeeds.
+
+        Parameters
+        ----------
+        shot_index : int
+            The shot, by its index from 0.
+        takes : int
+            How many more takes.
+
+        Returns
+        -------
+        Shot
+            The shot, with its new takes.
+
+        Raises
+        ------
+        ValidationError
+            ``takes`` is out of range.
+        KlingError
+            The shot cannot be made yet (the shot it continues has no successful take).
+        """
         shot = self._shot(shot_index)
         if isinstance(takes, bool) or not isinstance(takes, int) or not 1 <= takes <= MAX_TAKES:
             raise ValidationError(Problem("takes", f"give 1 to {MAX_TAKES} takes", (1, MAX_TAKES), takes))
@@ -559,7 +734,23 @@ class Storyboard:
     # -- the film --------------------------------------------------------------------------------------
     def local_video(self, task: Task) -> Path:
         """The take's video in the story's private folder, downloaded once (the service deletes it after
-        30 days)."""
+        30 days).
+
+        Parameters
+        ----------
+        task : Task
+            A succeeded take.
+
+        Returns
+        -------
+        pathlib.Path
+            The video file.
+
+        Raises
+        ------
+        DownloadError
+            The video cannot be downloaded.
+        """
         name = re.sub(r"[^\w.-]", "_", task.id) + ".mp4"
         folder = self.folder / "videos"
         target = folder / name
@@ -573,20 +764,56 @@ class Storyboard:
                     self.history.record_download(task.external_task_id, target.resolve())
         return target
 
+    def film_path(self, path: str | Path) -> Path:
+        """Where ``export(path)`` writes the film.
+
+        Parameters
+        ----------
+        path : str or Path
+            A file, or a folder (the film is then ``<story id>.mp4`` in it); ``~`` is expanded.
+
+        Returns
+        -------
+        Path
+            The file, existing or not.
+        """
+        target = Path(path).expanduser()
+        return target / f"{self.id}.mp4" if target.is_dir() else target
+
     def export(self, path: str | Path, *, on_progress: Progress | None = None, overwrite: bool = False) -> Path:
         """Join the picked takes, in shot order, into one MP4 at ``path`` (a file, or a folder for
         ``<story id>.mp4``): H.264, yuv420p, one size and frame rate. ``on_progress(fraction, what)``
         hears how it goes. Refused while a shot has no successful take; an existing file is replaced
-        only with ``overwrite=True``."""
+        only with ``overwrite=True``.
+
+        Parameters
+        ----------
+        path : str or Path
+            The film's file, or a folder.
+        on_progress : callable, optional
+            ``on_progress(fraction, what)``, from 0.0 to 1.0.
+        overwrite : bool
+            Whether an existing file may be replaced.
+
+        Returns
+        -------
+        pathlib.Path
+            The film.
+
+        Raises
+        ------
+        KlingError
+            A shot has no successful take, or the file exists (without ``overwrite``).
+        FilmError
+            A take cannot be read or the film cannot be written (no partial film is left).
+        """
         if not self.shots:
             raise KlingError("the storyboard has no shots: add_shot() first")
         missing = [shot for shot in self.shots if shot.picked is None]
         if missing:
             words = "; ".join(f"{s.label} ({_takes_words(s)})" for s in missing)
             raise KlingError(f"the film needs a successful take of every shot; not yet: {words}")
-        target = Path(path).expanduser()
-        if target.is_dir():
-            target = target / f"{self.id}.mp4"
+        target = self.film_path(path)
         if target.exists() and not overwrite:
             raise KlingError(f"{target} already exists: pass overwrite=True to replace it, or another path")
         clips = []
@@ -615,7 +842,31 @@ class Storyboard:
     ) -> Storyboard:
         """The storyboard as the journal left it: its cast, shots, takes and picks. Takes that ended stay
         as they ended, created ones are watched, queued ones are sent, and a continuing shot not sent yet
-        goes once its previous shot has its pick — nothing already sent is sent again."""
+        goes once its previous shot has its pick — nothing already sent is sent again.
+
+        Parameters
+        ----------
+        client : KlingClient
+            The client for the storyboard's service.
+        history : TaskHistory
+            The journal it was kept in.
+        story_id : str
+            The storyboard's :attr:`id`.
+        max_concurrent : int, optional
+            As for :meth:`generate`.
+        poll_interval : float, optional
+            As for :class:`Storyboard`.
+
+        Returns
+        -------
+        Storyboard
+            The storyboard, generating again if it was.
+
+        Raises
+        ------
+        KlingError
+            The journal has no such storyboard, or its cast pictures are gone.
+        """
         records = history.story_records(story_id)
         created = next((r for r in records if r.get("kind") == "created"), None)
         if created is None:

@@ -271,7 +271,19 @@ class TaskWatcher:
     All watchers of a process share one thread, and a task of one account is polled once however many
     watchers follow it. ``timeout``: seconds after which a task is no longer followed (None: never).
     ``TaskWatcher.set_rate_limit(n)`` sets the process's total polling budget
-    (requests per second, default 5)."""
+    (requests per second, default 5).
+
+    Parameters
+    ----------
+    client : KlingClient
+        Asks the service for each task's state.
+    poll_interval : float, optional
+        Seconds between polls of one task (default: paced by the process's budget).
+    timeout : float, optional
+        Seconds after which a task is no longer followed (None: never).
+    history : TaskHistory, optional
+        Where each new state is journaled (default: the client's).
+    """
 
     def __init__(
         self,
@@ -292,7 +304,13 @@ class TaskWatcher:
 
     @staticmethod
     def set_rate_limit(requests_per_second: float) -> None:
-        """The most requests per second all watchers of this process send together (0: no limit)."""
+        """Set the most requests per second all watchers of this process send together.
+
+        Parameters
+        ----------
+        requests_per_second : float
+            The budget; 0 lifts the limit.
+        """
         with _ENGINE.cond:
             _ENGINE.max_requests_per_second = requests_per_second
             _ENGINE.cond.notify()
@@ -305,7 +323,15 @@ class TaskWatcher:
 
     def on_update(self, callback: Listener, *, remove: bool = False) -> None:
         """Register (or, with ``remove=True``, unregister) a callback for every task's updates.
-        Callbacks run on the watcher's thread: set widget traits there, never print."""
+        Callbacks run on the watcher's thread: set widget traits there, never print.
+
+        Parameters
+        ----------
+        callback : callable
+            Called with each new state of a task.
+        remove : bool
+            Unregister ``callback`` instead.
+        """
         with _ENGINE.cond:
             if remove:
                 self._listeners = [c for c in self._listeners if c != callback]
@@ -313,7 +339,15 @@ class TaskWatcher:
                 self._listeners.append(callback)
 
     def watch(self, task: Task, on_update: Listener | None = None) -> None:
-        """Follow ``task`` until it ends. A finished task is reported once and not polled."""
+        """Follow ``task`` until it ends. A finished task is reported once and not polled.
+
+        Parameters
+        ----------
+        task : Task
+            The task to follow.
+        on_update : callable, optional
+            Called with this task's new states only.
+        """
         if task.complete:
             tell([*self._listeners, *([on_update] if on_update else [])], TaskUpdate(task, final=True))
             return
@@ -332,7 +366,13 @@ class TaskWatcher:
             _ENGINE.cond.notify()
 
     def unwatch(self, task_id: str) -> None:
-        """Stop following ``task_id`` here (other watchers of it go on)."""
+        """Stop following ``task_id`` here (other watchers of it go on).
+
+        Parameters
+        ----------
+        task_id : str
+            The service's id of the task.
+        """
         self._drop(lambda w: w.key == task_id)
 
     def stop(self) -> None:
@@ -349,7 +389,18 @@ class TaskWatcher:
             _ENGINE.cond.notify()
 
     def wait_idle(self, timeout: float | None = None) -> bool:
-        """Block until this watcher follows no task (for scripts and tests; a notebook need not call it)."""
+        """Block until this watcher follows no task (for scripts and tests; a notebook need not call it).
+
+        Parameters
+        ----------
+        timeout : float, optional
+            Seconds to wait at most (None: no limit).
+
+        Returns
+        -------
+        bool
+            True when idle, False when ``timeout`` passed first.
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
         while self.live:
             if deadline is not None and time.monotonic() >= deadline:

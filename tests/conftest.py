@@ -116,6 +116,16 @@ def wait_for(condition: Any, timeout: float = 10.0) -> None:
         time.sleep(0.02)
 
 
+def sent_to_browser(player: Any) -> list[tuple[dict[str, Any], list[bytes]]]:
+    """Ask a ``VideoPlayer`` as a view does ("want"), and collect what the kernel sends back on the widget
+    channel (each message and its binary buffers)."""
+    sent: list[tuple[dict[str, Any], list[bytes]]] = []
+    player.send = lambda content, buffers=None: sent.append((content, list(buffers or [])))
+    player._on_message(player, {"kind": "want"}, [])
+    wait_for(lambda: bool(sent) or bool(player.error))
+    return sent
+
+
 def all_state(widget: widgets.Widget) -> str:
     """The synced state of a widget and every widget below it, as the front end would get it."""
     from kling_widgets.widgets._state import synced_json

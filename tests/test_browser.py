@@ -288,3 +288,50 @@ def test_upload_prompt_option_submit_and_watch_the_video(lab: tuple[str, Path, S
     body = sim.created[0]["body"]
     assert body["duration"] == "10" and body["aspect_ratio"] == "9:16" and body["prompt"].startswith("The fox")
     assert abs(duration - 10) < 0.5
+
+
+def test_the_pickers_thumbnails_show_the_whole_picture_and_the_bars_pad_added(
+    lab: tuple[str, Path, Simulator],
+) -> None:
+    """A padded panorama's thumbnail is the whole picture letterboxed on the tile colour, not a square cut
+    from its middle (which looks exactly like the picture before Pad added its bars)."""
+    from playwright.sync_api import expect, sync_playwright
+
+    url, root, _ = lab
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell(
+            "from kling_widgets import ImagePicker\n"
+            "from kling_widgets.simulator.samples import sample_image\n"
+            "picker = ImagePicker()\n"
+            "picker.add(sample_image(1, (4000, 1200)), fit='pad')\n"
+            "picker.add(sample_image(0, (1024, 768)))\n"
+            "picker.add(sample_image(2, (500, 1600)), fit='pad')\n"
+            "picker"
+        )
+    ]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, root / "picker.ipynb")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_context(viewport={"width": 900, "height": 700}).new_page()
+        try:
+            open_notebook(page, url.replace("/demo.ipynb", "/picker.ipynb"))
+            run_cell(page, 0)
+            thumbs = page.locator(".kw-card .kw-thumb")
+            expect(thumbs).to_have_count(3, timeout=60_000)
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('.kw-card .kw-thumb')].every(i => i.complete && i.naturalWidth)"
+            )
+            shown = thumbs.evaluate_all(
+                "(imgs) => imgs.map(i => [getComputedStyle(i).objectFit, i.naturalWidth / i.naturalHeight,"
+                " i.clientWidth, i.clientHeight])"
+            )
+            # The whole picture, scaled into the 128 px square: 2048×820 and 640×1600 are 2.5:1 and 1:2.5.
+            assert [fit for fit, *_ in shown] == ["contain"] * 3, shown
+            assert abs(shown[0][1] - 2.5) < 0.1 and abs(shown[2][1] - 0.4) < 0.05, shown
+            assert all(width == height == 128 for *_, width, height in shown), shown
+            page.locator(".kw-part").first.screenshot(path=str(ARTIFACTS / "picker-padded.png"))
+        finally:
+            browser.close()

@@ -2,21 +2,33 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import struct
 import zlib
 from pathlib import Path
 
 import pytest
+import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from kling_widgets import PreparedImage, ValidationError, prepare_image
-from kling_widgets.images import MAX_BYTES, sniff_format
+from kling_widgets import KlingClient, PreparedImage, ValidationError, VideoRequest, prepare_image
+from kling_widgets.images import (
+    DEFAULT_MAX_SIDE,
+    MAX_BYTES,
+    fitted_size,
+    scaled_size,
+    shrink_to,
+    sniff_format,
+    within_rules,
+    within_shape,
+)
+from kling_widgets.simulator import Simulator
 from kling_widgets.simulator.samples import sample_image
 
-from .conftest import encode
+from .conftest import encode, noise_jpeg
 
 
 def refusal(source: object, **kwargs: object) -> str:
@@ -251,3 +263,159 @@ def test_a_picture_re_encoded_at_full_size_keeps_a_high_quality() -> None:
     rotated = prepare_image(encode(sample_image(3, (900, 600)), quality=92, exif=exif))
     assert (rotated.width, rotated.height) == (600, 900)
     assert dict(decoded(rotated).quantization) == quantization_at(95)
+
+
+# -- the shape rule, exactly as the service reads it ---------------------------------------------------
+def service_refusal(prepared: PreparedImage) -> str | None:
+    """What the simulator (the service's strict twin) says of this picture: None when it takes it."""
+    from kling_widgets.simulator.state import image_problem
+
+    return image_problem({"image": base64.b64encode(prepared.data).decode("ascii")})
+
+
+def raw_create(sim: Simulator, picture: bytes) -> requests.Response:
+    """A create sent by hand, past every check of ours: what the service itself says of ``picture``."""
+    from kling_widgets.auth import JWTAuth
+
+    body = {
+        "model_name": "kling-v1-6",
+        "image_list": [{"image": base64.b64encode(picture).decode("ascii")}],
+        "prompt": "a wide shore at dusk",
+        "mode": "std",
+        "duration": "5",
+        "aspect_ratio": "16:9",
+    }
+    auth = JWTAuth(sim.access_key, sim.secret_key)
+    return requests.post(sim.url + "/v1/videos/multi-image2video", json=body, headers={"Authorization": auth.header()})
+
+
+def test_the_simulator_refuses_a_shape_just_past_the_limit_with_1201(kling_sim: Simulator) -> None:
+    refused = raw_create(kling_sim, encode(Image.new("RGB", (2048, 819), (90, 120, 160))))
+    assert refused.status_code == 400 and refused.json()["code"] == 1201  # 2.5006:1 is outside 2.5:1
+    taken = raw_create(kling_sim, encode(Image.new("RGB", (2048, 820), (90, 120, 160))))
+    assert taken.status_code == 200 and taken.json()["code"] == 0
+    assert kling_sim.creates == 1
+
+
+@pytest.mark.parametrize("fit", ["pad", "crop"])
+def test_a_fitted_panorama_is_sent_from_the_bundle_and_taken(
+    fit: str, kling_sim: Simulator, kling_client: KlingClient
+) -> None:
+    from kling_widgets import MultiImageToVideo
+
+    app = MultiImageToVideo(kling_client, poll_interval=0.05)
+    try:
+        assert app.image_picker.max_side == DEFAULT_MAX_SIDE == 2048  # the bundle's own upload size
+        assert app.image_picker.add(encode(sample_image(1, (4000, 1200)))) is None  # refused for its shape
+        (picture,) = app.image_picker.fix(fit)  # type: ignore[arg-type]  # the Pad / Crop to fit buttons
+        assert isinstance(picture, PreparedImage) and (picture.width, picture.height) == (2048, 820)
+        app.prompt_box.value = "a wide shore at dusk"
+        assert app.problems == [] and not app.submit_button.disabled
+        task = app.submit().result(timeout=10)  # type: ignore[union-attr]
+        assert task is not None and kling_sim.creates == 1
+        (sent,) = kling_sim.created[0]["body"]["image_list"]
+        assert Image.open(io.BytesIO(base64.b64decode(sent["image"]))).size == (2048, 820)
+    finally:
+        app.close()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    long_side=st.integers(300, 6000),
+    short_side=st.integers(100, 3000),
+    portrait=st.booleans(),
+    rotated=st.booleans(),
+    fit=st.sampled_from(["pad", "crop"]),
+    max_side=st.one_of(st.none(), st.integers(300, 4096)),
+)
+def test_property_pad_and_crop_land_inside_the_rules_at_every_size_and_max_side(
+    long_side: int, short_side: int, portrait: bool, rotated: bool, fit: str, max_side: int | None
+) -> None:
+    short_side = min(short_side, long_side)
+    width, height = (short_side, long_side) if portrait else (long_side, short_side)
+    # A photo turned by EXIF is stored on its side: the upright picture is width×height.
+    stored = (height, width) if rotated else (width, height)
+    exif = Image.Exif()
+    if rotated:
+        exif[0x0112] = 6
+    data = encode(Image.new("RGB", stored, (90, 120, 160)), exif=exif)
+    fitted = (width, height) if within_shape(width, height) else fitted_size(width, height, fit)  # type: ignore[arg-type]
+    try:
+        prepared = prepare_image(data, fit=fit, max_side=max_side)  # type: ignore[arg-type]
+    except ValidationError as error:  # only a picture too small once fitted, and said so in numbers
+        assert min(fitted) < 300 and "too small" in str(error) and "300 px" in str(error)
+        return
+    w, h = prepared.width, prepared.height
+    assert decoded(prepared).size == (w, h)
+    assert 2 * max(w, h) <= 5 * min(w, h) and min(w, h) >= 300  # the rule in whole numbers
+    assert service_refusal(prepared) is None
+    assert (w >= h) == (fitted[0] >= fitted[1])  # landscape stays landscape
+    if max_side is not None and max(fitted) > max_side:
+        # at max_side, unless that would take the short side under 300 (then 300 exactly, nothing more)
+        assert max(w, h) == max_side or min(w, h) == 300
+    else:
+        assert (w, h) == fitted
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    width=st.integers(1, 100_000),
+    height=st.integers(1, 100_000),
+    fit=st.sampled_from(["pad", "crop"]),
+    max_side=st.integers(300, 20_000),
+)
+def test_property_the_size_arithmetic_keeps_the_rules(width: int, height: int, fit: str, max_side: int) -> None:
+    fitted = fitted_size(width, height, fit)  # type: ignore[arg-type]
+    assert within_shape(*fitted)
+    assert fitted == (width, height) or (fit == "pad") == (fitted[0] * fitted[1] > width * height)
+    final = scaled_size(*fitted, max_side)
+    assert within_shape(*final) and max(final) <= max(fitted)  # never enlarged
+    if min(fitted) >= 300:
+        assert min(final) >= 300
+        assert max(final) <= max_side or min(final) == 300
+
+
+def test_exactly_the_service_rule_nothing_looser() -> None:
+    assert within_shape(2500, 1000) and within_shape(820, 2048) and within_shape(2048, 820)
+    assert not within_shape(2048, 819) and not within_shape(819, 2048) and not within_shape(2501, 1000)
+    assert scaled_size(2500, 1000, 2048) == (2048, 820)  # 819.2 rounds to 819: raised to 820
+
+
+def test_a_picture_at_the_limit_downscaled_without_fit_stays_inside() -> None:
+    prepared = prepare_image(encode(sample_image(0, (2500, 1000))), max_side=2048)
+    assert (prepared.width, prepared.height) == (2048, 820) and service_refusal(prepared) is None
+
+
+def test_a_prepared_picture_made_outside_the_rule_is_refused_before_sending(
+    kling_sim: Simulator, kling_client: KlingClient
+) -> None:
+    """A PreparedImage made elsewhere (by an older version, by hand) at 2048×819 is not sent as it is."""
+    data = encode(Image.new("RGB", (2048, 819), (90, 120, 160)))
+    made = PreparedImage(data, "image/jpeg", 2048, 819, "wide.jpg")
+    request = VideoRequest([made], "a wide shore at dusk")
+    (problem,) = request.problems()
+    assert problem.field == "images[0]" and problem.limit == 2.5 and "2.501:1" in problem.message
+    with pytest.raises(ValidationError):
+        kling_client.create_task(request)
+    assert kling_sim.creates == 0
+    assert prepare_image(made, fit="pad").height == 820
+
+
+def test_max_side_never_takes_a_wide_picture_under_300_px() -> None:
+    """max_side is a wish for smaller uploads; 300 px a side is the service's rule: the rule wins."""
+    prepared = prepare_image(encode(sample_image(0, (4000, 1200))), fit="pad", max_side=300)
+    assert (prepared.width, prepared.height) == (750, 300) and service_refusal(prepared) is None
+    assert any("short side" in change and "max_side 300" in change for change in prepared.changes)
+
+
+def test_a_picture_too_small_once_fitted_is_refused_with_its_fitted_size() -> None:
+    message = refusal(encode(sample_image(0, (700, 200))), fit="pad")
+    assert "too small: 700×200" in message and "700×280" in message and "at least 300 px" in message
+
+
+@pytest.mark.parametrize("cap", [600_000, 1_500_000])
+def test_shrinking_under_a_byte_cap_keeps_the_shape_at_the_limit(cap: int) -> None:
+    noisy = prepare_image(noise_jpeg((2500, 1000)))
+    smaller = shrink_to(noisy, cap, "to fit the body")
+    assert smaller.size <= cap and max(smaller.width, smaller.height) < 2500
+    assert within_rules(smaller.width, smaller.height) and service_refusal(smaller) is None

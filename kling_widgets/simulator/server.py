@@ -35,6 +35,10 @@ from .state import SimTask, TaskStore, decode_image
 GATEWAY_QUERY_ACTIONS = ("text2video", "image2video")  # the GET routes of the gateway's software
 MAX_BODY_BYTES = 32 << 20  # the gateway software's MAX_REQUEST_BODY_MB default (32), in its own units
 IDENTITY = "kling-widgets-simulator"
+# Every simulator serving in this process, oldest first: code shown by a notebook (the bundle's Show code)
+# finds the one the notebook already runs through Simulator.shared() instead of starting a second.
+_RUNNING: list[Simulator] = []
+_RUNNING_LOCK = threading.Lock()
 
 __all__ = ["Fault", "RecordedRequest", "Simulator"]
 
@@ -51,6 +55,7 @@ class _Server(ThreadingHTTPServer):
         super().__init__(*args, **kwargs)
         self.connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
+        self.closing = False
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self.connections_lock:
@@ -62,7 +67,12 @@ class _Server(ThreadingHTTPServer):
             self.connections.discard(request)
         super().shutdown_request(request)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not self.closing:  # a connection cut by stop() is expected, not worth a traceback
+            super().handle_error(request, client_address)
+
     def close_connections(self) -> None:
+        self.closing = True
         with self.connections_lock:
             open_now = list(self.connections)
         for connection in open_now:
@@ -100,6 +110,68 @@ class Simulator:
     under the data directory, ``$KLING_WIDGETS_HOME`` or the user's; a path: there; False: nowhere), so a
     demo restarted tomorrow (a new simulator, a new port) still plays yesterday's videos: the kernel
     reads them from that folder (``kling_widgets.playback``).
+
+    Parameters
+    ----------
+    provider : {"gateway", "kling"}
+        Which contract to speak.
+    api_key : str
+        The gateway key it accepts.
+    access_key, secret_key : str
+        The Kling direct key pair whose tokens it accepts.
+    processing_seconds : float
+        How long a task runs before it succeeds.
+    host, port : str, int
+        Where to listen (port 0: any free one).
+    max_concurrent : int, optional
+        Tasks running at once before creates are refused with 1303 (None: no limit).
+    video_fps : int
+        Frame rate of the videos it makes.
+    redirect_videos : bool
+        Serve video links as redirects to another host name, as a CDN does.
+    query_actions : tuple of str
+        The gateway's query forms it routes (see above).
+    openai_video_route : bool
+        Route ``GET /v1/videos/{id}``.
+    front_end_url : str, optional
+        Answer unrouted paths with a 301 there instead of an HTML page.
+    max_body_bytes : int
+        Bodies over this are refused with 413.
+    task_shape : {"envelope", "flat"}
+        The shape of the gateway's task answers.
+    quota : int, optional
+        Creates left before 403 ``insufficient_user_quota`` (None: no limit).
+    no_channel : bool
+        Refuse creates with 503 from the gateway itself.
+    upload_bytes_per_second : float, optional
+        Throttle the uplink, to test upload progress.
+    visibility_delay : float
+        Seconds a created task stays invisible to lookups.
+    video_answer : {"mp4", "html", "json"}
+        What a video link answers (the last two as an expired link does).
+    video_redirect_to : str, optional
+        The address video redirects point at (default: ``localhost`` on the same port).
+    tls : tuple of (str, str), optional
+        Certificate and key files: serve HTTPS.
+    models : tuple of str
+        What ``GET /v1/models`` lists.
+    billing : {"served", "html", "404", "405"}
+        How the gateway's billing routes answer.
+    credit : float, optional
+        The gateway key's grant (None: unlimited).
+    price_per_unit : float
+        What each unit costs against ``credit``.
+    units : float, optional
+        Kling direct's one resource pack (None: no pack).
+    account_code : int, optional
+        Kling direct's account refusal (1101 or 1102) on costs and creates.
+    keep_videos : bool or path
+        Where the videos it makes are kept (see above).
+
+    Raises
+    ------
+    ValueError
+        ``provider``, ``task_shape`` or ``billing`` is not one of the values above.
     """
 
     def __init__(
@@ -184,6 +256,7 @@ class Simulator:
     # -- settings that live with the tasks -----------------------------------------------------------
     @property
     def processing_seconds(self) -> float:
+        """How long a task runs before it succeeds (settable while running)."""
         return self.state.processing_seconds
 
     @processing_seconds.setter
@@ -192,6 +265,7 @@ class Simulator:
 
     @property
     def visibility_delay(self) -> float:
+        """Seconds a created task stays invisible to lookups (settable while running)."""
         return self.state.visibility_delay
 
     @visibility_delay.setter
@@ -201,6 +275,7 @@ class Simulator:
     # -- life cycle --------------------------------------------------------------------------------
     @property
     def url(self) -> str:
+        """The base URL to give a client (only while it runs)."""
         if self._server is None:
             raise RuntimeError("the simulator is not running: call start() or use it in a with block")
         scheme = "https" if self.tls else "http"
@@ -208,6 +283,13 @@ class Simulator:
         return f"{scheme}://{host}:{self.port}"
 
     def start(self) -> Simulator:
+        """Serve on a background thread (a ``with`` block does this).
+
+        Returns
+        -------
+        Simulator
+            ``self``, running.
+        """
         if self._server is not None:
             return self
         handler = type("BoundHandler", (Handler,), {"sim": self})
@@ -226,17 +308,67 @@ class Simulator:
         ]
         for thread in self._threads:
             thread.start()
+        with _RUNNING_LOCK:
+            _RUNNING.append(self)
         return self
 
     def stop(self) -> None:
         """Stop serving; tasks are kept, so ``start()`` again resumes them (same port)."""
         if self._server is None:
             return
+        with _RUNNING_LOCK:
+            if self in _RUNNING:
+                _RUNNING.remove(self)
         self._stopping.set()
         self._server.shutdown()
         self._server.close_connections()
         self._server.server_close()
         self._server = None
+
+    @classmethod
+    def running(cls, provider: str | None = None) -> list[Simulator]:
+        """Every simulator serving in this process (of ``provider``, when given), oldest first.
+
+        Parameters
+        ----------
+        provider : str or None
+            ``"gateway"`` or ``"kling"``; None: either.
+
+        Returns
+        -------
+        list of Simulator
+            Those started and not stopped since.
+        """
+        with _RUNNING_LOCK:
+            return [sim for sim in _RUNNING if provider is None or sim.provider == provider]
+
+    @classmethod
+    def shared(cls, provider: str = "gateway", *, url: str | None = None, **settings: Any) -> Simulator:
+        """The simulator this process already serves, or a new one: what code shown by a notebook calls,
+        so that it runs on the notebook's own simulator there and alone anywhere else (a fresh kernel, a
+        script), never starting a second one beside the first.
+
+        Parameters
+        ----------
+        provider : str
+            ``"gateway"`` or ``"kling"``: only a running simulator of this provider is reused.
+        url : str or None
+            Reuse the running one at this address (when several run); None: the newest running one. An
+            address nothing in this process serves any more is ignored: a new simulator is started.
+        **settings
+            Passed to ``Simulator(provider, ...)`` when a new one is started (a reused one keeps its own).
+
+        Returns
+        -------
+        Simulator
+            A running simulator.
+        """
+        candidates = cls.running(provider)
+        if url is not None:
+            candidates = [sim for sim in candidates if sim.url == url.rstrip("/")]
+        if candidates:
+            return candidates[-1]
+        return cls(provider, **settings).start()
 
     def __enter__(self) -> Simulator:
         return self.start()
@@ -245,33 +377,76 @@ class Simulator:
         self.stop()
 
     def about(self) -> dict[str, Any]:
-        """What ``GET /sim/about`` says: who this is, so a client can prove nothing is billed."""
+        """What ``GET /sim/about`` says: who this is, so a client can prove nothing is billed.
+
+        Returns
+        -------
+        dict
+            The answer's JSON.
+        """
         return {"service": IDENTITY, "provider": self.provider, "billed": False}
 
     # -- test controls -----------------------------------------------------------------------------
     def inject(self, fault: Fault | None = None, **kwargs: Any) -> Fault:
-        """Add a fault: ``sim.inject(method="POST", status=429, code=1302, retry_after=1)``."""
+        """Add a fault: ``sim.inject(method="POST", status=429, code=1302, retry_after=1)``.
+
+        Parameters
+        ----------
+        fault : Fault, optional
+            A fault made beforehand.
+        **kwargs
+            Else the fields of a new :class:`Fault`.
+
+        Returns
+        -------
+        Fault
+            The fault, whose ``hits`` count the requests it answered.
+        """
         fault = fault or Fault(**kwargs)
         with self._lock:
             self.faults.append(fault)
         return fault
 
     def clear_faults(self) -> None:
+        """Remove every injected fault."""
         with self._lock:
             self.faults.clear()
 
     def fail_next_task(self, reason: str = "Kling could not generate this video") -> None:
-        """The next task created will end in failure with ``reason``."""
+        """The next task created will end in failure with ``reason``.
+
+        Parameters
+        ----------
+        reason : str
+            The failure's reason, as the service would give it.
+        """
         with self.state.lock:
             self.state.fail_next.append(reason)
 
     def omit_next_video_link(self, count: int = 1) -> None:
-        """The next ``count`` tasks succeed without a video link in any answer."""
+        """The next ``count`` tasks succeed without a video link in any answer.
+
+        Parameters
+        ----------
+        count : int
+            How many tasks.
+        """
         with self.state.lock:
             self.state.no_video_next += count
 
     def task_status(self, task_id: str) -> str | None:
-        """Kling's status of a task right now, or None if there is no such task."""
+        """Kling's status of a task right now.
+
+        Parameters
+        ----------
+        task_id : str
+            The task's id.
+
+        Returns
+        -------
+        str or None
+            ``submitted``, ``processing``, ``succeed`` or ``failed``; None if there is no such task.
+        """
         task = self.state.find(task_id, visible_only=False)
         return self.state.status(task)[0] if task else None
 
@@ -290,18 +465,52 @@ class Simulator:
 
     # -- videos ------------------------------------------------------------------------------------
     def video_url(self, task: SimTask) -> str:
+        """The link its answers give for a task's video.
+
+        Parameters
+        ----------
+        task : SimTask
+            The task.
+
+        Returns
+        -------
+        str
+            The link.
+        """
         kind = "redirect" if self.redirect_videos else "videos"
         return f"{self.url}/sim/{kind}/{task.task_id}.mp4"
 
     def redirect_target(self, task: SimTask) -> str:
-        """Where a video link redirects: another host name for the same server, as a CDN would."""
+        """Where a video link redirects: another host name for the same server, as a CDN would.
+
+        Parameters
+        ----------
+        task : SimTask
+            The task.
+
+        Returns
+        -------
+        str
+            The redirect's target.
+        """
         if self.video_redirect_to:
             return self.video_redirect_to.rstrip("/") + f"/sim/videos/{task.task_id}.mp4"
         scheme = "https" if self.tls else "http"
         return f"{scheme}://localhost:{self.port}/sim/videos/{task.task_id}.mp4"
 
     def render(self, task: SimTask) -> bytes:
-        """The task's MP4, made once from its images on first request, and kept (see ``keep_videos``)."""
+        """The task's MP4, made once from its images on first request, and kept (see ``keep_videos``).
+
+        Parameters
+        ----------
+        task : SimTask
+            The task.
+
+        Returns
+        -------
+        bytes
+            The MP4.
+        """
         with task.lock:
             if task.video is None:
                 task.video = self._kept(task)

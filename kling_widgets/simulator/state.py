@@ -169,6 +169,6 @@ def image_problem(item: Any) -> str | None:
         return "image cannot be decoded"
     if min(width, height) < 300:
         return f"each side must be at least 300px (got {width}x{height})"
-    if max(width, height) / min(width, height) > 2.5:
-        return "aspect ratio must be between 1:2.5 and 2.5:1"
+    if 2 * max(width, height) > 5 * min(width, height):  # long/short ≤ 2.5, in whole numbers: 2048×819 is out
+        return f"aspect ratio must be between 1:2.5 and 2.5:1 (got {width}x{height})"
     return None

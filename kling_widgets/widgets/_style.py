@@ -115,7 +115,10 @@ body[data-jp-theme-light="false"] :is(.kw-root, .kw-part, .kw-task) {
 .kw-copy:hover { background: var(--jp-layout-color3, #e6e6e6); }
 .kw-task a, .kw-card a, .kw-part a { color: var(--kw-accent); }
 body[data-jp-theme-light="false"] :is(.kw-task, .kw-card, .kw-part) a { color: var(--jp-brand-color2, #64b5f6); }
-.kw-thumb { width: 128px; height: 128px; object-fit: cover; border-radius: 4px; cursor: zoom-in; display: block; }
+/* A picked picture is shown whole, letterboxed on the tile colour: cropped to a square, the bars "Pad to
+   fit" added (or the sides "Crop to fit" cut) would not show. More specific than .kw-card img (cover). */
+.kw-card img.kw-thumb, .kw-thumb { width: 128px; height: 128px; object-fit: contain; background: var(--kw-tile);
+  border-radius: 4px; cursor: zoom-in; display: block; }
 .kw-lightbox { display: none; position: fixed; inset: 0; z-index: 10000; background: rgba(0, 0, 0, 0.82);
   align-items: center; justify-content: center; cursor: zoom-out; }
 .kw-lightbox img { max-width: 90vw; max-height: 90vh; border-radius: 6px; box-shadow: 0 4px 24px rgba(0,0,0,.5); }

@@ -57,7 +57,19 @@ def compare_labels(requests: list[VideoRequest]) -> list[str]:
 
 class BatchView(Published, widgets.VBox):
     """``BatchView(batch)``: the whole batch; ``BatchView(batch, items=[...])``: some of its requests (the
-    bundle shows each click's sweep as one)."""
+    bundle shows each click's sweep as one).
+
+    Parameters
+    ----------
+    batch : Batch
+        The batch to show; the view follows its updates.
+    items : list of BatchItem, optional
+        Only these of its requests (default: all).
+    title : str
+        A heading shown before the summary.
+    **kwargs
+        Passed on to the ipywidgets box (``layout``, for instance).
+    """
 
     summary = traitlets.Unicode("", help="The counts, the estimate and the units charged, in words.")
 
@@ -103,6 +115,7 @@ class BatchView(Published, widgets.VBox):
 
     @property
     def items(self) -> list[BatchItem]:
+        """The requests this view shows."""
         return list(self.batch.items) if self._items is None else list(self._items)
 
     @property
@@ -112,7 +125,13 @@ class BatchView(Published, widgets.VBox):
             return [self._views[i] for i in sorted(self._views)]
 
     def static_html(self) -> str:
-        """The summary and every card (each task with its video) for a saved notebook or an exported page."""
+        """The summary and every card (each task with its video) for a saved notebook or an exported page.
+
+        Returns
+        -------
+        str
+            HTML that needs no widget script.
+        """
         with self._lock:
             cards = [self._cards[i.index] for i in self.items if i.index in self._cards]
         cells = "".join(

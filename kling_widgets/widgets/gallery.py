@@ -61,7 +61,21 @@ class HistoryGallery(Published, widgets.VBox):
     neither, every entry), so a data folder shared by the simulator and an account keeps them apart.
     ``entries`` is what the filters let through (all pages); ``query`` and ``status`` filter;
     ``page`` turns. ``on_reuse(callback)`` hears the Reuse button (the bundle loads the entry into its
-    form); without one, Reuse is hidden."""
+    form); without one, Reuse is hidden.
+
+    Parameters
+    ----------
+    history : TaskHistory
+        The journal to show.
+    client : KlingClient, optional
+        Plays and downloads the videos (without one, cards show links).
+    service : Service, optional
+        Whose entries to show (``KlingClient.service()``); by default the client's, or every entry.
+    page_size : int
+        Cards per page.
+    **kwargs
+        Passed on to the ipywidgets box (``layout``, for instance).
+    """
 
     query = traitlets.Unicode("", help="Show entries whose prompt, negative prompt or ids contain this text.")
     status = traitlets.Unicode("", help="Show entries of this status only (succeeded, failed, running…); empty: all.")
@@ -111,8 +125,15 @@ class HistoryGallery(Published, widgets.VBox):
         self._where = widgets.HTML()
         self._where.add_class("kw-live")
         self._cards = widgets.Box(layout=widgets.Layout(display="flex", flex_flow="row wrap", margin="6px 0 0 0"))
+        # The pager is one piece that never breaks: in a narrow pane (470 px) the bar wrapped between ‹ and
+        # the page words, leaving ‹ alone at the end of the search line. Now the whole pager moves down.
+        pager = widgets.HBox(
+            [self.previous_button, self._where, self.next_button, self.refresh_button],
+            layout=widgets.Layout(align_items="center", flex_flow="row nowrap", flex="0 0 auto"),
+        )
+        pager.add_class("kw-pager")
         bar = widgets.HBox(
-            [self.search, self.status_filter, self.previous_button, self._where, self.next_button, self.refresh_button],
+            [self.search, self.status_filter, pager],
             layout=widgets.Layout(align_items="center", flex_flow="row wrap"),
         )
         super().__init__([stylesheet(), accessibility(), bar, self._cards], **kwargs)
@@ -147,6 +168,7 @@ class HistoryGallery(Published, widgets.VBox):
 
     @property
     def pages(self) -> int:
+        """How many pages the filtered entries fill (at least 1)."""
         return max(1, -(-len(self.entries) // self.page_size))
 
     @property
@@ -201,7 +223,15 @@ class HistoryGallery(Published, widgets.VBox):
         super().close()
 
     def on_reuse(self, callback: Reuse, *, remove: bool = False) -> None:
-        """``callback(entry)`` when a card's Reuse is pressed (``remove=True`` to stop)."""
+        """``callback(entry)`` when a card's Reuse is pressed (``remove=True`` to stop).
+
+        Parameters
+        ----------
+        callback : callable
+            Called with the card's :class:`HistoryEntry`.
+        remove : bool
+            Unregister ``callback`` instead.
+        """
         if remove:
             self._reuse = [c for c in self._reuse if c != callback]
         elif callback not in self._reuse:
@@ -210,7 +240,25 @@ class HistoryGallery(Published, widgets.VBox):
 
     def download(self, entry: HistoryEntry, folder: str | Path = ".") -> tuple[Path | None, Path]:
         """Save the entry's video (when it has one and a client is given) and a JSON sidecar with the
-        prompt, the settings and the ids, on the kernel's disk. Returns (video or None, sidecar)."""
+        prompt, the settings and the ids, on the kernel's disk.
+
+        Parameters
+        ----------
+        entry : HistoryEntry
+            The card's entry.
+        folder : str or Path
+            Where to save.
+
+        Returns
+        -------
+        tuple of (Path or None, Path)
+            The video (None without one) and the sidecar.
+
+        Raises
+        ------
+        DownloadError
+            The video could not be saved.
+        """
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         video = None
@@ -355,7 +403,13 @@ class HistoryGallery(Published, widgets.VBox):
 
     def static_html(self) -> str:
         """The page of cards shown, for a saved notebook or an exported page: each with its video, the
-        simulator's carried in the page (no reader could load its link)."""
+        simulator's carried in the page (no reader could load its link).
+
+        Returns
+        -------
+        str
+            HTML that needs no widget script.
+        """
         cards = []
         for entry in self.shown:
             video = ""

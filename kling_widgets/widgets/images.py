@@ -26,7 +26,17 @@ THUMB = 128
 
 
 class ImagePicker(Published, widgets.VBox):
-    """Pick 1-4 reference images; ``images`` holds the accepted ones, in the order they are sent."""
+    """Pick 1-4 reference images; ``images`` holds the accepted ones, in the order they are sent.
+
+    Parameters
+    ----------
+    fit : {"pad", "crop"}, optional
+        Pad or crop every picture whose shape the service refuses.
+    max_side : int, optional
+        The longest side pictures are sent at (None: full size).
+    **kwargs
+        Passed on to the ipywidgets box (``layout``, for instance).
+    """
 
     images: traitlets.List[Any] = traitlets.List(
         help="Accepted images in send order: PreparedImage objects, or URL strings."
@@ -71,7 +81,9 @@ class ImagePicker(Published, widgets.VBox):
         self.upload.add_class("kw-upload")
         self.source = named(
             widgets.Text(
-                placeholder="…or paste a file path or an https:// image URL, then Enter",
+                # Short enough for the field in a 470 px pane (the longer words were cut); the tooltip says all.
+                placeholder="…or a path or image URL",
+                tooltip="Paste a file path (on the kernel's machine) or an https:// image URL, then press Enter or Add",
                 continuous_update=False,  # the value arrives on Enter (or when the field loses focus)
                 layout=widgets.Layout(flex="1 1 200px", width="auto", min_width="0"),
             ),
@@ -139,7 +151,20 @@ class ImagePicker(Published, widgets.VBox):
     def add(self, source: Any, *, fit: Fit | None = None) -> PreparedImage | str | None:
         """Add one image (path, URL, bytes, PIL image, FileUpload file). Returns what was accepted, or
         None when it was refused; the reason is then in ``message`` and shown under the picker. ``fit``
-        (else the picker's own) pads or crops a picture whose shape the service refuses."""
+        (else the picker's own) pads or crops a picture whose shape the service refuses.
+
+        Parameters
+        ----------
+        source : Any
+            The picture.
+        fit : {"pad", "crop"}, optional
+            As above.
+
+        Returns
+        -------
+        PreparedImage, str or None
+            What was accepted (a URL stays a string), or None.
+        """
         fit = fit or self.fit
         if self._full(source):
             return None
@@ -186,14 +211,28 @@ class ImagePicker(Published, widgets.VBox):
         return item
 
     def remove(self, index: int) -> None:
-        """Remove the image at ``index`` (0-based)."""
+        """Remove the image at ``index`` (0-based).
+
+        Parameters
+        ----------
+        index : int
+            Which picture.
+        """
         with self._lock:
             images = list(self.images)
             del images[index]
             self.images = images
 
     def move(self, index: int, offset: int) -> None:
-        """Move the image at ``index`` by ``offset`` places (the order is the order sent)."""
+        """Move the image at ``index`` by ``offset`` places (the order is the order sent).
+
+        Parameters
+        ----------
+        index : int
+            Which picture.
+        offset : int
+            Places to move: negative is earlier.
+        """
         with self._lock:
             images = list(self.images)
             target = max(0, min(len(images) - 1, index + offset))
@@ -201,13 +240,24 @@ class ImagePicker(Published, widgets.VBox):
             self.images = images
 
     def clear(self) -> None:
+        """Remove every picture and the message under them."""
         self.images = []
         self.dismiss()
 
     def fix(self, fit: Fit) -> list[PreparedImage | str]:
         """Bring in the pictures refused for their shape only, padded (``"pad"``: plain bars) or cropped
         (``"crop"``: the long side trimmed): what the picker's Pad to fit and Crop to fit buttons do.
-        Returns what was added."""
+
+        Parameters
+        ----------
+        fit : {"pad", "crop"}
+            How to bring them inside the service's ratios.
+
+        Returns
+        -------
+        list of PreparedImage or str
+            What was added.
+        """
         with self._lock:
             refused, self._refused = self._refused, []
             self.fixable = []
@@ -307,7 +357,13 @@ class ImagePicker(Published, widgets.VBox):
     # -- drawing -----------------------------------------------------------------------------------
     def static_html(self) -> str:
         """The pictures as small thumbnails (and why any was refused), for a saved notebook or an
-        exported page where no widget script runs."""
+        exported page where no widget script runs.
+
+        Returns
+        -------
+        str
+            HTML that needs no widget script.
+        """
         pictures = "".join(_static_picture(item) for item in self.images) or "no pictures yet"
         refused = "".join(message_html(line) for line in self.message.split("\n"))
         return (
@@ -439,5 +495,5 @@ def _static_picture(item: PreparedImage | str) -> str:
     encoded = base64.b64encode(item.thumbnail(96)).decode("ascii")
     return (
         f'<img src="data:image/jpeg;base64,{encoded}" alt="{esc(item.source)}" title="{esc(item.source)}" '
-        'style="width:72px;height:72px;object-fit:cover;border-radius:4px">'
+        'style="width:72px;height:72px;object-fit:contain;background:var(--kw-tile,#eef1f5);border-radius:4px">'
     )

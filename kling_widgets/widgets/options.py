@@ -22,7 +22,13 @@ _FIELD = widgets.Layout(width="auto", flex="1 1 220px", max_width="420px", min_w
 
 class OptionsPanel(Published, widgets.VBox):
     """Model, mode, duration, aspect ratio, watermark, and (under "Advanced") callback URL and your own
-    task id. ``negative_prompt`` is a trait here too; the bundle links it to the PromptBox field."""
+    task id. ``negative_prompt`` is a trait here too; the bundle links it to the PromptBox field.
+
+    Parameters
+    ----------
+    **kwargs
+        Initial values of the traits, and ipywidgets box arguments (``layout``…).
+    """
 
     model_name = traitlets.Enum(MODEL_NAMES, MODEL_NAMES[0], help="The Kling model.")
     mode = traitlets.Enum(MODES, "std", help="std: faster and cheaper; pro: higher quality, costs more.")
@@ -81,7 +87,7 @@ class OptionsPanel(Published, widgets.VBox):
             widgets.Text(placeholder="https://example.com/kling-callback (optional)", layout=_FIELD), "Callback URL"
         )
         self.external_id_text = named(
-            widgets.Text(placeholder="my-task-0001 (optional; one is generated otherwise)", layout=_FIELD),
+            widgets.Text(placeholder="my-task-0001 (optional)", layout=_FIELD),
             "Your task id",
         )
         advanced = widgets.VBox(
@@ -132,7 +138,13 @@ class OptionsPanel(Published, widgets.VBox):
         self._show_mode_help()
 
     def static_html(self) -> str:
-        """The settings in one line, for a saved notebook or an exported page."""
+        """The settings in one line, for a saved notebook or an exported page.
+
+        Returns
+        -------
+        str
+            HTML that needs no widget script.
+        """
         words = [self.model_name, self.mode, f"{self.duration} s", self.aspect_ratio]
         words += ["watermark"] if self.watermark else []
         return f'<div class="kling-widgets-static" style="color:#666">{esc(" · ".join(words))}</div>'

@@ -18,7 +18,17 @@ NEGATIVE_PLACEHOLDER = "Optional: what to avoid (blur, distorted hands, text on 
 
 
 class PromptBox(Published, widgets.VBox):
-    """``value`` is the prompt, ``negative_prompt`` the optional negative prompt."""
+    """``value`` is the prompt, ``negative_prompt`` the optional negative prompt.
+
+    Parameters
+    ----------
+    value : str
+        The prompt to start with.
+    negative_prompt : str
+        The negative prompt to start with.
+    **kwargs
+        Passed on to the ipywidgets box (``layout``, for instance).
+    """
 
     value = traitlets.Unicode("", help="The prompt: what the video should show (at most 2500 characters).")
     negative_prompt = traitlets.Unicode("", help="What the video should avoid (optional, at most 2500 characters).")
@@ -60,7 +70,13 @@ class PromptBox(Published, widgets.VBox):
         self._count()
 
     def static_html(self) -> str:
-        """The prompt (and what to avoid) as text, for a saved notebook or an exported page."""
+        """The prompt (and what to avoid) as text, for a saved notebook or an exported page.
+
+        Returns
+        -------
+        str
+            HTML that needs no widget script.
+        """
         avoid = f'<div style="color:#666">Avoid: {esc(self.negative_prompt)}</div>' if self.negative_prompt else ""
         return f'<div class="kling-widgets-static"><div>Prompt: <i>{esc(self.value)}</i></div>{avoid}</div>'
 

@@ -47,7 +47,23 @@ def elapsed_text(task: Task, now: datetime | None = None) -> str:
 
 
 class TaskView(Published, widgets.VBox):
-    """One task, kept current by :meth:`update` (the bundle's watcher calls it)."""
+    """One task, kept current by :meth:`update` (the bundle's watcher calls it).
+
+    Parameters
+    ----------
+    task : Task
+        The task to show.
+    client : KlingClient, optional
+        Plays and downloads the video (without one, the card shows the link).
+    label : str
+        A heading for the card (in a batch, what sets it apart).
+    compact : bool
+        A smaller card, for a batch's grid.
+    aspect_ratio : str, optional
+        The video's frame, so the player keeps its shape before it loads.
+    **kwargs
+        Passed on to the ipywidgets box (``layout``, for instance).
+    """
 
     task = traitlets.Instance(Task, help="The task as last seen.")
     problem = traitlets.Unicode("", help="A problem watching the task (network trouble, deadline), in words.")
@@ -116,7 +132,15 @@ class TaskView(Published, widgets.VBox):
         self._render()
 
     def on_watch_again(self, callback: Callable[[Task], object], *, remove: bool = False) -> None:
-        """``callback(task)`` when "Watch again" is pressed on a card whose watch stopped."""
+        """``callback(task)`` when "Watch again" is pressed on a card whose watch stopped.
+
+        Parameters
+        ----------
+        callback : callable
+            Called with the card's :class:`Task`.
+        remove : bool
+            Unregister ``callback`` instead.
+        """
         self._watchers = [c for c in self._watchers if c != callback]
         if not remove:
             self._watchers.append(callback)
@@ -139,7 +163,13 @@ class TaskView(Published, widgets.VBox):
 
     def static_html(self) -> str:
         """The card as plain HTML, for a saved notebook or an exported page: a video no reader could load
-        by its link (the simulator's, on the kernel's loopback) travels in the page itself."""
+        by its link (the simulator's, on the kernel's loopback) travels in the page itself.
+
+        Returns
+        -------
+        str
+            HTML that needs no widget script.
+        """
         label = f"<div><b>{esc(self.label)}</b></div>" if self.label else ""
         player = self.player
         if player is not None and player.via_kernel:
@@ -158,7 +188,15 @@ class TaskView(Published, widgets.VBox):
             self.update(self.client.get_task(self.task.id).with_external_id(self.task.external_task_id))
 
     def update(self, task: Task, problem: str | None = None) -> None:
-        """Show a newer state of the task (and a watching problem, or clear it)."""
+        """Show a newer state of the task (and a watching problem, or clear it).
+
+        Parameters
+        ----------
+        task : Task
+            The newer state.
+        problem : str, optional
+            Why watching is stalled, in words.
+        """
         unchanged = task == self.task and (problem or "") == self.problem
         with self.hold_trait_notifications():
             self.task = task
@@ -167,7 +205,18 @@ class TaskView(Published, widgets.VBox):
             self._render()  # nothing new from the service, but the elapsed time moved on
 
     def save(self, path: str | Path | None = None) -> threading.Thread | None:
-        """Download the video off the kernel's thread; the view says where it went."""
+        """Download the video off the kernel's thread; the view says where it went.
+
+        Parameters
+        ----------
+        path : str or Path, optional
+            A file or folder, as for :meth:`KlingClient.download`.
+
+        Returns
+        -------
+        threading.Thread or None
+            The download's thread (None when there is nothing to save).
+        """
         if self.client is None or not self.task.video_url:
             self._saved.value = message_html("No client to download with." if self.client is None else "", "warning")
             return None

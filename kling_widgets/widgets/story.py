@@ -21,10 +21,11 @@ import traitlets
 from ..errors import KlingError
 from ..images import PreparedImage, is_url
 from ..models import Task, TaskStatus, units_words, video_html
-from ..playback import video_source
+from ..playback import MAX_PLAYER_BYTES, VideoUnavailable, video_source
 from ._style import esc, message_html, shorten, stylesheet, title
 from .a11y import accessibility, named
 from .compare import film_player, take_comparison, task_source, tile_width
+from .video import VideoPlayer
 
 if TYPE_CHECKING:
     from ..story import Shot, Storyboard
@@ -105,7 +106,17 @@ class StoryboardView(widgets.VBox):
     browser could not load itself (the built-in simulator's, on the kernel's loopback: a remote kernel's
     browser reaches only the Jupyter server) is sent to the page through the kernel, read from the
     storyboard's private copy; the real service's public links stay links. ``through_kernel=True`` or
-    ``False`` forces one way for every take."""
+    ``False`` forces one way for every take.
+
+    Parameters
+    ----------
+    story : Storyboard
+        The storyboard to show; the view follows its updates.
+    through_kernel : bool, optional
+        Force every take through the kernel (True) or by its link (False).
+    **kwargs
+        Passed on to the ipywidgets box (``layout``, for instance).
+    """
 
     summary = traitlets.Unicode("", help="The shots, takes and estimate in words.")
     estimate = traitlets.Float(0.0, help="What every take will cost, in the service's units, before sending.")
@@ -151,6 +162,11 @@ class StoryboardView(widgets.VBox):
             min=0, max=1, layout=widgets.Layout(width="100%", height="12px", display="none")
         )
         self._export_message = widgets.HTML()
+        self._export_message.add_class("kw-live")  # read out as it changes
+        # The exported film, offered in the page: the file is on the kernel's machine, which the person's
+        # browser may not reach (Voila, a remote kernel); the player sends its bytes through the kernel.
+        self.exported_player: VideoPlayer | None = None  #: the last exported film's player (None before)
+        self._exported = widgets.VBox(layout=widgets.Layout(display="none", margin="6px 0 0 0"))
         self._export_thread: threading.Thread | None = None
         super().__init__(
             [
@@ -175,6 +191,7 @@ class StoryboardView(widgets.VBox):
                 ),
                 self.export_progress,
                 self._export_message,
+                self._exported,
             ],
             **kwargs,
         )
@@ -183,6 +200,9 @@ class StoryboardView(widgets.VBox):
         self.generate_button.on_click(lambda _: self.generate())
         self.export_button.on_click(lambda _: self.export())
         self.observe(self._show_export_status, names="export_status")
+        # A new file name, or the box ticked: what was said of the last export no longer fits the form.
+        self.export_path.observe(self._on_export_form, names="value")
+        self.export_replace.observe(self._on_export_form, names="value")
         story.on_update(self._on_story)
         self._on_story(story)
 
@@ -233,6 +253,8 @@ class StoryboardView(widgets.VBox):
 
     def close(self) -> None:
         self.story.on_update(self._on_story, remove=True)
+        if self.exported_player is not None:
+            self.exported_player.close()
         for _, comparison in self._panels:
             comparison.close()
         self.film.close()
@@ -251,7 +273,13 @@ class StoryboardView(widgets.VBox):
         self._on_story(self.story)
 
     def retake(self, shot_index: int) -> None:
-        """Same as a shot's "One more take": one more take of it, sent at once if the shot was sent."""
+        """Same as a shot's "One more take": one more take of it, sent at once if the shot was sent.
+
+        Parameters
+        ----------
+        shot_index : int
+            The shot, from 0.
+        """
         try:
             self.story.retake(shot_index)
         except Exception as error:  # said where the person looks
@@ -263,7 +291,12 @@ class StoryboardView(widgets.VBox):
 
     def export(self) -> threading.Thread | None:
         """Same as the Export button: write the film off the kernel's thread, with its progress shown.
-        Returns the thread (None when an export is already running)."""
+
+        Returns
+        -------
+        threading.Thread or None
+            The export's thread (None when one is already running).
+        """
         if self._export_thread is not None and self._export_thread.is_alive():
             return None
         path = self.export_path.value.strip() or f"{self.story.id}.mp4"
@@ -278,12 +311,23 @@ class StoryboardView(widgets.VBox):
             self.export_progress.description = ""
             self.export_status = f"Exporting… {fraction:.0%} · {what}"
 
+        replace = self.export_replace.value
+
         def run() -> None:
             try:
-                film = self.story.export(path, on_progress=progress, overwrite=self.export_replace.value)
+                target = self.story.film_path(path)
+                if target.exists() and not replace:  # in the page's words: its checkbox, not overwrite=True
+                    self.export_progress.layout.display = "none"
+                    self.export_status = (
+                        f"Export failed: {target} already exists: tick “{self.export_replace.description}” to "
+                        "replace it, or change the file name"
+                    )
+                    return
+                film = Path(self.story.export(path, on_progress=progress, overwrite=replace)).resolve()
                 self.export_progress.value = 1
                 self.export_progress.bar_style = "success"
-                self.export_status = f"Film saved to {Path(film).resolve()}"
+                self._offer(film)
+                self.export_status = f"Film saved to {film}"
             except Exception as error:  # said in words; nothing the person typed is lost
                 self.export_progress.layout.display = "none"
                 self.export_status = f"Export failed: {error}"
@@ -293,6 +337,31 @@ class StoryboardView(widgets.VBox):
         self._export_thread = threading.Thread(target=run, name=f"kling-{self.story.id}-export", daemon=True)
         self._export_thread.start()
         return self._export_thread
+
+    def _offer(self, film: Path) -> None:
+        """Show the exported film in the page, to play and to save with *Download MP4*: its bytes travel
+        through the kernel when asked, so it reaches a browser that cannot reach the kernel's disk."""
+        width = min(720, tile_width(self.story.aspect_ratio) * 2 + 10)  # as wide as the film played above
+        player = VideoPlayer(
+            loader=lambda: _film_bytes(film),
+            filename=film.name,
+            ratio=self.story.aspect_ratio,
+            autoload=False,  # a film may be large: its bytes travel at the first ▶ or Download MP4
+            layout=widgets.Layout(width=f"{width}px", max_width="100%"),
+        )
+        caption = widgets.HTML(
+            f'<div class="kw-hint">The exported film ({esc(film.name)}, written on the kernel\'s machine): '
+            "play it here, or save it to your computer with Download MP4.</div>"
+        )
+        old, self.exported_player = self.exported_player, player
+        self._exported.children = (caption, player)
+        self._exported.layout.display = None
+        if old is not None:
+            old.close()
+
+    def _on_export_form(self, _: object = None) -> None:
+        if not self.export_status.startswith("Exporting"):
+            self.export_status = ""
 
     def _show_export_status(self, _: object = None) -> None:
         text = self.export_status
@@ -464,3 +533,16 @@ class StoryboardView(widgets.VBox):
             f'<span class="kw-badge kw-badge-{badge}">{esc(text)}</span></div>'
             f'<div class="kw-hint">{esc(" · ".join(details))}{frame}</div>{note}'
         )
+
+
+def _film_bytes(film: Path) -> bytes:
+    """The exported film's bytes for the page, or why not (``VideoUnavailable``, shown in the player)."""
+    try:
+        size = film.stat().st_size
+    except OSError:
+        raise VideoUnavailable(f"the film is no longer at {film} (moved or deleted on the kernel's machine)") from None
+    if size > MAX_PLAYER_BYTES:
+        raise VideoUnavailable(
+            f"the film is {size / 1e6:.0f} MB, too large to send to this page; it is on the kernel's machine at {film}"
+        )
+    return film.read_bytes()

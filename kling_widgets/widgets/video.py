@@ -168,7 +168,19 @@ class VideoPlayer(anywidget.AnyWidget):
     ``poster`` (a small ``data:`` URL or a link) shows before it plays; ``autoload=False`` waits for a
     click on ▶ before any bytes travel (a page of history cards). ``play()``, ``pause()`` and
     ``seek(seconds)`` drive every view of it (takes played side by side in step). Size it with
-    ``layout`` (width, height, max_height)."""
+    ``layout`` (width, height, max_height).
+
+    Parameters
+    ----------
+    src : str
+        A link the browser loads itself.
+    data : bytes, optional
+        The video's bytes, sent through the widget channel.
+    loader : callable, optional
+        Reads the bytes, once, the first time a view asks.
+    **kwargs
+        Initial values of the traits (``poster``, ``filename``, ``autoload``…) and ``layout``.
+    """
 
     _esm = ESM
     _css = CSS
@@ -183,8 +195,8 @@ class VideoPlayer(anywidget.AnyWidget):
     )
     autoload = traitlets.Bool(True, help="Fetch the bytes when it shows (else at the first click of ▶).").tag(sync=True)
     ratio = traitlets.Unicode("", help='The frame\'s shape before the video loads, e.g. "16:9".').tag(sync=True)
-    loop = traitlets.Bool(False).tag(sync=True)
-    muted = traitlets.Bool(False).tag(sync=True)
+    loop = traitlets.Bool(False, help="Start again at the end.").tag(sync=True)
+    muted = traitlets.Bool(False, help="Play without sound.").tag(sync=True)
 
     @detach
     def __init__(
@@ -204,7 +216,22 @@ class VideoPlayer(anywidget.AnyWidget):
 
     @classmethod
     def for_url(cls, url: str, client: KlingClient | None = None, **kwargs: Any) -> VideoPlayer:
-        """A player for a task's video link: decided by :func:`~kling_widgets.playback.video_source`."""
+        """A player for a task's video link: decided by :func:`~kling_widgets.playback.video_source`.
+
+        Parameters
+        ----------
+        url : str
+            The task's video link.
+        client : KlingClient, optional
+            The client that made the task (proves a simulator's link).
+        **kwargs
+            As for :class:`VideoPlayer`.
+
+        Returns
+        -------
+        VideoPlayer
+            The link itself when any browser can load it, else bytes read by the kernel.
+        """
         source = video_source(url, client)
         if source.url is not None:
             return cls(source.url, **kwargs)
@@ -221,7 +248,13 @@ class VideoPlayer(anywidget.AnyWidget):
 
     def load(self) -> bytes | None:
         """Read the bytes now (where they come from the kernel) — what a view's first request does.
-        On failure ``error`` says why and None is returned."""
+        On failure ``error`` says why.
+
+        Returns
+        -------
+        bytes or None
+            The video, or None (a link the browser loads, or a failure).
+        """
         with self._load_lock:
             if self._data is None and self._loader is not None and not self.error:
                 try:
@@ -234,16 +267,31 @@ class VideoPlayer(anywidget.AnyWidget):
             return self._data
 
     def set_poster(self, jpeg: bytes | None) -> None:
-        """Show ``jpeg`` (a small still) before the video plays."""
+        """Show ``jpeg`` (a small still) before the video plays.
+
+        Parameters
+        ----------
+        jpeg : bytes or None
+            The still; None removes it.
+        """
         self.poster = f"data:image/jpeg;base64,{base64.b64encode(jpeg).decode()}" if jpeg else ""
 
     def play(self) -> None:
+        """Play in every view of this player."""
         self.send({"kind": "control", "action": "play"})
 
     def pause(self) -> None:
+        """Pause every view of this player."""
         self.send({"kind": "control", "action": "pause"})
 
     def seek(self, seconds: float) -> None:
+        """Move every view of this player to one moment (takes compared in step).
+
+        Parameters
+        ----------
+        seconds : float
+            From the start of the video.
+        """
         self.send({"kind": "control", "seek": float(seconds)})
 
     def _on_message(self, _: Any, content: Any, buffers: list[Any]) -> None:
