@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .client import DEFAULT_POLL_INTERVAL, MISSING_VIDEO_POLLS, KlingClient
-from .errors import KlingError, NotFoundError, RateLimitError
+from .errors import APIConnectionError, KlingError, NotFoundError, RateLimitError
 from .models import Task
 from .retry import EXPECTED_SECONDS, MAX_PAUSE, PASSING, failure_delay, hurry_delay, poll_delay
 
@@ -249,7 +249,13 @@ class _Engine:
         watched.next_poll = now + failure_delay(watched.failures, watched.owner.poll_interval)
         log.info("poll of %s failed (%s); trying again", watched.task.id, error)
         if watched.failures >= 3:
-            self.tell(watched, TaskUpdate(watched.task, problem=f"Trouble reaching the service, still trying: {error}"))
+            problem = f"Trouble reaching the service, still trying: {error}"
+            if watched.owner.client.proven_simulator and isinstance(error, APIConnectionError):
+                problem = (  # said as such, not as a network failure (the client proved it is the simulator)
+                    "The built-in simulator that runs this task has stopped: a simulated task ends with it. "
+                    "Still looking, in case it is started again. Nothing is billed."
+                )
+            self.tell(watched, TaskUpdate(watched.task, problem=problem))
         self.check_deadline(watched, elapsed)
 
     def journal(self, watched: _Watched, task: Task) -> None:

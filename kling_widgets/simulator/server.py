@@ -13,6 +13,7 @@ The pieces: ``state`` (tasks and their clock, validation), ``shapes`` (answers),
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -44,10 +45,40 @@ __all__ = ["Fault", "RecordedRequest", "Simulator"]
 
 
 class _Server(ThreadingHTTPServer):
-    """The stdlib server with address reuse set on this class only (the stdlib's stays untouched)."""
+    """The stdlib server with address reuse set on this class only (the stdlib's stays untouched). It
+    knows its open connections, so that a stopped simulator stops answering on kept-alive ones too, as a
+    stopped service does (the stdlib's ``shutdown`` only stops accepting new ones)."""
 
     allow_reuse_address = True
     daemon_threads = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        self.closing = False
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self.connections_lock:
+            self.connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.connections_lock:
+            self.connections.discard(request)
+        super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not self.closing:  # a connection cut by stop() is expected, not worth a traceback
+            super().handle_error(request, client_address)
+
+    def close_connections(self) -> None:
+        self.closing = True
+        with self.connections_lock:
+            open_now = list(self.connections)
+        for connection in open_now:
+            with contextlib.suppress(OSError):  # already closed by its client
+                connection.shutdown(socket.SHUT_RDWR)
 
 
 class Simulator:
@@ -222,7 +253,7 @@ class Simulator:
         self.callbacks: list[dict[str, Any]] = []
         self.faults: list[Fault] = []
         self._lock = threading.RLock()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _Server | None = None
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
 
@@ -298,6 +329,7 @@ class Simulator:
                 _RUNNING.remove(self)
         self._stopping.set()
         self._server.shutdown()
+        self._server.close_connections()
         self._server.server_close()
         self._server = None
 

@@ -26,7 +26,7 @@ import traitlets
 
 from .._home import is_loopback
 from ..batch import RATE_CARD, Batch, BatchItem, estimate_units, sweep
-from ..client import KlingClient
+from ..client import KlingClient, elsewhere
 from ..connection import proves_key
 from ..errors import (
     AccountError,
@@ -931,22 +931,31 @@ class MultiImageToVideo(Published, widgets.VBox):
         return missing
 
     def _resume(self) -> None:
-        """Show past tasks from the journal, and pick up what was unfinished with ``Batch.resume``: watch
-        what was created, send what was queued and never sent, look up (Kling direct) or report (gateway)
-        a create whose outcome is unknown — nothing is sent twice."""
+        """Show past tasks of this bundle's service from the journal (``KlingClient.service``: the
+        simulator's, whatever its port, or this account's — never another's), and pick up what was
+        unfinished with ``Batch.resume``: watch what was created, send what was queued and never sent,
+        look up (Kling direct) or report (gateway) a create whose outcome is unknown — nothing is sent
+        twice. A task of an earlier simulator, which this one does not know, is said to be so."""
         assert self.history is not None
+        service = self.client.service() if self.client is not None else None
         resumed = None
-        if self.client is not None and self.history.unfinished():
+        if self.client is not None and service is not None and any(map(service.here, self.history.unfinished(service))):
             resumed = self.resumed = Batch.resume(self.client, self.history, watcher=self.watcher)
         coming_back = {item.external_task_id for item in resumed.items} if resumed else set()
-        for entry in reversed(self.history.entries()[:RESUME_LIMIT]):
+        for entry in reversed(self.history.entries(service)[:RESUME_LIMIT]):
             task = entry.to_task()
-            if task is not None and task.done and entry.external_task_id not in coming_back:
-                label = f"from history · {shorten(entry.prompt or '', 40)}"
-                ratio = (entry.settings or {}).get("aspect_ratio")
+            if task is None or entry.external_task_id in coming_back:
+                continue
+            label = f"from history · {shorten(entry.prompt or '', 40)}"
+            ratio = (entry.settings or {}).get("aspect_ratio")
+            if task.done:
                 view = self.gallery.add(TaskView(task, client=self.client, label=label, aspect_ratio=ratio))
                 view.on_watch_again(self._watch_again)
                 view.stopped = not task.complete  # done without its video link: it may still come
+            elif service is not None and not service.here(entry):  # another simulator's: said as such
+                view = self.gallery.add(TaskView(task, client=self.client, label=label, aspect_ratio=ratio))
+                view.update(task, elsewhere(entry.base_url)[1])
+                view.stopped = True  # nobody follows it: no clock runs on its card
         if resumed is None:
             return
         units: dict[tuple[str, str | None], list[BatchItem]] = {}
