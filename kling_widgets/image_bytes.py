@@ -96,7 +96,8 @@ def strip_jpeg(data: bytes, *, scan: bool = True) -> tuple[bytes, list[str]]:
     Returns
     -------
     tuple of (bytes, list of str)
-        The copy (empty with ``scan=False``) and the names of what was cut out, in order.
+        The copy (empty with ``scan=False``, unless the file ends before any scan) and the names of what
+        was cut out, in order.
 
     Raises
     ------
