@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import requests as http
 
 from kling_widgets import Batch, BatchView, KlingClient, TaskHistory, TaskStatus, VideoRequest, sweep
 from kling_widgets.batch import interrupted
@@ -40,8 +41,17 @@ def test_a_sweep_of_300_keeps_under_1000_widgets_and_1_5_mb_of_state_once_all_en
         players = [v.player for v in view.views]
         view.page = 24
         assert [item.index for item in view.shown_items] == list(range(288, 300))
-        assert all(p is not None and p.comm is None for p in players)  # the last page's players replaced them
+        assert [v.player for v in view.views] == players  # each card's player now plays its new video
+        assert [p.filename for p in players if p is not None] == [f"kling-{v.task.id}.mp4" for v in view.views]
         assert _players() - players_before == 12
+        player, task = players[0], view.views[0].task
+        assert player is not None and player.take == 1 and player.via_kernel  # its second video
+        sent: list[tuple[dict[str, object], list[bytes]]] = []
+        player.send = lambda content, buffers=None: sent.append((content, list(buffers or [])))  # type: ignore[method-assign]
+        player._on_message(player, {"kind": "want"}, [])  # what its view asks: the new video's bytes
+        wait_for(lambda: bool(sent))
+        [(message, [data])] = sent
+        assert message["take"] == 1 and data == http.get(task.video_url or "", timeout=10).content
         assert {t.id for t in view.tasks} == {t.id for t in tasks}
         view.close()
 

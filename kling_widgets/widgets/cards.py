@@ -4,8 +4,9 @@ there, rebound rather than rebuilt when the page turns.
 A card is some thirty widget models (its parts, their layouts and styles) that the browser must create,
 draw and keep: one per request made a sweep of 300 weigh 9,600 models and 8 MB of state. A page of
 twelve places, each reused, keeps what the page holds to what is on screen, and turning a page sends a
-few trait changes instead of closing and opening hundreds of models. A player is made when its card
-shows a finished video, and closed when the card moves on to another request.
+few trait changes instead of closing and opening hundreds of models. A card's player is made when it
+first shows a finished video, and then plays the video of each request the card shows after (a new
+player costs the kernel milliseconds and the page a view to build).
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ class BatchCard(TaskView):
 
     @detach
     def __init__(self, task: Task, **kwargs: Any) -> None:
+        self._spare: Any = None  # the player of a video shown before, kept for the next one
         super().__init__(task, compact=True, **kwargs)
         self.choose = widgets.Checkbox(
             False,
@@ -73,6 +75,11 @@ class BatchCard(TaskView):
             layout=widgets.Layout(width="auto", margin="0 8px 0 0"),
         )
         self._actions.children = (self.choose, *self._actions.children)
+
+    def close(self) -> None:
+        close_tree(self._spare)
+        self._spare = None
+        super().close()
 
     def __repr__(self) -> str:
         return f"BatchCard({self.task!r})"
@@ -92,7 +99,8 @@ class BatchCard(TaskView):
             A problem watching the task, in words (None clears it).
         """
         if task.id != self.task.id:
-            self._drop_player()
+            self._media.children = ()  # its player is kept for this place's next video (see _show_video)
+            self._spare, self.player = self.player or self._spare, None
             self.label, self.aspect_ratio = label, aspect_ratio
             self._video_url = None
             self._saved.value = ""
@@ -100,13 +108,8 @@ class BatchCard(TaskView):
             self.download_button.disabled = False
         self.update(task, problem)
 
-    def _drop_player(self) -> None:
-        if self.player is not None:
-            self._media.children = ()
-            close_tree(self.player)
-            self.player = None
-
     @detach
     def _show_video(self, task: Task) -> None:
-        self._drop_player()  # another video in this place: the one before leaves with its model
+        if self.player is None:  # TaskView._show_video then gives the player this video
+            self.player, self._spare = self._spare, None
         super()._show_video(task)
