@@ -174,6 +174,9 @@ class BatchView(Published, widgets.VBox):
             **kwargs,
         )
         self.add_class("kw-task")
+        self.add_class("kw-batch")
+        self._grid.add_class("kw-batch-grid")
+        self._pager.add_class("kw-batch-pager")
         self.observe(self._show_summary, names="summary")
         self.observe(self._on_show, names="show")
         self.observe(self._on_page, names="page")
