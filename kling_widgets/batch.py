@@ -492,6 +492,7 @@ class Batch:
     def _journal_queued(self, items: list[BatchItem]) -> None:
         if self.history is None:
             return
+        kept = []
         for item in items:
             if item.state != QUEUED:
                 continue
@@ -499,6 +500,8 @@ class Batch:
                 item.request.validate()
             except ValidationError:
                 continue  # refused when its turn comes, before anything is sent: nothing to keep
+            kept.append(item)
+        for item in kept:  # each line written at once; the disk flushed once, with the last
             self.history.record_queued(
                 item.external_task_id,
                 item.request,
@@ -508,6 +511,7 @@ class Batch:
                 index=item.index,
                 group=item.group,
                 tags=item.tags,
+                sync=item is kept[-1],
             )
 
     def _running(self) -> int:
