@@ -17,8 +17,6 @@ from ._version import __version__ as __version__
 
 if TYPE_CHECKING:
     from .batch import Batch as Batch
-    from .batch import estimate_units as estimate_units
-    from .batch import sweep as sweep
     from .client import KlingClient as KlingClient
     from .download import DownloadError as DownloadError
     from .errors import AccountError as AccountError
@@ -52,7 +50,9 @@ if TYPE_CHECKING:
     from .models import TaskStatus as TaskStatus
     from .models import VideoRequest as VideoRequest
     from .playback import VideoUnavailable as VideoUnavailable
+    from .pricing import estimate_units as estimate_units
     from .story import Storyboard as Storyboard
+    from .sweeps import sweep as sweep
     from .watcher import TaskWatcher as TaskWatcher
     from .widgets import BatchView as BatchView
     from .widgets import HistoryGallery as HistoryGallery

@@ -15,10 +15,10 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from .batch import estimate_units
 from .client import KlingClient
 from .errors import AuthenticationError, KlingError
 from .models import Task, TaskStatus, VideoRequest, units_words
+from .pricing import estimate_units
 
 NEEDS = """\
 make smoke needs credentials in the environment (nothing was sent):
