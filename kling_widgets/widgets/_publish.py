@@ -75,15 +75,6 @@ def detach(method: F) -> F:
     return run  # type: ignore[return-value]
 
 
-PRESENCE_ESM = """
-function render({ model, el }) {
-  el.style.display = "none";
-  model.send({ kind: "seen" });
-}
-export default { render };
-"""
-
-
 class StaticFallback:
     """Keeps the saved ``text/html`` of a widget's outputs current while no front end renders it.
 
@@ -106,7 +97,7 @@ class StaticFallback:
         self._seen = False
         self._lock = threading.Lock()
         with detached():
-            self.presence = front_end_class("Presence", PRESENCE_ESM)()  # invisible: says it was rendered
+            self.presence = front_end_class("Presence", "presence.js")()  # invisible: says it was rendered
         self.presence.on_msg(self._on_message)
         self._hooked = False
 
