@@ -44,7 +44,12 @@ def _kernel() -> Any:
 @contextlib.contextmanager
 def detached() -> Iterator[None]:
     """Widgets created (and messages sent) inside carry no cell's parent header: front ends show them,
-    an executing nbclient does not store their state. Nothing may be printed or displayed inside."""
+    an executing nbclient does not store their state. Nothing may be printed or displayed inside.
+
+    ipykernel has no public way to send a message outside the running cell, so this sets its private
+    record of the cell's parent header for the moment (``_shell_parent`` in ipykernel 7, ``_parents`` in 6);
+    with any other kernel, or a later ipykernel without either, it does nothing and widgets behave as usual.
+    """
     kernel = _kernel()
     parent = getattr(kernel, "_shell_parent", None)
     if isinstance(parent, ContextVar):  # ipykernel 7: the parent is a context variable
