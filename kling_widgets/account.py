@@ -20,6 +20,11 @@ on one of the account's slots, held from before the create until the task ends.
 - **Who goes next.** Round-robin between kernels: a free slot goes to the waiting kernel that holds
   fewest slots, then to the one whose last turn is oldest (or that never had one), then to the one that
   queued first, so one student's sweep of 20 does not starve the class.
+- **Handed on as soon as it frees.** While someone waits for a slot, the store says so (a marker file beside
+  the state, a Redis key with a short expiry); each kernel's watcher asks about once a second and then
+  looks at the tasks holding slots at the base pace (``watcher.set_hurry``), so a task that ends frees its
+  slot within one base interval. A release in this kernel wakes its waiters at once; waiters in other
+  kernels look every ``POLL``. Nobody waiting: no request more than before.
 
 The account is named by a hash of provider, address and key fingerprint (``KlingClient.account``):
 never the key, on disk or in Redis.
@@ -44,6 +49,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from ._home import data_dir
 from .errors import KlingError
 from .history import make_private_folder, write_private
+from .watcher import look_again, set_hurry
 
 if TYPE_CHECKING:
     from .client import KlingClient
@@ -59,6 +65,10 @@ ORPHAN_SECONDS = 600.0  # a dead kernel's task may run on at the service this lo
 RECHECK_SECONDS = 5.0  # a 1303 no lease of ours explains keeps one slot taken this long (or the Retry-After)
 LIVENESS_EVERY = 1.0  # how often a kernel checks whether the others holding or waiting are still alive
 STATE_TTL = 86400  # Redis: an account nobody used for a day leaves no key behind
+WAITING_MARK = 3.0  # "someone waits" lasts this long unless a waiter's look renews it (a frozen one stops)
+MARK_REFRESH = 1.0  # the marker file is touched at most this often while someone waits
+WAITERS_EVERY = 1.0  # a kernel asks the store whether someone waits at most this often (a stat, one Redis call)
+UNREACHABLE_PAUSE = 30.0  # a store that could not say is asked again after this long (the watcher never stalls)
 
 T = TypeVar("T")
 Alive = Callable[[set[str]], set[str]]
@@ -134,6 +144,11 @@ class SlotState:
         if self.limit is not None and now > self.limit_until:
             self.limit = None
 
+    def someone_waits(self) -> bool:
+        """True when a waiter is queued and no slot is free for it: the tasks holding the slots are what
+        it waits for (a free slot goes to a waiter at its next look, so that wait is not counted)."""
+        return bool(self.waiting) and self.free() <= 0
+
     def free(self) -> int:
         """Slots that may be handed out now. Limit unknown: one create at a time across the account."""
         if self.limit is None:
@@ -198,6 +213,8 @@ class _Store(Protocol):
 
     def transact(self, change: Callable[[SlotState, Alive], T]) -> T: ...
 
+    def someone_waits(self) -> bool: ...
+
 
 class FileStore:
     """One machine: ``<folder>/state.json`` guarded by ``state.lock``; ``kernels/<id>.lock`` held by each
@@ -212,6 +229,7 @@ class FileStore:
         make_private_folder(folder, ours=True)
         make_private_folder(folder / "kernels", ours=True)
         self.path = folder / "state.json"
+        self.marker = folder / "waiting"  # its time is when a waiter last looked; absent: nobody waits
         self._mutex = FileLock(str(folder / "state.lock"), mode=0o600)
         self._local = threading.Lock()  # a FileLock is re-entrant within a process: threads queue here first
         self._mine = FileLock(str(self._kernel_file(kernel)), mode=0o600, thread_local=False)
@@ -245,7 +263,26 @@ class FileStore:
             written = state.dump()
             if written != raw:
                 write_private(self.path, written)
+            self._mark(state.someone_waits())
             return result
+
+    def _mark(self, waiting: bool) -> None:
+        """Keep the marker in step with the state (under the state's lock): renewed while someone waits,
+        removed when nobody does. A marker that cannot be written only costs the hurry, never the slots."""
+        try:
+            if not waiting:
+                self.marker.unlink(missing_ok=True)
+            elif not self.someone_waits(MARK_REFRESH):
+                self.marker.touch(mode=0o600)
+        except OSError as error:
+            log.debug("could not mark that someone waits for the account's slots: %s", error)
+
+    def someone_waits(self, within: float = WAITING_MARK) -> bool:
+        """Whether a waiter looked at the account in the last ``within`` seconds: one stat, no lock."""
+        try:
+            return time.time() - self.marker.stat().st_mtime < within
+        except FileNotFoundError:
+            return False
 
 
 class RedisStore:
@@ -263,6 +300,7 @@ class RedisStore:
         self._redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)  # down: alone, soon
         self._prefix = f"kling-widgets:{account}"
         self.key = f"{self._prefix}:slots"
+        self.marker = f"{self._prefix}:waiting"  # exists while someone waits (expires unless renewed)
         self._kernel = kernel
         self._beating = threading.Event()
         self._beat_lock = threading.Lock()
@@ -302,15 +340,24 @@ class RedisStore:
         def run(pipe: Any) -> T:
             raw = pipe.get(self.key)
             state = SlotState.load(raw)
+            waited = state.someone_waits()
             result = change(state, self.alive)
             written = state.dump()
             pipe.multi()
             if written != raw:
                 pipe.set(self.key, written, ex=STATE_TTL)
+            if state.someone_waits():  # in the same transaction as the state: the marker never lies for long
+                pipe.set(self.marker, "1", px=int(WAITING_MARK * 1000))
+            elif waited:
+                pipe.delete(self.marker)
             return result
 
         result: T = self._redis.transaction(run, self.key, value_from_callable=True)  # type: ignore[arg-type,assignment]
         return result
+
+    def someone_waits(self) -> bool:
+        """Whether the marker key lives: one Redis call."""
+        return bool(self._redis.exists(self.marker))
 
 
 def _safe(url: str) -> str:
@@ -342,6 +389,9 @@ class AccountSlots:
         self._cond = threading.Condition()
         self._checked = 0.0  # when the others' liveness was last checked
         self._warned = 0.0
+        self._waiting_here = 0  # acquires of this kernel that found every slot taken and wait
+        self._waits = False  # what the store said last about waiters...
+        self._ask_at = 0.0  # ...and when to ask it again
 
     def __repr__(self) -> str:
         where = type(self.store).__name__ if self.store else "not shared"
@@ -364,6 +414,8 @@ class AccountSlots:
             if slots is None:
                 kernel = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
                 slots = cls._instances[key] = cls(_store(spec, account, kernel), kernel)
+                if slots.store is not None:
+                    set_hurry(client.account, slots.someone_waits)
             return slots
 
     # -- a create's life ------------------------------------------------------------------------------
@@ -378,12 +430,18 @@ class AccountSlots:
         full: list[bool] = [False]  # what the last look found
         take = functools.partial(self._take, waiter=waiter, full=full)
         alone: str | None = "local"  # the coordinator cannot be reached: send as a kernel alone would
+        counted = False
         try:
             while not stop():
                 lease = self._change(take, alone)
                 if lease is not None:
                     granted = True
                     return lease
+                if full[0] and not counted:  # the running tasks are what it waits for: look at them often
+                    counted = True
+                    with self._cond:
+                        self._waiting_here += 1
+                    look_again()
                 if full[0] and not told and on_wait is not None:
                     told = True
                     on_wait()
@@ -391,6 +449,9 @@ class AccountSlots:
                     self._cond.wait(POLL)
             return None
         finally:
+            if counted:
+                with self._cond:
+                    self._waiting_here -= 1
             if not granted:
                 self._change(lambda state, alive: state.waiting.pop(waiter, None), None)
 
@@ -408,6 +469,33 @@ class AccountSlots:
             return lambda kernels: kernels
         self._checked = now
         return alive
+
+    def someone_waits(self) -> bool:
+        """True while an intention waits for a slot of this account, in this kernel or another: the
+        watcher then looks at the tasks holding the slots at the base pace. The shared store is asked at
+        most once every ``WAITERS_EVERY`` seconds; one that cannot say is left alone a while (the
+        watcher's thread asks, and must not wait on it every turn).
+
+        Returns
+        -------
+        bool
+            Whether someone waits (False when nobody is known to).
+        """
+        if self._waiting_here:
+            return True
+        if self.store is None:
+            return False
+        now = time.monotonic()
+        if now < self._ask_at:
+            return self._waits
+        self._ask_at = now + WAITERS_EVERY
+        try:
+            self._waits = self.store.someone_waits()
+        except Exception as error:
+            self._ask_at = now + UNREACHABLE_PAUSE
+            self._waits = False
+            log.debug("could not tell whether someone waits for the account's slots: %s", error)
+        return self._waits
 
     def sent(self, lease: str | None) -> None:
         """The create was accepted: the lease now counts a running task, and the next create may go."""

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._listeners import Listeners
 from .account import AccountSlots
-from .client import KlingClient, new_external_task_id
+from .client import KlingClient, elsewhere, new_external_task_id
 from .errors import (
     BatchTimeoutError,
     BudgetExceededError,
@@ -539,6 +539,7 @@ class Batch:
                 index=item.index,
                 group=item.group,
                 tags=item.tags,
+                service=self.client.service().name,
             )
 
     def _running(self) -> int:
@@ -719,7 +720,9 @@ class Batch:
         whole (see :func:`interrupted`): what finished or failed before the restart keeps its place, what
         was queued and never sent is sent, what was created is watched, and what was being sent when the
         kernel died is looked up (Kling direct) or reported (gateway) — nothing is sent twice. ``wait()``
-        gives every request of those batches, in their original order.
+        gives every request of those batches, in their original order. Only this client's service's
+        entries (``KlingClient.service``), sent to this very address: a task of an earlier simulator is
+        known to that simulator alone.
 
         Parameters
         ----------
@@ -739,10 +742,11 @@ class Batch:
         Batch
             The batch, started (empty when nothing was unfinished).
         """
+        service = client.service()
         entries = interrupted(
             e
-            for e in history.entries()
-            if e.base_url in (None, client.base_url) and e.provider in (None, client.provider)
+            for e in history.entries(service)
+            if service.here(e)
             and not e.tags.get("story")  # a storyboard's takes come back with Storyboard.reopen, not here
         )
         return cls.reopen(
@@ -819,6 +823,9 @@ class Batch:
         if entry.status == "rejected":
             return BatchItem(0, placeholder, state="refused", error=entry.error or "not created")
         task = entry.to_task()
+        if task is not None and not entry.done and entry.simulated and entry.base_url != self.client.base_url:
+            # another simulator's task (an earlier run): this one does not know it, nobody can watch it here
+            return BatchItem(0, placeholder, state="done", task=task, error=elsewhere(entry.base_url)[1])
         if task is not None:
             return BatchItem(0, placeholder, state="done" if entry.done else "running", task=task)
         if entry.status in (SENDING, UNKNOWN):

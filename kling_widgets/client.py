@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urljoin
+from urllib.parse import quote, urljoin, urlsplit
 
 import requests
 
@@ -60,7 +60,7 @@ from .retry import BACKOFF_CAP, PASSING, POLL_INTERVAL, backoff_delay, poll_dela
 from .transport import Progress, UploadBody, api_session, json_or_none, send
 
 if TYPE_CHECKING:
-    from .history import TaskHistory
+    from .history import Service, TaskHistory
 
 log = logging.getLogger("kling_widgets")
 
@@ -102,6 +102,7 @@ LOOKUP_WINDOW = 60.0  # Kling direct: how long a lost create is looked up before
 LOOKUP_INTERVAL = 5.0
 MISSING_VIDEO_POLLS = 3  # a task that succeeded without a video link is asked again this many times
 SIMULATOR_IDENTITY = "kling-widgets-simulator"  # what the built-in simulator says at GET /sim/about
+ABOUT_RETRY = 10.0  # seconds before a service that did not answer GET /sim/about is asked again
 SIMULATOR_KEYS = ("sim-key", "sim-access-key")  # the built-in simulator's default credentials
 COSTS_WINDOW_MS = 365 * 86_400_000  # Kling direct: the resource packs of the last year
 COSTS_SPACING = 1.0  # Kling direct allows one /account/costs per second
@@ -212,6 +213,7 @@ class KlingClient:
         self._route_lock = threading.Lock()
         self._query_route: str | None = None  # the query form that answered last (per client)
         self._simulator: bool | None = None
+        self._about_retry_at = 0.0
         self._costs_lock = threading.Lock()
         self._costs_at = -COSTS_SPACING
         self._session = api_session(f"kling-widgets/{__version__} python-requests/{requests.__version__}")
@@ -389,7 +391,9 @@ class KlingClient:
             request = request.within_body_cap(self.max_body_bytes)
             data = encode_body(request.to_payload())
         if history is not None:
-            history.record_submission(external_id, request, provider=self.provider, base_url=self.base_url)
+            history.record_submission(
+                external_id, request, provider=self.provider, base_url=self.base_url, service=self.service().name
+            )
         resent = False
         while True:
             try:
@@ -754,23 +758,42 @@ class KlingClient:
     def is_simulator(self) -> bool:
         """True only when the service proves it is the built-in simulator (``GET /sim/about`` says so):
         then, and only then, nothing is billed. An address on this machine proves nothing — a
-        self-hosted gateway on localhost bills like any other. Asked once per client, without the key.
+        self-hosted gateway on localhost bills like any other. Asked without the key, once per client
+        once the service has answered (nobody answering proves nothing: it is asked again, at most every
+        ``ABOUT_RETRY`` seconds, so that a simulator started after its client is still recognised).
 
         Returns
         -------
         bool
             Whether the service is the built-in simulator.
         """
-        if self._simulator is None:
-            try:
-                with self._session.get(
-                    self.base_url + "/sim/about", timeout=(2.0, 2.0), allow_redirects=False
-                ) as response:
-                    about = json_or_none(response) if response.status_code == 200 else None
-            except requests.exceptions.RequestException:
-                about = None
-            self._simulator = isinstance(about, dict) and about.get("service") == SIMULATOR_IDENTITY
-        return self._simulator
+        if self._simulator is None and time.monotonic() >= self._about_retry_at:
+            about = simulator_about(self._session, self.base_url)
+            if about is None:
+                self._about_retry_at = time.monotonic() + ABOUT_RETRY
+            else:
+                self._simulator = about
+        return bool(self._simulator)
+
+    @property
+    def proven_simulator(self) -> bool:
+        """True when the service has already proven it is the built-in simulator; never asks (for a
+        thread that must not wait on the network to choose its words)."""
+        return self._simulator is True
+
+    def service(self) -> Service:
+        """Whose tasks this client makes, as the journal names them: the built-in simulator (any port,
+        any restart), or this account — provider, address and a fingerprint of the key, never the key
+        (see :attr:`account`). A bundle, a history, a resume show and pick up that service's alone.
+
+        Returns
+        -------
+        Service
+            The service, for ``TaskHistory.entries(service)`` and the like.
+        """
+        from .history import SIMULATOR, Service
+
+        return Service(SIMULATOR if self.is_simulator() else self.account, self.provider, self.base_url)
 
     def has_simulator_key(self) -> bool:
         """True when the credential is the built-in simulator's default one: a real service refuses it,
@@ -864,6 +887,73 @@ class KlingClient:
 
 
 _MISSING: Any = object()  # a free route this deployment does not answer
+
+
+def simulator_about(session: requests.Session, base_url: str) -> bool | None:
+    """Whether the service at ``base_url`` says it is the built-in simulator (``GET /sim/about``, no key).
+
+    Parameters
+    ----------
+    session : requests.Session
+        The session to ask with (it carries no key for this path).
+    base_url : str
+        The service's address.
+
+    Returns
+    -------
+    bool or None
+        True or False when it answered, None when nobody answered there.
+    """
+    try:
+        with session.get(base_url + "/sim/about", timeout=(2.0, 2.0), allow_redirects=False) as response:
+            about = json_or_none(response) if response.status_code == 200 else None
+    except requests.exceptions.RequestException:
+        return None
+    return isinstance(about, dict) and about.get("service") == SIMULATOR_IDENTITY
+
+
+def simulator_answers(base_url: str) -> bool:
+    """Whether a built-in simulator still answers at ``base_url`` (its tasks can still be asked there).
+
+    Parameters
+    ----------
+    base_url : str
+        The simulator's address.
+
+    Returns
+    -------
+    bool
+        False when it has stopped or something else answers.
+    """
+    with bare_session() as session:
+        return bool(simulator_about(session, base_url))
+
+
+def elsewhere(base_url: str | None) -> tuple[bool, str]:
+    """A simulated task this client cannot follow: made by the built-in simulator at ``base_url`` (an
+    earlier run, another port), which alone knew it.
+
+    Parameters
+    ----------
+    base_url : str or None
+        Where that simulator was (the entry's ``base_url``).
+
+    Returns
+    -------
+    tuple of (bool, str)
+        Whether that simulator still answers, and what to say of the task in words (a stopped simulator
+        is said as such, not as a network failure).
+    """
+    where = urlsplit(base_url or "").netloc or "an address no longer known"
+    if base_url and simulator_answers(base_url):
+        return True, (
+            f"Made by the built-in simulator at {where}, which still runs: only a client of that simulator can "
+            "follow it. Nothing is billed."
+        )
+    return False, (
+        f"Made by the built-in simulator at {where}, which has stopped: a simulated task ends with the "
+        "simulator that ran it. Nothing was billed."
+    )
 
 
 def _video_url(task: Task) -> str:

@@ -8,6 +8,7 @@ messages before they reach these constructors.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -77,11 +78,35 @@ class APIError(KlingError):
     """The service answered with an error.
 
     ``code`` is the business code (an int for Kling, a string such as ``invalid_api_key`` for the
-    gateway), ``message`` the service's own words. Its subclasses take the same parameters (see
-    ``__init__``); the client makes them, a user catches them.
+    gateway), ``message`` the service's own words. Its subclasses take the same parameters; the client
+    makes them, a user catches them.
+
+    Parameters
+    ----------
+    message : str
+        The service's own words (credentials already redacted).
+    status_code : int, optional
+        The HTTP status, when there was an answer.
+    code : int or str, optional
+        The business code: Kling's number, or the gateway's word.
+    request_id : str, optional
+        The service's id of the request, to quote to its support.
+    retry_after : float, optional
+        Seconds the service asked to wait before trying again.
+    field : str, optional
+        The request field the service named as wrong, when it named one.
     """
 
     retryable = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Give a subclass that keeps this constructor its parameters in its own docstring, so ``help()``
+        and the API reference document them where a user reads (one text, not ten copies)."""
+        super().__init_subclass__(**kwargs)
+        if cls.__init__ is APIError.__init__ and cls.__doc__ and "Parameters" not in cls.__doc__:
+            own = inspect.cleandoc(cls.__doc__)
+            params = inspect.cleandoc(APIError.__doc__ or "").partition("Parameters")
+            cls.__doc__ = f"{own}\n\nParameters{params[2]}" if params[1] else own
 
     def __init__(
         self,
@@ -93,23 +118,7 @@ class APIError(KlingError):
         retry_after: float | None = None,
         field: str | None = None,
     ) -> None:
-        """Keep the service's answer, and say it in one line with the details that help support.
-
-        Parameters
-        ----------
-        message : str
-            The service's own words (credentials already redacted).
-        status_code : int, optional
-            The HTTP status, when there was an answer.
-        code : int or str, optional
-            The business code: Kling's number, or the gateway's word.
-        request_id : str, optional
-            The service's id of the request, to quote to its support.
-        retry_after : float, optional
-            Seconds the service asked to wait before trying again.
-        field : str, optional
-            The request field the service named as wrong, when it named one.
-        """
+        """Keep the service's answer, and say it in one line with the details that help support."""
         self.message = message
         self.status_code = status_code
         self.code = code

@@ -29,6 +29,62 @@ UNKNOWN = "unknown"  # a create whose outcome nobody knows: it may exist
 QUEUED = "queued"  # an intention journaled but not sent yet (its pictures wait in the spool)
 CANCELLED = "cancelled"  # a queued intention that will never be sent
 SENDING = "sending"  # journaled just before its create went out: sent or not, nobody knows yet
+#: The service of every built-in simulator, whatever its port and however often it restarted: its tasks
+#: are simulated (nothing is billed), and one simulator's past is every later simulator's past.
+SIMULATOR = "simulator"
+
+
+@dataclass(frozen=True)
+class Service:
+    """Who an entry of the journal belongs to, so that one data folder serves several services apart.
+
+    ``name`` is :data:`SIMULATOR` for the built-in simulator (proven by the client, never guessed from
+    the address), else the account: provider, address and a fingerprint of the key (``KlingClient.account``,
+    never the key). ``provider`` and ``base_url`` are where the client sends."""
+
+    name: str
+    provider: str
+    base_url: str
+
+    @property
+    def simulated(self) -> bool:
+        """True for the built-in simulator: nothing it runs is billed."""
+        return self.name == SIMULATOR
+
+    def owns(self, entry: HistoryEntry) -> bool:
+        """Whether ``entry`` belongs to this service. An entry journaled before entries named their
+        service is judged by the provider and address it was sent to (the rule resumes always used; the
+        key it went with was never written, so it goes with every key at that address).
+
+        Parameters
+        ----------
+        entry : HistoryEntry
+            An entry of the journal.
+
+        Returns
+        -------
+        bool
+            True when it is this service's.
+        """
+        if entry.service is not None:
+            return entry.service == self.name
+        return entry.base_url in (None, self.base_url) and entry.provider in (None, self.provider)
+
+    def here(self, entry: HistoryEntry) -> bool:
+        """Whether this client can follow ``entry``'s task: it was sent to this very address. A task of
+        another simulator (an earlier run, another port) is known to that simulator alone.
+
+        Parameters
+        ----------
+        entry : HistoryEntry
+            An entry of the journal.
+
+        Returns
+        -------
+        bool
+            True when it is this service's and was sent here.
+        """
+        return self.owns(entry) and entry.base_url in (None, self.base_url) and entry.provider in (None, self.provider)
 
 
 @dataclass
@@ -46,12 +102,18 @@ class HistoryEntry:
     local_file: str | None = None
     provider: str | None = None
     base_url: str | None = None
+    #: the service it belongs to (:class:`Service` ``.name``); None in entries journaled before it was kept
+    service: str | None = None
     prompt: str | None = None
     settings: dict[str, Any] = field(default_factory=dict)
     images: list[dict[str, Any]] = field(default_factory=list)
     submitted_at: float | None = None
     updated_at: float | None = None
     units: float | None = None
+    #: the service's own times of the task (Unix seconds), where its answers give them
+    task_created_at: float | None = None
+    task_updated_at: float | None = None
+    done_at: float | None = None  # when the journal first heard that it ended (its own clock)
     batch: str | None = None  # the batch it belongs to, and its place there
     index: int | None = None
     group: str | None = None  # within a batch, the requests sent together (one click of the bundle)
@@ -98,8 +160,15 @@ class HistoryEntry:
         """True while it may still be running, its outcome is unknown, or it waits to be sent."""
         return not self.done and self.status not in ("rejected", CANCELLED)
 
+    @property
+    def simulated(self) -> bool:
+        """True for a task of the built-in simulator (as the client proved when it was sent)."""
+        return self.service == SIMULATOR
+
     def to_task(self) -> Task | None:
-        """The last known state as a ``Task`` (None before the service gave it an id)."""
+        """The last known state as a ``Task`` (None before the service gave it an id). Its times are the
+        service's own where its answers gave them (so it reads as long as the live task did), else the
+        journal's: sent, and first heard to have ended."""
         if not self.task_id:
             return None
         try:
@@ -119,8 +188,8 @@ class HistoryEntry:
             video_duration=self.video_duration,
             error=self.error,
             external_task_id=self.external_task_id,
-            created_at=when(self.submitted_at),
-            updated_at=when(self.updated_at),
+            created_at=when(self.task_created_at or self.submitted_at),
+            updated_at=when(self.task_updated_at or (self.done_at if self.done else self.updated_at)),
             units=self.units,
         )
 
@@ -256,7 +325,9 @@ class TaskHistory:
             handle.flush()
             os.fsync(handle.fileno())
 
-    def record_submission(self, external_task_id: str, request: VideoRequest, *, provider: str, base_url: str) -> None:
+    def record_submission(
+        self, external_task_id: str, request: VideoRequest, *, provider: str, base_url: str, service: str | None = None
+    ) -> None:
         """Journal a create before it is sent: settings, prompt and image fingerprints, never bytes.
 
         Parameters
@@ -269,6 +340,9 @@ class TaskHistory:
             The service it goes to (``"gateway"`` or ``"kling"``).
         base_url : str
             The address it goes to, so a resume asks the same service.
+        service : str, optional
+            Whose it is (:class:`Service` ``.name``: the simulator, or the account), so that one data
+            folder keeps services apart.
         """
         self._keep_thumbnails(request)
         self._append(
@@ -277,6 +351,7 @@ class TaskHistory:
                 "external_task_id": external_task_id,
                 "provider": provider,
                 "base_url": base_url,
+                "service": service,
                 **_describe(request),
                 "status": SENDING,
             }
@@ -293,6 +368,7 @@ class TaskHistory:
         index: int | None = None,
         group: str | None = None,
         tags: Mapping[str, Any] | None = None,
+        service: str | None = None,
     ) -> None:
         """Journal an intention that will be sent later (a batch's queue), with its batch, its place there
         and its group (the requests sent together), so that a resume rebuilds the batch whole; ``tags``
@@ -318,6 +394,8 @@ class TaskHistory:
             The requests sent together with it.
         tags : Mapping, optional
             What else it belongs to (a storyboard's shot and take).
+        service : str, optional
+            Whose it is (:class:`Service` ``.name``).
         """
         for item in request.prepared_images():
             if isinstance(item, PreparedImage):
@@ -329,6 +407,7 @@ class TaskHistory:
                 "external_task_id": external_task_id,
                 "provider": provider,
                 "base_url": base_url,
+                "service": service,
                 **_describe(request),
                 "batch": batch,
                 "index": index,
@@ -615,6 +694,8 @@ class TaskHistory:
                 "video_duration": task.video_duration,
                 "error": task.error,
                 "units": task.units,
+                "task_created_at": task.created_at.timestamp() if task.created_at else None,
+                "task_updated_at": task.updated_at.timestamp() if task.updated_at else None,
             }
         )
         self._release_if_spooled(ext)
@@ -685,19 +766,25 @@ class TaskHistory:
             self._read_upto += end
         return self._folded
 
-    def entries(self) -> list[HistoryEntry]:
+    def entries(self, service: Service | None = None) -> list[HistoryEntry]:
         """One entry per submission, newest first (copies: later reads do not change them).
+
+        Parameters
+        ----------
+        service : Service, optional
+            Only this service's entries (see :meth:`Service.owns`); every entry when None.
 
         Returns
         -------
         list of HistoryEntry
-            Every entry.
+            The entries.
         """
         with self._fold_lock:
-            copies = [_copy(entry) for entry in self._fold_unlocked().values()]
+            folded = self._fold_unlocked().values()
+            copies = [_copy(entry) for entry in folded if service is None or service.owns(entry)]
         return sorted(copies, key=lambda e: e.submitted_at or e.updated_at or 0, reverse=True)
 
-    def recent(self, count: int) -> tuple[list[HistoryEntry], bool]:
+    def recent(self, count: int, service: Service | None = None) -> tuple[list[HistoryEntry], bool]:
         """The ``count`` newest submissions, newest first, read from the journal's end: a submission's
         lines all follow its first one, so once ``count`` first lines are read backwards, those entries
         are whole — without folding a journal of years (the history's first page). The second value is
@@ -707,6 +794,8 @@ class TaskHistory:
         ----------
         count : int
             How many entries are wanted.
+        service : Service, optional
+            Only this service's entries (see :meth:`Service.owns`); every entry when None.
 
         Returns
         -------
@@ -733,14 +822,22 @@ class TaskHistory:
                 cut = chunk.find(b"\n") + 1 if start > 0 else 0  # the first line may have begun earlier
                 head, chunk = (chunk, b"") if start > 0 and cut == 0 else (chunk[:cut], chunk[cut:])
                 records = _entry_records(chunk)
-                started.update(r["external_task_id"] for r in records if r.get("event") in ("submit", "queued"))
+                started.update(
+                    r["external_task_id"]
+                    for r in records
+                    if r.get("event") in ("submit", "queued") and (service is None or service.owns(_first(r)))
+                )
                 blocks.append(records)
             whole = position == 0 and not head
         folded: dict[str, HistoryEntry] = {}
         for records in reversed(blocks):
             for record in records:
                 _apply(folded, record)
-        entries = [e for e in folded.values() if whole or e.external_task_id in started]
+        entries = [
+            e
+            for e in folded.values()
+            if (whole or e.external_task_id in started) and (service is None or service.owns(e))
+        ]
         entries.sort(key=lambda e: e.submitted_at or e.updated_at or 0, reverse=True)
         return (entries if whole else entries[:count]), whole
 
@@ -759,15 +856,20 @@ class TaskHistory:
         """
         return next((e for e in self.entries() if e.external_task_id == external_task_id), None)
 
-    def unfinished(self) -> list[HistoryEntry]:
+    def unfinished(self, service: Service | None = None) -> list[HistoryEntry]:
         """Intentions that may still be running, whose outcome is unknown, or that wait to be sent.
+
+        Parameters
+        ----------
+        service : Service, optional
+            Only this service's (see :meth:`Service.owns`); every service's when None.
 
         Returns
         -------
         list of HistoryEntry
             What a resume picks up again.
         """
-        return [e for e in self.entries() if e.unfinished]
+        return [e for e in self.entries(service) if e.unfinished]
 
 
 _FIELDS = frozenset(
@@ -782,10 +884,13 @@ _FIELDS = frozenset(
         "local_file",
         "provider",
         "base_url",
+        "service",
         "prompt",
         "settings",
         "images",
         "units",
+        "task_created_at",
+        "task_updated_at",
         "batch",
         "index",
         "group",
@@ -803,11 +908,20 @@ def _apply(folded: dict[str, HistoryEntry], record: dict[str, Any]) -> None:
     if record.get("event") in ("submit", "queued") and entry.submitted_at is None:
         entry.submitted_at = record.get("time")
     entry.updated_at = record.get("time")
+    was_done = entry.done
     for key, value in record.items():
         if value is not None and key in _FIELDS:
             setattr(entry, key, value)
+    if entry.done and not was_done:
+        entry.done_at = record.get("time")
     if record.get("event") == "task" and record.get("error") is None:
         entry.error = None
+
+
+def _first(record: dict[str, Any]) -> HistoryEntry:
+    """A submission's first line as an entry (enough to tell whose it is)."""
+    return HistoryEntry(record["external_task_id"], provider=record.get("provider"),
+                        base_url=record.get("base_url"), service=record.get("service"))  # fmt: skip
 
 
 def _is_story_record(record: Any) -> bool:

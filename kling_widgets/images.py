@@ -194,7 +194,7 @@ class PreparedImage:
     height: int
     source: str
     changes: tuple[str, ...] = ()
-    _thumbnails: dict[int, bytes] = field(default_factory=dict, repr=False, compare=False)
+    _thumbnails: dict[int, bytes] = field(default_factory=dict, init=False, repr=False, compare=False)
     #: Where it came from, when that can be found again: the absolute path of a file (None for bytes,
     #: uploads and PIL images). The journal keeps it, so that "reuse" can bring the picture back.
     origin: str | None = field(default=None, compare=False)
@@ -317,7 +317,7 @@ def prepare_image(
             Problem("image", f"{name}: cannot be decoded ({type(error).__name__}): the file is damaged or unusual")
         ) from None
     origin = _origin(source)
-    return replace(prepared, origin=origin, _thumbnails={}) if origin else prepared
+    return replace(prepared, origin=origin) if origin else prepared
 
 
 def side_by_side(work: Callable[[_In], _Out], items: Sequence[_In], threads: int | None = None) -> list[_Out]:

@@ -208,6 +208,26 @@ class Task:
         video link (a success without one is asked again a few times)."""
         return self.status is TaskStatus.FAILED or (self.status is TaskStatus.SUCCEEDED and bool(self.video_url))
 
+    def elapsed_seconds(self, now: datetime | None = None) -> float | None:
+        """How long the task ran, by the service's own times — the one definition every card uses: from
+        ``created_at`` to ``updated_at`` once it ended (the service's finish time), to ``now`` while it
+        runs.
+
+        Parameters
+        ----------
+        now : datetime, optional
+            The time a running task is measured to (default: the current time).
+
+        Returns
+        -------
+        float or None
+            Seconds, or None when no creation time is known.
+        """
+        if self.created_at is None:
+            return None
+        end = self.updated_at if self.done and self.updated_at else (now or datetime.now(timezone.utc))
+        return max(0.0, (end - self.created_at).total_seconds())
+
     def __repr__(self) -> str:
         progress = "" if self.progress is None else f", progress={self.progress:g}"
         return f"Task(id={self.id!r}, status={self.status.value!r}{progress})"
@@ -386,6 +406,27 @@ class Task:
 def units_words(units: float) -> str:
     """'1 unit', '3.5 units'."""
     return f"{units:g} unit" + ("" if units == 1 else "s")
+
+
+def charge_words(units: float | None, *, simulated: bool) -> str:
+    """What a card says of what a task cost: '1 unit charged' as the service reports it; for the built-in
+    simulator, whose units are a stand-in, that nothing was billed.
+
+    Parameters
+    ----------
+    units : float or None
+        What the service reported (``Task.units``).
+    simulated : bool
+        True for a task of the built-in simulator (proven by the client, never guessed).
+
+    Returns
+    -------
+    str
+        The words, empty while nothing is reported.
+    """
+    if not units:
+        return ""
+    return "simulated: nothing billed" if simulated else f"{units_words(units)} charged"
 
 
 UNLIMITED_GRANT = 100_000_000.0  # what the gateway's software shows for a key with no limit of its own
@@ -629,7 +670,9 @@ class VideoRequest:
     callback_url: str | None = None
     external_task_id: str | None = None
     max_side: int | None = DEFAULT_MAX_SIDE
-    _prepared: dict[int, PreparedImage | str | ValidationError] = field(default_factory=dict, repr=False, compare=False)
+    _prepared: dict[int, PreparedImage | str | ValidationError] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         images = self.images

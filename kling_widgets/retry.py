@@ -65,6 +65,28 @@ def poll_delay(
     return min(cap, base * (1.0 + (elapsed - 1.5 * expected) / 60.0))
 
 
+def hurry_delay(base: float, crowd: int = 1) -> float:
+    """Seconds between looks at a task that holds a slot someone waits for: ``base``, so that the slot is
+    handed on within one base interval of the task's end — spread like young tasks once the crowd polled
+    one by one is more than a handful (see :func:`poll_delay`), so a kernel holding hundreds of slots
+    still spends about ``YOUNG_RATE`` requests/s.
+
+    Parameters
+    ----------
+    base
+        The watcher's base spacing of polls of one task, in seconds.
+    crowd
+        How many tasks are polled one by one.
+
+    Returns
+    -------
+    float
+        Seconds until the next look.
+    """
+    spread = crowd / YOUNG_RATE
+    return max(base, spread) if spread > YOUNG_CAP else base
+
+
 def failure_delay(failures: int, interval: float) -> float:
     """Seconds before polling again after ``failures`` failed polls in a row: the usual pace for a
     passing failure, then gently longer (capped), so one unlucky task is never left unpolled for long."""

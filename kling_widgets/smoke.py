@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None, *, stdin: TextIO | None = None, stdout: 
             say(f"Smoke test failed: {error}")
             return 1
         say(f"Saved: {path.resolve()}")
-        if task.units:
+        if task.units and not simulator:  # the simulator's units are a stand-in: nothing was billed
             say(f"The service charged {units_words(task.units)}.")
         return 0
 

@@ -756,6 +756,22 @@ class Storyboard:
                     self.history.record_download(task.external_task_id, target.resolve())
         return target
 
+    def film_path(self, path: str | Path) -> Path:
+        """Where ``export(path)`` writes the film.
+
+        Parameters
+        ----------
+        path : str or Path
+            A file, or a folder (the film is then ``<story id>.mp4`` in it); ``~`` is expanded.
+
+        Returns
+        -------
+        Path
+            The file, existing or not.
+        """
+        target = Path(path).expanduser()
+        return target / f"{self.id}.mp4" if target.is_dir() else target
+
     def export(self, path: str | Path, *, on_progress: Progress | None = None, overwrite: bool = False) -> Path:
         """Join the picked takes, in shot order, into one MP4 at ``path`` (a file, or a folder for
         ``<story id>.mp4``): H.264, yuv420p, one size and frame rate. ``on_progress(fraction, what)``
@@ -789,9 +805,7 @@ class Storyboard:
         if missing:
             words = "; ".join(f"{s.label} ({_takes_words(s)})" for s in missing)
             raise KlingError(f"the film needs a successful take of every shot; not yet: {words}")
-        target = Path(path).expanduser()
-        if target.is_dir():
-            target = target / f"{self.id}.mp4"
+        target = self.film_path(path)
         if target.exists() and not overwrite:
             raise KlingError(f"{target} already exists: pass overwrite=True to replace it, or another path")
         clips = []
@@ -889,7 +903,7 @@ class Storyboard:
             elif kind == "generate":
                 generating = True
                 story._max_concurrent = record.get("max_concurrent")
-        entries = [e for e in history.entries() if e.story == story_id and e.shot is not None]
+        entries = [e for e in history.entries(client.service()) if e.story == story_id and e.shot is not None]
         entries.sort(key=lambda e: (e.shot or 0, e.take or 0))
         if generating or entries:
             story._generating = True

@@ -8,6 +8,12 @@ whole account. Nothing one poll raises stops it: a failure only moves that task'
 A task leaves the watch when it ends, when the service says it cannot be watched (auth), or at the
 deadline — and listeners are told which. The bundle and batches give no deadline (``timeout=None``): a
 task nobody cancelled is followed as long as the process lives, once a minute when it is old.
+
+While someone waits for a slot of an account (an intention of a batch, in this kernel or another one),
+the tasks holding its slots are looked at at the base pace instead of their slower young or old pace: a
+task that ends frees its slot within one base interval, not ten seconds or a minute later. Whether anyone
+waits is asked of the account's own check (``set_hurry``, given by ``account``: it reads the shared store
+at most once a second); nobody waiting costs no request.
 """
 
 from __future__ import annotations
@@ -21,18 +27,20 @@ from typing import TYPE_CHECKING
 
 from ._listeners import Listeners, call_each
 from .client import DEFAULT_POLL_INTERVAL, MISSING_VIDEO_POLLS, KlingClient
-from .errors import KlingError, NotFoundError, RateLimitError
+from .errors import APIConnectionError, KlingError, NotFoundError, RateLimitError
 from .models import Task
-from .retry import EXPECTED_SECONDS, MAX_PAUSE, PASSING, failure_delay, poll_delay
+from .retry import EXPECTED_SECONDS, MAX_PAUSE, PASSING, failure_delay, hurry_delay, poll_delay
 
 if TYPE_CHECKING:
     from .history import TaskHistory
 
 log = logging.getLogger("kling_widgets")
 Listener = Callable[["TaskUpdate"], None]
+Hurry = Callable[[], bool]  # True while someone waits for a slot of the account
 NOT_FOUND_GRACE = 90.0  # a new task may not be visible to lookups at once: "not found" is passing that long
 MAX_REQUESTS_PER_SECOND = 5.0  # the whole process's polling budget
 LIST_WHEN = 3  # on Kling direct, this many tasks due at once are refreshed by one page of the list
+HURRY_LOOK = 1.0  # seconds: how soon a waiter that appears in another kernel is noticed (a file stat, a Redis call)
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,7 @@ class _Watched:
     task: Task
     started: float
     next_poll: float
+    looked: float = 0.0  # when it was last looked at (or began to be watched)
     subscriptions: list[_Subscription] = field(default_factory=list)
     failures: int = 0
     missing_video: int = 0
@@ -79,6 +88,7 @@ class _Engine:
         self.last_request = 0.0
         self.max_requests_per_second = MAX_REQUESTS_PER_SECOND
         self.expected = EXPECTED_SECONDS  # how long tasks take here: learned from the ones that finish
+        self.hurry: dict[str, Hurry] = {}  # account → "does someone wait for one of its slots?"
 
     def ensure_thread(self) -> None:
         if self.thread is None or not self.thread.is_alive():
@@ -94,17 +104,20 @@ class _Engine:
                 time.sleep(0.5)
 
     def turn(self) -> None:
+        hurried, asked = self.hurried()
         with self.cond:
             now = time.monotonic()
             ready = [
                 w for w in self.watched.values() if w.subscriptions and self.paused_until.get(w.account, 0.0) <= now
             ]
-            due = min(ready, key=lambda w: w.next_poll, default=None)
+            due = min(ready, key=lambda w: self.due_at(w, hurried), default=None)
             spacing = 1.0 / self.max_requests_per_second if self.max_requests_per_second > 0 else 0.0
-            start_at = None if due is None else max(due.next_poll, self.last_request + spacing)
+            start_at = None if due is None else max(self.due_at(due, hurried), self.last_request + spacing)
             if due is None or start_at is None or start_at > now:
                 paused = [t for t in self.paused_until.values() if t > now]
-                wake = min([x for x in (start_at, *paused) if x is not None], default=None)
+                # Ask again soon whether someone waits (another kernel tells nobody here): no request is sent.
+                again = now + HURRY_LOOK if asked - hurried else None
+                wake = min([x for x in (start_at, again, *paused) if x is not None], default=None)
                 self.cond.wait(None if wake is None else max(0.0, wake - now))
                 return
             self.last_request = now
@@ -117,6 +130,28 @@ class _Engine:
                 return
             due.next_poll = time.monotonic() + max(2.0, due.owner.poll_interval)
             self.tell(due, TaskUpdate(due.task, problem=f"Watching hit an unexpected error, still trying: {error}"))
+
+    def hurried(self) -> tuple[set[str], set[str]]:
+        """The accounts of watched tasks where someone waits for a slot, and those that were asked. Asked
+        outside the lock: a check may read a file or ask Redis (each check keeps its answer a moment)."""
+        with self.cond:
+            checks = {w.account: self.hurry[w.account] for w in self.watched.values() if w.account in self.hurry}
+        waiting = set()
+        for account, check in checks.items():
+            try:
+                if check():
+                    waiting.add(account)
+            except Exception:  # a check that fails means "nobody known to wait": the usual pace
+                log.debug("could not tell whether someone waits for a slot of %s", account, exc_info=True)
+        return waiting, set(checks)
+
+    def due_at(self, watched: _Watched, hurried: set[str]) -> float:
+        """When ``watched`` is due: its own turn, or sooner while someone waits for a slot of its account
+        (never after a failed look: that one keeps its backoff)."""
+        if watched.account not in hurried or watched.failures or not watched.subscriptions:
+            return watched.next_poll
+        owner = watched.owner
+        return min(watched.next_poll, watched.looked + hurry_delay(owner.poll_interval, self.crowd(owner)))
 
     def crowd(self, watcher: TaskWatcher) -> int:
         """How many tasks are polled one by one (see ``retry.poll_delay``). On Kling direct one list
@@ -185,6 +220,7 @@ class _Engine:
         owner = watched.owner
         elapsed = now - watched.started
         watched.failures = 0
+        watched.looked = now
         watched.next_poll = now + poll_delay(owner.poll_interval, elapsed, self.expected, crowd=self.crowd(owner))
         watched.task = current
         self.journal(watched, current)
@@ -210,10 +246,17 @@ class _Engine:
 
     def failed(self, watched: _Watched, now: float, error: KlingError, elapsed: float) -> None:
         watched.failures += 1
+        watched.looked = now
         watched.next_poll = now + failure_delay(watched.failures, watched.owner.poll_interval)
         log.info("poll of %s failed (%s); trying again", watched.task.id, error)
         if watched.failures >= 3:
-            self.tell(watched, TaskUpdate(watched.task, problem=f"Trouble reaching the service, still trying: {error}"))
+            problem = f"Trouble reaching the service, still trying: {error}"
+            if watched.owner.client.proven_simulator and isinstance(error, APIConnectionError):
+                problem = (  # said as such, not as a network failure (the client proved it is the simulator)
+                    "The built-in simulator that runs this task has stopped: a simulated task ends with it. "
+                    "Still looking, in case it is started again. Nothing is billed."
+                )
+            self.tell(watched, TaskUpdate(watched.task, problem=problem))
         self.check_deadline(watched, elapsed)
 
     def journal(self, watched: _Watched, task: Task) -> None:
@@ -254,6 +297,32 @@ def tell(listeners: list[Callable[[TaskUpdate], object]], update: TaskUpdate) ->
 
 
 _ENGINE = _Engine()
+
+
+def set_hurry(account: str, check: Hurry | None) -> None:
+    """Give the watcher a way to ask whether someone waits for a slot of ``account`` (``KlingClient.account``).
+
+    Parameters
+    ----------
+    account
+        The account as the watched tasks' client names it.
+    check
+        Called by the watcher's thread, about once a second while tasks of the account are watched; True
+        while someone waits for one of its slots. It must answer quickly (keep its answer a moment when it
+        reads a shared store). None forgets the check.
+    """
+    with _ENGINE.cond:
+        if check is None:
+            _ENGINE.hurry.pop(account, None)
+        else:
+            _ENGINE.hurry[account] = check
+        _ENGINE.cond.notify()
+
+
+def look_again() -> None:
+    """Wake the watcher to ask its checks again now (someone in this process began to wait for a slot)."""
+    with _ENGINE.cond:
+        _ENGINE.cond.notify()
 
 
 class TaskWatcher:
@@ -345,7 +414,7 @@ class TaskWatcher:
             first = now + poll_delay(self.poll_interval, 0.0, _ENGINE.expected, crowd=_ENGINE.crowd(self) + 1)
             watched = _ENGINE.watched.get(key)
             if watched is None:
-                watched = _ENGINE.watched[key] = _Watched(self.client.account, task.id, task, now, first)
+                watched = _ENGINE.watched[key] = _Watched(self.client.account, task.id, task, now, first, now)
             if not any(s.watcher is self and s.listener == on_update for s in watched.subscriptions):
                 watched.subscriptions.append(_Subscription(self, on_update))
             watched.next_poll = min(watched.next_poll, first)

@@ -116,6 +116,16 @@ def wait_for(condition: Any, timeout: float = 10.0) -> None:
         time.sleep(0.02)
 
 
+def sent_to_browser(player: Any) -> list[tuple[dict[str, Any], list[bytes]]]:
+    """Ask a ``VideoPlayer`` as a view does ("want"), and collect what the kernel sends back on the widget
+    channel (each message and its binary buffers)."""
+    sent: list[tuple[dict[str, Any], list[bytes]]] = []
+    player.send = lambda content, buffers=None: sent.append((content, list(buffers or [])))
+    player._on_message(player, {"kind": "want"}, [])
+    wait_for(lambda: bool(sent) or bool(player.error))
+    return sent
+
+
 def all_state(widget: widgets.Widget) -> str:
     """The synced state of a widget and every widget below it, as the front end would get it."""
     from kling_widgets.widgets._state import synced_json
@@ -154,3 +164,49 @@ def web_page_server(status: int = 200, seen: list[str] | None = None) -> Iterato
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextlib.contextmanager
+def billed_gateway(api_key: str, **settings: Any) -> Iterator[tuple[str, Simulator]]:
+    """A stand-in of the billed gateway at an address of its own: a front that passes the API's paths to
+    a simulator behind it (which keeps the key ``api_key``) and answers the simulator's own ``/sim/about``
+    as the gateway's front end does any path it does not route — a web page. Nothing proves it is the
+    simulator, so a client treats it as a billed account. Yields its address and the simulator behind."""
+    import requests
+
+    with Simulator(api_key=api_key, **settings) as inner:
+
+        class Front(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _pass(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                if self.path.startswith("/sim/about"):
+                    status, kind, data = 200, "text/html", b"<!doctype html><html><body>gateway</body></html>"
+                else:
+                    headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+                    answer = requests.request(
+                        self.command, inner.url + self.path, headers=headers, data=body, allow_redirects=False,
+                        timeout=30,
+                    )  # fmt: skip
+                    status, kind, data = answer.status_code, answer.headers.get("Content-Type", ""), answer.content
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = _pass
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Front)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            yield f"http://127.0.0.1:{server.server_address[1]}", inner
+        finally:
+            server.shutdown()
+            server.server_close()

@@ -114,6 +114,23 @@ OVERFLOW = """(root) => {
 }"""
 
 
+# A text field's placeholder wider than the room inside the field: cut off mid-word on screen.
+PLACEHOLDERS_CUT = """(root) => {
+  const context = document.createElement('canvas').getContext('2d');
+  return [...root.querySelectorAll('input[placeholder]')].filter((el) => {
+    if (!el.placeholder || !el.getClientRects().length) return false;
+    const style = getComputedStyle(el, '::placeholder');
+    context.font = `${style.fontStyle} ${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+    const room = el.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    return context.measureText(el.placeholder).width > room + 1;
+  }).map((el) => `${el.placeholder} (${el.clientWidth} px)`);
+}"""
+
+# The middle of each piece of the history's pager, from the top: one line when they are all the same.
+PAGER_LINES = """(root) => [...root.querySelectorAll('.kw-history .kw-pager > *')].map((el) => {
+  const r = el.getBoundingClientRect(); return Math.round(r.top + r.height / 2); })"""
+
+
 def write_notebook(root: Path, sim: Simulator) -> None:
     """A bundle with a history, a finished task, a sweep of both modes (still ticked) and a picture
     refused for its shape, so every part of the screen is there to be read."""
@@ -305,3 +322,7 @@ def test_keyboard_screen_reader_dark_theme_and_narrow_pane(page: Any) -> None:
     problems = page.evaluate(OVERFLOW, root.element_handle())
     shoot(page, root, "a11y-narrow-dark.png")
     assert not problems, json.dumps(problems, indent=1)
+    cut = page.evaluate(PLACEHOLDERS_CUT, root.element_handle())
+    assert not cut, f"placeholders cut at {NARROW} px: {cut}"
+    middles = page.evaluate(PAGER_LINES, root.element_handle())
+    assert len(middles) == 4 and max(middles) - min(middles) <= 4, f"the history's pager wraps: {middles}"

@@ -4,6 +4,7 @@ limit (1303), coordinated through the data folder (file locks) or a real redis-s
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import shutil
@@ -337,3 +338,119 @@ def test_accounts_nobody_used_for_a_day_leave_no_folder_behind(sim: Simulator) -
         os.utime(folder / "state.json", (day_ago, day_ago))
     AccountSlots.for_client(KlingClient("new-key", base_url=sim.url))
     assert {f.name for f in accounts.iterdir()} == {name("live-key"), name("new-key")}
+
+
+# -- a freed slot handed on at once ----------------------------------------------------------------------
+HOLDER = textwrap.dedent(
+    """
+    import sys, time
+    from kling_widgets import Batch, KlingClient, VideoRequest
+
+    url, key, image, interval, count = sys.argv[1:6]
+    requests = [VideoRequest([image], f"holder {i}") for i in range(int(count))]
+    batch = Batch(KlingClient(key, base_url=url, poll_interval=float(interval)), requests)
+    batch.start()
+    while batch.tasks[0] is None:
+        time.sleep(0.05)
+    print(batch.tasks[0].id, flush=True)
+    sys.stdin.readline()  # the test says when to let go
+    batch.close()
+    """
+)
+WAITER = textwrap.dedent(
+    """
+    import sys
+    from kling_widgets import Batch, KlingClient, VideoRequest
+
+    url, key, image = sys.argv[1:4]
+    batch = Batch(KlingClient(key, base_url=url), [VideoRequest([image], "waiter")]).start()
+    print("started", flush=True)
+    sys.stdin.readline()  # the test says when to stop waiting
+    batch.cancel()
+    batch.wait(timeout=10)
+    print("cancelled", flush=True)
+    sys.stdin.readline()  # alive until the test ends, as a kernel would be
+    """
+)
+
+
+def _gaps(sim: Simulator, task_id: str, start: float, end: float) -> list[float]:
+    """Seconds between the simulator's consecutive looks at ``task_id`` within [start, end] (its clock)."""
+    times = [r.time for r in list(sim.requests) if r.method == "GET" and task_id in r.path and start <= r.time <= end]
+    return [b - a for a, b in itertools.pairwise(times)]
+
+
+def _median(values: list[float]) -> float:
+    assert values, "no looks at the task in the window"
+    return sorted(values)[len(values) // 2]
+
+
+def test_someone_waiting_is_counted_only_while_no_slot_is_free() -> None:
+    state = SlotState(limit=1, limit_until=1e12)
+    assert not state.someone_waits()
+    lease = state.take("a0", "a", 0.0)
+    assert lease is not None and not state.someone_waits()  # it was served: nobody waits
+    assert state.take("b0", "b", 0.0) is None and state.someone_waits()  # b waits for a's slot
+    state.leases.pop(lease)  # a's task ends: b's next look takes the slot; until then nothing to hurry
+    assert not state.someone_waits()
+
+
+def test_a_waiter_in_another_kernel_makes_the_holder_be_looked_at_at_the_base_pace(coordinator: str) -> None:
+    """Two real kernels and one slot: the holder's young task is looked at about once a second (5 × its
+    0.2 s base) while nobody waits; every 0.2 s while the other kernel waits; slowly again once it stops."""
+    with Simulator(processing_seconds=600, max_concurrent=1) as sim:
+        args = [sim.url, sim.api_key, IMAGE]
+        holder = subprocess.Popen(
+            [sys.executable, "-c", HOLDER, *args, "0.2", "1"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        waiter: subprocess.Popen[str] | None = None
+        try:
+            assert holder.stdout is not None and holder.stdin is not None
+            task_id = holder.stdout.readline().strip()
+            created = time.time()
+            time.sleep(3.0)  # young: after two looks at the base pace, about one a second
+            alone = _median(_gaps(sim, task_id, created + 0.8, time.time()))
+            waiter = subprocess.Popen(
+                [sys.executable, "-c", WAITER, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+            )
+            assert waiter.stdout is not None and waiter.stdin is not None
+            assert waiter.stdout.readline().strip() == "started"
+            wait_for(lambda: refusals(sim) == 1, timeout=30)  # it learned the limit (1): it waits now
+            wait_for(lambda: SlotState.load(_state_of(sim, coordinator)).someone_waits(), timeout=10)
+            since = time.time() + 1.5  # the holder's kernel asks about once a second
+            time.sleep(3.5)
+            hurried = _median(_gaps(sim, task_id, since, time.time()))
+            waiter.stdin.write("stop\n")
+            waiter.stdin.flush()
+            assert waiter.stdout.readline().strip() == "cancelled"
+            stopped = time.time() + 1.5
+            time.sleep(4.0)
+            after = _median(_gaps(sim, task_id, stopped, time.time()))
+            assert sim.creates == 1 and refusals(sim) == 1  # the waiter sent nothing more while it waited
+        finally:
+            for process in (holder, waiter):
+                if process is not None:
+                    process.kill()
+                    process.wait(10)
+        assert alone >= 0.7 and after >= 0.7, (alone, after)  # nobody waits: no look more than before
+        assert hurried <= 0.45, hurried  # someone waits: the base pace (0.2 s)
+
+
+def test_a_waiter_in_the_same_kernel_makes_its_running_task_be_looked_at_at_the_base_pace() -> None:
+    """One kernel sends two videos to an account that runs one: the second waits for the first's slot, so
+    the first is looked at every 0.2 s (its base) rather than about once a second."""
+    with Simulator(processing_seconds=600, max_concurrent=1) as sim:
+        args = [sys.executable, "-c", HOLDER, sim.url, sim.api_key, IMAGE, "0.2", "2"]
+        holder = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            assert holder.stdout is not None
+            task_id = holder.stdout.readline().strip()
+            wait_for(lambda: refusals(sim) == 1, timeout=30)  # the second was refused once: it waits now
+            since = time.time() + 0.5
+            time.sleep(3.0)
+            hurried = _median(_gaps(sim, task_id, since, time.time()))
+            assert sim.creates == 1 and refusals(sim) == 1
+        finally:
+            holder.kill()
+            holder.wait(10)
+        assert hurried <= 0.45, hurried

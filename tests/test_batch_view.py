@@ -128,7 +128,7 @@ def test_to_code_makes_the_same_request_with_the_client_alone(photo: bytes, tmp_
         app.options.watermark = True
         code = app.to_code()
         assert secret not in code and sim.url not in code and "path/to" not in code
-        assert "Simulator(" in code and "KlingClient(sim.api_key, base_url=sim.url)" in code
+        assert "Simulator.shared(" in code and "KlingClient(sim.api_key, base_url=sim.url)" in code
         [saved] = (tmp_path / "kling-pictures").iterdir()
         assert f"'kling-pictures/{saved.name}'" in code
         app.code_toggle.value = True
@@ -137,8 +137,8 @@ def test_to_code_makes_the_same_request_with_the_client_alone(photo: bytes, tmp_
         assert future is not None and future.result(timeout=10) is not None
         namespace: dict[str, Any] = {}
         exec(compile(code, "to_code", "exec"), namespace)  # no KLING_API_KEY anywhere: as in the demo
-        namespace["sim"].stop()
-        [by_form], [by_code] = (c["body"] for c in sim.created), (c["body"] for c in namespace["sim"].created)
+        assert namespace["sim"] is sim and len(sim.created) == 2  # the running simulator, not a second one
+        by_form, by_code = (c["body"] for c in sim.created)
         assert {k: v for k, v in by_code.items() if k != "external_task_id"} == {
             k: v for k, v in by_form.items() if k != "external_task_id"
         }

@@ -197,9 +197,9 @@ def test_the_first_page_is_drawn_before_the_whole_journal_is_read(
     whole_read = threading.Event()
     fold = fresh.entries
 
-    def slow_fold() -> list[Any]:  # the whole journal takes its time (a year of use)
+    def slow_fold(*service: Any) -> list[Any]:  # the whole journal takes its time (a year of use)
         assert whole_read.wait(20)
-        return fold()
+        return fold(*service)
 
     monkeypatch.setattr(fresh, "entries", slow_fold)
     gallery = HistoryGallery(fresh)  # returns with the first page drawn, the fold still waiting

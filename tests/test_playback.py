@@ -23,7 +23,7 @@ from kling_widgets.simulator import Simulator
 from kling_widgets.widgets.status import TaskView
 from kling_widgets.widgets.video import VideoPlayer
 
-from .conftest import all_state, fox, wait_for
+from .conftest import all_state, fox, sent_to_browser, wait_for
 
 
 @pytest.mark.parametrize(
@@ -47,15 +47,6 @@ def test_only_public_https_links_are_left_to_the_browser(url: str, loads: bool) 
 
 def made_video(client: KlingClient, photo: bytes) -> Task:
     return client.generate(fox(photo), poll_interval=0.05)
-
-
-def sent_to_browser(player: VideoPlayer) -> list[tuple[dict[str, Any], list[bytes]]]:
-    """Ask as a view does ("want"), and collect what the kernel sends back on the widget channel."""
-    sent: list[tuple[dict[str, Any], list[bytes]]] = []
-    player.send = lambda content, buffers=None: sent.append((content, list(buffers or [])))  # type: ignore[method-assign]
-    player._on_message(player, {"kind": "want"}, [])
-    wait_for(lambda: bool(sent) or bool(player.error))
-    return sent
 
 
 def test_the_simulators_video_travels_through_the_kernel_and_stays_out_of_state(

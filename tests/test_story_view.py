@@ -12,7 +12,7 @@ from kling_widgets import KlingClient, MultiImageToVideo, Storyboard, Storyboard
 from kling_widgets.film import probe
 from kling_widgets.simulator import Simulator
 
-from .conftest import all_state, wait_for
+from .conftest import all_state, sent_to_browser, wait_for
 from .test_story import character, story_client, story_sim
 
 __all__ = ["story_client", "story_sim"]  # the storyboard tests' simulator and client
@@ -97,11 +97,26 @@ def test_a_pick_in_the_view_goes_through_the_storyboard(
     assert view.export_status == f"Film saved to {(tmp_path / 'film.mp4').resolve()}"
     assert view.export_progress.value == 1 and view.export_progress.bar_style == "success"
     assert abs(probe(tmp_path / "film.mp4").seconds - 10) < 0.5
+    # The film reaches the person: offered in the page, its bytes sent through the kernel when asked.
+    player = view.exported_player
+    assert player is not None and player.via_kernel and player.src == "" and player.filename == "film.mp4"
+    assert view._exported.layout.display is None and player in view._exported.children
+    [(content, buffers)] = sent_to_browser(player)
+    assert content["kind"] == "video" and buffers[0] == (tmp_path / "film.mp4").read_bytes()
+    assert "video/mp4;base64" not in all_state(view)  # not in widget state: the saved notebook stays small
     again = view.export()  # the file exists: said in words, the path kept
     assert again is not None
     again.join(30)
     assert view.export_status.startswith("Export failed") and "already exists" in view.export_status
+    assert view.export_replace.description in view.export_status and "overwrite=True" not in view.export_status
     assert view.export_path.value == str(tmp_path / "film.mp4") and "kw-error" in view._export_message.value
+    view.export_replace.value = True  # the page's own answer: the error no longer fits the form
+    assert view.export_status == "" and "already exists" not in view._export_message.value
+    replaced = view.export()
+    assert replaced is not None
+    replaced.join(60)
+    assert view.export_status.startswith("Film saved") and view.exported_player is not player
+    assert player.comm is None  # the old film's player was closed, the new one offered in its place
     view.close()
     creates = story_sim.creates
     again = StoryboardView(Storyboard.reopen(story_client, history, story.id))  # after a restart

@@ -1,4 +1,5 @@
-"""``python -m kling_widgets.simulator --port 8765 [--provider kling]``: serve the simulator."""
+"""``python -m kling_widgets.simulator --port 8765 [--provider kling]``: serve the simulator, with a line
+per request on standard output (as any server logs), so a person sees what was sent and how often."""
 
 from __future__ import annotations
 
@@ -6,6 +7,10 @@ import argparse
 import time
 
 from .server import Simulator
+
+
+def _print(line: str) -> None:
+    print(line, flush=True)  # flushed: the lines reach a pipe or a log file as they happen
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -22,6 +27,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--billing", choices=("served", "html", "404", "405"), default="served", help="gateway billing routes"
     )
+    parser.add_argument("--quiet", action="store_true", help="no line per request")
     args = parser.parse_args(argv)
     sim = Simulator(
         args.provider,
@@ -32,6 +38,7 @@ def main(argv: list[str] | None = None) -> None:
         credit=args.credit,
         billing=args.billing,
         upload_bytes_per_second=args.upload_kbps * 1000 if args.upload_kbps else None,
+        log=None if args.quiet else _print,
     )
     sim.start()
     print(f"Kling simulator ({args.provider}) serving at {sim.url}", flush=True)
@@ -42,7 +49,7 @@ def main(argv: list[str] | None = None) -> None:
             f"  export KLING_BASE_URL={sim.url} KLING_ACCESS_KEY={sim.access_key} KLING_SECRET_KEY={sim.secret_key}",
             flush=True,
         )
-    print("  Ctrl-C to stop.", flush=True)
+    print("  Ctrl-C to stop." + ("" if args.quiet else " One line per request follows."), flush=True)
     try:
         while True:
             time.sleep(3600)

@@ -40,27 +40,91 @@ _ACCOUNT_WORDS = {
 }
 
 
+def _size(count: int) -> str:
+    return f"{count} B" if count < 10_000 else f"{count / 1e6:.1f} MB" if count >= 1e6 else f"{count / 1e3:.0f} kB"
+
+
+def _answer_notes(body: Any) -> list[str]:
+    """What a log line says of a JSON answer: its business code and the task it is about (ids only)."""
+    if not isinstance(body, dict):
+        return []
+    error = body.get("error")
+    code = error.get("code") if isinstance(error, dict) else body.get("code")
+    data = body.get("data") if isinstance(body.get("data"), dict) else body
+    task = data.get("task_id") if isinstance(data, dict) else None
+    status = data.get("task_status") or data.get("status") if isinstance(data, dict) and task else None
+    notes = [] if code is None else [f"code={code}"]
+    if task:
+        notes.append(f"task={task}" + (f" ({status})" if status else ""))
+    return notes
+
+
 class Handler(BaseHTTPRequestHandler):
     sim: Simulator
+    _status: str = ""
+    _notes: list[str]
+    _received: int = 0
+    _written = True  # a line already written for this request (True outside ``_logged``: nothing to write)
+    _method: str = ""
+    _started: float = 0.0
     protocol_version = "HTTP/1.1"
     server_version = "KlingSimulator/1"
     # Headers and body go out in two writes; with Nagle on, the body waits for a delayed ACK (~40 ms).
     disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
-        pass  # quiet: tests and notebooks should not fill up with access logs
+        pass  # the stdlib's own lines (with the raw request line) stay quiet: ours is ``_log_line``
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """Called by ``send_response``, before the answer leaves: this request's log line is written now, so
+        a client that waits for each answer sees its requests logged in the order it made them."""
+        self._status = str(int(code)) if str(code).isdigit() else str(code)
+        if self.sim.log is not None and not self._written:
+            self._written = True
+            self.sim.write_log(self._log_line(self._method, time.monotonic() - self._started))
 
     def do_GET(self) -> None:
-        self._handle("GET")
+        self._logged("GET")
 
     def do_POST(self) -> None:
-        self._handle("POST")
+        self._logged("POST")
 
     def do_PUT(self) -> None:
-        self._handle("PUT")
+        self._logged("PUT")
 
     def do_DELETE(self) -> None:
-        self._handle("DELETE")
+        self._logged("DELETE")
+
+    # -- the request log -------------------------------------------------------------------------------
+    def _logged(self, method: str) -> None:
+        """Handle one request, then give the simulator's ``log`` one line about it (when it has one)."""
+        self._status, self._notes, self._received, self._written = "", [], 0, False
+        self._method, self._started = method, time.monotonic()
+        try:
+            self._handle(method)
+        finally:
+            if self.sim.log is not None and not self._written:  # no answer was sent: the connection dropped
+                self._written = True
+                self.sim.write_log(self._log_line(method, time.monotonic() - self._started))
+
+    def _log_line(self, method: str, seconds: float) -> str:
+        """One access-log line: when, who, method, path, status, business code and task, sizes, time taken.
+        Never a header (the Authorization value is a key), the query or a body (pictures are base64)."""
+        status = self._status or "-"
+        if not self._status or "cut" in self._notes:
+            status += " (connection dropped)"
+        words = [
+            time.strftime("%Y-%m-%d %H:%M:%S"),
+            self.client_address[0],
+            method,
+            urlsplit(self.path).path,
+            status,
+            *(note for note in self._notes if note != "cut"),
+        ]
+        if self._received:
+            words.append(f"body {_size(self._received)}")
+        words.append(f"{seconds * 1000:.0f} ms")
+        return " ".join(words)
 
     # -- sending ---------------------------------------------------------------------------------------
     def _send(self, status: int, data: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
@@ -73,6 +137,7 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _send_json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        self._notes.extend(_answer_notes(body))
         self._send(status, json.dumps(body).encode(), "application/json", headers)
 
     def _error(self, status: int, code: int | str, message: str, headers: dict[str, str] | None = None) -> None:
@@ -104,6 +169,7 @@ class Handler(BaseHTTPRequestHandler):
     def _cut(self, body: Any) -> None:
         """Start a 200 answer and break it off halfway through the body."""
         data = json.dumps(body).encode()
+        self._notes.append("cut")
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -193,6 +259,7 @@ class Handler(BaseHTTPRequestHandler):
         self._route(method, path, body, query, fault)
 
     def _record(self, method: str, path: str, body: Any, size: int) -> None:
+        self._received = size
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("authorization", "cookie")}
         record = RecordedRequest(
             method,

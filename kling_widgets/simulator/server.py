@@ -13,12 +13,14 @@ The pieces: ``state`` (tasks and their clock, validation), ``shapes`` (answers),
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
 import ssl
 import threading
 import urllib.request
+from collections.abc import Callable
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -34,15 +36,49 @@ from .state import SimTask, TaskStore, decode_image
 GATEWAY_QUERY_ACTIONS = ("text2video", "image2video")  # the GET routes of the gateway's software
 MAX_BODY_BYTES = 32 << 20  # the gateway software's MAX_REQUEST_BODY_MB default (32), in its own units
 IDENTITY = "kling-widgets-simulator"
+# Every simulator serving in this process, oldest first: code shown by a notebook (the bundle's Show code)
+# finds the one the notebook already runs through Simulator.shared() instead of starting a second.
+_RUNNING: list[Simulator] = []
+_RUNNING_LOCK = threading.Lock()
 
 __all__ = ["Fault", "RecordedRequest", "Simulator"]
 
 
 class _Server(ThreadingHTTPServer):
-    """The stdlib server with address reuse set on this class only (the stdlib's stays untouched)."""
+    """The stdlib server with address reuse set on this class only (the stdlib's stays untouched). It
+    knows its open connections, so that a stopped simulator stops answering on kept-alive ones too, as a
+    stopped service does (the stdlib's ``shutdown`` only stops accepting new ones)."""
 
     allow_reuse_address = True
     daemon_threads = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        self.closing = False
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self.connections_lock:
+            self.connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.connections_lock:
+            self.connections.discard(request)
+        super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not self.closing:  # a connection cut by stop() is expected, not worth a traceback
+            super().handle_error(request, client_address)
+
+    def close_connections(self) -> None:
+        self.closing = True
+        with self.connections_lock:
+            open_now = list(self.connections)
+        for connection in open_now:
+            with contextlib.suppress(OSError):  # already closed by its client
+                connection.shutdown(socket.SHUT_RDWR)
 
 
 class Simulator:
@@ -132,6 +168,10 @@ class Simulator:
         Kling direct's account refusal (1101 or 1102) on costs and creates.
     keep_videos : bool or path
         Where the videos it makes are kept (see above).
+    log : callable, optional
+        Called with one line per request (time, client, method, path, status, business code, task id,
+        bytes received, time taken; never a header, the query or a body). None, the default, keeps it
+        quiet: the command line (``python -m kling_widgets.simulator``) prints them.
 
     Raises
     ------
@@ -171,6 +211,7 @@ class Simulator:
         units: float | None = 100_000.0,
         account_code: int | None = None,
         keep_videos: bool | str | os.PathLike[str] = True,
+        log: Callable[[str], None] | None = None,
     ) -> None:
         if provider not in ("gateway", "kling"):
             raise ValueError("provider must be 'gateway' or 'kling'")
@@ -204,13 +245,15 @@ class Simulator:
             simulator_videos_dir() if keep_videos is True else Path(keep_videos) if keep_videos else None
         )
         self.host, self.port = host, port
+        self.log = log
+        self._log_lock = threading.Lock()
         self.requests: list[RecordedRequest] = []
         self.created: list[dict[str, Any]] = []
         self.video_requests: list[RecordedRequest] = []
         self.callbacks: list[dict[str, Any]] = []
         self.faults: list[Fault] = []
         self._lock = threading.RLock()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _Server | None = None
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
 
@@ -273,16 +316,67 @@ class Simulator:
         ]
         for thread in self._threads:
             thread.start()
+        with _RUNNING_LOCK:
+            _RUNNING.append(self)
         return self
 
     def stop(self) -> None:
         """Stop serving; tasks are kept, so ``start()`` again resumes them (same port)."""
         if self._server is None:
             return
+        with _RUNNING_LOCK:
+            if self in _RUNNING:
+                _RUNNING.remove(self)
         self._stopping.set()
         self._server.shutdown()
+        self._server.close_connections()
         self._server.server_close()
         self._server = None
+
+    @classmethod
+    def running(cls, provider: str | None = None) -> list[Simulator]:
+        """Every simulator serving in this process (of ``provider``, when given), oldest first.
+
+        Parameters
+        ----------
+        provider : str or None
+            ``"gateway"`` or ``"kling"``; None: either.
+
+        Returns
+        -------
+        list of Simulator
+            Those started and not stopped since.
+        """
+        with _RUNNING_LOCK:
+            return [sim for sim in _RUNNING if provider is None or sim.provider == provider]
+
+    @classmethod
+    def shared(cls, provider: str = "gateway", *, url: str | None = None, **settings: Any) -> Simulator:
+        """The simulator this process already serves, or a new one: what code shown by a notebook calls,
+        so that it runs on the notebook's own simulator there and alone anywhere else (a fresh kernel, a
+        script), never starting a second one beside the first.
+
+        Parameters
+        ----------
+        provider : str
+            ``"gateway"`` or ``"kling"``: only a running simulator of this provider is reused.
+        url : str or None
+            Reuse the running one at this address (when several run); None: the newest running one. An
+            address nothing in this process serves any more is ignored: a new simulator is started.
+        **settings
+            Passed to ``Simulator(provider, ...)`` when a new one is started (a reused one keeps its own).
+
+        Returns
+        -------
+        Simulator
+            A running simulator.
+        """
+        candidates = cls.running(provider)
+        if url is not None:
+            candidates = [sim for sim in candidates if sim.url == url.rstrip("/")]
+        if candidates:
+            return candidates[-1]
+        return cls(provider, **settings).start()
 
     def __enter__(self) -> Simulator:
         return self.start()
@@ -377,6 +471,12 @@ class Simulator:
         """How many tasks were created: one per intention is what a good client achieves."""
         return len(self.created)
 
+    def write_log(self, line: str) -> None:
+        """Give ``log`` one request's line, one at a time (requests are served on many threads)."""
+        if self.log is not None:
+            with self._log_lock:
+                self.log(line)
+
     # -- videos ------------------------------------------------------------------------------------
     def video_url(self, task: SimTask) -> str:
         """The link its answers give for a task's video.
@@ -440,6 +540,7 @@ class Simulator:
                     aspect_ratio=str(task.body.get("aspect_ratio", "16:9")),
                     seconds=int(task.body.get("duration", "5")),
                     fps=self.video_fps,
+                    seed=task.task_id,  # each task's own camera: two takes are two videos
                 )
                 self._keep(task.task_id, task.video)
             return task.video

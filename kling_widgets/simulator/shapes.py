@@ -37,7 +37,8 @@ def kling_object(task: SimTask, store: TaskStore, video_url: VideoUrl) -> dict[s
         "final_unit_deduction": unit_deduction(body) if status == "succeed" else "0",
         "watermark_info": {"enabled": bool((body.get("watermark_info") or {}).get("enabled"))},
         "created_at": int(task.created * 1000),
-        "updated_at": int(time.time() * 1000),
+        # when the task last changed: its end once it ended (API.md: the service's own times), not "now"
+        "updated_at": int(min(time.time(), task.created + store.processing_seconds) * 1000),
     }
     if status == "succeed":
         video: dict[str, Any] = {"id": f"v{task.task_id}", "duration": body.get("duration", "5")}

@@ -11,11 +11,10 @@ the form keeps its values whatever happens.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,9 +24,11 @@ from urllib.parse import urlparse
 import ipywidgets as widgets
 import traitlets
 
+from .._home import is_loopback
 from .._listeners import Listeners
 from ..batch import RATE_CARD, Batch, BatchItem, estimate_units, sweep
-from ..client import KlingClient
+from ..client import KlingClient, elsewhere
+from ..connection import proves_key
 from ..errors import (
     AccountError,
     APIError,
@@ -37,13 +38,14 @@ from ..errors import (
     Problem,
     ValidationError,
 )
-from ..images import DEFAULT_MAX_SIDE, PreparedImage
+from ..images import DEFAULT_MAX_SIDE
 from ..models import KLING_UNIT, MODES, AccountStatus, Task, VideoRequest, units_words
 from ..watcher import TaskUpdate, TaskWatcher
 from ._publish import Published, detach
 from ._style import esc, message_html, request_label, shorten, stylesheet, title
 from .a11y import accessibility
 from .batch import BatchView
+from .code import bundle_code
 from .gallery import HistoryGallery
 from .images import ImagePicker
 from .options import OptionsPanel
@@ -148,6 +150,8 @@ class MultiImageToVideo(Published, widgets.VBox):
         **kwargs: Any,
     ) -> None:
         self._setup_error = ""
+        self._status_stays = False  # the status speaks of a task, not of the form: a form change leaves it
+        self._reuse_note = ""  # the picker's "Not brought back" of the last Reuse, cleared with its status
         self.budget_units = budget_units  #: the most this bundle may send, in estimated units (None: no limit)
         self.confirm_above_units = confirm_above_units  #: a click estimated above this asks first (None: never)
         self.account_status: AccountStatus | None = None  #: what the last account check found
@@ -246,7 +250,7 @@ class MultiImageToVideo(Published, widgets.VBox):
         self.submit_button.on_click(self._on_click)
         self.image_picker.observe(self._on_form_change, names="images")
         self.prompt_box.observe(self._on_form_change, names=["value", "negative_prompt"])
-        self.options.observe(self._on_form_change, names=["mode", "duration", "callback_url", "external_task_id"])
+        self.options.observe(self._on_form_change, names=_OPTIONS)
         self.options.observe(self._on_originals, names="send_originals")
         self.observe(self._on_form_change, names=["both_modes", "both_durations", "prompt_per_line"])
         self.observe(self._refresh, names="submitting")
@@ -368,11 +372,15 @@ class MultiImageToVideo(Published, widgets.VBox):
         return problems
 
     def _on_form_change(self, _: object = None) -> None:
-        """The person changed the form: what was said of the last click (created, refused, not sent)
-        no longer fits it. A warning that a task may exist stays until said otherwise."""
+        """The person changed the form: what was said of a past action (a click created, refused, not
+        sent, asked to confirm; a Reuse loaded) no longer fits it. What speaks of a task that may exist
+        or is still queued stays until said otherwise."""
         self._confirm = None  # a changed form is a new question
-        if self.status_kind in ("ok", "invalid", "error") or self.status.startswith("Confirm"):
+        if self.status and not self._status_stays:
             self._say("")
+        if self._reuse_note and self.image_picker.message == self._reuse_note:
+            self.image_picker.message = ""  # "Not brought back: …" was about the Reuse, not these pictures
+        self._reuse_note = ""
         self._refresh()
 
     def _refresh(self, _: object = None) -> None:
@@ -433,88 +441,27 @@ class MultiImageToVideo(Published, widgets.VBox):
             story.add_shot(prompt, negative_prompt=self.prompt_box.negative_prompt or None, duration=options.duration)
         return story
 
-    def to_code(self) -> str:
+    def to_code(self, namespace: Mapping[str, Any] | None = None) -> str:
         """Runnable code that makes the same request with the client alone — never the key (it comes
-        from the environment, as everywhere). The client is built as this one was: the built-in
-        simulator's when this one talks to it (proven by the service, as in the demo), the service's
-        otherwise. Pictures are named by their file path or URL; an uploaded one is saved (as sent) under
+        from the environment, as everywhere). The client is built as this one was: on the built-in
+        simulator (proven by the service, as in the demo) through ``Simulator.shared()``, which reuses the
+        simulator this process runs and starts one only where none runs (a fresh kernel, a script); on the
+        service otherwise. Pasted into the notebook that showed it, it leaves the notebook's own names
+        alone: a name already in use there (the quickstart's ``client``, ``task``…) becomes ``client_2``…
+        Pictures are named by their file path or URL; an uploaded one is saved (as sent) under
         ``kling-pictures/`` beside the notebook, and the code names that file.
+
+        Parameters
+        ----------
+        namespace : Mapping or None
+            The names the code will run among; None: the notebook's own (IPython's), or none outside it.
 
         Returns
         -------
         str
-            Python source, ready to paste into a cell.
+            Python source, ending with a newline.
         """
-        from ..client import PROVIDERS
-
-        client = self.client
-        lines = ["from kling_widgets import KlingClient, VideoRequest"]
-        requests = self.requests
-        if len(requests) > 1:
-            lines[0] += ", Batch, sweep"
-        lines.append("")
-        arguments = []
-        if client is not None and client.provider != "gateway":
-            arguments.append(f"provider={client.provider!r}")
-        if client is not None and client.base_url != PROVIDERS[client.provider]["base_url"]:
-            arguments.append(f"base_url={client.base_url!r}")
-        where = "KLING_ACCESS_KEY and KLING_SECRET_KEY" if client and client.provider == "kling" else "KLING_API_KEY"
-        if client is not None and client.is_simulator():  # as the demo did: no key exists to read
-            lines[1:1] = ["from kling_widgets.simulator import Simulator"]
-            provider = f"{client.provider!r}, " if client.provider != "gateway" else ""
-            lines.append(f"sim = Simulator({provider}processing_seconds=3).start()  # nothing is billed")
-            if client.provider == "kling":
-                lines.append(
-                    "client = KlingClient(provider='kling', access_key=sim.access_key, secret_key=sim.secret_key, "
-                    "base_url=sim.url)"
-                )
-            else:
-                lines.append("client = KlingClient(sim.api_key, base_url=sim.url)")
-        else:
-            lines.append(f"client = KlingClient({', '.join(arguments)})  # the key comes from {where}")
-        pictures = []
-        for item in self.image_picker.images:
-            if isinstance(item, str):
-                pictures.append(f"        {item!r},")
-            elif item.origin:
-                pictures.append(f"        {item.origin!r},")
-            else:
-                pictures.append(f"        {_saved_upload(item)!r},  # uploaded in the form, saved as sent")
-        picture_list = "[\n" + "\n".join(pictures) + "\n    ]"
-        options = self.options
-        base = self._build()
-        prompt = base.prompt if len({r.prompt for r in requests}) == 1 else requests[0].prompt
-        keywords = [f"    {picture_list},", f"    {prompt!r},"]
-        if base.negative_prompt:
-            keywords.append(f"    negative_prompt={base.negative_prompt!r},")
-        for name, default in (("model_name", "kling-v1-6"), ("mode", "std"), ("duration", 5), ("aspect_ratio", "16:9")):
-            value = getattr(base, name)
-            if value != default:
-                keywords.append(f"    {name}={value!r},")
-        if options.watermark:
-            keywords.append("    watermark=True,")
-        if base.callback_url:
-            keywords.append(f"    callback_url={base.callback_url!r},")
-        if base.max_side is None:
-            keywords.append("    max_side=None,  # pictures at full size")
-        lines.append("request = VideoRequest(\n" + "\n".join(keywords) + "\n)")
-        if len(requests) > 1:
-            axes = []
-            if len({r.prompt for r in requests}) > 1:
-                axes.append(f"prompt={list(dict.fromkeys(r.prompt for r in requests))!r}")
-            if self.both_modes:
-                axes.append("mode=['std', 'pro']")
-            if self.both_durations:
-                axes.append("duration=[5, 10]")
-            lines.append(f"requests = sweep(request, {', '.join(axes)})")
-            lines.append("tasks = Batch(client, requests).start().wait()  # under your account's concurrency limit")
-            lines.append("for task in tasks:")
-            lines.append("    print(task.status.value, task.video_url or task.error)")
-        else:
-            lines.append("task = client.generate(request)  # create, then wait for the video")
-            lines.append("print(task.video_url)")
-            lines.append('path = client.download(task, ".")  # the service deletes videos after 30 days')
-        return "\n".join(lines) + "\n"
+        return bundle_code(self, namespace)
 
     def _show_code(self, _: object = None) -> None:
         if self.code_toggle.value:
@@ -691,13 +638,23 @@ class MultiImageToVideo(Published, widgets.VBox):
         where = self.client.base_url
         if self.client.is_simulator():  # proven by the service itself, never guessed from the address
             text = f"Connected to the built-in simulator at {where} — nothing is billed."
-        else:
-            text = f"Connected to {urlparse(where).hostname} ({self.client.provider}) — every task is billed."
+        else:  # "every task is billed" once the key is known to be accepted (the account line says what was found)
+            host = urlparse(where).hostname or where
+            text = f"Connected to {host} ({self.client.provider}{', on this machine' if is_loopback(host) else ''})"
+            if self._key_refused:
+                text += "."
+            elif self.account_status is not None and proves_key(self.account_status):
+                text += " — every task is billed."
+            else:
+                text += " — a task the service accepts is billed."
         kind = esc(self.account_kind or "ok")
         account = f'<div class="kw-account kw-account-{kind}">{esc(self.account)}</div>' if self.account else ""
         return f'<div class="kw-banner"><b>Kling · multi-image to video</b> · {esc(text)}{account}</div>'
 
-    def _say(self, text: str, kind: str = "") -> None:
+    def _say(self, text: str, kind: str = "", *, stays: bool = False) -> None:
+        """Set the status line. ``stays``: it speaks of a task that may exist or is still queued, not of
+        the form, so a change to the form leaves it (everything else is cleared by one)."""
+        self._status_stays = stays and bool(text)
         with self.hold_trait_notifications():
             self.status, self.status_kind = text, kind if text else ""
 
@@ -837,7 +794,8 @@ class MultiImageToVideo(Published, widgets.VBox):
         if item.task is not None:
             self._callbacks(item.task)
         elif not click.sweep:
-            self._say(*_words_for(item))
+            words, kind = _words_for(item)
+            self._say(words, kind, stays=isinstance(item.exception, CreateOutcomeUnknownError))
         if isinstance(item.exception, AuthenticationError):
             self._key_was_refused(item.exception)
         elif isinstance(item.exception, AccountError):  # out of credit: show what the account says now
@@ -856,6 +814,7 @@ class MultiImageToVideo(Published, widgets.VBox):
             f"{why} {waiting} request(s) queued here: each is sent in turn when a task of the account finishes. "
             "Nothing was created yet.",
             "warning",
+            stays=True,
         )
 
     # -- tasks -------------------------------------------------------------------------------------
@@ -958,6 +917,7 @@ class MultiImageToVideo(Published, widgets.VBox):
                 missing.append(f"{picture} ({self.image_picker.message})")
         if missing:
             self.image_picker.message = "Not brought back: " + "; ".join(missing)
+        self._reuse_note = self.image_picker.message if missing else ""
         self._say(
             f"Loaded the settings of {entry.task_id or entry.external_task_id}"
             + (f"; {len(missing)} picture(s) could not be brought back." if missing else ".")
@@ -968,22 +928,31 @@ class MultiImageToVideo(Published, widgets.VBox):
         return missing
 
     def _resume(self) -> None:
-        """Show past tasks from the journal, and pick up what was unfinished with ``Batch.resume``: watch
-        what was created, send what was queued and never sent, look up (Kling direct) or report (gateway)
-        a create whose outcome is unknown — nothing is sent twice."""
+        """Show past tasks of this bundle's service from the journal (``KlingClient.service``: the
+        simulator's, whatever its port, or this account's — never another's), and pick up what was
+        unfinished with ``Batch.resume``: watch what was created, send what was queued and never sent,
+        look up (Kling direct) or report (gateway) a create whose outcome is unknown — nothing is sent
+        twice. A task of an earlier simulator, which this one does not know, is said to be so."""
         assert self.history is not None
+        service = self.client.service() if self.client is not None else None
         resumed = None
-        if self.client is not None and self.history.unfinished():
+        if self.client is not None and service is not None and any(map(service.here, self.history.unfinished(service))):
             resumed = self.resumed = Batch.resume(self.client, self.history, watcher=self.watcher)
         coming_back = {item.external_task_id for item in resumed.items} if resumed else set()
-        for entry in reversed(self.history.entries()[:RESUME_LIMIT]):
+        for entry in reversed(self.history.entries(service)[:RESUME_LIMIT]):
             task = entry.to_task()
-            if task is not None and task.done and entry.external_task_id not in coming_back:
-                label = f"from history · {shorten(entry.prompt or '', 40)}"
-                ratio = (entry.settings or {}).get("aspect_ratio")
+            if task is None or entry.external_task_id in coming_back:
+                continue
+            label = f"from history · {shorten(entry.prompt or '', 40)}"
+            ratio = (entry.settings or {}).get("aspect_ratio")
+            if task.done:
                 view = self.gallery.add(TaskView(task, client=self.client, label=label, aspect_ratio=ratio))
                 view.on_watch_again(self._watch_again)
                 view.stopped = not task.complete  # done without its video link: it may still come
+            elif service is not None and not service.here(entry):  # another simulator's: said as such
+                view = self.gallery.add(TaskView(task, client=self.client, label=label, aspect_ratio=ratio))
+                view.update(task, elsewhere(entry.base_url)[1])
+                view.stopped = True  # nobody follows it: no clock runs on its card
         if resumed is None:
             return
         units: dict[tuple[str, str | None], list[BatchItem]] = {}
@@ -1017,23 +986,21 @@ class MultiImageToVideo(Published, widgets.VBox):
                     f"A create ({item.external_task_id}) has no known outcome: it may exist and be billed. "
                     "It was not resent; check the provider's console.",
                     "warning",
+                    stays=True,
                 )
 
 
-UPLOADS_FOLDER = "kling-pictures"
-
-
-def _saved_upload(image: PreparedImage) -> str:
-    """An uploaded picture (its bytes live in the form only) saved as sent, once, under
-    ``kling-pictures/`` in the kernel's working folder, so that code naming it runs where it was shown.
-    The name is the upload's own with a digest of its bytes: two pictures never share one."""
-    stem = re.sub(r"[^\w.-]+", "-", Path(image.source).stem).strip("-.") or "picture"
-    suffix = ".png" if image.mime == "image/png" else ".jpg"
-    path = Path(UPLOADS_FOLDER) / f"{stem[:40]}-{image.sha256[:8]}{suffix}"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(image.data)
-    return path.as_posix()
+# Every option of the form: a change to any of them is a change to the request (and to the code shown).
+_OPTIONS = [
+    "model_name",
+    "mode",
+    "duration",
+    "aspect_ratio",
+    "watermark",
+    "callback_url",
+    "external_task_id",
+    "send_originals",
+]
 
 
 def _variations(app: MultiImageToVideo) -> widgets.HBox:

@@ -24,16 +24,18 @@ import ipywidgets as widgets
 import traitlets
 
 from .._listeners import Listeners
+from ..client import elsewhere
 from ..images import is_url
-from ..models import units_words, video_html
+from ..models import charge_words, video_html
 from ..playback import VideoUnavailable, poster_jpeg, video_source
 from ._publish import Published, detach
 from ._style import esc, shorten, stylesheet
 from .a11y import accessibility, named
+from .status import elapsed_text
 
 if TYPE_CHECKING:
     from ..client import KlingClient
-    from ..history import HistoryEntry, TaskHistory
+    from ..history import HistoryEntry, Service, TaskHistory
     from .video import VideoPlayer
 
 log = logging.getLogger("kling_widgets")
@@ -55,8 +57,10 @@ Reuse = Callable[["HistoryEntry"], object]
 
 
 class HistoryGallery(Published, widgets.VBox):
-    """``HistoryGallery(history, client=None)``: the journal's entries, newest first, one page of cards
-    at a time. ``entries`` is what the filters let through (all pages); ``query`` and ``status`` filter;
+    """``HistoryGallery(history, client=None, service=None)``: the journal's entries, newest first, one
+    page of cards at a time: only ``service``'s (by default the client's, ``KlingClient.service``; with
+    neither, every entry), so a data folder shared by the simulator and an account keeps them apart.
+    ``entries`` is what the filters let through (all pages); ``query`` and ``status`` filter;
     ``page`` turns. ``on_reuse(callback)`` hears the Reuse button (the bundle loads the entry into its
     form); without one, Reuse is hidden.
 
@@ -66,6 +70,8 @@ class HistoryGallery(Published, widgets.VBox):
         The journal to show.
     client : KlingClient, optional
         Plays and downloads the videos (without one, cards show links).
+    service : Service, optional
+        Whose entries to show (``KlingClient.service()``); by default the client's, or every entry.
     page_size : int
         Cards per page.
     **kwargs
@@ -82,11 +88,14 @@ class HistoryGallery(Published, widgets.VBox):
         history: TaskHistory,
         *,
         client: KlingClient | None = None,
+        service: Service | None = None,
         page_size: int = PAGE_SIZE,
         **kwargs: Any,
     ) -> None:
         self.history = history
         self.client = client
+        self.service = service if service is not None or client is None else client.service()
+        self._elsewhere: dict[str, tuple[bool, str]] = {}  # per address of another simulator, once per refresh
         self.page_size = page_size
         self._all: list[HistoryEntry] = []  # the newest page while the rest is read, then every entry
         self._complete = threading.Event()  # set once _all holds the whole journal
@@ -117,8 +126,15 @@ class HistoryGallery(Published, widgets.VBox):
         self._where = widgets.HTML()
         self._where.add_class("kw-live")
         self._cards = widgets.Box(layout=widgets.Layout(display="flex", flex_flow="row wrap", margin="6px 0 0 0"))
+        # The pager is one piece that never breaks: in a narrow pane (470 px) the bar wrapped between ‹ and
+        # the page words, leaving ‹ alone at the end of the search line. Now the whole pager moves down.
+        pager = widgets.HBox(
+            [self.previous_button, self._where, self.next_button, self.refresh_button],
+            layout=widgets.Layout(align_items="center", flex_flow="row nowrap", flex="0 0 auto"),
+        )
+        pager.add_class("kw-pager")
         bar = widgets.HBox(
-            [self.search, self.status_filter, self.previous_button, self._where, self.next_button, self.refresh_button],
+            [self.search, self.status_filter, pager],
             layout=widgets.Layout(align_items="center", flex_flow="row wrap"),
         )
         super().__init__([stylesheet(), accessibility(), bar, self._cards], **kwargs)
@@ -169,7 +185,8 @@ class HistoryGallery(Published, widgets.VBox):
             self._generation += 1
             generation = self._generation
             self._complete.clear()
-        newest, whole = self.history.recent(self.page_size)
+            self._elsewhere = {}
+        newest, whole = self.history.recent(self.page_size, self.service)
         with self._lock:
             if generation == self._generation:
                 self._all = newest
@@ -194,7 +211,7 @@ class HistoryGallery(Published, widgets.VBox):
         with self._reading:  # one reader: the other thread finds it done
             if self._complete.is_set():
                 return False
-            entries = self.history.entries()
+            entries = self.history.entries(self.service)
             with self._lock:
                 if generation != self._generation:
                     return False
@@ -331,6 +348,9 @@ class HistoryGallery(Published, widgets.VBox):
         """The card's words and pictures: status, when, cost, prompt, settings, thumbnails, the reason."""
         settings = entry.settings or {}
         status = _status_of(entry)
+        gone = self._gone(entry)
+        if gone is not None:
+            status = "elsewhere" if gone[0] else "gone"
         when = datetime.fromtimestamp(entry.submitted_at).strftime("%Y-%m-%d %H:%M") if entry.submitted_at else ""
         facts = " · ".join(
             str(x)
@@ -344,7 +364,10 @@ class HistoryGallery(Published, widgets.VBox):
             )
             if x
         )
-        units = f" · {units_words(entry.units)}" if entry.units else ""
+        task = entry.to_task()
+        took = elapsed_text(task) if task is not None and task.done else ""  # the TaskView's own words
+        charge = charge_words(entry.units, simulated=entry.simulated)
+        units = "".join(f" · {part}" for part in (took, charge) if part)
         negative = settings.get("negative_prompt")
         negative_html = f'<div class="kw-hint">Avoid: {esc(shorten(negative, 120))}</div>' if negative else ""
         reason = (
@@ -352,6 +375,9 @@ class HistoryGallery(Published, widgets.VBox):
             if entry.error and status != "succeeded"
             else ""
         )
+        if gone is not None:  # said as such, never as a network failure
+            reason = f'<div class="kw-hint">{esc(gone[1])}</div>'
+
         thumbs = "".join(self._thumb_html(image) for image in entry.images)
         badge = (
             f'<span class="kw-badge kw-badge-{_BADGE.get(status, "unknown")}">{esc(_WORDS.get(status, status))}</span>'
@@ -402,6 +428,17 @@ class HistoryGallery(Published, widgets.VBox):
             f'<div class="kling-widgets-static" style="font-size:12px"><div style="color:#666">History · {where}'
             f'</div><div style="display:flex;flex-wrap:wrap;gap:8px;margin-top:6px">{"".join(cards)}</div></div>'
         )
+
+    def _gone(self, entry: HistoryEntry) -> tuple[bool, str] | None:
+        """For an unfinished task of another simulator (an earlier run, another port), which this
+        gallery's client cannot follow: whether that simulator still answers, and the words for it."""
+        service = self.service
+        if not (entry.simulated and entry.unfinished and entry.task_id) or service is None or service.here(entry):
+            return None
+        key = entry.base_url or ""
+        if key not in self._elsewhere:
+            self._elsewhere[key] = elsewhere(entry.base_url)
+        return self._elsewhere[key]
 
     def _player(self, entry: HistoryEntry, url: str) -> VideoPlayer:
         """The card's video: its poster frame at once (kept on disk once made), its bytes only when ▶
@@ -486,7 +523,14 @@ class HistoryGallery(Published, widgets.VBox):
         return cached
 
 
-_BADGE = {"succeeded": "succeeded", "failed": "failed", "running": "processing", "queued": "submitted"}
+_BADGE = {
+    "succeeded": "succeeded",
+    "failed": "failed",
+    "running": "processing",
+    "queued": "submitted",
+    "gone": "failed",
+    "elsewhere": "submitted",
+}
 _WORDS = {
     "succeeded": "Done",
     "failed": "Failed",
@@ -495,6 +539,8 @@ _WORDS = {
     "queued": "Queued",
     "rejected": "Not created",
     "cancelled": "Cancelled",
+    "gone": "Simulator stopped",
+    "elsewhere": "On another simulator",
 }
 
 

@@ -81,7 +81,9 @@ class ImagePicker(Published, widgets.VBox):
         self.upload.add_class("kw-upload")
         self.source = named(
             widgets.Text(
-                placeholder="…or paste a file path or an https:// image URL, then Enter",
+                # Short enough for the field in a 470 px pane (the longer words were cut); the tooltip says all.
+                placeholder="…or a path or image URL",
+                tooltip="Paste a file path (on the kernel's machine) or an https:// image URL, then press Enter or Add",
                 continuous_update=False,  # the value arrives on Enter (or when the field loses focus)
                 layout=widgets.Layout(flex="1 1 200px", width="auto", min_width="0"),
             ),

@@ -87,7 +87,7 @@ class OptionsPanel(Published, widgets.VBox):
             widgets.Text(placeholder="https://example.com/kling-callback (optional)", layout=_FIELD), "Callback URL"
         )
         self.external_id_text = named(
-            widgets.Text(placeholder="my-task-0001 (optional; one is generated otherwise)", layout=_FIELD),
+            widgets.Text(placeholder="my-task-0001 (optional)", layout=_FIELD),
             "Your task id",
         )
         advanced = widgets.VBox(

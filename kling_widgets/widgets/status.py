@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +19,7 @@ import traitlets
 from .._listeners import Listeners
 from ..errors import KlingError
 from ..images import is_url
-from ..models import EmbeddedVideo, Task, TaskStatus, is_known_status, units_words
+from ..models import EmbeddedVideo, Task, TaskStatus, charge_words, is_known_status
 from ._publish import Published, detach
 from ._style import esc, message_html, stylesheet
 
@@ -37,11 +37,12 @@ _STATUS_WORDS = {
 
 
 def elapsed_text(task: Task, now: datetime | None = None) -> str:
-    """'41 s' or '3 min 05 s' since the task was created (until it finished, once it has)."""
-    if task.created_at is None:
+    """'took 41 s' once the task ended, '3 min 05 s elapsed' while it runs: ``Task.elapsed_seconds``, the
+    service's own times, so a task reads the same here, in the history and after a restart."""
+    elapsed = task.elapsed_seconds(now)
+    if elapsed is None:
         return ""
-    end = task.updated_at if task.done and task.updated_at else (now or datetime.now(timezone.utc))
-    seconds = max(0, int((end - task.created_at).total_seconds()))
+    seconds = int(elapsed)
     text = f"{seconds} s" if seconds < 60 else f"{seconds // 60} min {seconds % 60:02d} s"
     return f"took {text}" if task.done else f"{text} elapsed"
 
@@ -126,7 +127,7 @@ class TaskView(Published, widgets.VBox):
         if compact:  # a card in a grid (BatchView): narrower, the video smaller
             self.add_class("kw-task-compact")
             self.layout.width = "290px"
-        self.observe(self._render, names=["task", "problem"])
+        self.observe(self._render, names=["task", "problem", "stopped"])
         self.observe(self._offer_watch, names=["stopped", "task"])
         self.task = task
         self._render()
@@ -234,6 +235,10 @@ class TaskView(Published, widgets.VBox):
         thread.start()
         return thread
 
+    def _simulated(self) -> bool:
+        """True when the client proves its service is the built-in simulator (asked once per client)."""
+        return self.client is not None and self.client.is_simulator()
+
     def _render(self, _: object = None) -> None:
         task = self.task
         css, words = _STATUS_WORDS[task.status]
@@ -243,10 +248,12 @@ class TaskView(Published, widgets.VBox):
         raw = f" <span class='kw-hint'>(service says {esc(task.raw_status)!s})</span>" if unusual else ""
         label = f"<b>{esc(self.label)}</b> · " if self.label else ""
         ext = f" · <span class='kw-mono'>{esc(task.external_task_id)}</span>" if task.external_task_id else ""
-        units = f" · {units_words(task.units)} charged" if task.units else ""
+        # A simulated task never claims a charge: the simulator reports stand-in units (proven by the client).
+        charge = charge_words(task.units, simulated=bool(task.units) and self._simulated())
+        units = f" · {charge}" if charge else ""
         self._header.value = (
             f'<div>{label}<span class="kw-badge kw-badge-{css}">{esc(words)}</span>{raw} '
-            f'<span class="kw-hint">{esc(elapsed_text(task))}</span></div>'
+            f'<span class="kw-hint">{esc("" if self.stopped and not task.done else elapsed_text(task))}</span></div>'
             f'<div class="kw-hint">task <span class="kw-mono">{esc(task.id)}</span>{ext}{esc(units)}</div>'
         )
         failure = f": {task.error}" if task.status is TaskStatus.FAILED and task.error else ""

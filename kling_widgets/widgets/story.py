@@ -21,15 +21,17 @@ import traitlets
 from ..errors import KlingError
 from ..images import PreparedImage, is_url
 from ..models import Task, TaskStatus, units_words, video_html
-from ..playback import video_source
+from ..playback import MAX_PLAYER_BYTES, VideoUnavailable, poster_jpeg, video_source
 from ._style import esc, message_html, shorten, stylesheet, title
 from .a11y import accessibility, named
 from .compare import film_player, take_comparison, task_source, tile_width
+from .video import VideoPlayer
 
 if TYPE_CHECKING:
     from ..story import Shot, Storyboard
 
 CAST_THUMB = 96  # px: the cast's thumbnails
+STRIP_FRAME = 320  # px: the picked take's frame on a shot card (176 px wide, sharp on a 2× screen)
 STRIP_CSS = """
 <style>
 /* Colours from the package's theme variables (widgets/_style.py), so the filmstrip reads in JupyterLab Dark. */
@@ -44,7 +46,8 @@ STRIP_CSS = """
 .kw-strip-shot.kw-strip-done { border-top-color: var(--kw-ok, #2e7d32); }
 .kw-strip-shot.kw-strip-running { border-top-color: var(--kw-warn, #ef8f00); }
 .kw-strip-shot.kw-strip-blocked { border-top-color: var(--kw-error, #b3261e); }
-.kw-strip-shot video { width: 100%; border-radius: 3px; background: #111; display: block; margin: 4px 0; }
+.kw-strip-shot video, .kw-strip-shot img { width: 100%; border-radius: 3px; background: #111; display: block;
+  margin: 4px 0; }
 .kw-strip-prompt { color: var(--kw-fg, #222); overflow: hidden; display: -webkit-box;
   -webkit-line-clamp: 2; -webkit-box-orient: vertical; }
 .kw-strip-link { color: var(--kw-fg2, #555); font-size: 11px; }
@@ -161,7 +164,13 @@ class StoryboardView(widgets.VBox):
             min=0, max=1, layout=widgets.Layout(width="100%", height="12px", display="none")
         )
         self._export_message = widgets.HTML()
+        self._export_message.add_class("kw-live")  # read out as it changes
+        # The exported film, offered in the page: the file is on the kernel's machine, which the person's
+        # browser may not reach (Voila, a remote kernel); the player sends its bytes through the kernel.
+        self.exported_player: VideoPlayer | None = None  #: the last exported film's player (None before)
+        self._exported = widgets.VBox(layout=widgets.Layout(display="none", margin="6px 0 0 0"))
         self._export_thread: threading.Thread | None = None
+        self._frames: dict[str, str] = {}  # task id → its frame for the shot card ("" while made, or none)
         super().__init__(
             [
                 stylesheet(),
@@ -185,6 +194,7 @@ class StoryboardView(widgets.VBox):
                 ),
                 self.export_progress,
                 self._export_message,
+                self._exported,
             ],
             **kwargs,
         )
@@ -193,6 +203,9 @@ class StoryboardView(widgets.VBox):
         self.generate_button.on_click(lambda _: self.generate())
         self.export_button.on_click(lambda _: self.export())
         self.observe(self._show_export_status, names="export_status")
+        # A new file name, or the box ticked: what was said of the last export no longer fits the form.
+        self.export_path.observe(self._on_export_form, names="value")
+        self.export_replace.observe(self._on_export_form, names="value")
         story.on_update(self._on_story)
         self._on_story(story)
 
@@ -243,6 +256,8 @@ class StoryboardView(widgets.VBox):
 
     def close(self) -> None:
         self.story.on_update(self._on_story, remove=True)
+        if self.exported_player is not None:
+            self.exported_player.close()
         for _, comparison in self._panels:
             comparison.close()
         self.film.close()
@@ -299,12 +314,23 @@ class StoryboardView(widgets.VBox):
             self.export_progress.description = ""
             self.export_status = f"Exporting… {fraction:.0%} · {what}"
 
+        replace = self.export_replace.value
+
         def run() -> None:
             try:
-                film = self.story.export(path, on_progress=progress, overwrite=self.export_replace.value)
+                target = self.story.film_path(path)
+                if target.exists() and not replace:  # in the page's words: its checkbox, not overwrite=True
+                    self.export_progress.layout.display = "none"
+                    self.export_status = (
+                        f"Export failed: {target} already exists: tick “{self.export_replace.description}” to "
+                        "replace it, or change the file name"
+                    )
+                    return
+                film = Path(self.story.export(path, on_progress=progress, overwrite=replace)).resolve()
                 self.export_progress.value = 1
                 self.export_progress.bar_style = "success"
-                self.export_status = f"Film saved to {Path(film).resolve()}"
+                self._offer(film)
+                self.export_status = f"Film saved to {film}"
             except Exception as error:  # said in words; nothing the person typed is lost
                 self.export_progress.layout.display = "none"
                 self.export_status = f"Export failed: {error}"
@@ -314,6 +340,31 @@ class StoryboardView(widgets.VBox):
         self._export_thread = threading.Thread(target=run, name=f"kling-{self.story.id}-export", daemon=True)
         self._export_thread.start()
         return self._export_thread
+
+    def _offer(self, film: Path) -> None:
+        """Show the exported film in the page, to play and to save with *Download MP4*: its bytes travel
+        through the kernel when asked, so it reaches a browser that cannot reach the kernel's disk."""
+        width = min(720, tile_width(self.story.aspect_ratio) * 2 + 10)  # as wide as the film played above
+        player = VideoPlayer(
+            loader=lambda: _film_bytes(film),
+            filename=film.name,
+            ratio=self.story.aspect_ratio,
+            autoload=False,  # a film may be large: its bytes travel at the first ▶ or Download MP4
+            layout=widgets.Layout(width=f"{width}px", max_width="100%"),
+        )
+        caption = widgets.HTML(
+            f'<div class="kw-hint">The exported film ({esc(film.name)}, written on the kernel\'s machine): '
+            "play it here, or save it to your computer with Download MP4.</div>"
+        )
+        old, self.exported_player = self.exported_player, player
+        self._exported.children = (caption, player)
+        self._exported.layout.display = None
+        if old is not None:
+            old.close()
+
+    def _on_export_form(self, _: object = None) -> None:
+        if not self.export_status.startswith("Exporting"):
+            self.export_status = ""
 
     def _show_export_status(self, _: object = None) -> None:
         text = self.export_status
@@ -407,6 +458,10 @@ class StoryboardView(widgets.VBox):
             if picked is not None and is_url(url) and in_page:
                 # the picked take's opening frame as the card's picture (no script: a paused video)
                 video = f'<video src="{esc(picked.video_url)}#t=0.1" preload="metadata" muted playsinline></video>'
+            elif picked is not None and is_url(url):
+                frame = self._strip_frame(picked)
+                alt = f"Shot {shot.index + 1}, take {(shot.pick_index or 0) + 1}"
+                video = f'<img alt="{esc(alt)}" src="{frame}">' if frame else ""
             link = ""
             if shot.continue_from_previous:
                 link = '<div class="kw-strip-link">↪ continues the previous shot</div>'
@@ -420,6 +475,28 @@ class StoryboardView(widgets.VBox):
         html = f'<div class="kw-strip">{"".join(cards)}</div>' if cards else message_html("No shots yet.", "hint")
         if self._strip.value != html:
             self._strip.value = html
+
+    def _strip_frame(self, task: Task) -> str:
+        """The picked take's frame for its shot card when the page cannot load the video itself: made by the
+        kernel from the storyboard's private copy on a thread of its own, then the strip is drawn again.
+        Returns its ``data:`` URL, or "" while it is made (or when the video could not be read)."""
+        if task.id not in self._frames:
+            self._frames[task.id] = ""
+            threading.Thread(
+                target=self._make_frame, args=(task,), name=f"kling-{self.story.id}-card", daemon=True
+            ).start()
+        return self._frames[task.id]
+
+    def _make_frame(self, task: Task) -> None:
+        try:
+            jpeg = poster_jpeg(self.story.local_video(task).read_bytes(), width=STRIP_FRAME, at_seconds=0.5)
+        except (KlingError, OSError):
+            return  # the card goes without a picture; the takes below say what became of the video
+        if jpeg:
+            with self._lock:
+                self._frames[task.id] = "data:image/jpeg;base64," + base64.b64encode(jpeg).decode()
+                if self.comm is not None:  # still on screen
+                    self._draw_strip(list(self.story.shots), [shot_words(self.story, s) for s in self.story.shots])
 
     def _draw_shots(self, shots: list[Shot], words: list[tuple[str, str]]) -> None:
         width = tile_width(self.story.aspect_ratio)
@@ -485,3 +562,16 @@ class StoryboardView(widgets.VBox):
             f'<span class="kw-badge kw-badge-{badge}">{esc(text)}</span></div>'
             f'<div class="kw-hint">{esc(" · ".join(details))}{frame}</div>{note}'
         )
+
+
+def _film_bytes(film: Path) -> bytes:
+    """The exported film's bytes for the page, or why not (``VideoUnavailable``, shown in the player)."""
+    try:
+        size = film.stat().st_size
+    except OSError:
+        raise VideoUnavailable(f"the film is no longer at {film} (moved or deleted on the kernel's machine)") from None
+    if size > MAX_PLAYER_BYTES:
+        raise VideoUnavailable(
+            f"the film is {size / 1e6:.0f} MB, too large to send to this page; it is on the kernel's machine at {film}"
+        )
+    return film.read_bytes()

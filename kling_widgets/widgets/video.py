@@ -93,7 +93,7 @@ class VideoPlayer(anywidget.AnyWidget):
 
     @classmethod
     def for_url(cls, url: str, client: KlingClient | None = None, **kwargs: Any) -> VideoPlayer:
-        """A player for a task's video link: decided by :func:`~kling_widgets.playback.video_source`.
+        """A player for a task's video link: decided by ``playback.video_source``.
 
         Parameters
         ----------
