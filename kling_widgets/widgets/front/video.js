@@ -33,8 +33,10 @@ function render({ model, el }) {
     waiting.push(resolve);
     if (!asked) { asked = true; model.send({ kind: "want" }); }
   });
+  let take = model.get("take");  // which video the bytes are for: a card reuses its player for another
   const onMessage = (message, buffers) => {
     if (!message || message.kind !== "video" || blob || !buffers || !buffers.length) return;
+    if ((message.take || 0) !== take) return;  // the bytes of the video before
     blob = URL.createObjectURL(new Blob([buffers[0]], { type: message.mime || "video/mp4" }));
     const resolvers = waiting; waiting = [];
     resolvers.forEach((resolve) => resolve(blob));
@@ -43,6 +45,12 @@ function render({ model, el }) {
 
   const useSource = (url) => { if (video.getAttribute("src") !== url) video.src = url; save.href = url; };
   const show = () => {
+    if (model.get("take") !== take) {  // another video in this player: forget the last one's bytes
+      take = model.get("take");
+      if (blob) URL.revokeObjectURL(blob);
+      blob = null; asked = false; waiting = [];
+      video.removeAttribute("src"); video.load(); save.removeAttribute("href");
+    }
     const error = model.get("error");
     const src = model.get("src");
     const viaKernel = model.get("via_kernel");
