@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ._listeners import Listeners
 from .account import AccountSlots
 from .batch_item import BatchItem as BatchItem
 from .batch_item import ItemState, retryable, tally, unit_of
@@ -151,7 +152,7 @@ class Batch:
         self._shared = True  # False after a 1303 while the account's coordinator could not be reached
         self.on_progress: Callable[[int, int], None] | None = None  #: hears each upload: (bytes sent, total)
         self._cond = threading.Condition()
-        self._listeners: list[Listener] = []
+        self._listeners: Listeners[Batch] = Listeners("a batch listener")
         self._thread: threading.Thread | None = None
         self._started = False
         self._cancelled = False  # stopped or cancelled: nothing more is sent
@@ -209,11 +210,7 @@ class Batch:
         remove : bool
             Unregister ``callback`` instead.
         """
-        with self._cond:
-            if remove:
-                self._listeners = [c for c in self._listeners if c != callback]
-            elif callback not in self._listeners:
-                self._listeners.append(callback)
+        self._listeners.register(callback, remove)
 
     # -- running it ----------------------------------------------------------------------------------
     def start(self) -> Batch:
@@ -603,13 +600,7 @@ class Batch:
         self._tell()
 
     def _tell(self) -> None:
-        with self._cond:
-            listeners = list(self._listeners)
-        for listener in listeners:
-            try:
-                listener(self)
-            except Exception:
-                log.exception("a batch listener failed")
+        self._listeners(self)
 
     # -- after a restart -----------------------------------------------------------------------------
     @classmethod
