@@ -6,6 +6,12 @@ anything is sent, one create at a time on a background thread, creates held unde
 concurrency limit (1303) until a slot frees, resume after a restart. The click handler never blocks
 the kernel, and while a create is in flight further clicks do nothing, so a double click is one task;
 the form keeps its values whatever happens.
+
+The bundle composes parts of its own: the spending guard (``spending``: the budget, the large click that
+asks first), the account banner (``banner``), the variations that make a click a sweep (``variations``),
+*Show code* (``code``), the words for a click that sends or creates nothing (``click_words``) and the upload
+meter (``upload_meter``). What stays here is the layout, the form → requests, submitting, reuse and resume,
+which share one lock.
 """
 
 from __future__ import annotations
@@ -135,7 +141,9 @@ class MultiImageToVideo(Published, widgets.VBox):
         self._setup_error = ""
         self._status_stays = False  # the status speaks of a task, not of the form: a form change leaves it
         self._reuse_note = ""  # the picker's "Not brought back" of the last Reuse, cleared with its status
-        self._spending = SpendingGuard(budget_units, confirm_above_units, on_expired=self._confirmation_expired)
+        self.budget_units = budget_units  #: the most this bundle may send, in estimated units (None: no limit)
+        self.confirm_above_units = confirm_above_units  #: a click estimated above this asks first (None: never)
+        self._spending = SpendingGuard(self, on_expired=self._confirmation_expired)
         if client is None:
             try:
                 client = KlingClient(history=history)
@@ -457,24 +465,6 @@ class MultiImageToVideo(Published, widgets.VBox):
 
     # -- the spending guard and the account banner: parts of their own, heard here -----------------------
     @property
-    def budget_units(self) -> float | None:
-        """The most this bundle may send, in estimated units (None: no limit)."""
-        return self._spending.budget_units
-
-    @budget_units.setter
-    def budget_units(self, units: float | None) -> None:
-        self._spending.budget_units = units
-
-    @property
-    def confirm_above_units(self) -> float | None:
-        """A click estimated above this many units asks first (None: never)."""
-        return self._spending.confirm_above_units
-
-    @confirm_above_units.setter
-    def confirm_above_units(self, units: float | None) -> None:
-        self._spending.confirm_above_units = units
-
-    @property
     def account_status(self) -> AccountStatus | None:
         """What the last account check found (None until one succeeded)."""
         return self._account_banner.status
@@ -488,9 +478,11 @@ class MultiImageToVideo(Published, widgets.VBox):
         self._refresh()
 
     def _tell_account(self, text: str, kind: str) -> None:
+        """The banner's account line changed: the traits follow it, both at once."""
         with self.hold_trait_notifications():
             self.account, self.account_kind = text, kind
 
+    # -- the status line, and the words beside the button ------------------------------------------------
     def _say(self, text: str, kind: str = "", *, stays: bool = False) -> None:
         """Set the status line. ``stays``: it speaks of a task that may exist or is still queued, not of
         the form, so a change to the form leaves it (everything else is cleared by one)."""

@@ -32,7 +32,7 @@ def plain(problem: Problem) -> str:
     Parameters
     ----------
     problem : Problem
-        One of the form's problems.
+        What stops the click (the form's, or a refused request's).
 
     Returns
     -------

@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from ..batch import Batch, estimate_units
 from ..errors import Problem
@@ -18,6 +19,14 @@ CONFIRM_SECONDS = 20.0
 # ...but a click from the page this soon after the asking one is the second half of the same double click
 # (the question cannot have been read yet): it confirms nothing. submit() from code confirms at once.
 CONFIRM_READ_SECONDS = 1.0
+
+
+class SpendingLimits(Protocol):
+    """What a guard keeps clicks within (the bundle's attributes): read at each click, so that a change
+    applies to the next one."""
+
+    budget_units: float | None  # the most that may be sent in all, in estimated units (None: no limit)
+    confirm_above_units: float | None  # a click estimated above this asks first (None: never asks)
 
 
 @dataclass(frozen=True)
@@ -42,20 +51,15 @@ class PendingConfirmation:
     units: float
     beside: str
 
-    def expired(self, now: float) -> bool:
-        """Whether the question is older than ``CONFIRM_SECONDS``.
-
-        Parameters
-        ----------
-        now : float
-            ``time.monotonic()`` now.
+    def expired(self) -> bool:
+        """Whether the question is older than ``CONFIRM_SECONDS``: a second click no longer confirms it.
 
         Returns
         -------
         bool
-            True once a second click no longer confirms it.
+            True once it has expired.
         """
-        return now - self.asked_at > CONFIRM_SECONDS
+        return time.monotonic() - self.asked_at > CONFIRM_SECONDS
 
     def confirmed_by(self, count: int, units: float, now: float) -> bool:
         """Whether a click now, of ``count`` requests costing ``units``, is the confirming second click.
@@ -74,7 +78,7 @@ class PendingConfirmation:
         bool
             True for the same click again, in time.
         """
-        return (count, units) == (self.count, self.units) and not self.expired(now)
+        return (count, units) == (self.count, self.units) and now - self.asked_at <= CONFIRM_SECONDS
 
 
 def units_sent(queue: Batch | None) -> float:
@@ -104,19 +108,14 @@ class SpendingGuard:
 
     Parameters
     ----------
-    budget_units : float or None
-        The most the bundle may send in all, in estimated units (None: no limit).
-    confirm_above_units : float or None
-        A click estimated above this asks first (None: never asks).
+    limits : SpendingLimits
+        Where ``budget_units`` and ``confirm_above_units`` are read (the bundle).
     on_expired : callable
         Called with no arguments, off the kernel's thread, when an unanswered question expires.
     """
 
-    def __init__(
-        self, budget_units: float | None, confirm_above_units: float | None, on_expired: Callable[[], None]
-    ) -> None:
-        self.budget_units = budget_units
-        self.confirm_above_units = confirm_above_units
+    def __init__(self, limits: SpendingLimits, on_expired: Callable[[], None]) -> None:
+        self.limits = limits
         self.pending: PendingConfirmation | None = None  #: the question a click raised, if one stands
         self._on_expired = on_expired
         self._lock = threading.Lock()
@@ -136,16 +135,17 @@ class SpendingGuard:
         Problem or None
             A ``budget_units`` problem, or None.
         """
-        if self.budget_units is None:
+        budget = self.limits.budget_units
+        if budget is None:
             return None
         units = estimate_units(requests)
-        if spent + units <= self.budget_units:
+        if spent + units <= budget:
             return None
         return Problem(
             "budget_units",
             f"over the budget: this click is about {units_words(units)} and {spent:g} of your budget of "
-            f"{units_words(self.budget_units)} are sent already",
-            self.budget_units,
+            f"{units_words(budget)} are sent already",
+            budget,
             spent + units,
         )
 
@@ -167,7 +167,7 @@ class SpendingGuard:
         tuple of (str, str) or None
             What to say under the button and beside it, or None to send.
         """
-        limit = self.confirm_above_units
+        limit = self.limits.confirm_above_units
         now = time.monotonic()
         with self._lock:
             if limit is None or units <= limit:
@@ -198,7 +198,7 @@ class SpendingGuard:
             The words of the standing question.
         """
         pending = self.pending
-        if pending is None or pending.expired(time.monotonic()):
+        if pending is None or pending.expired():
             return None
         return pending.beside
 
@@ -236,8 +236,9 @@ class SpendingGuard:
         str
             Words to append to the cost hint (empty before anything is sent, with no budget).
         """
-        if self.budget_units is not None:
-            return f" · sent here: {sent:g} of your budget of {units_words(self.budget_units)}"
+        budget = self.limits.budget_units
+        if budget is not None:
+            return f" · sent here: {sent:g} of your budget of {units_words(budget)}"
         return f" · sent here: {units_words(sent)}" if sent else ""
 
     def cost_hint(self, requests: list[VideoRequest], *, simulator: bool, sent: float) -> str:
@@ -268,7 +269,7 @@ class SpendingGuard:
         """The question's time is up: drop it, unless a newer one stands, and tell the bundle."""
         with self._lock:
             pending = self.pending
-            if pending is None or not pending.expired(time.monotonic()):
+            if pending is None or not pending.expired():
                 return
             self.pending = None
         self._on_expired()
