@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 import traitlets
 
+from .._listeners import Listeners
 from ..batch import Batch, BatchItem, estimate_units, sweep
 from ..client import KlingClient, elsewhere
 from ..errors import AccountError, AuthenticationError, CreateOutcomeUnknownError, KlingError, Problem
@@ -70,6 +71,9 @@ class _PageButton(widgets.Button):
 
     from_page = False
 
+    # A private hook of ipywidgets' Button, overridden because no public one tells the two apart: a click
+    # from the page and ``click()`` both run the ``on_click`` handlers, and a handler added with the public
+    # ``on_msg`` runs only after them (Button registers this method first). Present in ipywidgets 7 and 8.
     def _handle_button_msg(self, _: Any, content: dict[str, Any], buffers: Any) -> None:
         self.from_page = True
         try:
@@ -199,7 +203,7 @@ class MultiImageToVideo(Published, widgets.VBox):
             )
             history_box = [self.history_panel]
         self._gallery_timer: threading.Timer | None = None
-        self._callbacks: list[SubmitCallback] = []
+        self._callbacks: Listeners[Task] = Listeners("an on_submit callback")
         self._clicks: list[_Click] = []
         self._last_click = -DOUBLE_CLICK_SECONDS
         self._told_unknown: set[str] = set()
@@ -515,10 +519,7 @@ class MultiImageToVideo(Published, widgets.VBox):
         remove : bool
             Unregister ``callback`` instead.
         """
-        if remove:
-            self._callbacks = [c for c in self._callbacks if c != callback]
-        elif callback not in self._callbacks:
-            self._callbacks.append(callback)
+        self._callbacks.register(callback, remove)
 
     def _on_click(self, button: object = None) -> None:
         now = time.monotonic()
@@ -627,11 +628,7 @@ class MultiImageToVideo(Published, widgets.VBox):
                 self._reveal.show(view)
             self.refresh_static()
         if item.task is not None:
-            for callback in list(self._callbacks):
-                try:
-                    callback(item.task)
-                except Exception:
-                    log.exception("an on_submit callback failed")
+            self._callbacks(item.task)
         elif not click.sweep:
             words, kind = not_created_words(item)
             self._say(words, kind, stays=isinstance(item.exception, CreateOutcomeUnknownError))
