@@ -16,7 +16,6 @@ which share one lock.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 import uuid
@@ -57,7 +56,6 @@ if TYPE_CHECKING:
     from ..history import HistoryEntry, TaskHistory
     from ..story import Storyboard
 
-log = logging.getLogger("kling_widgets")
 SubmitCallback = Callable[[Task], None]
 RESUME_LIMIT = 20
 # A click on Generate this soon after one that sent something is the second half of a double click, even
