@@ -31,7 +31,8 @@ from .errors import BatchTimeoutError, KlingError, Problem, ValidationError
 from .film import Progress, join, last_frame
 from .history import TaskHistory, make_private_folder
 from .images import MIN_SIDE, PreparedImage, prepare_image
-from .models import MAX_IMAGES, ImageItem, Task, TaskStatus, VideoRequest, text_problems
+from .request import MAX_IMAGES, ImageItem, VideoRequest, text_problems
+from .task import Task, TaskStatus
 
 if TYPE_CHECKING:
     from PIL import Image

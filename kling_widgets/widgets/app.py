@@ -25,6 +25,7 @@ import ipywidgets as widgets
 import traitlets
 
 from .._home import is_loopback
+from ..account_status import KLING_UNIT, AccountStatus
 from ..batch import RATE_CARD, Batch, BatchItem, estimate_units, sweep
 from ..client import KlingClient, elsewhere
 from ..connection import proves_key
@@ -38,8 +39,10 @@ from ..errors import (
     ValidationError,
 )
 from ..images import DEFAULT_MAX_SIDE
-from ..models import KLING_UNIT, MODES, AccountStatus, Task, VideoRequest, units_words
+from ..request import MODES, VideoRequest
+from ..task import Task
 from ..watcher import TaskUpdate, TaskWatcher
+from ..words import units_words
 from ._publish import Published, detach
 from ._style import esc, message_html, request_label, shorten, stylesheet, title
 from .a11y import accessibility

@@ -14,8 +14,9 @@ import ipywidgets as widgets
 import traitlets
 
 from ..batch import Batch, BatchItem, estimate_units, tally
-from ..models import VideoRequest, units_words
 from ..playback import video_source
+from ..request import VideoRequest
+from ..words import units_words
 from ._publish import Published, detach
 from ._style import esc, request_label, shorten, stylesheet
 from .compare import take_comparison, task_source, tile_width

@@ -20,8 +20,9 @@ import traitlets
 
 from ..errors import KlingError
 from ..images import PreparedImage, is_url
-from ..models import Task, TaskStatus, units_words, video_html
 from ..playback import MAX_PLAYER_BYTES, VideoUnavailable, poster_jpeg, video_source
+from ..task import Task, TaskStatus
+from ..words import units_words, video_html
 from ._style import esc, message_html, shorten, stylesheet, title
 from .a11y import accessibility, named
 from .compare import film_player, take_comparison, task_source, tile_width
