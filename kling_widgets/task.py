@@ -17,7 +17,7 @@ from typing import Any
 from ._home import simulator_video_file
 from .errors import PayloadError
 from .fields import as_dict, as_number, as_text, parse_progress, parse_time
-from .images import is_url
+from .image_sources import is_url
 from .words import escape_html, units_words, video_html
 
 MAX_EMBEDDED_KEPT = 10_000_000  # a kept simulator video carried in a page (they are ~10-100 KB)
