@@ -583,7 +583,7 @@ class Storyboard:
             scale = MIN_SIDE / min(picture.size)
             size = (round(picture.width * scale), round(picture.height * scale))
             picture = picture.resize(size, Image.Resampling.LANCZOS)
-        return replace(prepare_image(picture), source=source, _thumbnails={})
+        return replace(prepare_image(picture), source=source)  # replace() gives the copy its own thumbnail cache
 
     # -- waiting, picking ----------------------------------------------------------------------------
     @property
