@@ -29,7 +29,8 @@ from .compare import film_player, take_comparison, task_source, tile_width
 from .video import VideoPlayer
 
 if TYPE_CHECKING:
-    from ..story import Shot, Storyboard
+    from ..shot import Shot
+    from ..story import Storyboard
 
 CAST_THUMB = 96  # px: the cast's thumbnails
 STRIP_FRAME = 320  # px: the picked take's frame on a shot card (176 px wide, sharp on a 2× screen)
