@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 import traitlets
 
+from .._listeners import Listeners
 from ..embedded import EmbeddedVideo
 from ..errors import KlingError
 from ..images import is_url
@@ -110,7 +111,7 @@ class TaskView(Published, widgets.VBox):
             description="Watch again", icon="eye", layout=widgets.Layout(width="auto", display="none")
         )
         self.watch_button.on_click(lambda _: self.watch_again())
-        self._watchers: list[Callable[[Task], object]] = []
+        self._watchers: Listeners[Task] = Listeners("a watch-again callback")
         super().__init__(
             [
                 stylesheet(),
@@ -143,9 +144,7 @@ class TaskView(Published, widgets.VBox):
         remove : bool
             Unregister ``callback`` instead.
         """
-        self._watchers = [c for c in self._watchers if c != callback]
-        if not remove:
-            self._watchers.append(callback)
+        self._watchers.register(callback, remove)
         self._offer_watch()
 
     def watch_again(self) -> None:
@@ -153,8 +152,7 @@ class TaskView(Published, widgets.VBox):
         with self.hold_trait_notifications():
             self.stopped = False
             self.problem = "Watching again…"
-        for callback in list(self._watchers):
-            callback(self.task)
+        self._watchers(self.task)
 
     def _offer_watch(self, _: object = None) -> None:
         offered = self.stopped and bool(self._watchers) and not self.task.complete
@@ -286,13 +284,17 @@ class TaskView(Published, widgets.VBox):
 
         assert task.video_url
         width, _ = _video_box(self.aspect_ratio, self.compact)
-        self.player = VideoPlayer.for_url(
-            task.video_url,
-            self.client,
-            filename=f"kling-{task.id}.mp4",
-            ratio=self.aspect_ratio or "",
-            layout=widgets.Layout(width=width, max_width="100%"),
-        )
+        if self.player is not None:  # another video here (a BatchView card showing another task): one player
+            self.player.use(task.video_url, self.client, filename=f"kling-{task.id}.mp4", ratio=self.aspect_ratio or "")
+            self.player.layout.width = width
+        else:
+            self.player = VideoPlayer.for_url(
+                task.video_url,
+                self.client,
+                filename=f"kling-{task.id}.mp4",
+                ratio=self.aspect_ratio or "",
+                layout=widgets.Layout(width=width, max_width="100%"),
+            )
         self._media.children = (self.player,)
         duration = f"{task.video_duration:g} s video · " if task.video_duration else ""
         kept = "" if self.player.via_kernel else "the service deletes it after 30 days"
