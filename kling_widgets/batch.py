@@ -37,11 +37,12 @@ from .errors import (
     ValidationError,
 )
 from .history import CANCELLED, QUEUED, SENDING, UNKNOWN, described_request
-from .models import Task, TaskStatus, VideoRequest
 from .pricing import RATE_CARD as RATE_CARD
 from .pricing import estimate_units as estimate_units
+from .request import VideoRequest
 from .retry import QUEUE_RETRY
 from .sweeps import sweep as sweep
+from .task import Task, TaskStatus
 from .watcher import TaskUpdate, TaskWatcher
 
 if TYPE_CHECKING:

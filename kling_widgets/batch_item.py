@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import KlingError, ValidationError
-from .models import Task, TaskStatus, VideoRequest
+from .request import VideoRequest
+from .task import Task, TaskStatus
 
 LEGACY_BUNDLE = "bundle"  # the bundle's queue before it had a name of its own: its clicks are not one batch
 

@@ -22,7 +22,8 @@ from typing import Any
 
 from ._home import data_dir
 from .images import DEFAULT_MAX_SIDE, PreparedImage
-from .models import Task, TaskStatus, VideoRequest
+from .request import VideoRequest
+from .task import Task, TaskStatus
 
 log = logging.getLogger("kling_widgets")
 UNKNOWN = "unknown"  # a create whose outcome nobody knows: it may exist

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .models import VideoRequest
+    from .request import VideoRequest
 
 # Kling's published unit table for video generation with kling-v1-6 (Kling AI developer pricing,
 # https://klingai.com/global/dev/pricing, "Video Generation": 1 unit for a standard 5 s video, 3.5 for

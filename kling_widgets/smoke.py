@@ -17,8 +17,10 @@ from typing import TextIO
 
 from .client import KlingClient
 from .errors import AuthenticationError, KlingError
-from .models import Task, TaskStatus, VideoRequest, units_words
 from .pricing import estimate_units
+from .request import VideoRequest
+from .task import Task, TaskStatus
+from .words import units_words
 
 NEEDS = """\
 make smoke needs credentials in the environment (nothing was sent):

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import Problem, ValidationError
 
 if TYPE_CHECKING:
-    from .models import VideoRequest
+    from .request import VideoRequest
 
 #: The fields a sweep may vary: every other field of a request stays as in ``base``.
 SWEEP_AXES = ("prompt", "negative_prompt", "mode", "duration", "aspect_ratio", "images", "model_name", "watermark")
