@@ -20,10 +20,11 @@ from typing import Any
 import ipywidgets as widgets
 import traitlets
 
-from ..batch import Batch, estimate_units
+from ..batch import Batch
 from ..batch_item import BatchItem, ItemState, category, retryable, tally
 from ..errors import KlingError
 from ..playback import video_source
+from ..pricing import estimate_units
 from ..request import VideoRequest
 from ..task import Task
 from ..words import charge_words, units_words
