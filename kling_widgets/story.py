@@ -29,9 +29,10 @@ from .batch import Batch, BatchItem, estimate_units
 from .client import KlingClient, new_external_task_id
 from .errors import BatchTimeoutError, KlingError, Problem, ValidationError
 from .film import Progress, join, last_frame
-from .history import TaskHistory, make_private_folder
+from .history import TaskHistory
 from .images import MIN_SIDE, PreparedImage, prepare_image
 from .models import MAX_IMAGES, ImageItem, Task, TaskStatus, VideoRequest, text_problems
+from .private_files import make_private_folder
 
 if TYPE_CHECKING:
     from PIL import Image
