@@ -36,7 +36,7 @@ class ByteStore:
         Parameters
         ----------
         key : str
-            A key given by :meth:`put`.
+            The key, as :meth:`put` gave it.
 
         Returns
         -------
@@ -53,12 +53,12 @@ class ByteStore:
         return self.folder / (key + self.suffix)
 
     def has(self, key: str) -> bool:
-        """Whether the bytes of a key are kept.
+        """Whether the bytes of a key are kept: a thumbnail need not be made again when they are.
 
         Parameters
         ----------
         key : str
-            A key given by :meth:`put`.
+            The key to look for.
 
         Returns
         -------
@@ -95,7 +95,7 @@ class ByteStore:
         Parameters
         ----------
         key : str
-            A key given by :meth:`put`.
+            Their key: their sha256, or that of what they were made from.
 
         Returns
         -------
@@ -117,7 +117,7 @@ class ByteStore:
         Parameters
         ----------
         key : str
-            A key given by :meth:`put` (one that is not a plain file name has nothing kept).
+            The key of the bytes to forget (one that is not a plain file name has nothing kept).
         """
         if _plain(key):
             self.path(key).unlink(missing_ok=True)
