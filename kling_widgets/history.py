@@ -23,8 +23,9 @@ from typing import Any
 from ._home import data_dir
 from .byte_store import ByteStore
 from .images import DEFAULT_MAX_SIDE, PreparedImage
-from .models import Task, TaskStatus, VideoRequest
 from .private_files import PRIVATE_FILE, make_private, make_private_folder, open_private
+from .request import VideoRequest
+from .task import Task, TaskStatus
 
 log = logging.getLogger("kling_widgets")
 UNKNOWN = "unknown"  # a create whose outcome nobody knows: it may exist
