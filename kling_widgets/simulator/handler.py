@@ -474,7 +474,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         if match and match.group(1) == "redirect":
             self.send_response(302)  # to another host name, as a CDN would
-            self.send_header("Location", sim.redirect_target(task))
+            self.send_header("Location", sim.video_url(task, redirected=True))
             self.send_header("Content-Length", "0")
             self.end_headers()
             return

@@ -484,39 +484,32 @@ class Simulator:
                 self.log(line)
 
     # -- videos ------------------------------------------------------------------------------------
-    def video_url(self, task: SimTask) -> str:
-        """The link its answers give for a task's video.
+    def video_url(self, task: SimTask, *, redirected: bool = False) -> str:
+        """The link its answers give for a task's video, or where that link redirects.
+
+        With ``redirect_videos`` the answers' link is ``/sim/redirect/…``, which redirects to the file under
+        another host name for the same server (or ``video_redirect_to``), as a CDN would.
 
         Parameters
         ----------
         task : SimTask
             The task.
+        redirected : bool
+            Give the redirect's target instead of the answers' link.
 
         Returns
         -------
         str
             The link.
         """
-        kind = "redirect" if self.redirect_videos else "videos"
-        return f"{self.url}/sim/{kind}/{task.task_id}.mp4"
-
-    def redirect_target(self, task: SimTask) -> str:
-        """Where a video link redirects: another host name for the same server, as a CDN would.
-
-        Parameters
-        ----------
-        task : SimTask
-            The task.
-
-        Returns
-        -------
-        str
-            The redirect's target.
-        """
+        kind = "redirect" if self.redirect_videos and not redirected else "videos"
+        path = f"/sim/{kind}/{task.task_id}.mp4"
+        if not redirected:
+            return self.url + path
         if self.video_redirect_to:
-            return self.video_redirect_to.rstrip("/") + f"/sim/videos/{task.task_id}.mp4"
+            return self.video_redirect_to.rstrip("/") + path
         scheme = "https" if self.tls else "http"
-        return f"{scheme}://localhost:{self.port}/sim/videos/{task.task_id}.mp4"
+        return f"{scheme}://localhost:{self.port}{path}"
 
     def render(self, task: SimTask) -> bytes:
         """The task's MP4, made once from its images on first request, and kept (see ``keep_videos``).
