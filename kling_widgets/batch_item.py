@@ -116,7 +116,7 @@ def category(item: BatchItem) -> str:
 
     Parameters
     ----------
-    item
+    item : BatchItem
         One request of a batch.
 
     Returns
@@ -140,8 +140,8 @@ def retryable(item: BatchItem) -> bool:
 
     Parameters
     ----------
-    item
-        One request of a batch.
+    item : BatchItem
+        As for :func:`category`.
 
     Returns
     -------

@@ -61,7 +61,7 @@ def within_rules(width: int, height: int) -> bool:
     Parameters
     ----------
     width, height : int
-        The picture's size in pixels, as sent.
+        As for :func:`within_shape`.
 
     Returns
     -------
