@@ -87,19 +87,12 @@ test: lint browser docs
 smoke: setup
 	$(BIN)/python -m kling_widgets.smoke --out artifacts/smoke
 
+# Each prints its figures beside a baseline measured in the same run; the first that fails stops the rest.
+BENCHMARKS = import_time images quality upload soak watching gallery batch_page batch_browser accounts film \
+	published_page
+
 bench: setup
-	$(BIN)/python benchmarks/import_time.py
-	$(BIN)/python benchmarks/images.py
-	$(BIN)/python benchmarks/quality.py
-	$(BIN)/python benchmarks/upload.py
-	$(BIN)/python benchmarks/soak.py
-	$(BIN)/python benchmarks/watching.py
-	$(BIN)/python benchmarks/gallery.py
-	$(BIN)/python benchmarks/batch_page.py
-	$(BIN)/python benchmarks/batch_browser.py
-	$(BIN)/python benchmarks/accounts.py
-	$(BIN)/python benchmarks/film.py
-	$(BIN)/python benchmarks/published_page.py
+	set -e; for name in $(BENCHMARKS); do $(BIN)/python benchmarks/$$name.py; done
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache artifacts .demo docs/_build dist
