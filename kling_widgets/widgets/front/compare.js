@@ -1,11 +1,9 @@
 // TakeComparison (widgets/compare.py): takes side by side, played in step, with a pick under each.
-// Uses videosOf, hasVideo, make, say and clock from media.js (joined before this file).
+// Uses playerBar, videosOf, hasVideo, make, say and clock from media.js (joined before this file).
 function render({ model, el }) {
-  el.classList.add("kw-compare");
-  const bar = make("div", "kw-compare-bar");
-  const play = make("button", "kw-compare-play jupyter-button");
-  say(play, "▶", "Play in step");
-  play.title = "Play every take from the same moment, kept in step";
+  const { bar, play } = playerBar(
+    el, "kw-compare", "Play in step", "Play every take from the same moment, kept in step",
+  );
   el.setAttribute("role", "group");
   el.setAttribute("aria-label", "Takes side by side");
   const seek = make("input", "kw-compare-seek");

@@ -1,11 +1,9 @@
 // FilmPlayer (widgets/compare.py): the picked takes one after another, two <video> elements taking turns.
-// Uses videosOf, hasVideo, make and say from media.js (joined before this file).
+// Uses playerBar, videosOf, hasVideo, make and say from media.js (joined before this file).
 function render({ model, el }) {
-  el.classList.add("kw-film");
-  const bar = make("div", "kw-film-bar");
-  const play = make("button", "kw-film-play jupyter-button mod-primary");
-  say(play, "▶", "Play the film");
-  play.title = "The picked take of every shot, one after another";
+  const { bar, play } = playerBar(
+    el, "kw-film", "Play the film", "The picked take of every shot, one after another", "mod-primary",
+  );
   const caption = make("span", "kw-film-caption");
   caption.setAttribute("aria-live", "polite");
   bar.append(play, caption);

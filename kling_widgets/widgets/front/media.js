@@ -42,3 +42,12 @@ const say = (button, glyph, words) => {
   button.replaceChildren(mark, document.createTextNode(words));
 };
 const clock = (seconds) => (Number.isFinite(seconds) ? seconds : 0).toFixed(1);
+// A player's frame: its root's class, its bar and its Play button (its class names grow from name).
+const playerBar = (el, name, words, title, buttonClass = "") => {
+  el.classList.add(name);
+  const bar = make("div", `${name}-bar`);
+  const play = make("button", `${name}-play jupyter-button${buttonClass ? " " + buttonClass : ""}`);
+  say(play, "▶", words);
+  play.title = title;
+  return { bar, play };
+};
