@@ -50,7 +50,7 @@ from .click_words import not_created_words, plain, still_to_do
 from .code import bundle_code
 from .gallery import HistoryGallery
 from .images import ImagePicker
-from .options import OptionsPanel
+from .options import OPTION_TRAITS, OptionsPanel
 from .prompt import PromptBox
 from .reveal import Reveal
 from .spending import CONFIRM_ABOVE_UNITS, SpendingGuard, units_sent
@@ -246,7 +246,8 @@ class MultiImageToVideo(Published, widgets.VBox):
         self.submit_button.on_click(self._on_click)
         self.image_picker.observe(self._on_form_change, names="images")
         self.prompt_box.observe(self._on_form_change, names=["value", "negative_prompt"])
-        self.options.observe(self._on_form_change, names=_OPTIONS)
+        # every option is a field of the request; the negative prompt is observed above, on its PromptBox field
+        self.options.observe(self._on_form_change, names=sorted(OPTION_TRAITS - {"negative_prompt"}))
         self.options.observe(self._on_originals, names="send_originals")
         self.observe(self._on_form_change, names=["both_modes", "both_durations", "prompt_per_line"])
         self.observe(self._refresh, names="submitting")
@@ -831,16 +832,3 @@ class MultiImageToVideo(Published, widgets.VBox):
                     "warning",
                     stays=True,
                 )
-
-
-# Every option of the form: a change to any of them is a change to the request (and to the code shown).
-_OPTIONS = [
-    "model_name",
-    "mode",
-    "duration",
-    "aspect_ratio",
-    "watermark",
-    "callback_url",
-    "external_task_id",
-    "send_originals",
-]

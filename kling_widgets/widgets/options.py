@@ -52,7 +52,7 @@ class OptionsPanel(Published, widgets.VBox):
 
     @detach
     def __init__(self, **kwargs: Any) -> None:
-        traits = {k: kwargs.pop(k) for k in list(kwargs) if self.has_trait(k) and k in _OWN}
+        traits = {k: kwargs.pop(k) for k in list(kwargs) if self.has_trait(k) and k in OPTION_TRAITS}
         self.model_dropdown = named(
             widgets.Dropdown(options=MODEL_NAMES, layout=widgets.Layout(width="160px")), "Model"
         )
@@ -173,7 +173,9 @@ class OptionsPanel(Published, widgets.VBox):
         self._mode_help.value = f'<span class="kw-hint" style="margin-left:8px">{esc(words)}</span>'
 
 
-_OWN = {
+# The panel's own options, which a caller may set by name (the rest of ``kwargs`` is the box's): every one of
+# them is a field of the request it makes (the bundle refreshes its request and code on a change to any).
+OPTION_TRAITS = {
     "model_name",
     "mode",
     "duration",
