@@ -12,8 +12,8 @@ import pytest
 from kling_widgets.simulator import Simulator
 from kling_widgets.simulator.samples import sample_jpeg
 
-from .test_browser import ARTIFACTS, clean_env, free_port
-from .test_front_ends import ROOT, browser_page, serve, stop
+from ._browser import ARTIFACTS, ROOT, browser_page, clean_env, serve, stop
+from .conftest import free_port
 
 pytestmark = pytest.mark.browser
 
@@ -21,7 +21,6 @@ pytestmark = pytest.mark.browser
 def test_a_refused_key_is_said_in_the_voila_app_before_any_click(tmp_path: Path) -> None:
     from playwright.sync_api import expect
 
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with Simulator(processing_seconds=3) as sim:
         port = free_port()  # picked after the simulator took its own
         env = clean_env(tmp_path, KLING_API_KEY="sk-revoked-key", KLING_BASE_URL=sim.url, PORT=str(port))
@@ -47,7 +46,6 @@ def test_a_large_sweep_asks_first_in_the_voila_app(tmp_path: Path) -> None:
 
     picture = tmp_path / "fox.jpg"
     picture.write_bytes(sample_jpeg(0, (1024, 768)))
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with Simulator(processing_seconds=2, credit=50.0) as sim:
         port = free_port()
         env = clean_env(tmp_path, KLING_API_KEY=sim.api_key, KLING_BASE_URL=sim.url, PORT=str(port))

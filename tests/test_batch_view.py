@@ -12,7 +12,7 @@ from kling_widgets.simulator import Simulator
 from kling_widgets.watcher import TaskWatcher
 from kling_widgets.widgets.batch import compare_labels
 
-from .conftest import fox, wait_for
+from .conftest import fill, fox, wait_for
 
 
 def test_batch_view_shows_progress_estimate_and_units_charged(photo: bytes) -> None:
@@ -33,11 +33,6 @@ def test_batch_view_shows_progress_estimate_and_units_charged(photo: bytes) -> N
         labels = [v.label for v in view.views]
         assert labels[0] == "a fox · std · 5 s · 16:9" and labels[1] == "a fox · pro · 5 s · 16:9"
         view.close()
-
-
-def fill(app: MultiImageToVideo, photo: bytes, prompt: str = "a fox runs through snow") -> None:
-    app.image_picker.add(photo)
-    app.prompt_box.value = prompt
 
 
 def test_the_bundle_sends_a_sweep_of_its_form_as_one_batch(photo: bytes) -> None:

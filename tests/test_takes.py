@@ -16,10 +16,7 @@ from kling_widgets.simulator import Simulator
 from kling_widgets.simulator.state import decode_image
 from kling_widgets.simulator.video import render_mp4
 
-from .conftest import wait_for
-from .test_story import character, difference, story_client, story_sim
-
-__all__ = ["story_client", "story_sim"]  # the storyboard tests' simulator and client
+from .conftest import character, difference, wait_for
 
 
 def frames(video: bytes | Path) -> list[Image.Image]:
