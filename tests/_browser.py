@@ -121,6 +121,23 @@ def jupyter(app: str, folder: Path, *options: str) -> Iterator[tuple[str, str]]:
         stop(server)
 
 
+@contextlib.contextmanager
+def voila_page(folder: Path, failure_shot: str, **extra: str) -> Iterator[Any]:
+    """``make app`` (the Voila page, exactly what the README says) serving from ``folder`` on a free
+    port, with ``extra`` in its environment (no key: its own simulator), opened in a page that reaches
+    only it (``failure_shot``: its screenshot if the block fails). Yields the page; stops the app."""
+    port = free_port()
+    address = f"127.0.0.1:{port}"
+    command = ["make", "--no-print-directory", "-C", str(ROOT), "app"]
+    server = serve(command, f"http://{address}/", folder, clean_env(folder, PORT=str(port), **extra))
+    try:
+        with browser_page(failure_shot, address) as page:
+            page.goto(f"http://{address}/")
+            yield page
+    finally:
+        stop(server)
+
+
 def only_the_server(context: Any, server: str, refused: list[str] | None = None) -> list[str]:
     """The browser reaches the Jupyter server (``host:port``) and nothing else, as on Binder, a
     JupyterHub or a Voila app visited from another computer: every other request is refused. Returns

@@ -27,10 +27,9 @@ from ._browser import (
     expect_video_plays_and_saves,
     jupyter,
     run_cell,
-    serve,
-    stop,
+    voila_page,
 )
-from .conftest import free_port, write_notebook
+from .conftest import write_notebook
 
 pytestmark = pytest.mark.browser
 
@@ -104,67 +103,54 @@ def test_the_voila_app_plays_its_videos_across_restarts_with_only_the_server_rea
     phone_photo = tmp_path / "phone-photo.jpg"  # over Tornado's 10 MiB message default: make app raises it
     Image.effect_noise((3000, 2400), 90).convert("RGB").save(phone_photo, "JPEG", quality=100)
     assert phone_photo.stat().st_size > 10_500_000
-    port = free_port()
-    env = clean_env(tmp_path, PORT=str(port))  # no KLING_API_KEY: the app starts the built-in simulator
-    command = ["make", "--no-print-directory", "-C", str(ROOT), "app"]  # exactly what the README says
-    server = serve(command, f"http://127.0.0.1:{port}/", tmp_path, env)
-    try:
-        with browser_page("failure-voila.png", f"127.0.0.1:{port}") as page:
-            page.goto(f"http://127.0.0.1:{port}/")
-            expect(page.get_by_text("Connected to the built-in simulator")).to_be_visible(timeout=90_000)
-            assert page.locator(".jp-InputArea-editor, .cm-content").count() == 0  # an app: no code
-            generate_in(page, picture, "6-voila-app.png")
-    finally:
-        stop(server)
+    with voila_page(tmp_path, "failure-voila.png") as page:  # no KLING_API_KEY: the app starts its simulator
+        expect(page.get_by_text("Connected to the built-in simulator")).to_be_visible(timeout=90_000)
+        assert page.locator(".jp-InputArea-editor, .cm-content").count() == 0  # an app: no code
+        generate_in(page, picture, "6-voila-app.png")
     [made] = TaskHistory(tmp_path / ".home" / "history.jsonl").entries()
     assert made.video_url and (made.settings or {})["aspect_ratio"] == "9:16"
     old_link = made.video_url
 
-    port = free_port()  # the next day: the app again, a new simulator on a new port
-    server = serve(command, f"http://127.0.0.1:{port}/", tmp_path, clean_env(tmp_path, PORT=str(port)))
-    try:
-        with browser_page("failure-voila-restarted.png", f"127.0.0.1:{port}") as page:
-            page.goto(f"http://127.0.0.1:{port}/")
-            expect(page.get_by_text("Connected to the built-in simulator")).to_be_visible(timeout=90_000)
-            assert old_link.split("/sim/")[0] not in page.content()  # not yesterday's simulator
-            expect(page.get_by_text("from history").first).to_be_visible(timeout=30_000)
-            expect_video_plays_and_saves(page, ".kw-task", "6-voila-restarted.png")  # yesterday's video
-            with page.expect_file_chooser() as chooser:
-                page.locator(".widget-upload").first.click()
-            chooser.value.set_files(str(phone_photo))
-            expect(page.locator(".kw-card .kw-thumb")).to_have_count(1, timeout=60_000)
-            drop_and_paste(page, picture)
-            page.get_by_role("button", name="Show code").click()  # code that runs where it was shown
-            code = page.locator(".kw-code")
-            expect(code).to_contain_text("sim = Simulator(", timeout=10_000)  # no key here: the simulator's client
-            expect(code).to_contain_text("'kling-pictures/dropped-")  # the uploads, saved as files it names
-            assert "path/to" not in code.inner_text() and "KLING_API_KEY" not in code.inner_text()
-            page.get_by_role("button", name="Show code").click()
-            page.set_viewport_size({"width": 1920, "height": 1200})  # a wide screen: form and results side by side
-            form, results = page.locator(".kw-column").all()
-            expect(results).to_be_visible()
-            assert results.bounding_box()["x"] > form.bounding_box()["x"] + 500  # type: ignore[index]
-            page.screenshot(path=str(ARTIFACTS / "9-voila-wide.png"))
-            page.get_by_text("History: every generation, with Reuse").click()  # the finished task is there
-            card = page.locator(".kw-history .kw-card").first
-            expect(card.get_by_role("button", name="Reuse")).to_be_visible(timeout=30_000)
-            page.wait_for_function(  # a poster frame shows what the video is before it plays
-                "() => { const v = document.querySelector('.kw-history .kw-card video'); "
-                "return v && v.poster.startsWith('data:image/jpeg') }",
-                timeout=30_000,
-            )
-            card.locator(".kw-player-start").click()  # the history card plays yesterday's video too
-            expect_video_plays_and_saves(page, ".kw-history .kw-card")
-            card.scroll_into_view_if_needed()
-            page.screenshot(path=str(ARTIFACTS / "10-voila-history.png"))
-            page.set_viewport_size({"width": 1280, "height": 900})  # one column: the form is far above
-            card.get_by_role("button", name="Reuse").click()
-            prompt = page.locator("textarea[placeholder^='Describe the video']")
-            expect(prompt).to_have_value("The fox walks toward the sunset", timeout=20_000)
-            expect(prompt).to_be_in_viewport(timeout=10_000)  # the reloaded form is brought into view
-            page.screenshot(path=str(ARTIFACTS / "11-voila-reused.png"))
-    finally:
-        stop(server)
+    # The next day: the app again, a new simulator on a new port.
+    with voila_page(tmp_path, "failure-voila-restarted.png") as page:
+        expect(page.get_by_text("Connected to the built-in simulator")).to_be_visible(timeout=90_000)
+        assert old_link.split("/sim/")[0] not in page.content()  # not yesterday's simulator
+        expect(page.get_by_text("from history").first).to_be_visible(timeout=30_000)
+        expect_video_plays_and_saves(page, ".kw-task", "6-voila-restarted.png")  # yesterday's video
+        with page.expect_file_chooser() as chooser:
+            page.locator(".widget-upload").first.click()
+        chooser.value.set_files(str(phone_photo))
+        expect(page.locator(".kw-card .kw-thumb")).to_have_count(1, timeout=60_000)
+        drop_and_paste(page, picture)
+        page.get_by_role("button", name="Show code").click()  # code that runs where it was shown
+        code = page.locator(".kw-code")
+        expect(code).to_contain_text("sim = Simulator(", timeout=10_000)  # no key here: the simulator's client
+        expect(code).to_contain_text("'kling-pictures/dropped-")  # the uploads, saved as files it names
+        assert "path/to" not in code.inner_text() and "KLING_API_KEY" not in code.inner_text()
+        page.get_by_role("button", name="Show code").click()
+        page.set_viewport_size({"width": 1920, "height": 1200})  # a wide screen: form and results side by side
+        form, results = page.locator(".kw-column").all()
+        expect(results).to_be_visible()
+        assert results.bounding_box()["x"] > form.bounding_box()["x"] + 500  # type: ignore[index]
+        page.screenshot(path=str(ARTIFACTS / "9-voila-wide.png"))
+        page.get_by_text("History: every generation, with Reuse").click()  # the finished task is there
+        card = page.locator(".kw-history .kw-card").first
+        expect(card.get_by_role("button", name="Reuse")).to_be_visible(timeout=30_000)
+        page.wait_for_function(  # a poster frame shows what the video is before it plays
+            "() => { const v = document.querySelector('.kw-history .kw-card video'); "
+            "return v && v.poster.startsWith('data:image/jpeg') }",
+            timeout=30_000,
+        )
+        card.locator(".kw-player-start").click()  # the history card plays yesterday's video too
+        expect_video_plays_and_saves(page, ".kw-history .kw-card")
+        card.scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / "10-voila-history.png"))
+        page.set_viewport_size({"width": 1280, "height": 900})  # one column: the form is far above
+        card.get_by_role("button", name="Reuse").click()
+        prompt = page.locator("textarea[placeholder^='Describe the video']")
+        expect(prompt).to_have_value("The fox walks toward the sunset", timeout=20_000)
+        expect(prompt).to_be_in_viewport(timeout=10_000)  # the reloaded form is brought into view
+        page.screenshot(path=str(ARTIFACTS / "11-voila-reused.png"))
 
 
 def test_the_bundle_in_notebook_7(tmp_path: Path, picture: Path) -> None:
