@@ -93,6 +93,8 @@ bench: setup
 	$(BIN)/python benchmarks/soak.py
 	$(BIN)/python benchmarks/watching.py
 	$(BIN)/python benchmarks/gallery.py
+	$(BIN)/python benchmarks/batch_page.py
+	$(BIN)/python benchmarks/batch_browser.py
 	$(BIN)/python benchmarks/accounts.py
 	$(BIN)/python benchmarks/film.py
 	$(BIN)/python benchmarks/published_page.py

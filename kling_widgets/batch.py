@@ -162,6 +162,10 @@ def interrupted(entries: Iterable[HistoryEntry]) -> list[HistoryEntry]:
         units.setdefault(unit_of(entry.batch, entry.group, entry.external_task_id), []).append(entry)
     chosen: list[HistoryEntry] = []
     for members in units.values():  # in the order each unit was first journaled
+        # A request sent again (Batch.retry) is journaled in its place, under its batch's index: the
+        # newest attempt stands for it (members are in journal order, so a later one replaces).
+        latest = {(m.batch, m.index) if m.index is not None else m.external_task_id: m for m in members}
+        members = list(latest.values())
         if any(member.unfinished for member in members):
             chosen += sorted(members, key=lambda m: m.index if m.index is not None else -1)
     return chosen
@@ -173,13 +177,50 @@ def tally(items: Iterable[BatchItem]) -> dict[str, int]:
     without an ending (the watcher's deadline)."""
     counts = dict.fromkeys(("queued", "sending", "running", "succeeded", "failed", "cancelled"), 0)
     for item in items:
-        if item.task is not None and item.task.done:
-            counts[item.task.status.value] += 1
-        elif item.state in ("refused", "unknown", "done"):
-            counts["failed"] += 1
-        else:
-            counts[item.state] += 1
+        counts[category(item)] += 1
     return counts
+
+
+def category(item: BatchItem) -> str:
+    """Where :func:`tally` counts an item, so that a view's filter and its counts agree.
+
+    Parameters
+    ----------
+    item
+        One request of a batch.
+
+    Returns
+    -------
+    str
+        ``queued``, ``sending``, ``running``, ``succeeded``, ``failed`` or ``cancelled``.
+    """
+    if item.task is not None and item.task.done:
+        return item.task.status.value
+    if item.state in ("refused", "unknown", "done"):
+        return "failed"
+    return item.state
+
+
+def retryable(item: BatchItem) -> bool:
+    """Whether ``item`` may be sent again as a new intention without paying twice for one video.
+
+    Its task failed, or the service refused it (nothing was created). Not one whose outcome is unknown
+    (it may exist, and be billed), one whose watch stopped before its task ended (it may still run),
+    nor one the checks refused (it would be refused again: the request itself must change).
+
+    Parameters
+    ----------
+    item
+        One request of a batch.
+
+    Returns
+    -------
+    bool
+        True when :meth:`Batch.retry` sends it again.
+    """
+    if item.task is not None:
+        return item.task.status is TaskStatus.FAILED
+    return item.state == "refused" and not isinstance(item.exception, ValidationError)
 
 
 @dataclass
@@ -307,7 +348,8 @@ class Batch:
         self._listeners: list[Listener] = []
         self._thread: threading.Thread | None = None
         self._started = False
-        self._cancelled = False
+        self._cancelled = False  # stopped or cancelled: nothing more is sent
+        self._given_up = False  # cancelled: nothing more is queued either
 
     def __repr__(self) -> str:
         counts = ", ".join(f"{k} {v}" for k, v in self.counts().items() if v)
@@ -444,6 +486,50 @@ class Batch:
         self._tell()
         return new
 
+    def retry(self, items: Iterable[BatchItem] | None = None) -> list[BatchItem]:
+        """Send again, each in its place, the requests that failed: a sweep of hundreds keeps going
+        after a few refusals, without a second batch to follow.
+
+        Each becomes a new intention with an external id of its own, journaled queued before it is sent,
+        and sent in its turn (the sender takes what is queued in request order).
+
+        Parameters
+        ----------
+        items
+            The items to look at (all of the batch's by default); only those :func:`retryable` allows
+            are sent again.
+
+        Returns
+        -------
+        list[BatchItem]
+            Those queued again: none once the batch was cancelled. A stopped batch journals them and
+            sends nothing: a later :meth:`resume` sends them.
+
+        Raises
+        ------
+        BudgetExceededError
+            When sending them again would go over ``budget_units``: nothing is queued.
+        """
+        with self._cond:
+            if self._given_up:
+                return []
+            mine = {id(item) for item in self.items}
+            again = [i for i in (self.items if items is None else items) if id(i) in mine and retryable(i)]
+            more = estimate_units((i.request for i in again), self.rate_card)
+            if again and self.budget_units is not None and self.estimate + more > self.budget_units:
+                raise BudgetExceededError(more, self.budget_units, spent=self.estimate, what=f"{len(again)} again")
+            for item in again:
+                item.request = item.request.with_external_task_id(new_external_task_id())
+                item.state, item.task, item.error, item.exception = QUEUED, None, None, None
+            self.estimate += more
+            started = self._started
+        if again and started:
+            self._journal_queued(again)
+            self._ensure_sender()
+        if again:
+            self._tell()
+        return again
+
     def _account(self) -> AccountSlots:
         if self.slots is None:
             self.slots = AccountSlots.for_client(self.client)
@@ -461,7 +547,7 @@ class Batch:
         """Send nothing more. Tasks already created are still watched; queued ones are journaled as
         cancelled and never sent, not even by ``resume``."""
         with self._cond:
-            self._cancelled = True
+            self._cancelled = self._given_up = True
             cancelled = [item for item in self.items if item.state == QUEUED]
             for item in cancelled:
                 item.state = CANCELLED
@@ -526,6 +612,7 @@ class Batch:
     def _journal_queued(self, items: list[BatchItem]) -> None:
         if self.history is None:
             return
+        kept = []
         for item in items:
             if item.state != QUEUED:
                 continue
@@ -533,6 +620,8 @@ class Batch:
                 item.request.validate()
             except ValidationError:
                 continue  # refused when its turn comes, before anything is sent: nothing to keep
+            kept.append(item)
+        for item in kept:  # each line written at once; the disk flushed once, with the last
             self.history.record_queued(
                 item.external_task_id,
                 item.request,
@@ -543,6 +632,7 @@ class Batch:
                 group=item.group,
                 tags=item.tags,
                 service=self.client.service().name,
+                sync=item is kept[-1],
             )
 
     def _running(self) -> int:

@@ -127,6 +127,26 @@ def sent_to_browser(player: Any) -> list[tuple[dict[str, Any], list[bytes]]]:
     return sent
 
 
+def widgets_alive() -> tuple[int, int]:
+    """How many widget models the kernel holds now, and the bytes of their state as the front end would
+    get it (JSON, binary buffers by their length): what a page must create, draw and keep."""
+    from kling_widgets.widgets._state import models_weight
+
+    return models_weight()
+
+
+@pytest.fixture
+def brisk_watcher() -> Iterator[None]:
+    """The process's polling budget lifted for a test of hundreds of tasks against the simulator (the
+    budget itself is measured in benchmarks/watching.py); put back afterwards."""
+    from kling_widgets.watcher import _ENGINE, TaskWatcher
+
+    before = _ENGINE.max_requests_per_second
+    TaskWatcher.set_rate_limit(200)
+    yield
+    TaskWatcher.set_rate_limit(before)
+
+
 def all_state(widget: widgets.Widget) -> str:
     """The synced state of a widget and every widget below it, as the front end would get it."""
     from kling_widgets.widgets._state import synced_json

@@ -12,12 +12,12 @@ from kling_widgets.simulator import Simulator
 from kling_widgets.watcher import TaskWatcher
 from kling_widgets.widgets.batch import compare_labels
 
-from .conftest import fill, fox, wait_for
+from .conftest import billed_gateway, fill, fox, wait_for
 
 
 def test_batch_view_shows_progress_estimate_and_units_charged(photo: bytes) -> None:
-    with Simulator(processing_seconds=0.5) as sim:
-        client = KlingClient(sim.api_key, base_url=sim.url, poll_interval=0.05)
+    with billed_gateway("sk-billed-batch-view", processing_seconds=0.5) as (url, _):
+        client = KlingClient("sk-billed-batch-view", base_url=url, poll_interval=0.05)
         requests = sweep(fox(photo), prompt=["a fox", "[fail] a hare"], mode=["std", "pro"])
         batch = Batch(client, requests, max_concurrent=2)
         view = BatchView(batch)
@@ -32,6 +32,16 @@ def test_batch_view_shows_progress_estimate_and_units_charged(photo: bytes) -> N
         assert all(v.compact for v in view.views) and view.progress.value == 4
         labels = [v.label for v in view.views]
         assert labels[0] == "a fox · std · 5 s · 16:9" and labels[1] == "a fox · pro · 5 s · 16:9"
+        view.close()
+
+
+def test_a_simulated_batch_is_never_said_to_be_charged(photo: bytes) -> None:
+    with Simulator(processing_seconds=0.3) as sim:
+        client = KlingClient(sim.api_key, base_url=sim.url, poll_interval=0.05)
+        view = BatchView(Batch(client, sweep(fox(photo), mode=["std", "pro"])))
+        view.batch.start().wait(timeout=30)
+        wait_for(lambda: "2 done" in view.summary and "nothing billed" in view.summary)
+        assert "charged" not in view.summary
         view.close()
 
 

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import ipywidgets as widgets
-from ipywidgets.widgets.widget import _instances
+from ipywidgets.widgets.widget import _instances, _remove_buffers
 
 
 def synced_state(widget: widgets.Widget) -> dict[str, Any]:
@@ -32,3 +32,20 @@ def synced_json(widget: widgets.Widget) -> str:
     return json.dumps(
         synced_state(widget), default=lambda v: f"<{len(v)} bytes>" if isinstance(v, (bytes, memoryview)) else str(v)
     )
+
+
+def models_weight() -> tuple[int, int]:
+    """How many widget models the process holds, and the bytes of their state as it is sent to a front end
+    (the JSON, and binary buffers by their length): what a page must create, draw and keep.
+
+    Returns
+    -------
+    tuple[int, int]
+        The number of widgets alive and the bytes of their state.
+    """
+    total = 0
+    alive = list(_instances.values())
+    for widget in alive:
+        state, _, buffers = _remove_buffers(widget.get_state())
+        total += len(json.dumps(state, default=str)) + sum(len(memoryview(b).cast("B")) for b in buffers)
+    return len(alive), total

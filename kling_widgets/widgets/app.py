@@ -286,7 +286,7 @@ class MultiImageToVideo(Published, widgets.VBox):
             if isinstance(widget, TaskView):
                 tasks.append(widget.static_html())
             elif isinstance(widget, BatchView):
-                tasks += [view.static_html() for view in widget.views]
+                tasks += widget.cards_html()  # every request, not only its page
         results = "".join(f'<div style="margin-top:8px">{html}</div>' for html in tasks)
         return (
             '<div class="kling-widgets-static" style="font-size:13px;border:1px solid #ddd;border-radius:8px;'
@@ -829,7 +829,7 @@ class MultiImageToVideo(Published, widgets.VBox):
             if isinstance(widget, TaskView):
                 tasks.append(widget.task)
             elif isinstance(widget, BatchView):
-                tasks += [view.task for view in widget.views]
+                tasks += widget.tasks  # on every page
         return tasks
 
     def _on_task_update(self, update: TaskUpdate) -> None:

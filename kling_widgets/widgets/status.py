@@ -284,13 +284,17 @@ class TaskView(Published, widgets.VBox):
 
         assert task.video_url
         width, _ = _video_box(self.aspect_ratio, self.compact)
-        self.player = VideoPlayer.for_url(
-            task.video_url,
-            self.client,
-            filename=f"kling-{task.id}.mp4",
-            ratio=self.aspect_ratio or "",
-            layout=widgets.Layout(width=width, max_width="100%"),
-        )
+        if self.player is not None:  # another video here (a BatchView card showing another task): one player
+            self.player.use(task.video_url, self.client, filename=f"kling-{task.id}.mp4", ratio=self.aspect_ratio or "")
+            self.player.layout.width = width
+        else:
+            self.player = VideoPlayer.for_url(
+                task.video_url,
+                self.client,
+                filename=f"kling-{task.id}.mp4",
+                ratio=self.aspect_ratio or "",
+                layout=widgets.Layout(width=width, max_width="100%"),
+            )
         self._media.children = (self.player,)
         duration = f"{task.video_duration:g} s video · " if task.video_duration else ""
         kept = "" if self.player.via_kernel else "the service deletes it after 30 days"

@@ -20,7 +20,7 @@ import traitlets
 
 from ..errors import KlingError
 from ..images import PreparedImage, is_url
-from ..models import Task, TaskStatus, units_words, video_html
+from ..models import Task, TaskStatus, charge_words, units_words, video_html
 from ..playback import MAX_PLAYER_BYTES, VideoUnavailable, poster_jpeg, video_source
 from ._style import esc, message_html, shorten, stylesheet, title
 from .a11y import accessibility, named
@@ -411,7 +411,7 @@ class StoryboardView(widgets.VBox):
         missing = [shot.index + 1 for shot in shots if shot.picked is None]
         money = f"about {units_words(self._estimated[1])} estimated"
         if charged:
-            money += f" · {units_words(charged)} charged"
+            money += f" · {charge_words(charged, simulated=story.client.is_simulator())}"
         sent = story.batch is not None
         done = sum(1 for kind, _ in words if kind in ("done", "blocked"))
         progress = f"{done} of {len(shots)} shots done" if sent else "nothing sent yet"

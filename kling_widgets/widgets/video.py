@@ -64,8 +64,10 @@ function render({ model, el }) {
     waiting.push(resolve);
     if (!asked) { asked = true; model.send({ kind: "want" }); }
   });
+  let take = model.get("take");  // which video the bytes are for: a card reuses its player for another
   const onMessage = (message, buffers) => {
     if (!message || message.kind !== "video" || blob || !buffers || !buffers.length) return;
+    if ((message.take || 0) !== take) return;  // the bytes of the video before
     blob = URL.createObjectURL(new Blob([buffers[0]], { type: message.mime || "video/mp4" }));
     const resolvers = waiting; waiting = [];
     resolvers.forEach((resolve) => resolve(blob));
@@ -74,6 +76,12 @@ function render({ model, el }) {
 
   const useSource = (url) => { if (video.getAttribute("src") !== url) video.src = url; save.href = url; };
   const show = () => {
+    if (model.get("take") !== take) {  // another video in this player: forget the last one's bytes
+      take = model.get("take");
+      if (blob) URL.revokeObjectURL(blob);
+      blob = null; asked = false; waiting = [];
+      video.removeAttribute("src"); video.load(); save.removeAttribute("href");
+    }
     const error = model.get("error");
     const src = model.get("src");
     const viaKernel = model.get("via_kernel");
@@ -195,6 +203,9 @@ class VideoPlayer(anywidget.AnyWidget):
     )
     autoload = traitlets.Bool(True, help="Fetch the bytes when it shows (else at the first click of ▶).").tag(sync=True)
     ratio = traitlets.Unicode("", help='The frame\'s shape before the video loads, e.g. "16:9".').tag(sync=True)
+    take = traitlets.Int(0, help="Counts the videos this player was given (see use): a view drops old bytes.").tag(
+        sync=True
+    )
     loop = traitlets.Bool(False, help="Start again at the end.").tag(sync=True)
     muted = traitlets.Bool(False, help="Play without sound.").tag(sync=True)
 
@@ -236,6 +247,31 @@ class VideoPlayer(anywidget.AnyWidget):
         if source.url is not None:
             return cls(source.url, **kwargs)
         return cls(loader=source.load, **kwargs)
+
+    def use(self, url: str, client: KlingClient | None = None, **traits: Any) -> None:
+        """Play another video in this player, as :meth:`for_url` would: a card that shows one task after
+        another keeps one player (a new anywidget model costs the kernel milliseconds and the page a
+        view to build).
+
+        Parameters
+        ----------
+        url
+            The task's video link.
+        client
+            The client whose service made it (decides whether the bytes travel through the kernel).
+        **traits
+            Traits to set with it (``filename``, ``ratio``…).
+        """
+        source = video_source(url, client)
+        with self._load_lock:  # a load of the video before finishes first, and is then forgotten
+            self._data, self._loader = None, None if source.url is not None else source.load
+        with self.hold_sync():
+            for name, value in traits.items():
+                setattr(self, name, value)
+            self.error = ""
+            self.src = source.url or ""
+            self.via_kernel = source.url is None
+            self.take += 1
 
     def __repr__(self) -> str:
         where = self.src or ("bytes from the kernel" if self.via_kernel else "nothing")
@@ -304,6 +340,7 @@ class VideoPlayer(anywidget.AnyWidget):
             self.error = f"no longer available: the video does not load any more ({where})"
 
     def _send_bytes(self) -> None:
+        take = self.take
         data = self.load()
-        if data is not None:
-            self.send({"kind": "video", "mime": "video/mp4"}, [data])
+        if data is not None and take == self.take:  # else another video came meanwhile: its view asks again
+            self.send({"kind": "video", "mime": "video/mp4", **({"take": take} if take else {})}, [data])
