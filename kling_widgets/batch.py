@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ._listeners import Listeners
 from .account import AccountSlots
 from .client import KlingClient, elsewhere, new_external_task_id
 from .errors import (
@@ -345,7 +346,7 @@ class Batch:
         self._shared = True  # False after a 1303 while the account's coordinator could not be reached
         self.on_progress: Callable[[int, int], None] | None = None  #: hears each upload: (bytes sent, total)
         self._cond = threading.Condition()
-        self._listeners: list[Listener] = []
+        self._listeners: Listeners[Batch] = Listeners("a batch listener")
         self._thread: threading.Thread | None = None
         self._started = False
         self._cancelled = False  # stopped or cancelled: nothing more is sent
@@ -403,11 +404,7 @@ class Batch:
         remove : bool
             Unregister ``callback`` instead.
         """
-        with self._cond:
-            if remove:
-                self._listeners = [c for c in self._listeners if c != callback]
-            elif callback not in self._listeners:
-                self._listeners.append(callback)
+        self._listeners.register(callback, remove)
 
     # -- running it ----------------------------------------------------------------------------------
     def start(self) -> Batch:
@@ -796,13 +793,7 @@ class Batch:
         self._tell()
 
     def _tell(self) -> None:
-        with self._cond:
-            listeners = list(self._listeners)
-        for listener in listeners:
-            try:
-                listener(self)
-            except Exception:
-                log.exception("a batch listener failed")
+        self._listeners(self)
 
     # -- after a restart -----------------------------------------------------------------------------
     @classmethod

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._listeners import Listeners
 from .batch import Batch, BatchItem, estimate_units
 from .client import KlingClient, new_external_task_id
 from .errors import BatchTimeoutError, KlingError, Problem, ValidationError
@@ -227,7 +228,7 @@ class Storyboard:
         self._max_concurrent: int | None = None
         self._generating = False
         self._cond = threading.Condition(threading.RLock())
-        self._listeners: list[Listener] = []
+        self._listeners: Listeners[Storyboard] = Listeners("a storyboard listener")
         self._video_locks: dict[str, threading.Lock] = {}
 
     def __repr__(self) -> str:
@@ -390,21 +391,12 @@ class Storyboard:
         remove : bool
             Unregister ``callback`` instead.
         """
-        with self._cond:
-            if remove:
-                self._listeners = [c for c in self._listeners if c != callback]
-            elif callback not in self._listeners:
-                self._listeners.append(callback)
+        self._listeners.register(callback, remove)
 
     def _tell(self) -> None:
         with self._cond:
-            listeners = list(self._listeners)
             self._cond.notify_all()
-        for listener in listeners:
-            try:
-                listener(self)
-            except Exception:
-                log.exception("a storyboard listener failed")
+        self._listeners(self)
 
     # -- sending -------------------------------------------------------------------------------------
     def generate(self, max_concurrent: int | None = None) -> Storyboard:
@@ -582,7 +574,7 @@ class Storyboard:
             scale = MIN_SIDE / min(picture.size)
             size = (round(picture.width * scale), round(picture.height * scale))
             picture = picture.resize(size, Image.Resampling.LANCZOS)
-        return replace(prepare_image(picture), source=source)  # init=False: the copy gets its own empty thumbnail cache
+        return replace(prepare_image(picture), source=source)
 
     # -- waiting, picking ----------------------------------------------------------------------------
     @property

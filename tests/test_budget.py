@@ -54,7 +54,7 @@ def _bundle(sim: Simulator, **kwargs: Any) -> MultiImageToVideo:
 
 
 def _banner(app: MultiImageToVideo) -> str:
-    return str(app._banner_html.value)
+    return str(app._account_banner.html.value)
 
 
 def test_a_refused_key_is_said_before_any_click_and_generate_stays_off(photo: bytes) -> None:

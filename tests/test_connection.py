@@ -91,7 +91,7 @@ def test_a_service_that_answers_no_account_request_is_not_said_to_bill_every_tas
 
 
 def banner(app: MultiImageToVideo) -> str:
-    return str(app._banner_html.value)
+    return str(app._account_banner.html.value)
 
 
 def test_the_banner_says_billed_only_once_the_key_is_accepted(upstream: Simulator) -> None:

@@ -124,7 +124,7 @@ def test_the_voila_app_plays_its_videos_across_restarts_with_only_the_server_rea
         drop_and_paste(page, picture)
         page.get_by_role("button", name="Show code").click()  # code that runs where it was shown
         code = page.locator(".kw-code")
-        expect(code).to_contain_text("sim = Simulator(", timeout=10_000)  # no key here: the simulator's client
+        expect(code).to_contain_text("sim = Simulator.shared(", timeout=10_000)  # no key: the simulator
         expect(code).to_contain_text("'kling-pictures/dropped-")  # the uploads, saved as files it names
         assert "path/to" not in code.inner_text() and "KLING_API_KEY" not in code.inner_text()
         page.get_by_role("button", name="Show code").click()
