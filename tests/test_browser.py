@@ -128,7 +128,7 @@ def test_the_pickers_thumbnails_show_the_whole_picture_and_the_bars_pad_added(
         "picker",
     )
     with browser_page(width=900, height=700) as page:
-        open_notebook(page, url.replace("/demo.ipynb", "/picker.ipynb"))
+        open_notebook(page, url.replace("/demo.ipynb", "/picker.ipynb") + "&reset")  # not also the last test's notebook
         run_cell(page, 0)
         thumbs = page.locator(".kw-card .kw-thumb")
         expect(thumbs).to_have_count(3, timeout=60_000)
