@@ -37,8 +37,9 @@ from .errors import (
     ValidationError,
 )
 from .history import CANCELLED, QUEUED, SENDING, UNKNOWN, described_request
-from .models import Task, TaskStatus, VideoRequest
+from .request import VideoRequest
 from .retry import QUEUE_RETRY
+from .task import Task, TaskStatus
 from .watcher import TaskUpdate, TaskWatcher
 
 if TYPE_CHECKING:

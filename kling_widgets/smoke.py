@@ -18,7 +18,9 @@ from typing import TextIO
 from .batch import estimate_units
 from .client import KlingClient
 from .errors import AuthenticationError, KlingError
-from .models import Task, TaskStatus, VideoRequest, units_words
+from .request import VideoRequest
+from .task import Task, TaskStatus
+from .words import units_words
 
 NEEDS = """\
 make smoke needs credentials in the environment (nothing was sent):

@@ -254,16 +254,16 @@ def test_repr_holds_no_image_bytes(photo: bytes) -> None:
 
 
 def test_a_refused_image_is_examined_once(monkeypatch: pytest.MonkeyPatch, photo: bytes) -> None:
-    import kling_widgets.models as models
+    import kling_widgets.request as request_module
 
     calls: list[object] = []
-    real = models.prepare_image
+    real = request_module.prepare_image
 
     def counting(source: object, **kwargs: object) -> PreparedImage:
         calls.append(source)
         return real(source, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(models, "prepare_image", counting)
+    monkeypatch.setattr(request_module, "prepare_image", counting)
     request = VideoRequest([b"GIF89a" + bytes(50), photo], "a")
     assert [p.field for p in request.problems()] == ["images[0]"]
     with pytest.raises(ValidationError):

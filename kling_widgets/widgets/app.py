@@ -29,12 +29,15 @@ import ipywidgets as widgets
 import traitlets
 
 from .._listeners import Listeners
+from ..account_status import AccountStatus
 from ..batch import Batch, BatchItem, estimate_units, sweep
 from ..client import KlingClient, elsewhere
 from ..errors import AccountError, AuthenticationError, CreateOutcomeUnknownError, KlingError, Problem
 from ..images import DEFAULT_MAX_SIDE
-from ..models import MODES, AccountStatus, Task, VideoRequest, units_words
+from ..request import MODES, VideoRequest
+from ..task import Task
 from ..watcher import TaskUpdate, TaskWatcher
+from ..words import units_words
 from ._publish import Published, detach
 from ._style import esc, message_html, request_label, shorten, stylesheet, title
 from .a11y import accessibility

@@ -22,8 +22,10 @@ import traitlets
 
 from ..batch import Batch, BatchItem, category, estimate_units, retryable, tally
 from ..errors import KlingError
-from ..models import Task, VideoRequest, charge_words, units_words
 from ..playback import video_source
+from ..request import VideoRequest
+from ..task import Task
+from ..words import charge_words, units_words
 from ._publish import Published, detach
 from ._style import esc, message_html, request_label, shorten, stylesheet
 from .cards import BatchCard, close_parts, close_tree

@@ -26,8 +26,8 @@ import traitlets
 from .._listeners import Listeners
 from ..client import elsewhere
 from ..images import is_url
-from ..models import charge_words, video_html
 from ..playback import VideoUnavailable, poster_jpeg, video_source
+from ..words import charge_words, video_html
 from ._publish import Published, detach
 from ._style import esc, shorten, stylesheet
 from .a11y import accessibility, named

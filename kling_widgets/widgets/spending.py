@@ -10,7 +10,8 @@ from typing import Protocol
 
 from ..batch import Batch, estimate_units
 from ..errors import Problem
-from ..models import VideoRequest, units_words
+from ..request import VideoRequest
+from ..words import units_words
 from .variations import sweep_words
 
 # A click estimated above this many units only asks; a second click within CONFIRM_SECONDS sends.

@@ -17,9 +17,11 @@ import ipywidgets as widgets
 import traitlets
 
 from .._listeners import Listeners
+from ..embedded import EmbeddedVideo
 from ..errors import KlingError
 from ..images import is_url
-from ..models import EmbeddedVideo, Task, TaskStatus, charge_words, is_known_status
+from ..task import Task, TaskStatus, is_known_status
+from ..words import charge_words
 from ._publish import Published, detach
 from ._style import esc, message_html, stylesheet
 

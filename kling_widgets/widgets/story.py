@@ -20,8 +20,9 @@ import traitlets
 
 from ..errors import KlingError
 from ..images import PreparedImage, is_url
-from ..models import Task, TaskStatus, charge_words, units_words, video_html
 from ..playback import MAX_PLAYER_BYTES, VideoUnavailable, poster_jpeg, video_source
+from ..task import Task, TaskStatus
+from ..words import charge_words, units_words, video_html
 from ._front import front_text
 from ._style import esc, message_html, shorten, style_tag, stylesheet, title
 from .a11y import accessibility, named
@@ -29,7 +30,8 @@ from .compare import film_player, take_comparison, task_source, tile_width
 from .video import VideoPlayer
 
 if TYPE_CHECKING:
-    from ..story import Shot, Storyboard
+    from ..shot import Shot
+    from ..story import Storyboard
 
 CAST_THUMB = 96  # px: the cast's thumbnails
 STRIP_FRAME = 320  # px: the picked take's frame on a shot card (176 px wide, sharp on a 2× screen)
