@@ -13,16 +13,11 @@ Needs /usr/bin/chromium (or CHROMIUM=…); nothing is downloaded. Screenshot: ar
 
 from __future__ import annotations
 
-import json
 import os
-import secrets
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +25,14 @@ import nbformat
 
 from kling_widgets.simulator import Simulator
 
+# The browser tests' way to start a Jupyter server (a folder of its own, a free port, a token), not a copy.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests._browser import jupyter
+
 CHROMIUM = os.environ.get("CHROMIUM") or "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-dev-shm-usage", "--enable-precise-memory-info"]
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "benchmarks"
+LAB_OPTIONS = ("--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--LabApp.news_url=None")
 COUNT, PAGE = 300, 12
 CLICK_GOAL_MS, FLAT_GOAL = 200.0, 1.2
 SETUP = """
@@ -62,38 +62,6 @@ async ([selector, done]) => {
   return performance.now() - started;
 }
 """
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def start_lab(root: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port, token = free_port(), secrets.token_hex(16)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KLING_")}
-    env.update(JUPYTER_CONFIG_DIR=str(root / ".config"), JUPYTER_RUNTIME_DIR=str(root / ".runtime"),
-               JUPYTERLAB_WORKSPACES_DIR=str(root / ".workspaces"), KLING_WIDGETS_HOME=str(root / ".home"))  # fmt: skip
-    jupyter = Path(sys.executable).with_name("jupyter")
-    server = subprocess.Popen(
-        [str(jupyter), "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}", "--ServerApp.port_retries=0",
-         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--allow-root",
-         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--LabApp.news_url=None"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2) as answer:
-                json.load(answer)
-            return server, f"{base}/lab/tree/sweep.ipynb?token={token}"
-        except OSError:
-            if time.monotonic() > deadline:
-                server.kill()
-                raise RuntimeError("JupyterLab did not start") from None
-            time.sleep(0.5)
 
 
 def run_cell(page: Any, index: int) -> None:
@@ -139,33 +107,28 @@ def main() -> int:
         notebook.cells = [nbformat.v4.new_code_cell(code) for code in cells]  # type: ignore[no-untyped-call]
         notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         nbformat.write(notebook, root / "sweep.ipynb")  # type: ignore[no-untyped-call]
-        server, url = start_lab(root)
-        try:
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-                page = browser.new_page(viewport={"width": 1280, "height": 1400})
-                cdp = page.context.new_cdp_session(page)
-                cdp.send("Performance.enable")
-                page.goto(url)
-                page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=90_000)
-                run_cell(page, 0)
-                page.wait_for_function(first_card(0), timeout=60_000)
-                page.get_by_text(f"Page 1 of {COUNT // PAGE}").wait_for(timeout=30_000)
-                run_cell(page, 1)
-                page.locator(".kw-ping button").wait_for(timeout=30_000)
-                pong = "() => document.querySelector('.kw-ping').textContent.includes('{}')"
-                pings = [page.evaluate(CLICK_JS, [".kw-ping button", pong.format(n)]) for n in range(1, 11)]
-                first = heap(page, cdp)
-                clicks = cycle(page, COUNT // PAGE)
-                once = heap(page, cdp)
-                clicks += cycle(page, COUNT // PAGE)
-                twice = heap(page, cdp)
-                page.locator(".kw-batch").screenshot(path=str(ARTIFACTS / "batch-300.png"))
-                summary = page.locator(".kw-batch .kw-live").first.text_content()
-                browser.close()
-        finally:
-            server.terminate()
-            server.wait(20)
+        with jupyter("lab", root, *LAB_OPTIONS) as (base, token), sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+            page = browser.new_page(viewport={"width": 1280, "height": 1400})
+            cdp = page.context.new_cdp_session(page)
+            cdp.send("Performance.enable")
+            page.goto(f"{base}/lab/tree/sweep.ipynb?token={token}")
+            page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=90_000)
+            run_cell(page, 0)
+            page.wait_for_function(first_card(0), timeout=60_000)
+            page.get_by_text(f"Page 1 of {COUNT // PAGE}").wait_for(timeout=30_000)
+            run_cell(page, 1)
+            page.locator(".kw-ping button").wait_for(timeout=30_000)
+            pong = "() => document.querySelector('.kw-ping').textContent.includes('{}')"
+            pings = [page.evaluate(CLICK_JS, [".kw-ping button", pong.format(n)]) for n in range(1, 11)]
+            first = heap(page, cdp)
+            clicks = cycle(page, COUNT // PAGE)
+            once = heap(page, cdp)
+            clicks += cycle(page, COUNT // PAGE)
+            twice = heap(page, cdp)
+            page.locator(".kw-batch").screenshot(path=str(ARTIFACTS / "batch-300.png"))
+            summary = page.locator(".kw-batch .kw-live").first.text_content()
+            browser.close()
     ping, turn, worst = statistics.median(pings), statistics.median(clicks), max(clicks)
     print(f"{COUNT} requests running ({summary.strip() if summary else '?'}), {len(clicks)} page turns:")
     met = "met" if turn <= CLICK_GOAL_MS else "NOT met"
