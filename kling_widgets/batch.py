@@ -36,6 +36,7 @@ from .errors import (
     ValidationError,
 )
 from .history import CANCELLED, QUEUED, SENDING, UNKNOWN, described_request
+from .journal_index import unit_of
 from .models import Task, TaskStatus, VideoRequest
 from .retry import QUEUE_RETRY
 from .watcher import TaskUpdate, TaskWatcher
@@ -141,15 +142,6 @@ def _item(
     if request.external_task_id is None:
         request = request.with_external_task_id(new_external_task_id())
     return BatchItem(index, request, group=group, tags=dict(tags or {}))
-
-
-LEGACY_BUNDLE = "bundle"  # the bundle's queue before it had a name of its own: its clicks are not one batch
-
-
-def unit_of(batch: str | None, group: str | None, external_task_id: str) -> tuple[str, str | None]:
-    """What a resume brings back together: a batch (or one group of it); an entry of no batch alone."""
-    alone = not batch or (batch == LEGACY_BUNDLE and group is None)
-    return ("", external_task_id) if alone else (batch or "", group)
 
 
 def interrupted(entries: Iterable[HistoryEntry]) -> list[HistoryEntry]:
@@ -844,7 +836,7 @@ class Batch:
         service = client.service()
         entries = interrupted(
             e
-            for e in history.entries(service)
+            for e in history.resumable(service)
             if service.here(e)
             and not e.tags.get("story")  # a storyboard's takes come back with Storyboard.reopen, not here
         )

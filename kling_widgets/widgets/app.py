@@ -942,7 +942,7 @@ class MultiImageToVideo(Published, widgets.VBox):
         if self.client is not None and service is not None and any(map(service.here, self.history.unfinished(service))):
             resumed = self.resumed = Batch.resume(self.client, self.history, watcher=self.watcher)
         coming_back = {item.external_task_id for item in resumed.items} if resumed else set()
-        for entry in reversed(self.history.entries(service)[:RESUME_LIMIT]):
+        for entry in reversed(self.history.recent(RESUME_LIMIT, service)[0]):  # from the journal's end
             task = entry.to_task()
             if task is None or entry.external_task_id in coming_back:
                 continue
