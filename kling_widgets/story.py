@@ -582,7 +582,7 @@ class Storyboard:
             scale = MIN_SIDE / min(picture.size)
             size = (round(picture.width * scale), round(picture.height * scale))
             picture = picture.resize(size, Image.Resampling.LANCZOS)
-        return replace(prepare_image(picture), source=source, _thumbnails={})
+        return replace(prepare_image(picture), source=source)  # its thumbnails: a fresh cache (init=False)
 
     # -- waiting, picking ----------------------------------------------------------------------------
     @property
