@@ -872,6 +872,17 @@ class TaskHistory:
         """
         return [e for e in self.resumable(service) if e.unfinished]
 
+    def index_lag(self) -> int:
+        """How much of the journal its index has yet to read, in bytes (the whole journal when the index is
+        missing or stale): what the next :meth:`resumable` reads before it answers.
+
+        Returns
+        -------
+        int
+            The bytes.
+        """
+        return self._index.lag()
+
     def resumable(self, service: Service | None = None) -> list[HistoryEntry]:
         """What a resume needs, newest first: every batch (or group of the bundle's queue) with a request
         not ended, whole — its ended requests too — each unfinished submission of no batch, and every

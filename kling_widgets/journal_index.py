@@ -152,6 +152,26 @@ class JournalIndex:
             self._refresh()
             return self._lines()
 
+    def lag(self) -> int:
+        """How much of the journal the index has yet to read, in bytes (all of it when the index must be
+        rebuilt): what the next :meth:`lines` reads.
+
+        Returns
+        -------
+        int
+            The bytes.
+        """
+        with self._lock:
+            try:
+                stat = self.journal.stat()
+            except FileNotFoundError:
+                return 0
+            identity = (stat.st_dev, stat.st_ino)
+            self._load_once(identity, stat.st_size)
+            if identity != self._identity or stat.st_size < self._upto:
+                return stat.st_size
+            return stat.st_size - self._upto
+
     def rebuild(self) -> None:
         """Read the whole journal again and rewrite the index (what a missing index costs)."""
         with self._lock:
@@ -165,11 +185,7 @@ class JournalIndex:
             self._loaded = True
             return
         identity = (stat.st_dev, stat.st_ino)
-        if not self._loaded:
-            self._loaded = True
-            if not self._load(identity, stat.st_size):
-                self._rebuild()
-                return
+        self._load_once(identity, stat.st_size)
         if identity != self._identity or stat.st_size < self._upto:
             self._rebuild()
             return
@@ -196,6 +212,13 @@ class JournalIndex:
         self._check = check
         self._prune()
         self._save()
+
+    def _load_once(self, identity: tuple[int, int], size: int) -> None:
+        """Read the index file the first time it is needed (a failed read leaves it to be rebuilt)."""
+        if not self._loaded:
+            self._loaded = True
+            if not self._load(identity, size):
+                self._reset()
 
     def _rebuild(self) -> None:
         self._reset()

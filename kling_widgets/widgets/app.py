@@ -59,6 +59,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("kling_widgets")
 SubmitCallback = Callable[[Task], None]
 RESUME_LIMIT = 20
+#: Past this much of the journal still to read into its index (about 3,000 lines), the bundle resumes on a
+#: thread rather than before it shows (benchmarks/journal.py: an indexed opening reads a few kilobytes).
+QUICK_RESUME_BYTES = 2_000_000
 # A click on Generate this soon after one that sent something is the second half of a double click, even
 # when the first create has already come back (a busy kernel handles both clicks late): one task, not two.
 DOUBLE_CLICK_SECONDS = 1.5
@@ -256,7 +259,14 @@ class MultiImageToVideo(Published, widgets.VBox):
         if self.watcher is not None:
             self.watcher.on_update(self._on_task_update)
         self._refresh()
-        if self.history is not None:
+        self._resuming: threading.Thread | None = None
+        if self.history is not None and self.history.index_lag() > QUICK_RESUME_BYTES:
+            # a journal never indexed (or grown by megabytes since): the bundle opens at once, and its past
+            # cards and resumed tasks come in a moment later, once the index is read (HistoryGallery too
+            # reads what is not on its first page on a thread)
+            self._resuming = threading.Thread(target=self._resume_quietly, name="kling-resume", daemon=True)
+            self._resuming.start()
+        elif self.history is not None:
             self._resume()
         self._check_account_soon(0.0)
 
@@ -929,6 +939,12 @@ class MultiImageToVideo(Published, widgets.VBox):
         )
         self._reveal.show(self._form, block="start")
         return missing
+
+    def _resume_quietly(self) -> None:
+        try:
+            self._resume()
+        except Exception:  # the journal could not be read now: nothing is lost, the next opening tries again
+            log.exception("resuming from the history failed")
 
     def _resume(self) -> None:
         """Show past tasks of this bundle's service from the journal (``KlingClient.service``: the
