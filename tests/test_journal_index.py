@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from kling_widgets import Batch, KlingClient, Task, TaskHistory, TaskStatus, VideoRequest
+from kling_widgets import Batch, KlingClient, Task, TaskHistory, TaskStatus, VideoRequest, sweep
 from kling_widgets.batch import interrupted
 from kling_widgets.simulator import Simulator
 
@@ -258,3 +258,29 @@ def test_a_batch_of_1000_killed_halfway_resumes_whole_and_sends_each_request_onc
         assert history.unfinished() == []
         assert Batch.resume(client, history).wait(timeout=5) == []  # a batch that ended is not resumed again
         assert sim.creates == 1000
+
+
+def test_a_bundle_over_a_journal_never_indexed_opens_at_once_and_resumes_on_a_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the journal still to read that a bundle reads before it shows (lowered here to nothing), its
+    resume runs on a thread: the same tasks come back, and the index is written for the next opening."""
+    import kling_widgets.widgets.app as app_module
+    from kling_widgets import MultiImageToVideo
+
+    monkeypatch.setattr(app_module, "QUICK_RESUME_BYTES", 0)
+    with Simulator(processing_seconds=0.3) as sim:
+        client = KlingClient(sim.api_key, base_url=sim.url, poll_interval=0.05)
+        history = TaskHistory(tmp_path / "history.jsonl")
+        for index, request in enumerate(sweep(VideoRequest([IMAGE], "x"), prompt=["a", "b", "c"])):
+            ext = f"stopped-{index}"  # journaled, never sent: a kernel that stopped at once
+            where = {"provider": client.provider, "base_url": client.base_url, "service": client.service().name}
+            history.record_queued(ext, request.with_external_task_id(ext), batch="stopped", index=index, **where)
+        index_of(history).unlink(missing_ok=True)
+        app = MultiImageToVideo(client=client, history=TaskHistory(history.path))
+        assert app._resuming is not None
+        app._resuming.join(timeout=30)
+        assert app.resumed is not None and [i.request.prompt for i in app.resumed.items] == ["a", "b", "c"]
+        assert [t.status for t in app.resumed.wait(timeout=30)] == [TaskStatus.SUCCEEDED] * 3
+        assert sim.creates == 3 and index_of(history).exists()
+        app.close()
