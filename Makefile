@@ -93,6 +93,7 @@ bench: setup
 	$(BIN)/python benchmarks/soak.py
 	$(BIN)/python benchmarks/watching.py
 	$(BIN)/python benchmarks/gallery.py
+	$(BIN)/python benchmarks/journal.py
 	$(BIN)/python benchmarks/batch_page.py
 	$(BIN)/python benchmarks/batch_browser.py
 	$(BIN)/python benchmarks/accounts.py

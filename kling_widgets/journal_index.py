@@ -252,12 +252,12 @@ class JournalIndex:
             return
         kept = self._kept.get(ext)
         if kept is None and not whole:
-            first = record.get("event") in ("submit", "queued")
-            if not first:
+            if record.get("event") not in ("submit", "queued"):
                 status = record.get("status")
                 if status is None or status in ENDED:
                     return  # news of a request that had ended (a download, a late answer)
-                raise _Rebuild  # a request not ended whose beginning the index does not have
+                # a task journaled without its submission (watched by a watcher given the journal):
+                # kept from here on, as a fold of the whole journal has it
             key = unit_of(record.get("batch"), record.get("group"), ext)
             if key[0] and key not in self._live and _fingerprint(key) in self._known_units():
                 raise _Rebuild  # a batch that had ended got a new request: its older lines are needed

@@ -169,6 +169,9 @@ def test_news_of_an_ended_request_does_not_bring_it_back(tmp_path: Path) -> None
     end(history, done)  # a late answer, the same
     reader = TaskHistory(history.path)
     assert reader.resumable() == [] and reader._index.rebuilds == 0
+    history.record_task(Task("t-9", TaskStatus.PROCESSING, external_task_id="watched"))  # journaled unsubmitted
+    assert indexed(reader) == whole(history) == (["watched"], ["watched"]) and reader._index.rebuilds == 0
+    end(history, "watched")
     history.path.write_bytes(history.path.read_bytes() + b'{"time": 1, "event": "task", "external_t')  # torn
     assert reader.resumable() == [] and reader.index_lag() > 0  # the torn line waits for its end
 
