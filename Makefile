@@ -44,21 +44,23 @@ lint: setup
 	$(BIN)/ruff check kling_widgets tests benchmarks docs/conf.py docs/_ext
 	$(BIN)/mypy
 
-# The browser tests need Chromium, and the shared-account tests a redis-server (started by the tests
-# themselves). When one is missing, install it the way this machine allows: Debian's packages as root,
-# otherwise Playwright's own Chromium build (its path is handed to the tests). Never skipped.
+# The browser tests need Chromium, the shared-account tests a redis-server (started by the tests
+# themselves), the front-end checks Node.js (tests/test_front_files.py). When one is missing, install it
+# the way this machine allows: Debian's packages as root, otherwise Playwright's own Chromium build (its
+# path is handed to the tests). Never skipped.
 CHROMIUM ?= /usr/bin/chromium
 browser: setup
-	@if [ -x "$(CHROMIUM)" ] && command -v redis-server >/dev/null; then :; \
+	@if [ -x "$(CHROMIUM)" ] && command -v redis-server >/dev/null && command -v node >/dev/null; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		echo "Installing Debian's chromium and redis-server for the tests"; \
+		echo "Installing Debian's chromium, redis-server and nodejs for the tests"; \
 		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core \
-			redis-server >/dev/null; \
+			redis-server nodejs >/dev/null; \
 	elif [ ! -x "$(CHROMIUM)" ]; then \
 		echo "No $(CHROMIUM): installing Playwright's Chromium"; $(BIN)/python -m playwright install chromium; \
 	fi
 	@command -v redis-server >/dev/null || echo "No redis-server: the shared-account tests will fail (apt-get install redis-server)"
+	@command -v node >/dev/null || echo "No node: the front-end checks will fail (apt-get install nodejs)"
 
 # The documentation site, into docs/_build/html: the tutorials executed against the simulator (cached under
 # docs/_build/.jupyter_cache, so a rebuild with no tutorial changed executes nothing), the guide and the API

@@ -25,10 +25,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from ._listeners import Listeners, call_each
 from .client import DEFAULT_POLL_INTERVAL, MISSING_VIDEO_POLLS, KlingClient
 from .errors import APIConnectionError, KlingError, NotFoundError, RateLimitError
-from .models import Task
 from .retry import EXPECTED_SECONDS, MAX_PAUSE, PASSING, failure_delay, hurry_delay, poll_delay
+from .task import Task
 
 if TYPE_CHECKING:
     from .history import TaskHistory
@@ -286,17 +287,13 @@ class _Engine:
     def tell(self, watched: _Watched, update: TaskUpdate) -> None:
         with self.cond:
             watchers = list(dict.fromkeys(s.watcher for s in watched.subscriptions))  # each once
-            listeners = [listener for w in watchers for listener in w._listeners]
+            listeners = [listener for w in watchers for listener in w._listeners.snapshot()]
             listeners += [s.listener for s in watched.subscriptions if s.listener is not None]
         tell(listeners, update)
 
 
-def tell(listeners: list[Listener], update: TaskUpdate) -> None:
-    for listener in listeners:
-        try:
-            listener(update)
-        except Exception:  # a broken listener must not stop the others or the watcher
-            log.exception("a task listener failed for %s", update.task.id)
+def tell(listeners: list[Callable[[TaskUpdate], object]], update: TaskUpdate) -> None:
+    call_each(listeners, update, f"a task listener for {update.task.id}")  # one failing stops neither the rest
 
 
 _ENGINE = _Engine()
@@ -360,7 +357,7 @@ class TaskWatcher:
         self.poll_interval = poll_interval or client.poll_interval or DEFAULT_POLL_INTERVAL
         self.timeout = timeout
         self.history = history or client.history
-        self._listeners: list[Listener] = []
+        self._listeners: Listeners[TaskUpdate] = Listeners("a task listener")
 
     def __repr__(self) -> str:
         return f"TaskWatcher(live={len(self.live)}, interval={self.poll_interval:g}s)"
@@ -395,11 +392,7 @@ class TaskWatcher:
         remove : bool
             Unregister ``callback`` instead.
         """
-        with _ENGINE.cond:
-            if remove:
-                self._listeners = [c for c in self._listeners if c != callback]
-            elif callback not in self._listeners:
-                self._listeners.append(callback)
+        self._listeners.register(callback, remove)
 
     def watch(self, task: Task, on_update: Listener | None = None) -> None:
         """Follow ``task`` until it ends. A finished task is reported once and not polled.
@@ -412,7 +405,7 @@ class TaskWatcher:
             Called with this task's new states only.
         """
         if task.complete:
-            tell([*self._listeners, *([on_update] if on_update else [])], TaskUpdate(task, final=True))
+            tell([*self._listeners.snapshot(), *([on_update] if on_update else [])], TaskUpdate(task, final=True))
             return
         now = time.monotonic()
         key = (self.client.account, task.id)

@@ -47,7 +47,11 @@ def test_a_picture_refused_for_its_shape_offers_pad_and_crop_as_buttons() -> Non
     assert (picker.images[1].width, picker.images[1].height) == (400, 1000)
     picker.max_side = 512  # prepared again from the original, with the fit it was brought in by
     wait_for(lambda: not picker.busy)
-    assert all(max(i.width, i.height) <= 512 for i in picker.images)  # without its fit it would be refused
+    # max_side is a wish, the service's 300 px a rule: a side is only longer than 512 where the short side
+    # stops at 300 (2048x820 shrunk to 512x205 would be refused), and every shape stays inside 1:2.5-2.5:1
+    assert all(max(i.width, i.height) <= 512 or min(i.width, i.height) == 300 for i in picker.images)
+    assert all(min(i.width, i.height) >= 300 and 2 * max(i.width, i.height) <= 5 * min(i.width, i.height)
+               for i in picker.images)  # fmt: skip  # without its fit each would be refused
     assert any("padded" in c for c in picker.images[0].changes) and any(
         "cropped" in c for c in picker.images[1].changes
     )

@@ -221,9 +221,9 @@ KILLED = textwrap.dedent(
     import sys, time
     from kling_widgets import Batch, KlingClient, TaskHistory, TaskWatcher, VideoRequest, sweep
 
-    url, key, journal = sys.argv[1:4]
+    url, access, secret, journal = sys.argv[1:5]
     TaskWatcher.set_rate_limit(200)  # as the tests' brisk_watcher: hundreds of tasks polled at once
-    client = KlingClient(key, base_url=url, poll_interval=0.05)
+    client = KlingClient(provider="kling", access_key=access, secret_key=secret, base_url=url, poll_interval=0.05)
     prompts = [f"scene {i}" for i in range(1000)]
     requests = sweep(VideoRequest(["https://example.com/reference.jpg"], "x"), prompt=prompts)
     Batch(client, requests, max_concurrent=50, history=TaskHistory(journal)).start()
@@ -237,10 +237,12 @@ KILLED = textwrap.dedent(
 def test_a_batch_of_1000_killed_halfway_resumes_whole_and_sends_each_request_once(tmp_path: Path) -> None:
     """A real process runs a batch of 1,000 and is killed (SIGKILL) when about half were created: the
     resume gives back all 1,000 in their places and sends only those never sent — each exactly once,
-    in the batch's order."""
+    in the batch's order. Kling direct, so that a create on its way at the kill is looked up by its
+    external id rather than reported unknown: every request ends with its video."""
     journal = tmp_path / "history.jsonl"
-    with Simulator(processing_seconds=0.2, max_concurrent=50) as sim:
-        process = subprocess.Popen([sys.executable, "-c", KILLED, sim.url, sim.api_key, str(journal)])
+    with Simulator("kling", processing_seconds=0.2, max_concurrent=50) as sim:
+        keys = [sim.access_key, sim.secret_key]
+        process = subprocess.Popen([sys.executable, "-c", KILLED, sim.url, *keys, str(journal)])
         try:
             wait_for(lambda: sim.creates >= 500, timeout=120)
         finally:
@@ -249,7 +251,9 @@ def test_a_batch_of_1000_killed_halfway_resumes_whole_and_sends_each_request_onc
         sent_before = sim.creates
         assert 500 <= sent_before < 1000
         history = TaskHistory(journal)
-        client = KlingClient(sim.api_key, base_url=sim.url, poll_interval=0.05)
+        client = KlingClient(
+            provider="kling", access_key=keys[0], secret_key=keys[1], base_url=sim.url, poll_interval=0.05
+        )
         resumed = Batch.resume(client, history)
         assert [item.request.prompt for item in resumed.items] == [f"scene {i}" for i in range(1000)]
         tasks = resumed.wait(timeout=240)

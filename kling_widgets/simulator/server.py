@@ -472,7 +472,13 @@ class Simulator:
         return len(self.created)
 
     def write_log(self, line: str) -> None:
-        """Give ``log`` one request's line, one at a time (requests are served on many threads)."""
+        """Give ``log`` one request's line, one at a time (requests are served on many threads).
+
+        Parameters
+        ----------
+        line : str
+            The request's line, with no header, query or body in it.
+        """
         if self.log is not None:
             with self._log_lock:
                 self.log(line)

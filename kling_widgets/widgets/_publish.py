@@ -44,7 +44,12 @@ def _kernel() -> Any:
 @contextlib.contextmanager
 def detached() -> Iterator[None]:
     """Widgets created (and messages sent) inside carry no cell's parent header: front ends show them,
-    an executing nbclient does not store their state. Nothing may be printed or displayed inside."""
+    an executing nbclient does not store their state. Nothing may be printed or displayed inside.
+
+    ipykernel has no public way to send a message outside the running cell, so this sets its private
+    record of the cell's parent header for the moment (``_shell_parent`` in ipykernel 7, ``_parents`` in 6);
+    with any other kernel, or a later ipykernel without either, it does nothing and widgets behave as usual.
+    """
     kernel = _kernel()
     parent = getattr(kernel, "_shell_parent", None)
     if isinstance(parent, ContextVar):  # ipykernel 7: the parent is a context variable
@@ -75,15 +80,6 @@ def detach(method: F) -> F:
     return run  # type: ignore[return-value]
 
 
-PRESENCE_ESM = """
-function render({ model, el }) {
-  el.style.display = "none";
-  model.send({ kind: "seen" });
-}
-export default { render };
-"""
-
-
 class StaticFallback:
     """Keeps the saved ``text/html`` of a widget's outputs current while no front end renders it.
 
@@ -106,7 +102,7 @@ class StaticFallback:
         self._seen = False
         self._lock = threading.Lock()
         with detached():
-            self.presence = front_end_class("Presence", PRESENCE_ESM)()  # invisible: says it was rendered
+            self.presence = front_end_class("Presence", "presence.js")()  # invisible: says it was rendered
         self.presence.on_msg(self._on_message)
         self._hooked = False
 

@@ -6,6 +6,12 @@ anything is sent, one create at a time on a background thread, creates held unde
 concurrency limit (1303) until a slot frees, resume after a restart. The click handler never blocks
 the kernel, and while a create is in flight further clicks do nothing, so a double click is one task;
 the form keeps its values whatever happens.
+
+The bundle composes parts of its own: the spending guard (``spending``: the budget, the large click that
+asks first), the account banner (``banner``), the variations that make a click a sweep (``variations``),
+*Show code* (``code``), the words for a click that sends or creates nothing (``click_words``) and the upload
+meter (``upload_meter``). What stays here is the layout, the form → requests, submitting, reuse and resume,
+which share one lock.
 """
 
 from __future__ import annotations
@@ -19,38 +25,39 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlparse
 
 import ipywidgets as widgets
 import traitlets
 
-from .._home import is_loopback
-from ..batch import RATE_CARD, Batch, BatchItem, estimate_units, sweep
+from .._listeners import Listeners
+from ..account_status import AccountStatus
+from ..batch import Batch
+from ..batch_item import BatchItem, ItemState
 from ..client import KlingClient, elsewhere
-from ..connection import proves_key
-from ..errors import (
-    AccountError,
-    APIError,
-    AuthenticationError,
-    CreateOutcomeUnknownError,
-    KlingError,
-    Problem,
-    ValidationError,
-)
+from ..errors import AccountError, AuthenticationError, CreateOutcomeUnknownError, KlingError, Problem
 from ..images import DEFAULT_MAX_SIDE
-from ..models import KLING_UNIT, MODES, AccountStatus, Task, VideoRequest, units_words
+from ..pricing import estimate_units
+from ..request import MODES, VideoRequest
+from ..sweeps import sweep
+from ..task import Task
 from ..watcher import TaskUpdate, TaskWatcher
+from ..words import units_words
 from ._publish import Published, detach
 from ._style import esc, message_html, request_label, shorten, stylesheet, title
 from .a11y import accessibility
+from .banner import AccountBanner
 from .batch import BatchView
+from .click_words import not_created_words, plain, still_to_do
 from .code import bundle_code
 from .gallery import HistoryGallery
 from .images import ImagePicker
 from .options import OptionsPanel
 from .prompt import PromptBox
 from .reveal import Reveal
+from .spending import CONFIRM_ABOVE_UNITS, SpendingGuard, units_sent
 from .status import TaskGallery, TaskView
+from .upload_meter import UploadMeter
+from .variations import sweep_words, variations_row
 
 if TYPE_CHECKING:
     from ..history import HistoryEntry, TaskHistory
@@ -65,13 +72,6 @@ QUICK_RESUME_BYTES = 2_000_000
 # A click on Generate this soon after one that sent something is the second half of a double click, even
 # when the first create has already come back (a busy kernel handles both clicks late): one task, not two.
 DOUBLE_CLICK_SECONDS = 1.5
-# A click estimated above this many units only asks; a second click within CONFIRM_SECONDS sends.
-CONFIRM_ABOVE_UNITS = 10.0
-CONFIRM_SECONDS = 20.0
-# ...but a click from the page this soon after the asking one is the second half of the same double click
-# (the question cannot have been read yet): it confirms nothing. submit() from code confirms at once.
-CONFIRM_READ_SECONDS = 1.0
-ACCOUNT_REFRESH_SECONDS = 3.0  # after a task ends, the account is asked again at most this often
 
 
 class _PageButton(widgets.Button):
@@ -80,6 +80,9 @@ class _PageButton(widgets.Button):
 
     from_page = False
 
+    # A private hook of ipywidgets' Button, overridden because no public one tells the two apart: a click
+    # from the page and ``click()`` both run the ``on_click`` handlers, and a handler added with the public
+    # ``on_msg`` runs only after them (Button registers this method first). Present in ipywidgets 7 and 8.
     def _handle_button_msg(self, _: Any, content: dict[str, Any], buffers: Any) -> None:
         self.from_page = True
         try:
@@ -153,16 +156,16 @@ class MultiImageToVideo(Published, widgets.VBox):
         self._reuse_note = ""  # the picker's "Not brought back" of the last Reuse, cleared with its status
         self.budget_units = budget_units  #: the most this bundle may send, in estimated units (None: no limit)
         self.confirm_above_units = confirm_above_units  #: a click estimated above this asks first (None: never)
-        self.account_status: AccountStatus | None = None  #: what the last account check found
-        self._key_refused = ""
-        self._confirm: tuple[float, tuple[int, float], str] | None = None  # (when, what, reason) of an asking click
-        self._account_timer: threading.Timer | None = None
+        self._spending = SpendingGuard(self, on_expired=self._confirmation_expired)
         if client is None:
             try:
                 client = KlingClient(history=history)
             except AuthenticationError as error:
                 self._setup_error = error.message
         self.client = client
+        self._account_banner = AccountBanner(
+            client, setup_error=self._setup_error, tell=self._tell_account, on_refused=self._refresh
+        )
         self.history = history or (client.history if client else None)
         # No deadline: a task the user did not cancel is followed as long as the kernel lives.
         self.watcher = (
@@ -173,7 +176,7 @@ class MultiImageToVideo(Published, widgets.VBox):
             name = f"bundle-{uuid.uuid4().hex[:12]}"  # its clicks are journaled as groups of this batch
             self.queue = Batch(client, [], history=self.history, watcher=self.watcher, name=name).start()
             self.queue.on_update(self._on_queue)
-            self.queue.on_progress = _UploadMeter(self)
+            self.queue.on_progress = UploadMeter(self._reason)
         self.image_picker = ImagePicker()
         self.prompt_box = PromptBox()
         self.options = OptionsPanel()
@@ -187,7 +190,7 @@ class MultiImageToVideo(Published, widgets.VBox):
             icon="film",
             layout=widgets.Layout(width="180px", height="34px"),
         )
-        self._variations = _variations(self)
+        self._variations = variations_row(self)
         self._why = widgets.HTML()
         self._status = widgets.HTML()
         for live in (self._why, self._status):  # read out as they change: a screen reader hears the outcome
@@ -209,7 +212,7 @@ class MultiImageToVideo(Published, widgets.VBox):
             )
             history_box = [self.history_panel]
         self._gallery_timer: threading.Timer | None = None
-        self._callbacks: list[SubmitCallback] = []
+        self._callbacks: Listeners[Task] = Listeners("an on_submit callback")
         self._clicks: list[_Click] = []
         self._last_click = -DOUBLE_CLICK_SECONDS
         self._told_unknown: set[str] = set()
@@ -243,8 +246,7 @@ class MultiImageToVideo(Published, widgets.VBox):
         # Two columns that sit side by side when the page is wide enough, one above the other otherwise.
         columns = widgets.Box([form, results], layout=widgets.Layout(display="flex", flex_flow="row wrap"))
         columns.add_class("kw-columns")
-        self._banner_html = widgets.HTML(self._banner())
-        super().__init__([stylesheet(), accessibility(), self._banner_html, columns], **kwargs)
+        super().__init__([stylesheet(), accessibility(), self._account_banner.html, columns], **kwargs)
         self.add_class("kw-root")
         self.submit_button.on_click(self._on_click)
         self.image_picker.observe(self._on_form_change, names="images")
@@ -268,7 +270,7 @@ class MultiImageToVideo(Published, widgets.VBox):
             self._resuming.start()
         elif self.history is not None:
             self._resume()
-        self._check_account_soon(0.0)
+        self._account_banner.check_soon(0.0)
 
     def __repr__(self) -> str:
         images, tasks = len(self.image_picker.images), len(self.tasks)
@@ -308,9 +310,7 @@ class MultiImageToVideo(Published, widgets.VBox):
         """Stop following tasks here and sending what is queued (it stays on record for a resume), and
         close the bundle's own widget."""
         self._closed = True
-        with self._lock:
-            if self._account_timer is not None:
-                self._account_timer.cancel()
+        self._account_banner.close()
         if self.queue is not None:
             self.queue.close()  # sends nothing more; the account's slots of what still runs are handed back
             self.queue.on_update(self._on_queue, remove=True)
@@ -362,9 +362,9 @@ class MultiImageToVideo(Published, widgets.VBox):
     def _form_problems(self, requests: list[VideoRequest]) -> list[Problem]:
         """Why ``requests`` (what the form would send) cannot be sent now."""
         problems = [] if self.client else [Problem("client", self._setup_error)]
-        if self._key_refused:
-            problems.append(Problem("account", self._key_refused))
-        over = self._over_budget(requests)
+        if self._account_banner.key_refused:
+            problems.append(Problem("account", self._account_banner.key_refused))
+        over = self._spending.over_budget(requests, units_sent(self.queue))
         if over:
             problems.append(over)
         if not self.image_picker.images:
@@ -381,7 +381,7 @@ class MultiImageToVideo(Published, widgets.VBox):
         """The person changed the form: what was said of a past action (a click created, refused, not
         sent, asked to confirm; a Reuse loaded) no longer fits it. What speaks of a task that may exist
         or is still queued stays until said otherwise."""
-        self._confirm = None  # a changed form is a new question
+        self._spending.forget()  # a changed form is a new question
         if self.status and not self._status_stays:
             self._say("")
         if self._reuse_note and self.image_picker.message == self._reuse_note:
@@ -397,19 +397,20 @@ class MultiImageToVideo(Published, widgets.VBox):
         self.problems = problems
         self.submit_button.disabled = bool(problems) or self.submitting
         self.submit_button.description = "Submitting…" if self.submitting else "Generate video"
-        confirm = self._pending_confirmation()
+        confirm = self._spending.question()
         if self.submitting:
             self._reason("Sending the request…")
         elif confirm and not problems:
             self._reason(confirm, "warning")
         elif problems:
-            reasons = "; ".join(_plain(p) for p in problems if p.field != "client")
+            reasons = "; ".join(plain(p) for p in problems if p.field != "client")
             # Only what is still to do (no pictures, no prompt yet) is a plain hint: an untouched form is not
             # an error. Something wrong in what was entered (too long, a bad address) is.
-            kind = "hint" if all(_still_to_do(p) for p in problems if p.field != "client") else "error"
+            kind = "hint" if all(still_to_do(p) for p in problems if p.field != "client") else "error"
             self._reason(f"To generate: {reasons}" if reasons else "", kind)
         else:
-            self._reason(self._cost_hint(requests))
+            simulator = bool(self.client and self.client.is_simulator())
+            self._reason(self._spending.cost_hint(requests, simulator=simulator, sent=self.units_sent))
 
     # -- for tutorial authors ---------------------------------------------------------------------------
     def to_storyboard(self) -> Storyboard:
@@ -482,181 +483,26 @@ class MultiImageToVideo(Published, widgets.VBox):
     def _on_originals(self, change: dict[str, Any]) -> None:
         self.image_picker.max_side = None if change["new"] else DEFAULT_MAX_SIDE
 
-    def _sweep_words(self, requests: list[VideoRequest], *, counted: bool = True) -> str:
-        """What a sweep makes, in the form's words: '4 videos: Standard and Pro × 5 s and 10 s' (or, for
-        the title of its card, which counts the tasks itself, 'Sweep: Standard and Pro × 5 s and 10 s')."""
-        axes = []
-        if len({r.prompt for r in requests}) > 1:
-            axes.append(f"{len({r.prompt for r in requests})} prompt lines")
-        if len({r.mode for r in requests}) > 1:
-            axes.append("Standard and Pro")
-        if len({r.duration for r in requests}) > 1:
-            axes.append("5 s and 10 s")
-        return (f"{len(requests)} videos" if counted else "Sweep") + (f": {' × '.join(axes)}" if axes else "")
-
-    def _cost_hint(self, requests: list[VideoRequest]) -> str:
-        units = estimate_units(requests)
-        count = (
-            self._sweep_words(requests)
-            if len(requests) > 1
-            else f"one {self.options.mode} task of {self.options.duration} s"
-        )
-        if self.client and self.client.is_simulator():
-            return f"Ready · {count} · about {units_words(units)} · simulator: nothing is billed{self._sent_words()}"
-        return f"Ready · one click creates {count} · about {units_words(units)} (billed){self._sent_words()}"
-
-    # -- what this bundle sends: the running total, the budget, the large click that asks first ---------
-    def _units_sent_now(self) -> float:
-        """What this bundle has sent or queued, by ``estimate_units``: refused and cancelled requests
-        created nothing, so they do not count."""
-        if self.queue is None:
-            return 0.0
-        return estimate_units(i.request for i in list(self.queue.items) if i.state not in ("refused", "cancelled"))
-
-    def _sent_words(self) -> str:
-        if self.budget_units is not None:
-            return f" · sent here: {self.units_sent:g} of your budget of {units_words(self.budget_units)}"
-        return f" · sent here: {units_words(self.units_sent)}" if self.units_sent else ""
-
-    def _over_budget(self, requests: list[VideoRequest]) -> Problem | None:
-        if self.budget_units is None:
-            return None
-        units, spent = estimate_units(requests), self._units_sent_now()
-        if spent + units <= self.budget_units:
-            return None
-        return Problem(
-            "budget_units",
-            f"over the budget: this click is about {units_words(units)} and {spent:g} of your budget of "
-            f"{units_words(self.budget_units)} are sent already",
-            self.budget_units,
-            spent + units,
-        )
-
-    def _ask_first(self, requests: list[VideoRequest], units: float) -> tuple[str, str] | None:
-        """A click above ``confirm_above_units`` asks (what to say under the button, and beside it); the
-        same click again within ``CONFIRM_SECONDS`` sends (None). Call with the lock held."""
-        limit = self.confirm_above_units
-        if limit is None or units <= limit:
-            self._confirm = None
-            return None
-        now, what = time.monotonic(), (len(requests), units)
-        pending = self._confirm
-        if pending is not None and pending[1] == what and now - pending[0] <= CONFIRM_SECONDS:
-            self._confirm = None
-            return None
-        billed = "simulator: nothing is billed" if self.client and self.client.is_simulator() else "billed"
-        words = (
-            f"Confirm: this click would send {len(requests)} task{'s' if len(requests) > 1 else ''}, about "
-            f"{units_words(units)} ({billed}). Click Generate again within {CONFIRM_SECONDS:g} s to send "
-            "them all. Nothing was sent."
-        )
-        tasks = f"{len(requests)} task{'s' if len(requests) > 1 else ''}"
-        beside = f"Click Generate again to send all {tasks} (about {units_words(units)})"
-        self._confirm = (now, what, beside)
-        timer = threading.Timer(CONFIRM_SECONDS + 0.1, self._confirmation_expired)
-        timer.daemon = True
-        timer.start()
-        return words, beside
-
-    def _pending_confirmation(self) -> str | None:
-        pending = self._confirm
-        if pending is None or time.monotonic() - pending[0] > CONFIRM_SECONDS:
-            return None
-        return pending[2]
+    # -- the spending guard and the account banner: parts of their own, heard here -----------------------
+    @property
+    def account_status(self) -> AccountStatus | None:
+        """What the last account check found (None until one succeeded)."""
+        return self._account_banner.status
 
     def _confirmation_expired(self) -> None:
-        with self._lock:
-            pending = self._confirm
-            if pending is None or time.monotonic() - pending[0] <= CONFIRM_SECONDS or self._closed:
-                return
-            self._confirm = None
+        """A large click's question went unanswered: it no longer stands under or beside the button."""
+        if self._closed:
+            return
         if self.status.startswith("Confirm"):
             self._say("")
         self._refresh()
 
-    # -- the account: checked when the bundle opens, and again after tasks end ----------------------------
-    def _may_check_account(self) -> bool:
-        """Free reads, but never the built-in simulator's key sent to a server that is not the simulator."""
-        client = self.client
-        if client is None or self._closed or self._key_refused:
-            return False
-        return client.is_simulator() or not client.has_simulator_key()
-
-    def _check_account_soon(self, delay: float = ACCOUNT_REFRESH_SECONDS) -> None:
-        """Ask the account off the kernel's thread, once at a time (at most every ``delay`` seconds)."""
-        if not self._may_check_account():
-            return
-        with self._lock:
-            if self._account_timer is not None and self._account_timer.is_alive():
-                return
-            if not self.account:
-                self._tell_account("Checking your key and what is left on the account (free)…", "checking")
-            self._account_timer = threading.Timer(delay, self._check_account)
-            self._account_timer.daemon = True
-            self._account_timer.start()
-
-    def _check_account(self) -> None:
-        client = self.client
-        if client is None or self._closed:
-            return
-        try:
-            status = client.account_status()
-        except AuthenticationError as error:
-            self._key_was_refused(error)
-            return
-        except KlingError as error:
-            self._tell_account(f"Could not check the account just now ({error}); Generate still works.", "warning")
-            return
-        except Exception:
-            log.exception("the account check failed")
-            return
-        self.account_status = status
-        words = _account_words(status)
-        if client.is_simulator() and status.unlimited and status.balance is None and not status.problem:
-            # The simulator's own key, no credit set: "Key checked · no spending limit … the gateway does
-            # not show the account's credit" read as a warning about a gateway the person never set up.
-            words = ("The simulator's own key · no credit to run out of", "ok")
-        self._tell_account(*words)
-
-    def _key_was_refused(self, error: AuthenticationError) -> None:
-        """The service refused the key (the free check, or a create): say so, and keep Generate off."""
-        if self.client is None or self._key_refused:
-            return
-        where = urlparse(self.client.base_url).hostname or self.client.base_url
-        self._key_refused = f"{where} refused this key ({error.message})"
-        self._tell_account(
-            f"{self._key_refused}: set a valid one (KLING_API_KEY, or KLING_ACCESS_KEY and KLING_SECRET_KEY) "
-            "and open the bundle again. Generate stays off until then.",
-            "refused",
-        )
-        self._refresh()
-
     def _tell_account(self, text: str, kind: str) -> None:
-        if self._closed:  # the check outlived the bundle: nothing to show it on
-            return
+        """The banner's account line changed: the traits follow it, both at once."""
         with self.hold_trait_notifications():
             self.account, self.account_kind = text, kind
-        self._banner_html.value = self._banner()
 
-    def _banner(self) -> str:
-        if self.client is None:
-            return f'<div class="kw-banner kw-warning">{esc(self._setup_error)}</div>'
-        where = self.client.base_url
-        if self.client.is_simulator():  # proven by the service itself, never guessed from the address
-            text = f"Connected to the built-in simulator at {where} — nothing is billed."
-        else:  # "every task is billed" once the key is known to be accepted (the account line says what was found)
-            host = urlparse(where).hostname or where
-            text = f"Connected to {host} ({self.client.provider}{', on this machine' if is_loopback(host) else ''})"
-            if self._key_refused:
-                text += "."
-            elif self.account_status is not None and proves_key(self.account_status):
-                text += " — every task is billed."
-            else:
-                text += " — a task the service accepts is billed."
-        kind = esc(self.account_kind or "ok")
-        account = f'<div class="kw-account kw-account-{kind}">{esc(self.account)}</div>' if self.account else ""
-        return f'<div class="kw-banner"><b>Kling · multi-image to video</b> · {esc(text)}{account}</div>'
-
+    # -- the status line, and the words beside the button ------------------------------------------------
     def _say(self, text: str, kind: str = "", *, stays: bool = False) -> None:
         """Set the status line. ``stays``: it speaks of a task that may exist or is still queued, not of
         the form, so a change to the form leaves it (everything else is cleared by one)."""
@@ -689,17 +535,13 @@ class MultiImageToVideo(Published, widgets.VBox):
         remove : bool
             Unregister ``callback`` instead.
         """
-        if remove:
-            self._callbacks = [c for c in self._callbacks if c != callback]
-        elif callback not in self._callbacks:
-            self._callbacks.append(callback)
+        self._callbacks.register(callback, remove)
 
     def _on_click(self, button: object = None) -> None:
         now = time.monotonic()
         if now - self._last_click < DOUBLE_CLICK_SECONDS:
             return  # the second click of a double click
-        asked = self._confirm
-        if getattr(button, "from_page", False) and asked is not None and now - asked[0] < CONFIRM_READ_SECONDS:
+        if getattr(button, "from_page", False) and self._spending.just_asked(now):
             return  # a double click on a large sweep: its second half does not confirm the question it raised
         if self.submit() is not None:
             self._last_click = now
@@ -719,9 +561,10 @@ class MultiImageToVideo(Published, widgets.VBox):
             requests = self.requests
             problems = self._form_problems(requests)
             if problems:
-                self._say("Not sent: " + "; ".join(_plain(p) for p in problems), "invalid")
+                self._say("Not sent: " + "; ".join(plain(p) for p in problems), "invalid")
                 return None
-            ask = self._ask_first(requests, estimate_units(requests))
+            simulator = self.client.is_simulator()
+            ask = self._spending.ask_first(requests, estimate_units(requests), simulator=simulator)
             if ask:
                 self._say(ask[0], "warning")
                 self._reason(ask[1], "warning")
@@ -735,14 +578,14 @@ class MultiImageToVideo(Published, widgets.VBox):
         if len(requests) > 1:
             units = estimate_units(requests)
             self._say(
-                f"{self._sweep_words(requests)} queued (about {units_words(units)}): each is its own task, sent "
+                f"{sweep_words(requests)} queued (about {units_words(units)}): each is its own task, sent "
                 "one at a time under your account's limit — follow them below.",
                 "ok",
             )
         click.items = self.queue.add(requests, group=f"click-{uuid.uuid4().hex[:12]}")
-        self.units_sent = self._units_sent_now()
+        self.units_sent = units_sent(self.queue)
         if click.sweep:
-            click.view = BatchView(self.queue, items=click.items, title=self._sweep_words(requests, counted=False))
+            click.view = BatchView(self.queue, items=click.items, title=sweep_words(requests, counted=False))
             self.gallery.add_widget(click.view)
             self._reveal.show(click.view)
         self._on_queue(self.queue)
@@ -762,7 +605,7 @@ class MultiImageToVideo(Published, widgets.VBox):
                 settle = not click.future.done() and (
                     first.task is not None
                     or first.final
-                    or (first.state == "queued" and batch.holding)  # the account's slots are all taken
+                    or (first.state == ItemState.QUEUED and batch.holding)  # the account's slots are all taken
                 )
                 if settle and first.task is None and not first.final:
                     self._tell_held(click, batch)
@@ -772,10 +615,13 @@ class MultiImageToVideo(Published, widgets.VBox):
                 with self._lock:
                     if click in self._clicks:
                         self._clicks.remove(click)
-        self.units_sent = self._units_sent_now()
+        self.units_sent = units_sent(self.queue)
         in_flight = any(
             not click.items  # being queued right now
-            or any(i.state == "sending" or (i.state == "queued" and not batch.holding) for i in click.items)
+            or any(
+                i.state == ItemState.SENDING or (i.state == ItemState.QUEUED and not batch.holding)
+                for i in click.items
+            )
             for click in clicks
         )
         if self.submitting and not in_flight:
@@ -801,24 +647,20 @@ class MultiImageToVideo(Published, widgets.VBox):
                 self._reveal.show(view)
             self.refresh_static()
         if item.task is not None:
-            for callback in list(self._callbacks):
-                try:
-                    callback(item.task)
-                except Exception:
-                    log.exception("an on_submit callback failed")
+            self._callbacks(item.task)
         elif not click.sweep:
-            words, kind = _words_for(item)
+            words, kind = not_created_words(item)
             self._say(words, kind, stays=isinstance(item.exception, CreateOutcomeUnknownError))
         if isinstance(item.exception, AuthenticationError):
-            self._key_was_refused(item.exception)
+            self._account_banner.key_was_refused(item.exception)
         elif isinstance(item.exception, AccountError):  # out of credit: show what the account says now
-            self._check_account_soon(0.0)
+            self._account_banner.check_soon(0.0)
 
     def _tell_held(self, click: _Click, batch: Batch) -> None:
         if click.told_held:
             return
         click.told_held = True
-        waiting = sum(1 for i in batch.items if i.state == "queued")
+        waiting = sum(1 for i in batch.items if i.state == ItemState.QUEUED)
         if batch.refusals_1303:
             why = "Your account is already running as many tasks as it may (code 1303)."
         else:  # known from other kernels of this key (a class on one Voila app, other notebooks): nothing refused
@@ -850,7 +692,7 @@ class MultiImageToVideo(Published, widgets.VBox):
         if update.final:
             self._refresh_history_soon()
             self.refresh_static()
-            self._check_account_soon()
+            self._account_banner.check_soon()
 
     def _watch_again(self, task: Task) -> None:
         """A card's "Watch again": follow its task again, as long as the kernel lives."""
@@ -999,7 +841,7 @@ class MultiImageToVideo(Published, widgets.VBox):
                 view = self.gallery.add(TaskView(item.task, client=self.client, label=label))
                 view.on_watch_again(self._watch_again)
                 view.update(item.task, "Resumed after a restart: watching again." if not item.task.done else None)
-            elif item.state == "unknown" and item.external_task_id not in self._told_unknown:
+            elif item.state == ItemState.UNKNOWN and item.external_task_id not in self._told_unknown:
                 self._told_unknown.add(item.external_task_id)
                 self._say(
                     f"A create ({item.external_task_id}) has no known outcome: it may exist and be billed. "
@@ -1020,86 +862,3 @@ _OPTIONS = [
     "external_task_id",
     "send_originals",
 ]
-
-
-def _variations(app: MultiImageToVideo) -> widgets.HBox:
-    """Three checkboxes that make one click a sweep, linked to the bundle's traits."""
-    boxes = []
-    for trait, label in (
-        ("both_modes", "Both modes: a video in Standard and one in Pro"),
-        ("both_durations", "Both durations: 5 s and 10 s"),
-        ("prompt_per_line", "One video per line of the prompt"),
-    ):
-        box = widgets.Checkbox(
-            description=label, indent=False, layout=widgets.Layout(width="auto", margin="0 14px 0 0")
-        )
-        traitlets.link((app, trait), (box, "value"))
-        boxes.append(box)
-    label = widgets.HTML(
-        '<div class="kw-label">Variations</div>', layout=widgets.Layout(width="100px", min_width="100px")
-    )
-    choices = widgets.HBox(boxes, layout=widgets.Layout(flex_flow="row wrap", flex="1 1 0", min_width="0"))
-    return widgets.HBox([label, choices], layout=widgets.Layout(margin="2px 0", align_items="flex-start"))
-
-
-def _words_for(item: BatchItem) -> tuple[str, str]:
-    """What to say of a request that created no task, by what stopped it."""
-    error = item.exception
-    if isinstance(error, CreateOutcomeUnknownError):
-        return str(error), "warning"
-    if isinstance(error, APIError):  # before ValidationError: a service-side 1201 is both, and it was sent
-        return f"The service refused the request: {error}", "error"
-    if isinstance(error, ValidationError):
-        return "Not sent: " + "; ".join(_plain(p) for p in error.problems), "error"
-    if isinstance(error, KlingError):
-        return f"Could not send the request: {error}", "error"
-    return f"Not created: {item.error or item.state}", "error"
-
-
-def _still_to_do(problem: Problem) -> bool:
-    """A problem of a form not yet filled in (no pictures, no prompt), not of something entered wrong."""
-    return (problem.field == "images" and not problem.value) or (
-        problem.field == "prompt" and problem.message.startswith("is required")
-    )
-
-
-def _plain(problem: Problem) -> str:
-    if _still_to_do(problem) and problem.field == "prompt":
-        return "write a prompt describing the video you want"  # what to do, in the form's words
-    return problem.message if problem.field in ("images", "client", "account", "budget_units") else str(problem)
-
-
-def _account_words(status: AccountStatus) -> tuple[str, str]:
-    """What the banner says of the account: what is left where the service tells, in videos where it
-    counts Kling's units; never a currency it cannot read."""
-    if status.problem:
-        return f"The account cannot create now: {status.problem}", "warning"
-    if status.balance is not None and status.unit == KLING_UNIT:
-        videos = int(status.balance // RATE_CARD[("kling-v1-6", "std", 5)])
-        left = f"{status.balance:g} units in your resource packs; Kling's figure may lag"
-        return f"≈ {videos} std 5 s videos left ({left})", "ok" if videos else "warning"
-    if status.balance is not None:
-        kind = "ok" if status.balance > 0 else "warning"
-        return f"Key checked · {status.balance:.2f} left on this key ({status.unit})", kind
-    if status.unlimited:
-        return "Key checked · no spending limit of its own (the gateway does not show the account's credit)", "ok"
-    if status.models is not None:
-        return "Key checked · the service does not say what is left on the account", "ok"
-    return "The service does not say what is left on the account, nor check keys for free", "ok"
-
-
-class _UploadMeter:
-    """Shows how the upload goes beside the button: bytes sent of the total, and the rate."""
-
-    def __init__(self, app: MultiImageToVideo) -> None:
-        self.app = app
-        self.started = time.monotonic()
-
-    def __call__(self, sent: int, total: int) -> None:
-        if total < 1_000_000:  # a small body goes in a moment: "Sending the request…" says enough
-            return
-        seconds = max(time.monotonic() - self.started, 1e-3)
-        text = f"Uploading {sent / 1e6:.1f} of {total / 1e6:.1f} MB · {sent / seconds / 1e6:.1f} MB/s"
-        if sent >= total:
-            text = f"Uploaded {total / 1e6:.1f} MB · waiting for the service to accept the task…"
-        self.app._reason(text)

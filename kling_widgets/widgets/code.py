@@ -176,7 +176,7 @@ def _request_lines(app: MultiImageToVideo, names: _Names, client: str, requests:
             pictures.append(f"        {item.origin!r},")
         else:
             pictures.append(f"        {saved_upload(item)!r},  # uploaded in the form, saved as sent")
-    picture_list = "[\n" + "\n".join(pictures) + "\n    ]"
+    picture_list = "[\n" + "\n".join(pictures) + "\n    ]" if pictures else "[]"
     base = app._build()
     prompt = base.prompt if len({r.prompt for r in requests}) == 1 else requests[0].prompt
     keywords = [f"    {picture_list},", f"    {prompt!r},"]

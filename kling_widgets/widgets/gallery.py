@@ -23,10 +23,11 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 import traitlets
 
+from .._listeners import Listeners
 from ..client import elsewhere
 from ..images import is_url
-from ..models import charge_words, video_html
 from ..playback import VideoUnavailable, poster_jpeg, video_source
+from ..words import charge_words, video_html
 from ._publish import Published, detach
 from ._style import esc, shorten, stylesheet
 from .a11y import accessibility, named
@@ -101,7 +102,7 @@ class HistoryGallery(Published, widgets.VBox):
         self._generation = 0  # one per refresh: a late background read of an older one is dropped
         self._closed = False
         self._drawn: tuple[object, ...] | None = None  # what the cards show, so an unchanged page is not redrawn
-        self._reuse: list[Reuse] = []
+        self._reuse: Listeners[HistoryEntry] = Listeners("a reuse callback")
         self._lock = threading.Lock()
         self._reading = threading.Lock()
         self._render_lock = threading.RLock()  # the kernel's thread and the background read both draw
@@ -232,10 +233,7 @@ class HistoryGallery(Published, widgets.VBox):
         remove : bool
             Unregister ``callback`` instead.
         """
-        if remove:
-            self._reuse = [c for c in self._reuse if c != callback]
-        elif callback not in self._reuse:
-            self._reuse.append(callback)
+        self._reuse.register(callback, remove)
         self._render()
 
     def download(self, entry: HistoryEntry, folder: str | Path = ".") -> tuple[Path | None, Path]:
@@ -494,11 +492,7 @@ class HistoryGallery(Published, widgets.VBox):
             player.set_poster(jpeg)
 
     def _reused(self, entry: HistoryEntry) -> None:
-        for callback in list(self._reuse):
-            try:
-                callback(entry)
-            except Exception:
-                log.exception("a reuse callback failed")
+        self._reuse(entry)
 
     def _thumb_html(self, image: dict[str, Any]) -> str:
         size = f"width:{CARD_THUMB}px;height:{CARD_THUMB}px;object-fit:cover;border-radius:4px"

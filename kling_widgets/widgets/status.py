@@ -16,9 +16,12 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 import traitlets
 
+from .._listeners import Listeners
+from ..embedded import EmbeddedVideo
 from ..errors import KlingError
 from ..images import is_url
-from ..models import EmbeddedVideo, Task, TaskStatus, charge_words, is_known_status
+from ..task import Task, TaskStatus, is_known_status
+from ..words import charge_words
 from ._publish import Published, detach
 from ._style import esc, message_html, stylesheet
 
@@ -108,7 +111,7 @@ class TaskView(Published, widgets.VBox):
             description="Watch again", icon="eye", layout=widgets.Layout(width="auto", display="none")
         )
         self.watch_button.on_click(lambda _: self.watch_again())
-        self._watchers: list[Callable[[Task], object]] = []
+        self._watchers: Listeners[Task] = Listeners("a watch-again callback")
         super().__init__(
             [
                 stylesheet(),
@@ -141,9 +144,7 @@ class TaskView(Published, widgets.VBox):
         remove : bool
             Unregister ``callback`` instead.
         """
-        self._watchers = [c for c in self._watchers if c != callback]
-        if not remove:
-            self._watchers.append(callback)
+        self._watchers.register(callback, remove)
         self._offer_watch()
 
     def watch_again(self) -> None:
@@ -151,8 +152,7 @@ class TaskView(Published, widgets.VBox):
         with self.hold_trait_notifications():
             self.stopped = False
             self.problem = "Watching again…"
-        for callback in list(self._watchers):
-            callback(self.task)
+        self._watchers(self.task)
 
     def _offer_watch(self, _: object = None) -> None:
         offered = self.stopped and bool(self._watchers) and not self.task.complete

@@ -20,45 +20,22 @@ import traitlets
 
 from ..errors import KlingError
 from ..images import PreparedImage, is_url
-from ..models import Task, TaskStatus, charge_words, units_words, video_html
 from ..playback import MAX_PLAYER_BYTES, VideoUnavailable, poster_jpeg, video_source
-from ._style import esc, message_html, shorten, stylesheet, title
+from ..task import Task, TaskStatus
+from ..words import charge_words, units_words, video_html
+from ._front import front_text
+from ._style import esc, message_html, shorten, style_tag, stylesheet, title
 from .a11y import accessibility, named
 from .compare import film_player, take_comparison, task_source, tile_width
 from .video import VideoPlayer
 
 if TYPE_CHECKING:
-    from ..story import Shot, Storyboard
+    from ..shot import Shot
+    from ..story import Storyboard
 
 CAST_THUMB = 96  # px: the cast's thumbnails
 STRIP_FRAME = 320  # px: the picked take's frame on a shot card (176 px wide, sharp on a 2× screen)
-STRIP_CSS = """
-<style>
-/* Colours from the package's theme variables (widgets/_style.py), so the filmstrip reads in JupyterLab Dark. */
-/* The shots wrap onto a second row rather than run past the pane: a strip wider than its widget put a sideways
-   scrollbar on the whole storyboard at 470 px, and one scrolling alone hid the last shots with no cue. */
-.kw-strip { display: flex; flex-flow: row wrap; gap: 8px; padding: 2px 0 6px 0; max-width: 100%; }
-.kw-strip-box, .kw-strip-box > .widget-html-content { min-width: 0; max-width: 100%; }
-.kw-strip-box > .widget-html-content { flex: 1 1 auto; }
-.kw-strip-shot { flex: 0 0 176px; border: 1px solid var(--kw-border, #ddd); border-radius: 6px;
-  padding: 6px 8px; font-size: 12px; line-height: 1.4; background: var(--kw-bg, #fff);
-  border-top: 4px solid var(--kw-border, #ccc); }
-.kw-strip-shot.kw-strip-done { border-top-color: var(--kw-ok, #2e7d32); }
-.kw-strip-shot.kw-strip-running { border-top-color: var(--kw-warn, #ef8f00); }
-.kw-strip-shot.kw-strip-blocked { border-top-color: var(--kw-error, #b3261e); }
-.kw-strip-shot video, .kw-strip-shot img { width: 100%; border-radius: 3px; background: #111; display: block;
-  margin: 4px 0; }
-.kw-strip-prompt { color: var(--kw-fg, #222); overflow: hidden; display: -webkit-box;
-  -webkit-line-clamp: 2; -webkit-box-orient: vertical; }
-.kw-strip-link { color: var(--kw-fg2, #555); font-size: 11px; }
-.kw-cast { display: flex; flex-flow: row wrap; gap: 8px; }
-.kw-cast figure { margin: 0; font-size: 11px; color: var(--kw-fg2, #555); text-align: center; }
-.kw-cast img { width: 96px; height: 96px; object-fit: cover; border-radius: 4px; display: block; }
-.kw-shot { border-top: 1px solid var(--kw-border, #ddd); padding: 8px 0 2px 0; margin-top: 6px; }
-.kw-shot-frame { width: 64px; height: 36px; object-fit: cover; border-radius: 3px; vertical-align: middle;
-  margin-left: 4px; }
-</style>
-"""
+STRIP_CSS = style_tag(front_text("story.css"))  # the filmstrip, cast and shots: widgets/front/story.css
 
 
 def _thumb(picture: PreparedImage | str, alt: str, size: int = CAST_THUMB) -> str:

@@ -3,8 +3,9 @@
 A link the browser can load itself (the real service's public HTTPS) stays a link. Anything else — the
 built-in simulator on the kernel's loopback, a file on the kernel's disk, bytes in memory — travels
 through the widget channel: the browser asks, the kernel sends the bytes once as a binary message, and a
-few lines of JavaScript turn them into a blob URL for the ``<video>`` and the "Download MP4" link. The
-bytes never enter widget state, so a saved notebook or an exported page does not grow with them.
+few lines of JavaScript (front/video.js) turn them into a blob URL for the ``<video>`` and the "Download
+MP4" link. The bytes never enter widget state, so a saved notebook or an exported page does not grow
+with them.
 A video that cannot load says so in words ("no longer available: …"), never a black player.
 
 Works in JupyterLab, Notebook 7 and Voila (anywidget rides the standard widget channel).
@@ -22,6 +23,7 @@ import anywidget
 import traitlets
 
 from ..playback import VideoUnavailable, video_source
+from ._front import front_file
 from ._publish import detach
 
 if TYPE_CHECKING:
@@ -29,138 +31,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("kling_widgets")
 Loader = Callable[[], bytes]
-
-ESM = r"""
-function render({ model, el }) {
-  el.classList.add("kw-player");
-  const frame = document.createElement("div");
-  frame.className = "kw-player-frame";
-  const video = document.createElement("video");
-  video.controls = true;
-  video.playsInline = true;
-  video.preload = "metadata";
-  const start = document.createElement("button");
-  start.className = "kw-player-start";
-  start.type = "button";
-  start.textContent = "▶";
-  start.setAttribute("aria-label", "Play the video");
-  frame.append(video, start);
-  const gone = document.createElement("div");
-  gone.className = "kw-player-gone";
-  gone.setAttribute("role", "status");
-  const links = document.createElement("div");
-  links.className = "kw-player-links";
-  const save = document.createElement("a");
-  save.textContent = "Download MP4";
-  save.className = "kw-player-download";
-  links.append(save);
-  el.append(frame, gone, links);
-
-  let blob = null;       // this view's blob URL, once the kernel sent the bytes
-  let waiting = [];      // who waits for them
-  let asked = false;
-  const want = () => new Promise((resolve) => {
-    if (blob) return resolve(blob);
-    waiting.push(resolve);
-    if (!asked) { asked = true; model.send({ kind: "want" }); }
-  });
-  let take = model.get("take");  // which video the bytes are for: a card reuses its player for another
-  const onMessage = (message, buffers) => {
-    if (!message || message.kind !== "video" || blob || !buffers || !buffers.length) return;
-    if ((message.take || 0) !== take) return;  // the bytes of the video before
-    blob = URL.createObjectURL(new Blob([buffers[0]], { type: message.mime || "video/mp4" }));
-    const resolvers = waiting; waiting = [];
-    resolvers.forEach((resolve) => resolve(blob));
-  };
-  model.on("msg:custom", onMessage);
-
-  const useSource = (url) => { if (video.getAttribute("src") !== url) video.src = url; save.href = url; };
-  const show = () => {
-    if (model.get("take") !== take) {  // another video in this player: forget the last one's bytes
-      take = model.get("take");
-      if (blob) URL.revokeObjectURL(blob);
-      blob = null; asked = false; waiting = [];
-      video.removeAttribute("src"); video.load(); save.removeAttribute("href");
-    }
-    const error = model.get("error");
-    const src = model.get("src");
-    const viaKernel = model.get("via_kernel");
-    frame.style.display = error ? "none" : "";
-    links.style.display = error ? "none" : "";
-    gone.style.display = error ? "" : "none";
-    gone.textContent = error;
-    video.poster = model.get("poster") || "";
-    const ratio = (model.get("ratio") || "").split(":");
-    frame.style.aspectRatio = ratio.length === 2 ? `${ratio[0]} / ${ratio[1]}` : "";
-    save.download = model.get("filename") || "video.mp4";
-    video.loop = model.get("loop");
-    video.muted = model.get("muted");
-    if (error) return;
-    if (!viaKernel && src) {
-      start.style.display = "none";
-      useSource(src);
-      save.target = "_blank";
-      save.rel = "noopener";
-    } else if (blob) {
-      start.style.display = "none";
-      video.preload = "auto";  // the whole video is here already: no spinner waiting for more
-      useSource(blob);
-    } else if (model.get("autoload")) {
-      start.style.display = "none";
-      want().then((url) => { video.preload = "auto"; useSource(url); });
-    } else {
-      start.style.display = "";
-    }
-  };
-  start.addEventListener("click", () => {
-    start.disabled = true;
-    want().then((url) => { useSource(url); start.style.display = "none"; video.play().catch(() => {}); });
-  });
-  save.addEventListener("click", (event) => {
-    if (save.getAttribute("href")) return;  // the browser saves it
-    event.preventDefault();
-    want().then((url) => { useSource(url); save.click(); });
-  });
-  video.addEventListener("error", () => {
-    if (!video.getAttribute("src")) return;
-    model.send({ kind: "error", code: (video.error && video.error.code) || 0 });
-  });
-  const onControl = (message) => {
-    if (!message || message.kind !== "control") return;
-    if (message.seek !== undefined && message.seek !== null) video.currentTime = message.seek;
-    if (message.action === "play") want().then((url) => { useSource(url); video.play().catch(() => {}); });
-    if (message.action === "pause") video.pause();
-  };
-  model.on("msg:custom", onControl);
-  model.on("change", show);
-  show();
-  return () => {
-    model.off("msg:custom", onMessage);
-    model.off("msg:custom", onControl);
-    model.off("change", show);
-    if (blob) URL.revokeObjectURL(blob);
-  };
-}
-export default { render };
-"""
-
-CSS = """
-.kw-player { display: flex; flex-direction: column; gap: 4px; max-width: 100%; }
-.kw-player-frame { position: relative; width: 100%; height: 100%; min-height: 0; }
-.kw-player video { width: 100%; height: 100%; max-height: 480px; background: #111; border-radius: 4px;
-  display: block; object-fit: contain; }
-.kw-player-start { position: absolute; inset: 0; margin: auto; width: 56px; height: 56px; border-radius: 50%;
-  border: none; background: rgba(0, 0, 0, 0.6); color: #fff; font-size: 22px; cursor: pointer; }
-.kw-player-start:hover, .kw-player-start:focus-visible { background: rgba(0, 0, 0, 0.8);
-  outline: 2px solid var(--jp-brand-color1, #1976d2); }
-.kw-history .kw-player-frame, .kw-player-small .kw-player-frame { max-height: 180px; }
-.kw-player-links { font-size: 12px; }
-.kw-player .kw-player-links a { font-weight: 600; cursor: pointer; text-decoration: underline;
-  text-underline-offset: 2px; color: var(--kw-accent, var(--jp-content-link-color, #1565c0)); }
-.kw-player-gone { font-size: 12px; line-height: 1.4; padding: 10px; border-radius: 4px;
-  color: var(--jp-ui-font-color1, #333); background: var(--jp-layout-color2, #f1f1f1);
-  border: 1px dashed var(--jp-border-color1, #bbb); }
-"""
 
 
 class VideoPlayer(anywidget.AnyWidget):
@@ -190,8 +60,8 @@ class VideoPlayer(anywidget.AnyWidget):
         Initial values of the traits (``poster``, ``filename``, ``autoload``…) and ``layout``.
     """
 
-    _esm = ESM
-    _css = CSS
+    _esm = front_file("video.js")
+    _css = front_file("video.css")
     src = traitlets.Unicode("", help="A link the browser loads itself (empty: the bytes come from the kernel).").tag(
         sync=True
     )
