@@ -18,8 +18,6 @@ from ._version import __version__ as __version__
 if TYPE_CHECKING:
     from .account_status import AccountStatus as AccountStatus
     from .batch import Batch as Batch
-    from .batch import estimate_units as estimate_units
-    from .batch import sweep as sweep
     from .client import KlingClient as KlingClient
     from .download import DownloadError as DownloadError
     from .errors import AccountError as AccountError
@@ -49,8 +47,10 @@ if TYPE_CHECKING:
     from .images import PreparedImage as PreparedImage
     from .images import prepare_image as prepare_image
     from .playback import VideoUnavailable as VideoUnavailable
+    from .pricing import estimate_units as estimate_units
     from .request import VideoRequest as VideoRequest
     from .story import Storyboard as Storyboard
+    from .sweeps import sweep as sweep
     from .task import Task as Task
     from .task import TaskStatus as TaskStatus
     from .watcher import TaskWatcher as TaskWatcher

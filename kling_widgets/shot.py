@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .batch import BatchItem
+from .batch_item import BatchItem
 from .images import PreparedImage
 from .task import Task, TaskStatus
 

@@ -15,9 +15,9 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from .batch import estimate_units
 from .client import KlingClient
 from .errors import AuthenticationError, KlingError
+from .pricing import estimate_units
 from .request import VideoRequest
 from .task import Task, TaskStatus
 from .words import units_words

@@ -26,12 +26,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._listeners import Listeners
-from .batch import Batch, BatchItem, estimate_units
+from .batch import Batch
+from .batch_item import BatchItem
 from .client import KlingClient, new_external_task_id
 from .errors import BatchTimeoutError, KlingError, Problem, ValidationError
 from .film import Progress, join, last_frame
-from .history import TaskHistory, make_private_folder
+from .history import TaskHistory
 from .images import MIN_SIDE, PreparedImage, prepare_image
+from .pricing import estimate_units
+from .private_files import make_private_folder
 from .request import MAX_IMAGES, ImageItem, VideoRequest, text_problems
 from .shot import MAX_TAKES, Shot, takes_words
 from .task import Task, TaskStatus

@@ -26,13 +26,7 @@ from kling_widgets import (
 from kling_widgets.simulator import Simulator
 
 from .conftest import fox as base
-from .conftest import wait_for
-
-
-def most_running_at_once(sim: Simulator) -> int:
-    """The most tasks the simulator had running at the same moment."""
-    spans = [(t.created, t.created + sim.processing_seconds) for t in sim.state.tasks.values()]
-    return max((sum(1 for s, e in spans if s <= start < e) for start, _ in spans), default=0)
+from .conftest import most_running_at_once, wait_for
 
 
 def test_sweep_is_the_product_in_a_stable_order(photo: bytes, monkeypatch: pytest.MonkeyPatch) -> None:

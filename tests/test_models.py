@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -116,7 +116,7 @@ def test_kling_direct_shape_milliseconds_and_failure_reason() -> None:
     assert task.status is TaskStatus.FAILED and task.error == "Image contains sensitive content"
     assert task.external_task_id == "ext-9"
     assert task.created_at == datetime.fromtimestamp(1773130665.123, tz=timezone.utc)
-    assert task.created_at.tzinfo is not None
+    assert task.created_at.utcoffset() == timedelta(0)  # an aware time, in UTC
 
 
 def test_kling_callback_body_is_the_bare_data_object() -> None:

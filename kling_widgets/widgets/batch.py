@@ -20,9 +20,11 @@ from typing import Any
 import ipywidgets as widgets
 import traitlets
 
-from ..batch import Batch, BatchItem, category, estimate_units, retryable, tally
+from ..batch import Batch
+from ..batch_item import BatchItem, ItemState, category, retryable, tally
 from ..errors import KlingError
 from ..playback import video_source
+from ..pricing import estimate_units
 from ..request import VideoRequest
 from ..task import Task
 from ..words import charge_words, units_words
@@ -46,11 +48,11 @@ FILTERS: dict[str, tuple[str, tuple[str, ...], str]] = {
 }
 
 _PLACEHOLDER = {
-    "queued": ("submitted", "Queued — waits for a free slot"),
-    "sending": ("submitted", "Sending…"),
-    "refused": ("failed", "Not created"),
-    "unknown": ("unknown", "Outcome unknown"),
-    "cancelled": ("unknown", "Cancelled — not sent"),
+    ItemState.QUEUED: ("submitted", "Queued — waits for a free slot"),
+    ItemState.SENDING: ("submitted", "Sending…"),
+    ItemState.REFUSED: ("failed", "Not created"),
+    ItemState.UNKNOWN: ("unknown", "Outcome unknown"),
+    ItemState.CANCELLED: ("unknown", "Cancelled — not sent"),
 }
 
 
@@ -434,7 +436,7 @@ class BatchView(Published, widgets.VBox):
             place.card.on_watch_again(functools.partial(self._watch_again, number))
             place.card.choose.observe(functools.partial(self._on_choose, number), names="value")
         place.card.show(task, label=label, aspect_ratio=item.request.aspect_ratio, problem=problem)
-        place.card.stopped = item.state == "done" and not task.complete  # offers "Watch again"
+        place.card.stopped = item.state == ItemState.DONE and not task.complete  # offers "Watch again"
         self._binding = True
         try:
             place.card.choose.value = item.index in self.chosen
@@ -509,7 +511,7 @@ class BatchView(Published, widgets.VBox):
 
 def _placeholder_html(item: BatchItem) -> str:
     """A request with no task yet (or none ever): what it is and where it stands."""
-    css, words = _PLACEHOLDER.get(item.state, ("unknown", item.state))
+    css, words = _PLACEHOLDER.get(item.state, ("unknown", str(item.state)))
     reason = f'<div class="kw-hint">{esc(item.error)}</div>' if item.error else ""
     label = esc(request_label(item.request, 40))
     return f'<div><b>{label}</b></div><span class="kw-badge kw-badge-{css}">{esc(words)}</span>{reason}'

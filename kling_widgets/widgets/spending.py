@@ -8,8 +8,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..batch import Batch, estimate_units
+from ..batch import Batch
+from ..batch_item import ItemState
 from ..errors import Problem
+from ..pricing import estimate_units
 from ..request import VideoRequest
 from ..words import units_words
 from .variations import sweep_words
@@ -98,7 +100,8 @@ def units_sent(queue: Batch | None) -> float:
     """
     if queue is None:
         return 0.0
-    return estimate_units(i.request for i in list(queue.items) if i.state not in ("refused", "cancelled"))
+    unsent = (ItemState.REFUSED, ItemState.CANCELLED)
+    return estimate_units(i.request for i in list(queue.items) if i.state not in unsent)
 
 
 class SpendingGuard:
