@@ -34,8 +34,9 @@ from .cards import BatchCard, close_parts, close_tree
 from .compare import take_comparison, task_source, tile_width
 from .status import TaskView
 
-# Twelve compact cards (290 px) make four rows of three in a notebook's width: a screenful or two. The
-# page holds this many cards whatever the batch's size (see cards.py for what one card weighs).
+# Twelve compact cards (columns of at least 260 px, style.css) make four rows of three in a notebook's width:
+# a screenful or two. The page holds this many cards whatever the batch's size (see cards.py for what one
+# card weighs).
 PAGE_SIZE = 12
 #: The filter's choices: (words, the states it shows — see kling_widgets.batch.category —, its tooltip)
 FILTERS: dict[str, tuple[str, tuple[str, ...], str]] = {
