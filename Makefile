@@ -88,8 +88,8 @@ smoke: setup
 	$(BIN)/python -m kling_widgets.smoke --out artifacts/smoke
 
 # Each prints its figures beside a baseline measured in the same run; the first that fails stops the rest.
-BENCHMARKS = import_time images quality upload soak watching gallery batch_page batch_browser accounts film \
-	published_page
+BENCHMARKS = import_time images quality upload soak watching gallery journal batch_page batch_browser accounts \
+	film published_page
 
 bench: setup
 	set -e; for name in $(BENCHMARKS); do $(BIN)/python benchmarks/$$name.py; done

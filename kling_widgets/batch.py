@@ -643,7 +643,7 @@ class Batch:
         service = client.service()
         entries = interrupted(
             e
-            for e in history.entries(service)
+            for e in history.resumable(service)
             if service.here(e)
             and not e.tags.get("story")  # a storyboard's takes come back with Storyboard.reopen, not here
         )

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import KlingError, ValidationError
+from .journal_index import LEGACY_BUNDLE as LEGACY_BUNDLE  # the journal's index groups entries by unit too
+from .journal_index import unit_of as unit_of
 from .request import VideoRequest
 from .task import Task, TaskStatus
-
-LEGACY_BUNDLE = "bundle"  # the bundle's queue before it had a name of its own: its clicks are not one batch
 
 
 class ItemState(str, enum.Enum):
@@ -45,12 +45,6 @@ class ItemState(str, enum.Enum):
         """True for the states the batch never moves an item out of by itself (a retry or "Watch again"
         may)."""
         return self in (ItemState.DONE, ItemState.REFUSED, ItemState.UNKNOWN, ItemState.CANCELLED)
-
-
-def unit_of(batch: str | None, group: str | None, external_task_id: str) -> tuple[str, str | None]:
-    """What a resume brings back together: a batch (or one group of it); an entry of no batch alone."""
-    alone = not batch or (batch == LEGACY_BUNDLE and group is None)
-    return ("", external_task_id) if alone else (batch or "", group)
 
 
 @dataclass

@@ -23,6 +23,8 @@ from typing import Any
 from ._home import data_dir
 from .byte_store import ByteStore
 from .images import DEFAULT_MAX_SIDE, PreparedImage
+from .journal_index import ENDED, JournalIndex
+from .journal_index import records as _records
 from .private_files import PRIVATE_FILE, make_private, make_private_folder, open_private
 from .request import VideoRequest
 from .task import Task, TaskStatus
@@ -161,7 +163,7 @@ class HistoryEntry:
     @property
     def unfinished(self) -> bool:
         """True while it may still be running, its outcome is unknown, or it waits to be sent."""
-        return not self.done and self.status not in ("rejected", CANCELLED)
+        return self.status not in ENDED
 
     @property
     def simulated(self) -> bool:
@@ -198,7 +200,6 @@ class HistoryEntry:
 
 
 THUMBNAIL_SIDE = 256
-RECORDS_PER_PARSE = 500
 RECENT_BLOCK = 1 << 16  # bytes read at a time from the journal's end (about 150 lines)
 
 
@@ -268,9 +269,10 @@ class TaskHistory:
         self._lock = FileLock(str(self.path) + ".lock", mode=PRIVATE_FILE)
         self._fold_lock = threading.Lock()
         self._folded: dict[str, HistoryEntry] = {}
-        self._stories: dict[str, list[dict[str, Any]]] = {}
         self._read_upto = 0
         self._identity: tuple[int, int] | None = None
+        #: what a resume needs (every batch with something unfinished, storyboards), read from the index
+        self._index = JournalIndex(self.path, self.path.parent / (self.path.stem + ".index"))
         if self.path.exists():
             make_private(self.path, PRIVATE_FILE)
 
@@ -529,9 +531,7 @@ class TaskHistory:
         list of dict
             The steps' records.
         """
-        with self._fold_lock:
-            self._fold_unlocked()
-            return [dict(record) for record in self._stories.get(story_id, [])]
+        return [dict(r) for r in self._index.lines() if _is_story_record(r) and r["story"] == story_id]
 
     def story_picks(self, story_id: str, entries: list[HistoryEntry] | None = None) -> dict[int, int]:
         """The take each shot of a storyboard uses in its film, as the journal tells it: the last pick by
@@ -568,9 +568,8 @@ class TaskHistory:
         list of str
             The ids.
         """
-        with self._fold_lock:
-            self._fold_unlocked()
-            return list(reversed(self._stories))
+        ids = (r["story"] for r in self._index.lines() if _is_story_record(r))
+        return list(reversed(dict.fromkeys(ids)))
 
     # -- thumbnails for the history's cards: small, stripped, private ---------------------------------
     @property
@@ -708,12 +707,10 @@ class TaskHistory:
             stat = self.path.stat()
         except FileNotFoundError:
             self._folded, self._read_upto, self._identity = {}, 0, None
-            self._stories = {}
             return self._folded
         identity = (stat.st_dev, stat.st_ino)
         if identity != self._identity or stat.st_size < self._read_upto:
             self._folded, self._read_upto, self._identity = {}, 0, identity
-            self._stories = {}
         if stat.st_size > self._read_upto:
             with open(self.path, "rb") as handle:
                 handle.seek(self._read_upto)
@@ -722,8 +719,6 @@ class TaskHistory:
             for record in _records(chunk[:end]):
                 if isinstance(record, dict) and isinstance(record.get("external_task_id"), str):
                     _apply(self._folded, record)
-                elif _is_story_record(record):
-                    self._stories.setdefault(record["story"], []).append(record)
             self._read_upto += end
         return self._folded
 
@@ -830,7 +825,42 @@ class TaskHistory:
         list of HistoryEntry
             What a resume picks up again.
         """
-        return [e for e in self.entries(service) if e.unfinished]
+        return [e for e in self.resumable(service) if e.unfinished]
+
+    def index_lag(self) -> int:
+        """How much of the journal its index has yet to read, in bytes (the whole journal when the index is
+        missing or stale): what the next :meth:`resumable` reads before it answers.
+
+        Returns
+        -------
+        int
+            The bytes.
+        """
+        return self._index.lag()
+
+    def resumable(self, service: Service | None = None) -> list[HistoryEntry]:
+        """What a resume needs, newest first: every batch (or group of the bundle's queue) with a request
+        not ended, whole — its ended requests too — each unfinished submission of no batch, and every
+        storyboard's takes. Read from the index beside the journal (``history.index``), brought up to date
+        by reading only the lines appended since (rebuilt from the whole journal when missing or stale):
+        about as fast over a journal of years as over a new one.
+
+        Parameters
+        ----------
+        service : Service, optional
+            Only this service's (see :meth:`Service.owns`); every service's when None.
+
+        Returns
+        -------
+        list of HistoryEntry
+            The entries (copies).
+        """
+        folded: dict[str, HistoryEntry] = {}
+        for record in self._index.lines():
+            if isinstance(record.get("external_task_id"), str):
+                _apply(folded, record)
+        chosen = [e for e in folded.values() if service is None or service.owns(e)]
+        return sorted(chosen, key=lambda e: e.submitted_at or e.updated_at or 0, reverse=True)
 
 
 _FIELDS = frozenset(
@@ -888,34 +918,6 @@ def _first(record: dict[str, Any]) -> HistoryEntry:
 def _is_story_record(record: Any) -> bool:
     """A storyboard's step (journaled by ``record_story``), not a submission's."""
     return isinstance(record, dict) and record.get("event") == "story" and isinstance(record.get("story"), str)
-
-
-def _records(block: bytes) -> list[Any]:
-    """The JSON records of whole lines, a few hundred lines per parse (fast for a journal of thousands,
-    and the other threads — the kernel's — get a turn between two parses)."""
-    lines = [line for line in block.splitlines() if line.strip()]
-    parsed: list[Any] = []
-    for start in range(0, len(lines), RECORDS_PER_PARSE):
-        parsed += _parse(lines[start : start + RECORDS_PER_PARSE])
-    return parsed
-
-
-def _parse(lines: list[bytes]) -> list[Any]:
-    """All at once when every line is whole (one parse), line by line otherwise, skipping torn lines
-    from a crash."""
-    try:
-        records = json.loads(b"[" + b",".join(lines) + b"]")
-        if isinstance(records, list) and len(records) == len(lines):
-            return records
-    except (ValueError, UnicodeDecodeError):
-        pass
-    parsed = []
-    for line in lines:
-        try:
-            parsed.append(json.loads(line))
-        except (ValueError, UnicodeDecodeError):
-            continue  # a torn line from a crash: skip it, keep the rest
-    return parsed
 
 
 def _entry_records(block: bytes) -> list[dict[str, Any]]:

@@ -830,7 +830,7 @@ class Storyboard:
             elif kind == "generate":
                 generating = True
                 story._max_concurrent = record.get("max_concurrent")
-        entries = [e for e in history.entries(client.service()) if e.story == story_id and e.shot is not None]
+        entries = [e for e in history.resumable(client.service()) if e.story == story_id and e.shot is not None]
         entries.sort(key=lambda e: (e.shot or 0, e.take or 0))
         if generating or entries:
             story._generating = True

@@ -134,11 +134,11 @@ def test_the_bundle_keeps_within_its_budget_and_shows_what_it_sent(photo: bytes)
     with Simulator(processing_seconds=0.3) as sim:
         app = _bundle(sim, budget_units=3)
         fill(app, photo)
-        assert "sent here: 0 of your budget of 3 units" in app.reason
+        assert "sent so far: 0 of your budget of 3 units" in app.reason
         future = app.submit()
         assert future is not None and future.result(timeout=10) is not None
         wait_for(lambda: not app.submitting)
-        assert app.units_sent == 1 and "sent here: 1 of your budget of 3 units" in app.reason
+        assert app.units_sent == 1 and "sent so far: 1 of your budget of 3 units" in app.reason
         app.both_durations = True  # 1 + 2 more: over 3
         assert app.submit_button.disabled and [p.field for p in app.problems] == ["budget_units"]
         assert "over the budget" in app.reason and "3 units" in app.reason

@@ -16,6 +16,7 @@ which share one lock.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -62,8 +63,12 @@ if TYPE_CHECKING:
     from ..history import HistoryEntry, TaskHistory
     from ..story import Storyboard
 
+log = logging.getLogger("kling_widgets")
 SubmitCallback = Callable[[Task], None]
 RESUME_LIMIT = 20
+#: Past this much of the journal still to read into its index (about 3,000 lines), the bundle resumes on a
+#: thread rather than before it shows (benchmarks/journal.py: an indexed opening reads a few kilobytes).
+QUICK_RESUME_BYTES = 2_000_000
 # A click on Generate this soon after one that sent something is the second half of a double click, even
 # when the first create has already come back (a busy kernel handles both clicks late): one task, not two.
 DOUBLE_CLICK_SECONDS = 1.5
@@ -257,7 +262,14 @@ class MultiImageToVideo(Published, widgets.VBox):
         if self.watcher is not None:
             self.watcher.on_update(self._on_task_update)
         self._refresh()
-        if self.history is not None:
+        self._resuming: threading.Thread | None = None
+        if self.history is not None and self.history.index_lag() > QUICK_RESUME_BYTES:
+            # a journal never indexed (or grown by megabytes since): the bundle opens at once, and its past
+            # cards and resumed tasks come in a moment later, once the index is read (HistoryGallery too
+            # reads what is not on its first page on a thread)
+            self._resuming = threading.Thread(target=self._resume_quietly, name="kling-resume", daemon=True)
+            self._resuming.start()
+        elif self.history is not None:
             self._resume()
         self._account_banner.check_soon(0.0)
 
@@ -771,6 +783,12 @@ class MultiImageToVideo(Published, widgets.VBox):
         self._reveal.show(self._form, block="start")
         return missing
 
+    def _resume_quietly(self) -> None:
+        try:
+            self._resume()
+        except Exception:  # the journal could not be read now: nothing is lost, the next opening tries again
+            log.exception("resuming from the history failed")
+
     def _resume(self) -> None:
         """Show past tasks of this bundle's service from the journal (``KlingClient.service``: the
         simulator's, whatever its port, or this account's — never another's), and pick up what was
@@ -783,7 +801,7 @@ class MultiImageToVideo(Published, widgets.VBox):
         if self.client is not None and service is not None and any(map(service.here, self.history.unfinished(service))):
             resumed = self.resumed = Batch.resume(self.client, self.history, watcher=self.watcher)
         coming_back = {item.external_task_id for item in resumed.items} if resumed else set()
-        for entry in reversed(self.history.entries(service)[:RESUME_LIMIT]):
+        for entry in reversed(self.history.recent(RESUME_LIMIT, service)[0]):  # from the journal's end
             task = entry.to_task()
             if task is None or entry.external_task_id in coming_back:
                 continue

@@ -34,8 +34,9 @@ from .cards import BatchCard, close_parts, close_tree
 from .compare import take_comparison, task_source, tile_width
 from .status import TaskView
 
-# Twelve compact cards (290 px) make four rows of three in a notebook's width: a screenful or two. The
-# page holds this many cards whatever the batch's size (see cards.py for what one card weighs).
+# Twelve compact cards (columns of at least 260 px, style.css) make four rows of three in a notebook's width:
+# a screenful or two. The page holds this many cards whatever the batch's size (see cards.py for what one
+# card weighs).
 PAGE_SIZE = 12
 #: The filter's choices: (words, the states it shows — see kling_widgets.batch.category —, its tooltip)
 FILTERS: dict[str, tuple[str, tuple[str, ...], str]] = {
@@ -168,7 +169,7 @@ class BatchView(Published, widgets.VBox):
         self._compared: list[dict[str, Any]] = []
         self._loaders: dict[str, Any] = {}  # key -> the bytes of a compared video sent through the kernel
         self._compare_box = widgets.Box()
-        self._grid = widgets.Box(layout=widgets.Layout(display="flex", flex_flow="row wrap", margin="6px 0 0 0"))
+        self._grid = widgets.Box(layout=widgets.Layout(margin="6px 0 0 0"))  # a grid: style.css
         self.previous_button = widgets.Button(description="Previous", icon="chevron-left", tooltip="The page before",
                                               layout=widgets.Layout(width="auto"))  # fmt: skip
         self.next_button = widgets.Button(description="Next", icon="chevron-right", tooltip="The next page",
@@ -423,7 +424,7 @@ class BatchView(Published, widgets.VBox):
         label = request_label(item.request, 40)
         if task is None:
             if place.placeholder is None:
-                place.placeholder = widgets.HTML(layout=widgets.Layout(width="290px"))
+                place.placeholder = widgets.HTML()  # as wide as its column (style.css)
                 place.placeholder.add_class("kw-task")
                 place.placeholder.add_class("kw-task-compact")
             place.placeholder.value = _placeholder_html(item)

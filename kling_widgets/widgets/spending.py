@@ -228,7 +228,7 @@ class SpendingGuard:
         self.pending = None
 
     def sent_words(self, sent: float) -> str:
-        """The running total beside the button: ' · sent here: 1 of your budget of 3 units'.
+        """The running total beside the button: ' · sent so far: 1 of your budget of 3 units'.
 
         Parameters
         ----------
@@ -242,8 +242,8 @@ class SpendingGuard:
         """
         budget = self.limits.budget_units
         if budget is not None:
-            return f" · sent here: {sent:g} of your budget of {units_words(budget)}"
-        return f" · sent here: {units_words(sent)}" if sent else ""
+            return f" · sent so far: {sent:g} of your budget of {units_words(budget)}"
+        return f" · sent so far: {units_words(sent)}" if sent else ""
 
     def cost_hint(self, requests: list[VideoRequest], *, simulator: bool, sent: float) -> str:
         """Beside a button that may be pressed: what one click creates, what it costs, what was sent.
