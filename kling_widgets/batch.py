@@ -628,12 +628,8 @@ class Batch:
             The client for the service the journal's tasks belong to.
         history : TaskHistory
             The journal to read.
-        max_concurrent : int, optional
-            As for :class:`Batch`.
-        poll_interval : float, optional
-            As for :class:`Batch`.
-        watcher : TaskWatcher, optional
-            As for :class:`Batch`.
+        max_concurrent, poll_interval, watcher
+            As for :class:`Batch` (each optional).
 
         Returns
         -------
@@ -677,12 +673,8 @@ class Batch:
             The intentions, in the batch's order.
         name : str, optional
             The batch's id in the journal.
-        max_concurrent : int, optional
-            As for :class:`Batch`.
-        poll_interval : float, optional
-            As for :class:`Batch`.
-        watcher : TaskWatcher, optional
-            As for :class:`Batch`.
+        max_concurrent, poll_interval, watcher
+            As for :class:`Batch` (each optional).
 
         Returns
         -------
