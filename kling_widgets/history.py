@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ._home import data_dir
 from .byte_store import ByteStore
@@ -73,7 +73,7 @@ class Service:
         """
         if entry.service is not None:
             return entry.service == self.name
-        return entry.base_url in (None, self.base_url) and entry.provider in (None, self.provider)
+        return self._sent_here(entry)
 
     def here(self, entry: HistoryEntry) -> bool:
         """Whether this client can follow ``entry``'s task: it was sent to this very address. A task of
@@ -82,14 +82,27 @@ class Service:
         Parameters
         ----------
         entry : HistoryEntry
-            An entry of the journal.
+            As for :meth:`owns`.
 
         Returns
         -------
         bool
             True when it is this service's and was sent here.
         """
-        return self.owns(entry) and entry.base_url in (None, self.base_url) and entry.provider in (None, self.provider)
+        return self.owns(entry) and self._sent_here(entry)
+
+    def _sent_here(self, entry: HistoryEntry) -> bool:
+        """Sent to this provider at this address, or journaled without saying where."""
+        return entry.base_url in (None, self.base_url) and entry.provider in (None, self.provider)
+
+
+_T = TypeVar("_T")
+
+
+def _tag(tags: dict[str, Any], name: str, kind: type[_T]) -> _T | None:
+    """A tag's value when it is of the kind expected (a journal may be hand-edited), else None."""
+    value = tags.get(name)
+    return value if isinstance(value, kind) else None
 
 
 @dataclass
@@ -128,20 +141,17 @@ class HistoryEntry:
     @property
     def story(self) -> str | None:
         """The storyboard this clip was made for (None for a loose clip)."""
-        value = self.tags.get("story")
-        return value if isinstance(value, str) else None
+        return _tag(self.tags, "story", str)
 
     @property
     def shot(self) -> int | None:
         """Its shot in the storyboard, counted from 0."""
-        value = self.tags.get("shot")
-        return value if isinstance(value, int) else None
+        return _tag(self.tags, "shot", int)
 
     @property
     def take(self) -> int | None:
         """Its take of that shot, counted from 0."""
-        value = self.tags.get("take")
-        return value if isinstance(value, int) else None
+        return _tag(self.tags, "take", int)
 
     @property
     def story_label(self) -> str | None:
@@ -813,12 +823,13 @@ class TaskHistory:
         return next((e for e in self.entries() if e.external_task_id == external_task_id), None)
 
     def unfinished(self, service: Service | None = None) -> list[HistoryEntry]:
-        """Intentions that may still be running, whose outcome is unknown, or that wait to be sent.
+        """Intentions that may still be running, whose outcome is unknown, or that wait to be sent: those of
+        :meth:`resumable` that have not ended.
 
         Parameters
         ----------
         service : Service, optional
-            Only this service's (see :meth:`Service.owns`); every service's when None.
+            As for :meth:`resumable`.
 
         Returns
         -------
