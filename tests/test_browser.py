@@ -169,24 +169,33 @@ def write_notebook(root: Path, sim: Simulator) -> None:
 
 def open_notebook(page: Any, url: str) -> None:
     """Open the notebook in JupyterLab and wait for its kernel; JupyterLab's "get news?" toast is
-    answered (it would cover the screenshots)."""
+    answered (it would cover the screenshots). ``reset``: a fresh workspace, so that only this notebook
+    opens — JupyterLab would otherwise bring back the tabs an earlier test of the same server left open,
+    and their cells, their kernel's "Idle", would be taken for this notebook's."""
     from playwright.sync_api import expect
 
-    page.goto(url)
-    page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
+    page.goto(url + ("&" if "?" in url else "?") + "reset")
+    in_view(page).locator(".jp-Cell").first.wait_for(timeout=60_000)
     expect(page.get_by_text("Python 3 (ipykernel) | Idle")).to_be_visible(timeout=60_000)
     no_news = page.get_by_role("button", name="No", exact=True)
     if no_news.is_visible():
         no_news.click()
 
 
+def in_view(page: Any) -> Any:
+    """The notebook on screen: the cells of notebooks in other (hidden) tabs are not its cells."""
+    return page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
+
+
 def run_cell(page: Any, index: int) -> None:
-    """Run one cell with Shift+Enter, again if the kernel was not yet listening the first time."""
+    """Run one cell of the notebook in view with Shift+Enter, again if the kernel was not yet listening
+    the first time."""
     from playwright.sync_api import expect
 
-    prompt = page.locator(".jp-Cell .jp-InputPrompt").nth(index)
+    notebook = in_view(page)
+    prompt = notebook.locator(".jp-Cell .jp-InputPrompt").nth(index)
     for _ in range(3):
-        page.locator(".jp-Cell .cm-content").nth(index).click()
+        notebook.locator(".jp-Cell .cm-content").nth(index).click()
         page.keyboard.press("Shift+Enter")
         try:
             expect(prompt).to_contain_text(re.compile(r"\[(\*|\d+)\]"), timeout=10_000)
