@@ -16,9 +16,8 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__ as __version__
 
 if TYPE_CHECKING:
+    from .account_status import AccountStatus as AccountStatus
     from .batch import Batch as Batch
-    from .batch import estimate_units as estimate_units
-    from .batch import sweep as sweep
     from .client import KlingClient as KlingClient
     from .download import DownloadError as DownloadError
     from .errors import AccountError as AccountError
@@ -47,12 +46,13 @@ if TYPE_CHECKING:
     from .history import TaskHistory as TaskHistory
     from .images import PreparedImage as PreparedImage
     from .images import prepare_image as prepare_image
-    from .models import AccountStatus as AccountStatus
-    from .models import Task as Task
-    from .models import TaskStatus as TaskStatus
-    from .models import VideoRequest as VideoRequest
     from .playback import VideoUnavailable as VideoUnavailable
+    from .pricing import estimate_units as estimate_units
+    from .request import VideoRequest as VideoRequest
     from .story import Storyboard as Storyboard
+    from .sweeps import sweep as sweep
+    from .task import Task as Task
+    from .task import TaskStatus as TaskStatus
     from .watcher import TaskWatcher as TaskWatcher
     from .widgets import BatchView as BatchView
     from .widgets import HistoryGallery as HistoryGallery

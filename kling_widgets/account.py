@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ._home import data_dir
 from .errors import KlingError
-from .history import make_private_folder, write_private
+from .private_files import make_private_folder, write_private
 from .watcher import look_again, set_hurry
 
 if TYPE_CHECKING:

@@ -1,4 +1,4 @@
-"""Batches and sweeps: many intentions sent under the account's limits, none lost, none paid twice.
+"""Batches: many intentions sent under the account's limits, none lost, none paid twice.
 
 ``Batch`` is the submission queue for scripts and for the bundle alike. Every intention gets its
 ``external_task_id`` and is journaled as *queued* before anything is sent (its pictures wait in the
@@ -9,23 +9,23 @@ slots, shared with every other kernel of the same key (``account``): the limit i
 account ends instead of hammering the service. Created tasks are followed by the one watcher of the
 process. A failed or refused request never stops the others.
 
-``sweep`` makes the product of a few axes (prompts, modes, durations…) from one request, and
-``estimate_units`` says what a list of requests will cost before anything is sent.
+One request of a batch (``BatchItem``) and its states live in ``batch_item``; ``sweep`` (``sweeps``) makes
+requests and ``estimate_units`` (``pricing``) prices them. All three are still importable from here.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ._listeners import Listeners
 from .account import AccountSlots
+from .batch_item import BatchItem as BatchItem
+from .batch_item import ItemState, retryable, tally, unit_of
 from .client import KlingClient, elsewhere, new_external_task_id
 from .errors import (
     BatchTimeoutError,
@@ -37,8 +37,12 @@ from .errors import (
     ValidationError,
 )
 from .history import CANCELLED, QUEUED, SENDING, UNKNOWN, described_request
-from .models import Task, TaskStatus, VideoRequest
+from .pricing import RATE_CARD as RATE_CARD
+from .pricing import estimate_units as estimate_units
+from .request import VideoRequest
 from .retry import QUEUE_RETRY
+from .sweeps import sweep as sweep
+from .task import Task, TaskStatus
 from .watcher import TaskUpdate, TaskWatcher
 
 if TYPE_CHECKING:
@@ -46,93 +50,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("kling_widgets")
 
-# Kling's published unit table for video generation with kling-v1-6 (Kling AI developer pricing,
-# https://klingai.com/global/dev/pricing, "Video Generation": 1 unit for a standard 5 s video, 3.5 for
-# professional, 10 s twice 5 s — the same ratios as Kling's credit table for its web app, std 5 s = 10
-# credits, pro 5 s = 35, doubled for 10 s). Resellers such as the gateway bill in their own currency:
-# pass your own ``rate_card`` to estimate_units, keyed (model, mode, seconds).
-RATE_CARD: dict[tuple[str, str, int], float] = {
-    ("kling-v1-6", "std", 5): 1.0,
-    ("kling-v1-6", "std", 10): 2.0,
-    ("kling-v1-6", "pro", 5): 3.5,
-    ("kling-v1-6", "pro", 10): 7.0,
-}
-SWEEP_AXES = ("prompt", "negative_prompt", "mode", "duration", "aspect_ratio", "images", "model_name", "watermark")
-
 Listener = Callable[["Batch"], None]
-
-
-def estimate_units(
-    requests: Iterable[VideoRequest], rate_card: Mapping[tuple[str, str, int], float] | None = None
-) -> float:
-    """The service's units the requests will cost, before sending (Kling's table, or your ``rate_card``).
-    A combination the card lacks is priced like the same mode and length of any model on it.
-
-    Parameters
-    ----------
-    requests : iterable of VideoRequest
-        What would be sent.
-    rate_card : Mapping, optional
-        Units per ``(model, mode, duration)`` (default: Kling's table).
-
-    Returns
-    -------
-    float
-        The total, in the service's units.
-    """
-    card = RATE_CARD if rate_card is None else rate_card
-    total = 0.0
-    for request in requests:
-        key = (request.model_name, request.mode, int(request.duration))
-        price = card.get(key)
-        if price is None:
-            price = next((v for (_, mode, seconds), v in card.items() if (mode, seconds) == key[1:]), 0.0)
-        total += price
-    return total
-
-
-def sweep(base: VideoRequest, **axes: Sequence[Any]) -> list[VideoRequest]:
-    """Every combination of the axes applied to ``base``, in a stable order (the axes in the order given,
-    the last one varying fastest): ``sweep(req, prompt=[a, b], mode=["std", "pro"])`` gives a/std, a/pro,
-    b/std, b/pro. Axes: prompt, negative_prompt, mode, duration, aspect_ratio, images (a list of image
-    lists), model_name, watermark. Each result is its own intention (its own external id, made when it is
-    sent); pictures shared with ``base`` are prepared once.
-
-    Parameters
-    ----------
-    base : VideoRequest
-        The request the axes vary.
-    **axes
-        Field name → the values it takes.
-
-    Returns
-    -------
-    list of VideoRequest
-        One per combination, in the order above.
-
-    Raises
-    ------
-    ValidationError
-        An axis is not one a sweep can vary, or has no values.
-    """
-    problems = [
-        Problem(name, f"is not an axis a sweep can vary (one of {', '.join(SWEEP_AXES)})", SWEEP_AXES, name)
-        for name in axes
-        if name not in SWEEP_AXES
-    ]
-    problems += [
-        Problem(name, "give at least one value", None, values)
-        for name, values in axes.items()
-        if isinstance(values, (str, bytes)) or not list(values)
-    ]
-    if problems:
-        raise ValidationError(problems)
-    base.prepare_all()  # the shared pictures, once (a refusal is kept too, and reported by each request)
-    names = list(axes)
-    return [
-        base.replaced(external_task_id=None, **dict(zip(names, combination, strict=True)))
-        for combination in itertools.product(*(list(axes[name]) for name in names))
-    ]
 
 
 def _item(
@@ -142,15 +60,6 @@ def _item(
     if request.external_task_id is None:
         request = request.with_external_task_id(new_external_task_id())
     return BatchItem(index, request, group=group, tags=dict(tags or {}))
-
-
-LEGACY_BUNDLE = "bundle"  # the bundle's queue before it had a name of its own: its clicks are not one batch
-
-
-def unit_of(batch: str | None, group: str | None, external_task_id: str) -> tuple[str, str | None]:
-    """What a resume brings back together: a batch (or one group of it); an entry of no batch alone."""
-    alone = not batch or (batch == LEGACY_BUNDLE and group is None)
-    return ("", external_task_id) if alone else (batch or "", group)
 
 
 def interrupted(entries: Iterable[HistoryEntry]) -> list[HistoryEntry]:
@@ -170,108 +79,6 @@ def interrupted(entries: Iterable[HistoryEntry]) -> list[HistoryEntry]:
         if any(member.unfinished for member in members):
             chosen += sorted(members, key=lambda m: m.index if m.index is not None else -1)
     return chosen
-
-
-def tally(items: Iterable[BatchItem]) -> dict[str, int]:
-    """How many of ``items`` are queued, sending, running, succeeded, failed or cancelled. A request that
-    created no task (refused, outcome unknown) counts as failed, and so does one whose watch stopped
-    without an ending (the watcher's deadline)."""
-    counts = dict.fromkeys(("queued", "sending", "running", "succeeded", "failed", "cancelled"), 0)
-    for item in items:
-        counts[category(item)] += 1
-    return counts
-
-
-def category(item: BatchItem) -> str:
-    """Where :func:`tally` counts an item, so that a view's filter and its counts agree.
-
-    Parameters
-    ----------
-    item
-        One request of a batch.
-
-    Returns
-    -------
-    str
-        ``queued``, ``sending``, ``running``, ``succeeded``, ``failed`` or ``cancelled``.
-    """
-    if item.task is not None and item.task.done:
-        return item.task.status.value
-    if item.state in ("refused", "unknown", "done"):
-        return "failed"
-    return item.state
-
-
-def retryable(item: BatchItem) -> bool:
-    """Whether ``item`` may be sent again as a new intention without paying twice for one video.
-
-    Its task failed, or the service refused it (nothing was created). Not one whose outcome is unknown
-    (it may exist, and be billed), one whose watch stopped before its task ended (it may still run),
-    nor one the checks refused (it would be refused again: the request itself must change).
-
-    Parameters
-    ----------
-    item
-        One request of a batch.
-
-    Returns
-    -------
-    bool
-        True when :meth:`Batch.retry` sends it again.
-    """
-    if item.task is not None:
-        return item.task.status is TaskStatus.FAILED
-    return item.state == "refused" and not isinstance(item.exception, ValidationError)
-
-
-@dataclass
-class BatchItem:
-    """One intention of a batch: its request, and what became of it.
-
-    ``state``: ``queued`` (not sent), ``sending``, ``running`` (created, watched), ``done`` (the task
-    ended, succeeded or failed), ``refused`` (the service or the checks said no: nothing was created),
-    ``unknown`` (sent, outcome unknown: it may exist), ``cancelled`` (never sent)."""
-
-    index: int
-    request: VideoRequest
-    state: str = QUEUED
-    task: Task | None = None
-    error: str | None = None
-    exception: KlingError | None = field(default=None, repr=False)
-    lease: str | None = field(default=None, repr=False)  #: its slot of the account, from send to end
-    group: str | None = None  #: the requests sent together (one click of the bundle: a sweep)
-    origin: str | None = None  #: after a resume, the batch it was first journaled in
-    #: what the intention belongs to, journaled with it (a storyboard's ``{"story", "shot", "take"}``)
-    tags: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def external_task_id(self) -> str:
-        return str(self.request.external_task_id)
-
-    @property
-    def unit(self) -> tuple[str, str | None]:
-        """After a resume, the batch (or group) it came back with: see :func:`unit_of`."""
-        return unit_of(self.origin, self.group, self.external_task_id)
-
-    @property
-    def final(self) -> bool:
-        return self.state in ("done", "refused", "unknown", CANCELLED)
-
-    def outcome(self) -> Task:
-        """Its task; for a request that created none, a failed task carrying the reason (refused, outcome
-        unknown, cancelled), so that a list of outcomes lines up with the requests."""
-        if self.task is not None:
-            return self.task
-        what = {"refused": "not created", "unknown": "outcome unknown", CANCELLED: "cancelled"}.get(
-            self.state, self.state
-        )
-        return Task(
-            self.external_task_id,
-            TaskStatus.FAILED,
-            raw_status=what,
-            error=self.error or what,
-            external_task_id=self.external_task_id,
-        )
 
 
 class Batch:
@@ -517,7 +324,7 @@ class Batch:
                 raise BudgetExceededError(more, self.budget_units, spent=self.estimate, what=f"{len(again)} again")
             for item in again:
                 item.request = item.request.with_external_task_id(new_external_task_id())
-                item.state, item.task, item.error, item.exception = QUEUED, None, None, None
+                item.state, item.task, item.error, item.exception = ItemState.QUEUED, None, None, None
             self.estimate += more
             started = self._started
         if again and started:
@@ -545,9 +352,9 @@ class Batch:
         cancelled and never sent, not even by ``resume``."""
         with self._cond:
             self._cancelled = self._given_up = True
-            cancelled = [item for item in self.items if item.state == QUEUED]
+            cancelled = [item for item in self.items if item.state == ItemState.QUEUED]
             for item in cancelled:
-                item.state = CANCELLED
+                item.state = ItemState.CANCELLED
             self._cond.notify_all()
         for item in cancelled:
             if self.history is not None:
@@ -611,7 +418,7 @@ class Batch:
             return
         kept = []
         for item in items:
-            if item.state != QUEUED:
+            if item.state != ItemState.QUEUED:
                 continue
             try:
                 item.request.validate()
@@ -633,13 +440,14 @@ class Batch:
             )
 
     def _running(self) -> int:
-        return sum(1 for item in self.items if item.state in ("running", "sending"))
+        return sum(1 for item in self.items if item.state in (ItemState.RUNNING, ItemState.SENDING))
 
     def _run(self) -> None:
         try:
             while True:
                 with self._cond:
-                    item = None if self._cancelled else next((i for i in self.items if i.state == QUEUED), None)
+                    queued = (i for i in self.items if i.state == ItemState.QUEUED)
+                    item = None if self._cancelled else next(queued, None)
                     if item is None:
                         self._thread = None
                         return
@@ -684,10 +492,10 @@ class Batch:
             if lease is None:
                 return
             with self._cond:
-                if item.state != QUEUED:
+                if item.state != ItemState.QUEUED:
                     self._account().release(lease)
                     return
-                item.state, item.lease = "sending", lease
+                item.state, item.lease = ItemState.SENDING, lease
             self._tell()
             try:
                 task = self.client.create_task(
@@ -695,23 +503,23 @@ class Batch:
                 )
             except RateLimitError as error:
                 if error.code != 1303:
-                    self._settle(item, "refused", f"the service is busy: {error}", error)
+                    self._settle(item, ItemState.REFUSED, f"the service is busy: {error}", error)
                     return
                 self._hold_after_1303(item, error)
                 continue
             except CreateOutcomeUnknownError as error:
-                self._settle(item, "unknown", str(error), error)
+                self._settle(item, ItemState.UNKNOWN, str(error), error)
                 return
             except KlingError as error:  # refused (by the checks or the service): the others go on
-                self._settle(item, "refused", str(error), error)
+                self._settle(item, ItemState.REFUSED, str(error), error)
                 return
             except Exception as error:
                 log.exception("batch %s: create %s failed unexpectedly", self.name, item.external_task_id)
-                self._settle(item, "unknown", f"unexpected {type(error).__name__}: it may exist")
+                self._settle(item, ItemState.UNKNOWN, f"unexpected {type(error).__name__}: it may exist")
                 return
             self._account().sent(lease)
             with self._cond:
-                item.task, item.state = task, "running"
+                item.task, item.state = task, ItemState.RUNNING
             self.watcher.watch(task, self._on_task)
             self._tell()
             return
@@ -727,11 +535,11 @@ class Batch:
         with self._cond:
             if item.task is None or item.task.complete:
                 return
-            item.state, item.error = "running", None
+            item.state, item.error = ItemState.RUNNING, None
         self.watcher.watch(item.task, self._on_task)
         lease = self._account().claim()  # it runs at the service: it holds one of the account's slots again
         with self._cond:
-            if item.state == "running" and item.lease is None:
+            if item.state == ItemState.RUNNING and item.lease is None:
                 item.lease, lease = lease, None
         self._account().release(lease)  # it ended meanwhile
         self._tell()
@@ -746,8 +554,8 @@ class Batch:
         learned = slots.refused(lease, error.retry_after)  # shared: the account holds the next try, see account.py
         with self._cond:
             self.refusals_1303 += 1
-            item.state = QUEUED
-            running = sum(1 for i in self.items if i.state == "running")
+            item.state = ItemState.QUEUED
+            running = sum(1 for i in self.items if i.state == ItemState.RUNNING)
             if self.max_concurrent is None and shared:
                 self.limit = learned if learned is not None else self.limit
             elif self.max_concurrent is None and running > 0:
@@ -759,7 +567,7 @@ class Batch:
             with self._cond:
                 self._cond.wait(error.retry_after if error.retry_after else QUEUE_RETRY)
 
-    def _settle(self, item: BatchItem, state: str, reason: str, exception: KlingError | None = None) -> None:
+    def _settle(self, item: BatchItem, state: ItemState, reason: str, exception: KlingError | None = None) -> None:
         lease, item.lease = item.lease, None  # nothing runs (or nothing known to): the slot goes back first,
         self._account().release(lease)  # before anyone waiting for the batch sees it final (and exits)
         with self._cond:
@@ -788,7 +596,7 @@ class Batch:
             if update.problem:
                 item.error = update.problem
             if update.final:
-                item.state = "done"
+                item.state = ItemState.DONE
                 self._cond.notify_all()  # a slot is free
         self._tell()
 
@@ -891,7 +699,7 @@ class Batch:
             if item is not None:
                 item.index = len(batch.items)
                 batch.items.append(item)
-        batch.estimate = estimate_units(i.request for i in batch.items if i.state == QUEUED)
+        batch.estimate = estimate_units(i.request for i in batch.items if i.state == ItemState.QUEUED)
         threading.Thread(target=batch._resume_run, name=f"kling-{batch.name}-resume", daemon=True).start()
         return batch
 
@@ -907,35 +715,35 @@ class Batch:
             try:
                 return BatchItem(0, self.history.queued_request(entry) if self.history else placeholder)
             except (OSError, KeyError, ValueError) as error:
-                return BatchItem(0, placeholder, state="refused", error=f"its pictures are gone ({error})")
+                return BatchItem(0, placeholder, state=ItemState.REFUSED, error=f"its pictures are gone ({error})")
         if entry.status == CANCELLED:
-            return BatchItem(0, placeholder, state=CANCELLED, error="cancelled before it was sent")
+            return BatchItem(0, placeholder, state=ItemState.CANCELLED, error="cancelled before it was sent")
         if entry.status == "rejected":
-            return BatchItem(0, placeholder, state="refused", error=entry.error or "not created")
+            return BatchItem(0, placeholder, state=ItemState.REFUSED, error=entry.error or "not created")
         task = entry.to_task()
         if task is not None and not entry.done and entry.simulated and entry.base_url != self.client.base_url:
             # another simulator's task (an earlier run): this one does not know it, nobody can watch it here
-            return BatchItem(0, placeholder, state="done", task=task, error=elsewhere(entry.base_url)[1])
+            return BatchItem(0, placeholder, state=ItemState.DONE, task=task, error=elsewhere(entry.base_url)[1])
         if task is not None:
-            return BatchItem(0, placeholder, state="done" if entry.done else "running", task=task)
+            return BatchItem(0, placeholder, state=ItemState.DONE if entry.done else ItemState.RUNNING, task=task)
         if entry.status in (SENDING, UNKNOWN):
             ext = entry.external_task_id
             if self.client.provider == "kling":  # Kling direct reads a task by its external id: watch it so
                 looked_up = Task(ext, TaskStatus.SUBMITTED, raw_status="outcome unknown", external_task_id=ext)
-                return BatchItem(0, placeholder, state="running", task=looked_up)
+                return BatchItem(0, placeholder, state=ItemState.RUNNING, task=looked_up)
             why = "it was being sent when the kernel stopped, and the gateway cannot be asked: it was not resent"
-            return BatchItem(0, placeholder, state="unknown", error=entry.error or why)
+            return BatchItem(0, placeholder, state=ItemState.UNKNOWN, error=entry.error or why)
         return None
 
     def _resume_run(self) -> None:
         try:
-            running = [item for item in self.items if item.state == "running" and item.task is not None]
+            running = [item for item in self.items if item.state == ItemState.RUNNING and item.task is not None]
             for item in running:
                 self.watcher.watch(item.task, self._on_task)  # type: ignore[arg-type]
             slots = self._account()
             for item in running:  # still running: it holds one of the account's slots (after the watch
                 with self._cond:  # is set up, so that whoever waits for the watch finds it at once)
-                    if item.state == "running" and item.lease is None:
+                    if item.state == ItemState.RUNNING and item.lease is None:
                         item.lease = slots.claim()
             self._ensure_sender()
         except Exception:

@@ -28,6 +28,7 @@ import requests
 from ._home import simulator_video_file
 from ._redact import SecretHeader, install_log_filter, redact
 from ._version import __version__
+from .account_status import AccountStatus
 from .auth import GatewayAuth, JWTAuth
 from .download import (
     DOWNLOAD_DEADLINE,
@@ -38,6 +39,7 @@ from .download import (
     fetch_video,
     unique_path,
 )
+from .embedded import EmbeddedVideo
 from .errors import (
     AccountError,
     APIConnectionError,
@@ -55,8 +57,9 @@ from .errors import (
     WaitTimeoutError,
 )
 from .http_errors import error_from_body, parse_retry_after
-from .models import AccountStatus, EmbeddedVideo, Task, TaskStatus, VideoRequest, encode_body
+from .request import VideoRequest, encode_body
 from .retry import BACKOFF_CAP, PASSING, POLL_INTERVAL, backoff_delay, poll_delay
+from .task import Task, TaskStatus
 from .transport import Progress, UploadBody, api_session, json_or_none, send
 
 if TYPE_CHECKING:
@@ -255,7 +258,7 @@ class KlingClient:
         retry_concurrency: bool = True,
     ) -> Any:
         """Send one call; retry only what is safe to retry; return the JSON body or raise.
-        ``body``: the request's JSON, already encoded (``models.encode_body``).
+        ``body``: the request's JSON, already encoded (``request.encode_body``).
         ``probe``: a path this service may not route; a miss raises :class:`_RouteMiss`."""
         attempt, refreshed = 0, False
         max_retries = self.max_retries if retries is None else retries

@@ -15,8 +15,8 @@ from ._home import is_loopback
 from .errors import AuthenticationError, KlingError
 
 if TYPE_CHECKING:
+    from .account_status import AccountStatus
     from .client import KlingClient
-    from .models import AccountStatus
 
 __all__ = ["KeyCheck", "check_key", "connection_words", "proves_key", "service_words"]
 

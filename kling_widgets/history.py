@@ -21,8 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from ._home import data_dir
+from .byte_store import ByteStore
 from .images import DEFAULT_MAX_SIDE, PreparedImage
-from .models import Task, TaskStatus, VideoRequest
+from .private_files import PRIVATE_FILE, make_private, make_private_folder, open_private
+from .request import VideoRequest
+from .task import Task, TaskStatus
 
 log = logging.getLogger("kling_widgets")
 UNKNOWN = "unknown"  # a create whose outcome nobody knows: it may exist
@@ -197,44 +200,6 @@ class HistoryEntry:
 THUMBNAIL_SIDE = 256
 RECORDS_PER_PARSE = 500
 RECENT_BLOCK = 1 << 16  # bytes read at a time from the journal's end (about 150 lines)
-PRIVATE_FILE = 0o600  # the journal holds prompts and task links: its owner's eyes only
-PRIVATE_FOLDER = 0o700
-
-
-def make_private_folder(folder: Path, *, ours: bool) -> None:
-    """Create ``folder`` readable by its owner only. A folder that already existed is made private
-    only when it is ours (the default data folder); a folder the user chose keeps its own mode."""
-    existed = folder.is_dir()
-    folder.mkdir(parents=True, exist_ok=True, mode=PRIVATE_FOLDER)
-    if not existed or ours:
-        _make_private(folder, PRIVATE_FOLDER)
-
-
-def _make_private(path: Path, mode: int) -> None:
-    if os.name != "posix":
-        return
-    try:
-        if path.stat().st_uid == os.getuid() and path.stat().st_mode & 0o777 != mode:
-            path.chmod(mode)
-    except OSError:
-        pass  # a file we may not change: leave it as it is
-
-
-def _open_private(path: Path, *, append: bool = True) -> Any:
-    """Open for writing; a new file is created private (0600), whatever the umask allows others."""
-    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC)
-    fd = os.open(path, flags, PRIVATE_FILE)
-    return os.fdopen(fd, "ab" if append else "wb")
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """Write a whole file, private (0600) in a private folder, under a temporary name first: a reader
-    never finds it half written."""
-    make_private_folder(path.parent, ours=True)
-    temporary = path.with_name(path.name + ".part")
-    with _open_private(temporary, append=False) as handle:
-        handle.write(data)
-    os.replace(temporary, path)
 
 
 def describe_images(images: list[PreparedImage | str]) -> list[dict[str, Any]]:
@@ -296,6 +261,8 @@ class TaskHistory:
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         self.path = Path(path).expanduser() if path is not None else default_history_path()
         make_private_folder(self.path.parent, ours=path is None)
+        self._thumbs = ByteStore(self.thumbnails, suffix=".jpg")  # the cards' thumbnails, under their picture's key
+        self._spooled = ByteStore(self.spool)  # queued pictures, until their create is sent
         from filelock import FileLock
 
         self._lock = FileLock(str(self.path) + ".lock", mode=PRIVATE_FILE)
@@ -305,7 +272,7 @@ class TaskHistory:
         self._read_upto = 0
         self._identity: tuple[int, int] | None = None
         if self.path.exists():
-            _make_private(self.path, PRIVATE_FILE)
+            make_private(self.path, PRIVATE_FILE)
 
     def __repr__(self) -> str:
         return f"TaskHistory({str(self.path)!r})"
@@ -314,7 +281,7 @@ class TaskHistory:
     def _append(self, record: dict[str, Any], *, sync: bool = True) -> None:
         record = {"time": time.time(), **record}
         line = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str)
-        with self._lock, _open_private(self.path) as handle:
+        with self._lock, open_private(self.path) as handle:
             # A torn last line (crash mid-write) must not glue itself onto this record.
             if handle.tell() > 0:
                 with open(self.path, "rb") as reader:
@@ -404,7 +371,7 @@ class TaskHistory:
         """
         for item in request.prepared_images():
             if isinstance(item, PreparedImage):
-                self._spool_write(item)
+                self._spooled.put(item.data, key=item.sha256)
         self._keep_thumbnails(request)
         self._append(
             {
@@ -476,12 +443,13 @@ class TaskHistory:
         FileNotFoundError
             A picture is gone.
         """
+        store = ByteStore(folder)
         images: list[PreparedImage | str] = []
         for image in described:
             if "url" in image:
                 images.append(str(image["url"]))
                 continue
-            data = (folder / str(image["sha256"])).read_bytes()
+            data = store.get(str(image["sha256"]))
             mime = "image/png" if data.startswith(b"\x89PNG") else "image/jpeg"
             images.append(
                 PreparedImage(
@@ -527,9 +495,10 @@ class TaskHistory:
         list of dict
             Their descriptions, for the journal.
         """
+        store = ByteStore(folder)
         for item in images:
-            if isinstance(item, PreparedImage) and not (folder / item.sha256).exists():
-                write_private(folder / item.sha256, item.data)
+            if isinstance(item, PreparedImage):
+                store.put(item.data, key=item.sha256)
         return describe_images(images)
 
     def record_story(self, story_id: str, kind: str, **fields: Any) -> None:
@@ -622,15 +591,13 @@ class TaskHistory:
         pathlib.Path
             The thumbnail's file (it may not exist yet).
         """
-        return self.thumbnails / f"{sha256}.jpg"
+        return self._thumbs.path(sha256)
 
     def _keep_thumbnails(self, request: VideoRequest) -> None:
         try:
             for item in request.prepared_images():
-                if isinstance(item, PreparedImage):
-                    target = self.thumbnail_path(item.sha256)
-                    if not target.exists():
-                        write_private(target, item.thumbnail(THUMBNAIL_SIDE))
+                if isinstance(item, PreparedImage) and not self._thumbs.has(item.sha256):
+                    self._thumbs.put(item.thumbnail(THUMBNAIL_SIDE), key=item.sha256)
         except (OSError, ValueError) as error:  # a card without a picture is better than a lost submission
             log.warning("could not keep a thumbnail: %s", error)
 
@@ -640,26 +607,14 @@ class TaskHistory:
         """The private folder where queued pictures wait until their create is sent."""
         return self.path.parent / (self.path.stem + ".spool")
 
-    def _spool_path(self, sha256: str) -> Path:
-        return self.spool / sha256
-
-    def _spool_write(self, image: PreparedImage) -> None:
-        target = self._spool_path(image.sha256)
-        if not target.exists():
-            write_private(target, image.data)
-
     def _release_if_spooled(self, external_task_id: str) -> None:
         """Once a queued intention was created (or refused), its pictures need not wait any more."""
-        try:
-            waiting = self.spool.is_dir() and any(self.spool.iterdir())
-        except OSError:
-            return
-        if waiting:
+        if not self._spooled.empty():
             self._spool_release(external_task_id)
 
     def _spool_release(self, external_task_id: str) -> None:
         """Forget the spooled pictures of an intention once no queued intention needs them."""
-        if not self.spool.exists():
+        if self._spooled.empty():
             return
         with self._fold_lock:
             entries = list(self._fold_unlocked().values())
@@ -673,7 +628,7 @@ class TaskHistory:
         for image in mine.images if mine else []:
             sha = str(image.get("sha256") or "")
             if sha and sha not in needed:
-                self._spool_path(sha).unlink(missing_ok=True)
+                self._spooled.discard(sha)
 
     def record_task(self, task: Task, external_task_id: str | None = None) -> None:
         """Journal what the service said of a task.

@@ -15,10 +15,12 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from .batch import estimate_units
 from .client import KlingClient
 from .errors import AuthenticationError, KlingError
-from .models import Task, TaskStatus, VideoRequest, units_words
+from .pricing import estimate_units
+from .request import VideoRequest
+from .task import Task, TaskStatus
+from .words import units_words
 
 NEEDS = """\
 make smoke needs credentials in the environment (nothing was sent):

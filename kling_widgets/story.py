@@ -21,18 +21,23 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._listeners import Listeners
-from .batch import Batch, BatchItem, estimate_units
+from .batch import Batch
+from .batch_item import BatchItem
 from .client import KlingClient, new_external_task_id
 from .errors import BatchTimeoutError, KlingError, Problem, ValidationError
 from .film import Progress, join, last_frame
-from .history import TaskHistory, make_private_folder
+from .history import TaskHistory
 from .images import MIN_SIDE, PreparedImage, prepare_image
-from .models import MAX_IMAGES, ImageItem, Task, TaskStatus, VideoRequest, text_problems
+from .pricing import estimate_units
+from .private_files import make_private_folder
+from .request import MAX_IMAGES, ImageItem, VideoRequest, text_problems
+from .shot import MAX_TAKES, Shot, takes_words
+from .task import Task, TaskStatus
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -41,85 +46,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("kling_widgets")
 
-MAX_TAKES = 4  # takes of one shot sent at once: more is a sweep, not a comparison
-
-#: What a shot is doing: not sent yet (``draft``), waiting for the previous shot's pick (``waiting``),
-#: reading the last frame of that pick (``preparing``), its takes given to the queue (``sent``), every
-#: take ended (``done``), or it cannot be sent (``blocked``: ``Shot.problem`` says why).
-SHOT_STATES = ("draft", "waiting", "preparing", "sent", "done", "blocked")
-
 Listener = Callable[["Storyboard"], None]
-
-
-@dataclass(eq=False)
-class Shot:
-    """One shot of a storyboard: a prompt, its takes (tasks, in order) and the pick among them."""
-
-    index: int  #: its place in the storyboard, from 0
-    prompt: str
-    negative_prompt: str | None = None
-    duration: int = 5
-    take_count: int = 1  #: how many takes are asked for
-    images: tuple[PreparedImage | str, ...] | None = None  #: pictures this shot adds after the cast
-    continue_from_previous: bool = False
-    external_ids: list[str] = field(default_factory=list)  #: one per take, fixed when the shot is added
-    state: str = "draft"
-    note: str | None = None  #: what was done to its pictures (the continuity frame replacing a cast picture)
-    problem: str | None = None  #: why it cannot be sent, while ``blocked``
-    continued_from: tuple[int, int] | None = None  #: (shot, take) whose last frame it carries
-    frame: PreparedImage | None = field(default=None, repr=False)  #: that frame, as sent
-    picked_index: int | None = None  #: the take picked by hand (None: the first that succeeded)
-    _items: list[BatchItem] = field(default_factory=list, repr=False)
-
-    def __repr__(self) -> str:
-        return f"Shot({self.index}, {self.prompt[:40]!r}, {self.take_count} take(s), {self.state})"
-
-    @property
-    def label(self) -> str:
-        """'shot 2' (counted from 1, for people)."""
-        return f"shot {self.index + 1}"
-
-    @property
-    def takes(self) -> list[Task | None]:
-        """The task of each take, in order (None while it has none). A take that created no task
-        (refused, cancelled, outcome unknown) shows as a failed task carrying the reason."""
-        tasks: list[Task | None] = [None] * self.take_count
-        for take, item in enumerate(self._items[: self.take_count]):
-            tasks[take] = item.outcome() if item.final else item.task
-        return tasks
-
-    @property
-    def settled(self) -> bool:
-        """True once every take ended (succeeded, failed or refused), or the shot cannot be sent."""
-        if self.state == "blocked":
-            return True
-        return len(self._items) >= self.take_count and all(item.final for item in self._items)
-
-    @property
-    def picked(self) -> Task | None:
-        """The take the film uses: the one picked by hand, else the first that succeeded (None: none yet)."""
-        index = self.pick_index
-        return None if index is None else self.takes[index]
-
-    @property
-    def pick_index(self) -> int | None:
-        """The index of :attr:`picked` among the takes."""
-        takes = self.takes
-        if self.picked_index is not None:
-            return self.picked_index
-        return next((i for i, t in enumerate(takes) if t is not None and t.status is TaskStatus.SUCCEEDED), None)
-
-    def settings(self) -> dict[str, Any]:
-        """What the journal keeps of the shot (never picture bytes)."""
-        return {
-            "index": self.index,
-            "prompt": self.prompt,
-            "negative_prompt": self.negative_prompt,
-            "duration": self.duration,
-            "takes": self.take_count,
-            "continue_from_previous": self.continue_from_previous,
-            "external_ids": list(self.external_ids),
-        }
 
 
 def _pictures(images: Sequence[ImageItem], field_name: str, **settings: Any) -> tuple[VideoRequest, list[Problem]]:
@@ -803,7 +730,7 @@ class Storyboard:
             raise KlingError("the storyboard has no shots: add_shot() first")
         missing = [shot for shot in self.shots if shot.picked is None]
         if missing:
-            words = "; ".join(f"{s.label} ({_takes_words(s)})" for s in missing)
+            words = "; ".join(f"{s.label} ({takes_words(s)})" for s in missing)
             raise KlingError(f"the film needs a successful take of every shot; not yet: {words}")
         target = self.film_path(path)
         if target.exists() and not overwrite:
@@ -958,11 +885,3 @@ class Storyboard:
             if missing and not (shot.continue_from_previous and shot.frame is None):
                 # the kernel stopped while the shot's takes were being queued: queue the rest now
                 self._send(shot, self.pictures(shot, shot.frame), missing)
-
-
-def _takes_words(shot: Shot) -> str:
-    """'takes: failed, processing' or 'not sent yet'."""
-    takes = shot.takes
-    if all(t is None for t in takes):
-        return shot.problem or "not sent yet"
-    return "takes: " + ", ".join("not sent" if t is None else t.status.value for t in takes)

@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING
 from ._listeners import Listeners, call_each
 from .client import DEFAULT_POLL_INTERVAL, MISSING_VIDEO_POLLS, KlingClient
 from .errors import APIConnectionError, KlingError, NotFoundError, RateLimitError
-from .models import Task
 from .retry import EXPECTED_SECONDS, MAX_PAUSE, PASSING, failure_delay, hurry_delay, poll_delay
+from .task import Task
 
 if TYPE_CHECKING:
     from .history import TaskHistory

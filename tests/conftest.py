@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
+import nbformat
 import pytest
 from PIL import Image
 
@@ -177,13 +178,8 @@ def web_page_server(status: int = 200, seen: list[str] | None = None) -> Iterato
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Page) as address:
+        yield address
 
 
 @contextlib.contextmanager
@@ -222,11 +218,139 @@ def billed_gateway(api_key: str, **settings: Any) -> Iterator[tuple[str, Simulat
             def log_message(self, *args: Any) -> None:
                 pass
 
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Front)
-        server.daemon_threads = True
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        try:
-            yield f"http://127.0.0.1:{server.server_address[1]}", inner
-        finally:
-            server.shutdown()
-            server.server_close()
+        with serving(Front) as address:
+            yield address, inner
+
+
+# == Helpers several test files share (one copy of each; keep this block apart from the ones above) ======
+
+
+# -- little HTTP servers of the tests' own ----------------------------------------------------------------
+@contextlib.contextmanager
+def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """Serve ``handler`` on a free loopback port, one thread a request, until the block ends; yields the
+    address (``http://127.0.0.1:<port>``)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def free_port() -> int:
+    """A port nobody listens on now (pick it after starting a simulator: it takes one of its own)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+# -- the bundle --------------------------------------------------------------------------------------------
+def fill(app: Any, photo: bytes, prompt: str = "a fox runs through snow") -> None:
+    """Make a bundle's form valid as a person would: one picture and a prompt."""
+    app.image_picker.add(photo)
+    app.prompt_box.value = prompt
+
+
+def most_running_at_once(sim: Simulator) -> int:
+    """The most tasks the simulator had running at the same moment."""
+    spans = [(t.created, t.created + sim.processing_seconds) for t in sim.state.tasks.values()]
+    return max((sum(1 for s, e in spans if s <= start < e) for start, _ in spans), default=0)
+
+
+# -- storyboards -------------------------------------------------------------------------------------------
+COLOURS = [(200, 40, 40), (40, 160, 60), (40, 70, 200), (220, 180, 30)]
+
+
+def character(number: int) -> bytes:
+    """A drawn character (PNG): a coloured figure on its own background, different for each number."""
+    from PIL import ImageDraw
+
+    picture = Image.new("RGB", (480, 360), tuple(c // 3 for c in COLOURS[number]))
+    draw = ImageDraw.Draw(picture)
+    draw.ellipse((190, 40, 290, 140), fill=COLOURS[number])  # the head
+    draw.rectangle((200, 140, 280, 320), fill=COLOURS[number])  # the body
+    return encode(picture, "PNG")
+
+
+def difference(a: Image.Image, b: Image.Image) -> float:
+    """Mean absolute difference of two pictures, 0 (same) to 255."""
+    from PIL import ImageChops, ImageStat
+
+    if a.size != b.size:
+        b = b.resize(a.size)
+    return float(sum(ImageStat.Stat(ImageChops.difference(a, b)).mean) / 3)
+
+
+@pytest.fixture
+def story_sim() -> Iterator[Simulator]:
+    """A simulator quick enough for storyboards of several shots and takes."""
+    with Simulator(processing_seconds=0.3) as server:
+        yield server
+
+
+@pytest.fixture
+def story_client(story_sim: Simulator) -> KlingClient:
+    return KlingClient(story_sim.api_key, base_url=story_sim.url, poll_interval=0.05)
+
+
+# -- notebooks ---------------------------------------------------------------------------------------------
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def notebook(*sources: str) -> nbformat.NotebookNode:
+    """A notebook of code cells (``sources``, in order) for the python3 kernel."""
+    made = nbformat.v4.new_notebook()
+    made.cells = [nbformat.v4.new_code_cell(source) for source in sources]
+    made.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return made
+
+
+def write_notebook(path: Path, *sources: str) -> Path:
+    """Save ``notebook(*sources)`` at ``path``, for a Jupyter server to open."""
+    nbformat.write(notebook(*sources), path)
+    return path
+
+
+def execute(made: nbformat.NotebookNode, folder: Path, **kwargs: object) -> nbformat.NotebookNode:
+    """Run every cell with nbclient in ``folder`` (``kwargs``: nbclient's own options); returns it."""
+    from nbclient import NotebookClient
+
+    NotebookClient(
+        made, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(folder)}}, **kwargs
+    ).execute()
+    return made
+
+
+def outputs(made: nbformat.NotebookNode, kind: str = "text/plain") -> str:
+    """What the code cells showed: printed text and each output's ``kind`` (text/plain or text/html)."""
+    return "\n".join(
+        (str(out.get("text", "")) if kind == "text/plain" else "") + str(out.get("data", {}).get(kind, ""))
+        for cell in made.cells
+        if cell.cell_type == "code"
+        for out in cell.outputs
+    )
+
+
+# -- JupyterLab in headless Chromium (the harness itself is tests/_browser.py) -----------------------------
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, Simulator]]:
+    """One JupyterLab for a test module, serving a folder of its own, beside a simulator (slow enough
+    to watch a task run). Yields the URL of ``demo.ipynb`` there (with the token), the folder and the
+    simulator."""
+    from ._browser import jupyter, need_chromium
+
+    need_chromium()
+    root = tmp_path_factory.mktemp("lab")
+    # The simulator first: its port is taken before the server's is picked.
+    with (
+        Simulator(processing_seconds=4) as sim,
+        jupyter(
+            "lab", root, "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--LabApp.news_url=None"
+        ) as (base, token),
+    ):
+        yield f"{base}/lab/tree/demo.ipynb?token={token}", root, sim

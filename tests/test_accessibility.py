@@ -14,14 +14,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import nbformat
 import pytest
 from PIL import Image
 
 from kling_widgets.simulator import Simulator
 from kling_widgets.simulator.samples import sample_jpeg
 
-from .test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, lab, open_notebook, run_cell  # noqa: F401
+from ._browser import ARTIFACTS, browser_page, open_notebook, run_cell
+from .conftest import write_notebook
 
 pytestmark = pytest.mark.browser
 NARROW = 470  # px of content: a laptop split in two, a phone held sideways
@@ -131,31 +131,27 @@ PAGER_LINES = """(root) => [...root.querySelectorAll('.kw-history .kw-pager > *'
   const r = el.getBoundingClientRect(); return Math.round(r.top + r.height / 2); })"""
 
 
-def write_notebook(root: Path, sim: Simulator) -> None:
+def write_demo(root: Path, sim: Simulator) -> None:
     """A bundle with a history, a finished task, a sweep of both modes (still ticked) and a picture
     refused for its shape, so every part of the screen is there to be read."""
     sample = root / "sunset-fox.jpg"
     sample.write_bytes(sample_jpeg(0, (1280, 960)))
     Image.new("RGB", (1500, 400), (90, 120, 160)).save(root / "panorama.jpg", "JPEG")
-    notebook = nbformat.v4.new_notebook()
-    notebook.cells = [
-        nbformat.v4.new_code_cell(
-            "import time\n"
-            "from kling_widgets import KlingClient, MultiImageToVideo, TaskHistory\n"
-            f"client = KlingClient({sim.api_key!r}, base_url={sim.url!r})\n"
-            "app = MultiImageToVideo(client, history=TaskHistory('journal/history.jsonl'), poll_interval=0.5)\n"
-            "app.image_picker.add('sunset-fox.jpg')\n"
-            "app.prompt_box.value = 'The fox walks toward the sunset, slow dolly-in'\n"
-            "app.submit().result(30)\n"
-            "while app.submitting: time.sleep(0.1)\n"
-            "app.both_modes = True\n"
-            "app.submit().result(30)\n"
-            "app.image_picker.add('panorama.jpg')  # refused: too wide; the picker offers Pad / Crop to fit\n"
-            "app"
-        ),
-    ]
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(notebook, root / "demo.ipynb")
+    write_notebook(
+        root / "demo.ipynb",
+        "import time\n"
+        "from kling_widgets import KlingClient, MultiImageToVideo, TaskHistory\n"
+        f"client = KlingClient({sim.api_key!r}, base_url={sim.url!r})\n"
+        "app = MultiImageToVideo(client, history=TaskHistory('journal/history.jsonl'), poll_interval=0.5)\n"
+        "app.image_picker.add('sunset-fox.jpg')\n"
+        "app.prompt_box.value = 'The fox walks toward the sunset, slow dolly-in'\n"
+        "app.submit().result(30)\n"
+        "while app.submitting: time.sleep(0.1)\n"
+        "app.both_modes = True\n"
+        "app.submit().result(30)\n"
+        "app.image_picker.add('panorama.jpg')  # refused: too wide; the picker offers Pad / Crop to fit\n"
+        "app",
+    )
 
 
 def shoot(page: Any, root: Any, name: str) -> None:
@@ -170,28 +166,19 @@ def shoot(page: Any, root: Any, name: str) -> None:
 
 
 @pytest.fixture
-def page(lab: tuple[str, Path, Simulator]) -> Iterator[Any]:  # noqa: F811 - the fixture imported above
-    from playwright.sync_api import expect, sync_playwright
+def page(lab: tuple[str, Path, Simulator]) -> Iterator[Any]:
+    from playwright.sync_api import expect
 
     url, root, sim = lab
-    write_notebook(root, sim)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1400})
-        try:
-            open_notebook(page, url)
-            run_cell(page, 0)
-            page.locator(".kw-root").wait_for(timeout=60_000)
-            done = page.locator(".kw-root .kw-task .kw-badge-succeeded")
-            expect(done).to_have_count(3, timeout=60_000)  # one task and a sweep of two, finished
-            page.wait_for_function("() => document.querySelector('.kw-root [aria-pressed]')", timeout=20_000)
-            yield page
-        except Exception:
-            page.screenshot(path=str(ARTIFACTS / "a11y-failure.png"), full_page=True)
-            raise
-        finally:
-            browser.close()
+    write_demo(root, sim)
+    with browser_page("a11y-failure.png") as page:
+        open_notebook(page, url)
+        run_cell(page, 0)
+        page.locator(".kw-root").wait_for(timeout=60_000)
+        done = page.locator(".kw-root .kw-task .kw-badge-succeeded")
+        expect(done).to_have_count(3, timeout=60_000)  # one task and a sweep of two, finished
+        page.wait_for_function("() => document.querySelector('.kw-root [aria-pressed]')", timeout=20_000)
+        yield page
 
 
 def test_keyboard_screen_reader_dark_theme_and_narrow_pane(page: Any) -> None:

@@ -23,8 +23,7 @@ from kling_widgets import Batch, KlingClient, KlingError, TaskStatus, VideoReque
 from kling_widgets.account import SLOTS_ENV, AccountSlots, SlotState, account_hash
 from kling_widgets.simulator import Simulator
 
-from .conftest import wait_for
-from .test_batch import most_running_at_once
+from .conftest import most_running_at_once, wait_for
 
 IMAGE = "https://example.com/reference.jpg"  # sent as a URL: this is about slots, not uploads
 

@@ -26,21 +26,15 @@ from kling_widgets import (
 from kling_widgets.simulator import Simulator
 
 from .conftest import fox as base
-from .conftest import wait_for
-
-
-def most_running_at_once(sim: Simulator) -> int:
-    """The most tasks the simulator had running at the same moment."""
-    spans = [(t.created, t.created + sim.processing_seconds) for t in sim.state.tasks.values()]
-    return max((sum(1 for s, e in spans if s <= start < e) for start, _ in spans), default=0)
+from .conftest import most_running_at_once, wait_for
 
 
 def test_sweep_is_the_product_in_a_stable_order(photo: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
-    import kling_widgets.models as models
+    import kling_widgets.request as request_module
 
     calls: list[object] = []
-    real = models.prepare_image
-    monkeypatch.setattr(models, "prepare_image", lambda *a, **k: calls.append(a) or real(*a, **k))
+    real = request_module.prepare_image
+    monkeypatch.setattr(request_module, "prepare_image", lambda *a, **k: calls.append(a) or real(*a, **k))
     requests = sweep(base(photo), prompt=["a fox", "a hare"], mode=["std", "pro"], duration=[5, 10])
     assert [(r.prompt, r.mode, r.duration) for r in requests] == [
         ("a fox", "std", 5), ("a fox", "std", 10), ("a fox", "pro", 5), ("a fox", "pro", 10),

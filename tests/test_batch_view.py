@@ -12,7 +12,7 @@ from kling_widgets.simulator import Simulator
 from kling_widgets.watcher import TaskWatcher
 from kling_widgets.widgets.batch import compare_labels
 
-from .conftest import billed_gateway, fox, wait_for
+from .conftest import billed_gateway, fill, fox, wait_for
 
 
 def test_batch_view_shows_progress_estimate_and_units_charged(photo: bytes) -> None:
@@ -43,11 +43,6 @@ def test_a_simulated_batch_is_never_said_to_be_charged(photo: bytes) -> None:
         wait_for(lambda: "2 done" in view.summary and "nothing billed" in view.summary)
         assert "charged" not in view.summary
         view.close()
-
-
-def fill(app: MultiImageToVideo, photo: bytes, prompt: str = "a fox runs through snow") -> None:
-    app.image_picker.add(photo)
-    app.prompt_box.value = prompt
 
 
 def test_the_bundle_sends_a_sweep_of_its_form_as_one_batch(photo: bytes) -> None:

@@ -12,7 +12,7 @@ from kling_widgets import Batch, KlingClient, KlingError, MultiImageToVideo, Tas
 from kling_widgets.errors import BudgetExceededError
 from kling_widgets.simulator import Simulator
 
-from .conftest import all_state, fox, wait_for, web_page_server
+from .conftest import all_state, fill, fox, wait_for, web_page_server
 
 
 def test_a_batch_over_its_budget_sends_nothing(photo: bytes, history: TaskHistory) -> None:
@@ -53,11 +53,6 @@ def _bundle(sim: Simulator, **kwargs: Any) -> MultiImageToVideo:
     return MultiImageToVideo(client, poll_interval=0.05, **kwargs)
 
 
-def _fill(app: MultiImageToVideo, photo: bytes, prompt: str = "a fox runs through snow") -> None:
-    app.image_picker.add(photo)
-    app.prompt_box.value = prompt
-
-
 def _banner(app: MultiImageToVideo) -> str:
     return str(app._account_banner.html.value)
 
@@ -65,7 +60,7 @@ def _banner(app: MultiImageToVideo) -> str:
 def test_a_refused_key_is_said_before_any_click_and_generate_stays_off(photo: bytes) -> None:
     with Simulator() as sim:
         app = MultiImageToVideo(KlingClient("not-the-key", base_url=sim.url), poll_interval=0.05)
-        _fill(app, photo)
+        fill(app, photo)
         wait_for(lambda: app.account_kind == "refused")
         assert "refused this key" in app.account and "refused this key" in _banner(app)
         assert app.submit_button.disabled and "refused this key" in app.reason and app.reason_kind == "error"
@@ -84,7 +79,7 @@ def test_the_account_is_checked_off_the_kernel_thread_when_the_bundle_opens(phot
         wait_for(lambda: app.account_kind == "ok")
         assert "3.00 left on this key" in app.account and "as the gateway reports it" in app.account
         assert "3.00 left" in _banner(app)
-        _fill(app, photo)
+        fill(app, photo)
         future = app.submit()
         assert future is not None and future.result(timeout=10) is not None  # 1 unit at 0.5
         wait_for(lambda: "2.50 left" in app.account, timeout=20)  # asked again after the task ended
@@ -110,7 +105,7 @@ def test_kling_direct_shows_videos_left_and_refreshes_after_tasks_end(photo: byt
         app = MultiImageToVideo(client, poll_interval=0.05)
         wait_for(lambda: app.account_kind == "ok")
         assert app.account.startswith("≈ 12 std 5 s videos left") and "≈ 12 std 5 s videos left" in _banner(app)
-        _fill(app, photo)
+        fill(app, photo)
         app.options.mode = "pro"  # 3.5 units
         future = app.submit()
         assert future is not None and future.result(timeout=10) is not None
@@ -138,12 +133,12 @@ def test_a_key_the_service_cannot_check_is_not_said_to_be_checked() -> None:
 def test_the_bundle_keeps_within_its_budget_and_shows_what_it_sent(photo: bytes) -> None:
     with Simulator(processing_seconds=0.3) as sim:
         app = _bundle(sim, budget_units=3)
-        _fill(app, photo)
-        assert "sent here: 0 of your budget of 3 units" in app.reason
+        fill(app, photo)
+        assert "sent so far: 0 of your budget of 3 units" in app.reason
         future = app.submit()
         assert future is not None and future.result(timeout=10) is not None
         wait_for(lambda: not app.submitting)
-        assert app.units_sent == 1 and "sent here: 1 of your budget of 3 units" in app.reason
+        assert app.units_sent == 1 and "sent so far: 1 of your budget of 3 units" in app.reason
         app.both_durations = True  # 1 + 2 more: over 3
         assert app.submit_button.disabled and [p.field for p in app.problems] == ["budget_units"]
         assert "over the budget" in app.reason and "3 units" in app.reason
@@ -161,7 +156,7 @@ def test_the_bundle_keeps_within_its_budget_and_shows_what_it_sent(photo: bytes)
 def test_a_large_click_asks_first_and_a_second_click_sends_them_all(photo: bytes) -> None:
     with Simulator(processing_seconds=0.3) as sim:
         app = _bundle(sim)  # asks above 10 units by default
-        _fill(app, photo, "a fox\na hare\nan owl")
+        fill(app, photo, "a fox\na hare\nan owl")
         app.prompt_per_line = app.both_modes = app.both_durations = True  # 12 tasks, 40.5 units
         app.submit_button.click()
         assert sim.creates == 0 and not [r for r in sim.requests if r.method == "POST"]
@@ -178,7 +173,7 @@ def test_a_large_click_asks_first_and_a_second_click_sends_them_all(photo: bytes
 def test_a_double_click_in_the_page_on_a_large_sweep_only_asks(photo: bytes) -> None:
     with Simulator(processing_seconds=0.3) as sim:
         app = _bundle(sim)
-        _fill(app, photo, "a fox\na hare\nan owl")
+        fill(app, photo, "a fox\na hare\nan owl")
         app.prompt_per_line = app.both_modes = app.both_durations = True  # 12 tasks, 40.5 units
         page_click = {"event": "click"}
         app.submit_button._handle_button_msg(None, page_click, [])  # both halves, as a busy kernel gets them
@@ -193,7 +188,7 @@ def test_a_double_click_in_the_page_on_a_large_sweep_only_asks(photo: bytes) -> 
 def test_a_changed_form_asks_again_and_small_clicks_never_ask(photo: bytes) -> None:
     with Simulator(processing_seconds=0.3) as sim:
         app = _bundle(sim, confirm_above_units=2)
-        _fill(app, photo)
+        fill(app, photo)
         app.both_durations = True  # 3 units
         assert app.submit() is None and app.status.startswith("Confirm")
         app.prompt_box.value = "a hare runs through snow"  # a new question: the pending answer is dropped
@@ -203,7 +198,7 @@ def test_a_changed_form_asks_again_and_small_clicks_never_ask(photo: bytes) -> N
         assert future is not None and future.result(timeout=10) is not None
         app.close()
         never = _bundle(sim, confirm_above_units=None)
-        _fill(never, photo)
+        fill(never, photo)
         never.both_durations = never.both_modes = True
         future = never.submit()
         assert future is not None and future.result(timeout=10) is not None
@@ -213,7 +208,7 @@ def test_a_changed_form_asks_again_and_small_clicks_never_ask(photo: bytes) -> N
 def test_a_key_revoked_while_the_bundle_is_open_turns_generate_off(photo: bytes) -> None:
     with Simulator(processing_seconds=0.3) as sim:
         app = _bundle(sim)
-        _fill(app, photo)
+        fill(app, photo)
         wait_for(lambda: app.account_kind == "ok")
         sim.api_key = "rotated-key"  # the key is revoked on the service's side
         future = app.submit()
@@ -227,7 +222,7 @@ def test_a_key_revoked_while_the_bundle_is_open_turns_generate_off(photo: bytes)
 def test_out_of_credit_at_a_click_shows_what_the_account_says(photo: bytes) -> None:
     with Simulator(credit=1.5, price_per_unit=1.0, processing_seconds=0.3) as sim:
         app = _bundle(sim)
-        _fill(app, photo)
+        fill(app, photo)
         wait_for(lambda: "1.50 left" in app.account)
         future = app.submit()
         assert future is not None and future.result(timeout=10) is not None  # 1.00 charged

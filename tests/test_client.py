@@ -22,7 +22,7 @@ from kling_widgets import (
 from kling_widgets.errors import AccountError, BadRequestError, ContentPolicyError, KlingError, NotFoundError
 from kling_widgets.simulator import Simulator
 
-from .conftest import Sleeps
+from .conftest import Sleeps, serving
 from .conftest import fox as request
 
 
@@ -202,8 +202,7 @@ def test_no_secret_in_logs_or_errors(sim: Simulator, photo: bytes, caplog: pytes
 
 def test_callbacks_carry_kling_task_objects_that_parse(sim: Simulator, client: KlingClient, photo: bytes) -> None:
     import json
-    import threading
-    from http.server import BaseHTTPRequestHandler, HTTPServer
+    from http.server import BaseHTTPRequestHandler
 
     from kling_widgets import Task
 
@@ -219,15 +218,10 @@ def test_callbacks_carry_kling_task_objects_that_parse(sim: Simulator, client: K
         def log_message(self, *args: object) -> None:
             pass
 
-    server = HTTPServer(("127.0.0.1", 0), Receiver)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/hook"
-        task = client.generate(request(photo, callback_url=url), poll_interval=0.05)
+    with serving(Receiver) as address:
+        task = client.generate(request(photo, callback_url=f"{address}/hook"), poll_interval=0.05)
         deadline = time.monotonic() + 5
         while not any(t.done for t in received) and time.monotonic() < deadline:
             time.sleep(0.05)
-    finally:
-        server.shutdown()
     assert received and received[-1].id == task.id and received[-1].status is TaskStatus.SUCCEEDED
     assert received[-1].external_task_id == task.external_task_id and received[-1].video_url

@@ -7,9 +7,8 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +20,7 @@ from kling_widgets import KlingClient, MultiImageToVideo
 from kling_widgets.connection import check_key, connection_words
 from kling_widgets.simulator import Simulator
 
-from .conftest import wait_for, web_page_server
-from .test_notebooks import NOTEBOOKS, execute, outputs
+from .conftest import NOTEBOOKS, execute, outputs, serving, wait_for, web_page_server
 
 
 @contextlib.contextmanager
@@ -48,13 +46,8 @@ def self_hosted_gateway(sim: Simulator) -> Iterator[str]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Relay)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Relay) as address:
+        yield address
 
 
 def test_the_built_in_simulator_is_said_and_nothing_is_billed(sim: Simulator) -> None:

@@ -3,9 +3,8 @@ never from https down to http; the user's CA bundle and proxy honoured."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -15,6 +14,8 @@ from kling_widgets import KlingClient, Task, TaskStatus, VideoRequest
 from kling_widgets.download import DownloadError
 from kling_widgets.errors import APIConnectionError
 from kling_widgets.simulator import Simulator
+
+from .conftest import serving
 
 
 def finished(sim: Simulator, photo: bytes, **client_kwargs: Any) -> tuple[KlingClient, Task]:
@@ -110,16 +111,12 @@ class _Proxy(BaseHTTPRequestHandler):
 def test_the_users_proxy_is_honoured_without_credentials(
     photo: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    proxy = ThreadingHTTPServer(("127.0.0.1", 0), _Proxy)
-    threading.Thread(target=proxy.serve_forever, daemon=True).start()
-    try:
+    with serving(_Proxy) as proxy:
         with Simulator(processing_seconds=0.2) as sim:
             client, task = finished(sim, photo)
             for name in ("NO_PROXY", "no_proxy"):
                 monkeypatch.delenv(name, raising=False)
-            monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.server_address[1]}")
+            monkeypatch.setenv("HTTP_PROXY", proxy)
             with pytest.raises(DownloadError, match="502"):
                 client.download(task, tmp_path)
         assert _Proxy.seen and _Proxy.seen[-1] == (task.video_url, False)  # asked through the proxy, no key
-    finally:
-        proxy.shutdown()

@@ -5,14 +5,9 @@ Screenshots land in artifacts/browser/. A missing Chromium fails these tests: th
 from __future__ import annotations
 
 import contextlib
-import os
-import secrets
 import shutil
 import subprocess
 import sys
-import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,73 +19,19 @@ from kling_widgets import TaskHistory
 from kling_widgets.simulator import Simulator
 from kling_widgets.simulator.samples import sample_jpeg
 
-from .test_browser import (
+from ._browser import (
     ARTIFACTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    LARGE_MESSAGES,
+    ROOT,
+    browser_page,
     clean_env,
     expect_video_plays_and_saves,
-    free_port,
-    only_the_server,
+    jupyter,
     run_cell,
+    voila_page,
 )
+from .conftest import write_notebook
 
-ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.browser
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """Stop a server and everything it started (make starts voila as its child)."""
-    try:
-        os.killpg(process.pid, 15)
-    except ProcessLookupError:
-        return
-    try:
-        process.wait(20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, 9)
-
-
-def serve(command: list[str], url: str, folder: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    """Start a server and wait until ``url`` answers."""
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (see .ci/run); this test must not skip")
-    log = open(folder / "server.log", "w")  # noqa: SIM115 - the process owns it until it ends
-    process = subprocess.Popen(
-        command, cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return process
-        except OSError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                stop(process)
-                pytest.fail("the server did not start:\n" + (folder / "server.log").read_text()[-3000:])
-            time.sleep(0.5)
-
-
-@contextlib.contextmanager
-def browser_page(failure_shot: str, server: str) -> Iterator[Any]:
-    """A page in headless Chromium that reaches only the Jupyter server at ``server`` (host:port), as
-    a browser on another machine does; a screenshot of it is kept if the test fails."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 1400}, accept_downloads=True)
-        refused = only_the_server(context, server)
-        page = context.new_page()
-        try:
-            yield page
-        except Exception:
-            page.screenshot(path=str(ARTIFACTS / failure_shot), full_page=True)
-            print("requests refused (not the Jupyter server):", refused)
-            raise
-        finally:
-            browser.close()
 
 
 def generate_in(page: Any, picture: Path, shot: str) -> None:
@@ -148,7 +89,6 @@ def drop_and_paste(page: Any, picture: Path) -> None:
 def picture(tmp_path: Path) -> Path:
     path = tmp_path / "sunset-fox.jpg"
     path.write_bytes(sample_jpeg(0, (1280, 960)))
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return path
 
 
@@ -163,115 +103,90 @@ def test_the_voila_app_plays_its_videos_across_restarts_with_only_the_server_rea
     phone_photo = tmp_path / "phone-photo.jpg"  # over Tornado's 10 MiB message default: make app raises it
     Image.effect_noise((3000, 2400), 90).convert("RGB").save(phone_photo, "JPEG", quality=100)
     assert phone_photo.stat().st_size > 10_500_000
-    port = free_port()
-    env = clean_env(tmp_path, PORT=str(port))  # no KLING_API_KEY: the app starts the built-in simulator
-    command = ["make", "--no-print-directory", "-C", str(ROOT), "app"]  # exactly what the README says
-    server = serve(command, f"http://127.0.0.1:{port}/", tmp_path, env)
-    try:
-        with browser_page("failure-voila.png", f"127.0.0.1:{port}") as page:
-            page.goto(f"http://127.0.0.1:{port}/")
-            expect(page.get_by_text("Connected to the built-in simulator")).to_be_visible(timeout=90_000)
-            assert page.locator(".jp-InputArea-editor, .cm-content").count() == 0  # an app: no code
-            generate_in(page, picture, "6-voila-app.png")
-    finally:
-        stop(server)
+    with voila_page(tmp_path, "failure-voila.png") as page:  # no KLING_API_KEY: the app starts its simulator
+        expect(page.get_by_text("Connected to the built-in simulator")).to_be_visible(timeout=90_000)
+        assert page.locator(".jp-InputArea-editor, .cm-content").count() == 0  # an app: no code
+        generate_in(page, picture, "6-voila-app.png")
     [made] = TaskHistory(tmp_path / ".home" / "history.jsonl").entries()
     assert made.video_url and (made.settings or {})["aspect_ratio"] == "9:16"
     old_link = made.video_url
 
-    port = free_port()  # the next day: the app again, a new simulator on a new port
-    server = serve(command, f"http://127.0.0.1:{port}/", tmp_path, clean_env(tmp_path, PORT=str(port)))
-    try:
-        with browser_page("failure-voila-restarted.png", f"127.0.0.1:{port}") as page:
-            page.goto(f"http://127.0.0.1:{port}/")
-            expect(page.get_by_text("Connected to the built-in simulator")).to_be_visible(timeout=90_000)
-            assert old_link.split("/sim/")[0] not in page.content()  # not yesterday's simulator
-            expect(page.get_by_text("from history").first).to_be_visible(timeout=30_000)
-            expect_video_plays_and_saves(page, ".kw-task", "6-voila-restarted.png")  # yesterday's video
-            with page.expect_file_chooser() as chooser:
-                page.locator(".widget-upload").first.click()
-            chooser.value.set_files(str(phone_photo))
-            expect(page.locator(".kw-card .kw-thumb")).to_have_count(1, timeout=60_000)
-            drop_and_paste(page, picture)
-            page.get_by_role("button", name="Show code").click()  # code that runs where it was shown
-            code = page.locator(".kw-code")
-            expect(code).to_contain_text("sim = Simulator.shared(", timeout=10_000)  # no key: the simulator
-            expect(code).to_contain_text("'kling-pictures/dropped-")  # the uploads, saved as files it names
-            assert "path/to" not in code.inner_text() and "KLING_API_KEY" not in code.inner_text()
-            page.get_by_role("button", name="Show code").click()
-            page.set_viewport_size({"width": 1920, "height": 1200})  # a wide screen: form and results side by side
-            form, results = page.locator(".kw-column").all()
-            expect(results).to_be_visible()
-            assert results.bounding_box()["x"] > form.bounding_box()["x"] + 500  # type: ignore[index]
-            page.screenshot(path=str(ARTIFACTS / "9-voila-wide.png"))
-            page.get_by_text("History: every generation, with Reuse").click()  # the finished task is there
-            card = page.locator(".kw-history .kw-card").first
-            expect(card.get_by_role("button", name="Reuse")).to_be_visible(timeout=30_000)
-            page.wait_for_function(  # a poster frame shows what the video is before it plays
-                "() => { const v = document.querySelector('.kw-history .kw-card video'); "
-                "return v && v.poster.startsWith('data:image/jpeg') }",
-                timeout=30_000,
-            )
-            card.locator(".kw-player-start").click()  # the history card plays yesterday's video too
-            expect_video_plays_and_saves(page, ".kw-history .kw-card")
-            card.scroll_into_view_if_needed()
-            page.screenshot(path=str(ARTIFACTS / "10-voila-history.png"))
-            page.set_viewport_size({"width": 1280, "height": 900})  # one column: the form is far above
-            card.get_by_role("button", name="Reuse").click()
-            prompt = page.locator("textarea[placeholder^='Describe the video']")
-            expect(prompt).to_have_value("The fox walks toward the sunset", timeout=20_000)
-            expect(prompt).to_be_in_viewport(timeout=10_000)  # the reloaded form is brought into view
-            page.screenshot(path=str(ARTIFACTS / "11-voila-reused.png"))
-    finally:
-        stop(server)
+    # The next day: the app again, a new simulator on a new port.
+    with voila_page(tmp_path, "failure-voila-restarted.png") as page:
+        expect(page.get_by_text("Connected to the built-in simulator")).to_be_visible(timeout=90_000)
+        assert old_link.split("/sim/")[0] not in page.content()  # not yesterday's simulator
+        expect(page.get_by_text("from history").first).to_be_visible(timeout=30_000)
+        expect_video_plays_and_saves(page, ".kw-task", "6-voila-restarted.png")  # yesterday's video
+        with page.expect_file_chooser() as chooser:
+            page.locator(".widget-upload").first.click()
+        chooser.value.set_files(str(phone_photo))
+        expect(page.locator(".kw-card .kw-thumb")).to_have_count(1, timeout=60_000)
+        drop_and_paste(page, picture)
+        page.get_by_role("button", name="Show code").click()  # code that runs where it was shown
+        code = page.locator(".kw-code")
+        expect(code).to_contain_text("sim = Simulator.shared(", timeout=10_000)  # no key: the simulator
+        expect(code).to_contain_text("'kling-pictures/dropped-")  # the uploads, saved as files it names
+        assert "path/to" not in code.inner_text() and "KLING_API_KEY" not in code.inner_text()
+        page.get_by_role("button", name="Show code").click()
+        page.set_viewport_size({"width": 1920, "height": 1200})  # a wide screen: form and results side by side
+        form, results = page.locator(".kw-column").all()
+        expect(results).to_be_visible()
+        assert results.bounding_box()["x"] > form.bounding_box()["x"] + 500  # type: ignore[index]
+        page.screenshot(path=str(ARTIFACTS / "9-voila-wide.png"))
+        page.get_by_text("History: every generation, with Reuse").click()  # the finished task is there
+        card = page.locator(".kw-history .kw-card").first
+        expect(card.get_by_role("button", name="Reuse")).to_be_visible(timeout=30_000)
+        page.wait_for_function(  # a poster frame shows what the video is before it plays
+            "() => { const v = document.querySelector('.kw-history .kw-card video'); "
+            "return v && v.poster.startsWith('data:image/jpeg') }",
+            timeout=30_000,
+        )
+        card.locator(".kw-player-start").click()  # the history card plays yesterday's video too
+        expect_video_plays_and_saves(page, ".kw-history .kw-card")
+        card.scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / "10-voila-history.png"))
+        page.set_viewport_size({"width": 1280, "height": 900})  # one column: the form is far above
+        card.get_by_role("button", name="Reuse").click()
+        prompt = page.locator("textarea[placeholder^='Describe the video']")
+        expect(prompt).to_have_value("The fox walks toward the sunset", timeout=20_000)
+        expect(prompt).to_be_in_viewport(timeout=10_000)  # the reloaded form is brought into view
+        page.screenshot(path=str(ARTIFACTS / "11-voila-reused.png"))
 
 
 def test_the_bundle_in_notebook_7(tmp_path: Path, picture: Path) -> None:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import expect
 
-    token = secrets.token_hex(16)
-    jupyter = Path(sys.executable).with_name("jupyter")
     with Simulator(processing_seconds=3) as sim:
-        port = free_port()  # picked after the simulator took its own
-        notebook = nbformat.v4.new_notebook()
-        notebook.cells = [
-            nbformat.v4.new_code_cell(
-                "from kling_widgets import KlingClient, MultiImageToVideo\n"
-                f"MultiImageToVideo(KlingClient({sim.api_key!r}, base_url={sim.url!r}), poll_interval=0.5)"
+        write_notebook(  # the server's port is picked after the simulator took its own
+            tmp_path / "demo.ipynb",
+            "from kling_widgets import KlingClient, MultiImageToVideo\n"
+            f"MultiImageToVideo(KlingClient({sim.api_key!r}, base_url={sim.url!r}), poll_interval=0.5)",
+        )
+        with (
+            jupyter("notebook", tmp_path) as (base, token),
+            browser_page("failure-notebook7.png", base.removeprefix("http://")) as page,
+        ):
+            page.goto(f"{base}/notebooks/demo.ipynb?token={token}")
+            page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
+            choose = page.locator(".jp-Dialog").get_by_role("button", name="Select", exact=True)
+            with contextlib.suppress(PlaywrightTimeout):  # a slow kernel start makes Notebook 7 ask
+                choose.wait_for(timeout=5_000)
+                choose.click()
+            run_cell(page, 0)
+            generate_in(page, picture, "7-notebook-7.png")
+            # A sweep: its cards play the simulator's videos through the kernel too, and save them.
+            page.get_by_label("Both durations: 5 s and 10 s").check()
+            page.get_by_role("button", name="Generate video").click()
+            sweep = page.locator(".kw-task:has(.kw-task-compact)").first
+            expect(sweep).to_be_in_viewport(timeout=30_000)  # the new sweep card is brought into view
+            expect(page.locator(".kw-task-compact video")).to_have_count(2, timeout=60_000)
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('.kw-task-compact video')]"
+                ".every((v) => v.readyState >= 2 && v.duration > 4)",
+                timeout=60_000,
             )
-        ]
-        notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-        nbformat.write(notebook, tmp_path / "demo.ipynb")
-        command = [str(jupyter), "notebook", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-                   f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp_path}", "--allow-root",
-                   "--ServerApp.port_retries=0",
-                   LARGE_MESSAGES]  # fmt: skip
-        server = serve(command, f"http://127.0.0.1:{port}/api/status?token={token}", tmp_path, clean_env(tmp_path))
-        try:
-            with browser_page("failure-notebook7.png", f"127.0.0.1:{port}") as page:
-                page.goto(f"http://127.0.0.1:{port}/notebooks/demo.ipynb?token={token}")
-                page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
-                choose = page.locator(".jp-Dialog").get_by_role("button", name="Select", exact=True)
-                with contextlib.suppress(PlaywrightTimeout):  # a slow kernel start makes Notebook 7 ask
-                    choose.wait_for(timeout=5_000)
-                    choose.click()
-                run_cell(page, 0)
-                generate_in(page, picture, "7-notebook-7.png")
-                # A sweep: its cards play the simulator's videos through the kernel too, and save them.
-                page.get_by_label("Both durations: 5 s and 10 s").check()
-                page.get_by_role("button", name="Generate video").click()
-                sweep = page.locator(".kw-task:has(.kw-task-compact)").first
-                expect(sweep).to_be_in_viewport(timeout=30_000)  # the new sweep card is brought into view
-                expect(page.locator(".kw-task-compact video")).to_have_count(2, timeout=60_000)
-                page.wait_for_function(
-                    "() => [...document.querySelectorAll('.kw-task-compact video')]"
-                    ".every((v) => v.readyState >= 2 && v.duration > 4)",
-                    timeout=60_000,
-                )
-                expect_video_plays_and_saves(page, ".kw-task-compact", "7-notebook-7-sweep.png")
-        finally:
-            stop(server)
+            expect_video_plays_and_saves(page, ".kw-task-compact", "7-notebook-7-sweep.png")
         assert sim.creates == 3
 
 
@@ -281,16 +196,16 @@ def test_an_exported_tutorial_shows_its_video_with_no_network(tmp_path: Path) ->
     videos travel in the page — and the page carries no widget state that would show nothing."""
     import json
 
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     shutil.copy(ROOT / "notebooks" / "quickstart.ipynb", tmp_path / "quickstart.ipynb")
-    jupyter = Path(sys.executable).with_name("jupyter")
+    nbconvert = [str(Path(sys.executable).with_name("jupyter")), "nbconvert"]
     subprocess.run(
-        [str(jupyter), "nbconvert", "--to", "notebook", "--execute", "--output", "executed.ipynb", "quickstart.ipynb"],
+        [*nbconvert, "--to", "notebook", "--execute", "--output", "executed.ipynb", "quickstart.ipynb"],
         cwd=tmp_path, env=clean_env(tmp_path), check=True, capture_output=True, timeout=300,
     )  # fmt: skip
     subprocess.run(
-        [str(jupyter), "nbconvert", "--to", "html", "--output", "quickstart.html", "executed.ipynb"],
+        [*nbconvert, "--to", "html", "--output", "quickstart.html", "executed.ipynb"],
         cwd=tmp_path, env=clean_env(tmp_path), check=True, capture_output=True, timeout=120,
     )  # fmt: skip
     executed = nbformat.read(tmp_path / "executed.ipynb", as_version=4)
@@ -299,29 +214,21 @@ def test_an_exported_tutorial_shows_its_video_with_no_network(tmp_path: Path) ->
     html = (tmp_path / "quickstart.html").read_text(encoding="utf-8")
     assert '<script type="application/vnd.jupyter.widget-view+json">' not in html  # each output: its picture
     assert len(html) < 600_000
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 1400})
-        context.route("http*://**", lambda route: route.abort())  # no network at all: only the file itself
-        page = context.new_page()
-        try:
-            page.goto((tmp_path / "quickstart.html").as_uri())
-            form = page.locator(".kling-widgets-static").first  # the bundle (its parts inside)
-            expect(form).to_be_visible(timeout=20_000)
-            expect(form.locator("img")).to_have_count(2)  # the two sample pictures the form held
-            expect(form.get_by_text("The fox walks to the lighthouse at sunset").first).to_be_visible()
-            embedded = page.locator("video[src^='data:video/mp4']")
-            expect(embedded).to_have_count(3, timeout=20_000)  # the form's task, the card, client.embed
-            page.wait_for_function(
-                "() => [...document.querySelectorAll(\"video[src^='data:video/mp4']\")]"
-                ".every((v) => v.readyState >= 2 && v.duration > 4)",
-                timeout=20_000,
-            )
-            assert page.locator("video:not([src^='data:'])").count() == 0  # no dead loopback link left
-            form.scroll_into_view_if_needed()
-            page.screenshot(path=str(ARTIFACTS / "8-exported-offline.png"), full_page=False)
-            embedded.nth(1).scroll_into_view_if_needed()
-            page.screenshot(path=str(ARTIFACTS / "8-exported-offline-card.png"), full_page=False)
-        finally:
-            browser.close()
+    with browser_page(offline=True) as page:  # no network at all: only the file itself
+        page.goto((tmp_path / "quickstart.html").as_uri())
+        form = page.locator(".kling-widgets-static").first  # the bundle (its parts inside)
+        expect(form).to_be_visible(timeout=20_000)
+        expect(form.locator("img")).to_have_count(2)  # the two sample pictures the form held
+        expect(form.get_by_text("The fox walks to the lighthouse at sunset").first).to_be_visible()
+        embedded = page.locator("video[src^='data:video/mp4']")
+        expect(embedded).to_have_count(3, timeout=20_000)  # the form's task, the card, client.embed
+        page.wait_for_function(
+            "() => [...document.querySelectorAll(\"video[src^='data:video/mp4']\")]"
+            ".every((v) => v.readyState >= 2 && v.duration > 4)",
+            timeout=20_000,
+        )
+        assert page.locator("video:not([src^='data:'])").count() == 0  # no dead loopback link left
+        form.scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / "8-exported-offline.png"), full_page=False)
+        embedded.nth(1).scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / "8-exported-offline-card.png"), full_page=False)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -116,7 +116,7 @@ def test_kling_direct_shape_milliseconds_and_failure_reason() -> None:
     assert task.status is TaskStatus.FAILED and task.error == "Image contains sensitive content"
     assert task.external_task_id == "ext-9"
     assert task.created_at == datetime.fromtimestamp(1773130665.123, tz=timezone.utc)
-    assert task.created_at.tzinfo is not None
+    assert task.created_at.utcoffset() == timedelta(0)  # an aware time, in UTC
 
 
 def test_kling_callback_body_is_the_bare_data_object() -> None:
@@ -254,16 +254,16 @@ def test_repr_holds_no_image_bytes(photo: bytes) -> None:
 
 
 def test_a_refused_image_is_examined_once(monkeypatch: pytest.MonkeyPatch, photo: bytes) -> None:
-    import kling_widgets.models as models
+    import kling_widgets.request as request_module
 
     calls: list[object] = []
-    real = models.prepare_image
+    real = request_module.prepare_image
 
     def counting(source: object, **kwargs: object) -> PreparedImage:
         calls.append(source)
         return real(source, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(models, "prepare_image", counting)
+    monkeypatch.setattr(request_module, "prepare_image", counting)
     request = VideoRequest([b"GIF89a" + bytes(50), photo], "a")
     assert [p.field for p in request.problems()] == ["images[0]"]
     with pytest.raises(ValidationError):

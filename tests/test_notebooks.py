@@ -10,18 +10,13 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+from .conftest import NOTEBOOKS, execute, outputs
+from .conftest import notebook as new_notebook
+
 # `make docs` (run by `make test` before pytest) executes every tutorial in a temporary folder and keeps
 # the result in jupyter-cache, keyed by the notebook's code: reading that execution back is the same run,
 # without executing the seven tutorials a second time. Without a matching entry, the test executes.
 DOCS_CACHE = NOTEBOOKS.parent / "docs" / "_build" / ".jupyter_cache"
-
-
-def execute(notebook: nbformat.NotebookNode, folder: Path, **kwargs: object) -> nbformat.NotebookNode:
-    NotebookClient(
-        notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(folder)}}, **kwargs
-    ).execute()
-    return notebook
 
 
 def executed_by_the_docs_build(path: Path) -> nbformat.NotebookNode | None:
@@ -36,15 +31,6 @@ def executed_by_the_docs_build(path: Path) -> nbformat.NotebookNode | None:
     return notebook
 
 
-def outputs(notebook: nbformat.NotebookNode) -> str:
-    return "\n".join(
-        str(out.get("text", "")) + str(out.get("data", {}).get("text/plain", ""))
-        for cell in notebook.cells
-        if cell.cell_type == "code"
-        for out in cell.outputs
-    )
-
-
 @pytest.mark.parametrize("name", sorted(p.name for p in NOTEBOOKS.glob("*.ipynb")))
 def test_tutorial_runs_top_to_bottom(name: str, tmp_path: Path) -> None:
     shutil.copy(NOTEBOOKS / name, tmp_path / name)
@@ -56,12 +42,7 @@ def test_tutorial_runs_top_to_bottom(name: str, tmp_path: Path) -> None:
     text = outputs(notebook)
     if name == "quickstart.ipynb":
         assert "using the built-in simulator" in text and ": nothing is billed." in text and "Key accepted" in text
-        html = "\n".join(
-            str(out.get("data", {}).get("text/html", ""))
-            for c in notebook.cells
-            if c.cell_type == "code"
-            for out in c.outputs
-        )
+        html = outputs(notebook, "text/html")
         assert "<video src=" in html and "data:video/mp4;base64," in html  # the task, and the video embedded
         assert "succeeded 5.0 s" in text
     if name == "parts_alone.ipynb":
@@ -82,12 +63,7 @@ def test_tutorial_runs_top_to_bottom(name: str, tmp_path: Path) -> None:
         assert "take 1: succeeded" in text and "take 2: succeeded" in text and "shot 1 uses take 2" in text
         assert "shot 2 continues from shot 1 take 2" in text and "creates sent: 4" in text
         assert "film: 15.0 s" in text and "100%  film written" in text and "picks: [1, 0, 0]" in text
-        html = "\n".join(
-            str(out.get("data", {}).get("text/html", ""))
-            for c in notebook.cells
-            if c.cell_type == "code"
-            for out in c.outputs
-        )
+        html = outputs(notebook, "text/html")
         assert 'src="data:video/mp4;base64,' in html  # the film, shown inline
     if name == "resume_after_restart.ipynb":
         assert "unfinished:" in text and "'succeeded'" in text and "unfinished now: []" in text
@@ -95,27 +71,22 @@ def test_tutorial_runs_top_to_bottom(name: str, tmp_path: Path) -> None:
 
 def test_saved_notebook_with_widget_state_holds_no_key(tmp_path: Path) -> None:
     secret = "sk-test-SAVED-NOTEBOOK-9876543210"
-    notebook = nbformat.v4.new_notebook()
-    notebook.cells = [
-        nbformat.v4.new_code_cell(
-            "import os\n"
-            "from kling_widgets import KlingClient, MultiImageToVideo, TaskHistory\n"
-            "from kling_widgets.simulator import Simulator\n"
-            "from kling_widgets.simulator.samples import sample_jpeg\n"
-            "sim = Simulator(api_key=os.environ['KLING_API_KEY'], processing_seconds=0.5).start()\n"
-            "client = KlingClient(base_url=sim.url)  # the key comes from the environment\n"
-            "app = MultiImageToVideo(client, history=TaskHistory('journal.jsonl'), poll_interval=0.1)\n"
-            "app.image_picker.add(sample_jpeg(0))\n"
-            "app.prompt_box.value = 'a fox'\n"
-            "app"
-        ),
-        nbformat.v4.new_code_cell("task = app.submit().result()\napp.watcher.wait_idle(20)\nprint(app.tasks, client)"),
-        nbformat.v4.new_code_cell("client.get_task('missing')  # an error with a traceback"),
-        nbformat.v4.new_code_cell(
-            "import logging\n"
-            "logging.getLogger('kling_widgets').warning('Authorization: Bearer %s', os.environ['KLING_API_KEY'])"
-        ),
-    ]
+    notebook = new_notebook(
+        "import os\n"
+        "from kling_widgets import KlingClient, MultiImageToVideo, TaskHistory\n"
+        "from kling_widgets.simulator import Simulator\n"
+        "from kling_widgets.simulator.samples import sample_jpeg\n"
+        "sim = Simulator(api_key=os.environ['KLING_API_KEY'], processing_seconds=0.5).start()\n"
+        "client = KlingClient(base_url=sim.url)  # the key comes from the environment\n"
+        "app = MultiImageToVideo(client, history=TaskHistory('journal.jsonl'), poll_interval=0.1)\n"
+        "app.image_picker.add(sample_jpeg(0))\n"
+        "app.prompt_box.value = 'a fox'\n"
+        "app",
+        "task = app.submit().result()\napp.watcher.wait_idle(20)\nprint(app.tasks, client)",
+        "client.get_task('missing')  # an error with a traceback",
+        "import logging\n"
+        "logging.getLogger('kling_widgets').warning('Authorization: Bearer %s', os.environ['KLING_API_KEY'])",
+    )
     NotebookClient(
         notebook,
         timeout=120,

@@ -47,7 +47,9 @@ def test_the_history_page_carries_kept_videos_and_says_which_are_gone(photo: byt
         video_bytes(kept.video_url)  # shown once: the simulator kept it
     html = html_of(HistoryGallery(history))
     assert html.count("data:video/mp4;base64,") == 1 and "no longer available" in html
-    assert simulator_video_file(gone.video_url) is not None
+    kept_file, gone_file = simulator_video_file(kept.video_url), simulator_video_file(gone.video_url)
+    assert kept_file is not None and kept_file.exists()  # the one shown was kept by the simulator...
+    assert gone_file is not None and not gone_file.exists()  # ...the other is a simulator link, its file gone
 
 
 def test_the_parts_show_what_they_hold(photo: bytes, tmp_path: Path) -> None:

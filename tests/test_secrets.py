@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import stat
 from pathlib import Path
 
@@ -14,6 +13,8 @@ import pytest
 from kling_widgets import KlingClient, TaskHistory, VideoRequest
 from kling_widgets.errors import KlingError
 from kling_widgets.simulator import Simulator
+
+from .conftest import free_port
 
 SECRET = "sk-live-0123456789abcdef-very-secret"
 
@@ -47,18 +48,12 @@ def test_the_log_filter_sits_where_urllib3_logs(photo: bytes) -> None:
     assert not [line for line in records.lines if SECRET in line]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.mark.parametrize("how", ["refused", "unauthorized", "cut"])
 def test_the_key_is_not_in_a_verbose_traceback(photo: bytes, how: str) -> None:
     from IPython.core.ultratb import VerboseTB
 
     with Simulator(api_key="other-key" if how == "unauthorized" else SECRET) as sim:
-        url = f"http://127.0.0.1:{_free_port()}" if how == "refused" else sim.url
+        url = f"http://127.0.0.1:{free_port()}" if how == "refused" else sim.url
         if how == "cut":
             sim.inject(method="GET", cut=True, times=None)
         client = KlingClient(SECRET, base_url=url, max_retries=0)

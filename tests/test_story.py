@@ -14,52 +14,23 @@ import time
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageChops, ImageDraw, ImageStat
+from PIL import Image
 
 from kling_widgets import KlingClient, KlingError, Storyboard, TaskHistory, TaskStatus, ValidationError
 from kling_widgets.film import first_frame, last_frame, probe
 from kling_widgets.simulator import Simulator
 
-COLOURS = [(200, 40, 40), (40, 160, 60), (40, 70, 200), (220, 180, 30)]
-
-
-def character(number: int) -> bytes:
-    """A drawn character: a coloured figure on its own background, different for each number."""
-    picture = Image.new("RGB", (480, 360), tuple(c // 3 for c in COLOURS[number]))
-    draw = ImageDraw.Draw(picture)
-    draw.ellipse((190, 40, 290, 140), fill=COLOURS[number])  # the head
-    draw.rectangle((200, 140, 280, 320), fill=COLOURS[number])  # the body
-    out = io.BytesIO()
-    picture.save(out, "PNG")
-    return out.getvalue()
+from .conftest import character, difference
 
 
 def picture(data: str) -> Image.Image:
     return Image.open(io.BytesIO(base64.b64decode(data))).convert("RGB")
 
 
-def difference(a: Image.Image, b: Image.Image) -> float:
-    """Mean absolute difference of two pictures, 0 (same) to 255."""
-    if a.size != b.size:
-        b = b.resize(a.size)
-    return float(sum(ImageStat.Stat(ImageChops.difference(a, b)).mean) / 3)
-
-
 def sim_video(sim: Simulator, client: KlingClient, task_id: str, folder: Path) -> Path:
     """The simulator's own MP4 of a task, fetched apart from the storyboard's copy."""
     task = client.get_task(task_id)
     return client.download(task, folder / f"own-{task_id}.mp4")
-
-
-@pytest.fixture
-def story_sim() -> Simulator:
-    with Simulator(processing_seconds=0.3) as server:
-        yield server
-
-
-@pytest.fixture
-def story_client(story_sim: Simulator) -> KlingClient:
-    return KlingClient(story_sim.api_key, base_url=story_sim.url, poll_interval=0.05)
 
 
 def test_each_create_carries_the_cast_in_order_and_the_shared_settings(

@@ -12,10 +12,7 @@ from kling_widgets import KlingClient, MultiImageToVideo, Storyboard, Storyboard
 from kling_widgets.film import probe
 from kling_widgets.simulator import Simulator
 
-from .conftest import all_state, sent_to_browser, wait_for
-from .test_story import character, story_client, story_sim
-
-__all__ = ["story_client", "story_sim"]  # the storyboard tests' simulator and client
+from .conftest import all_state, character, sent_to_browser, wait_for
 
 
 def test_the_view_shows_the_estimate_before_sending_and_generates_on_the_button(

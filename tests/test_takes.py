@@ -11,15 +11,12 @@ from pathlib import Path
 import av
 from PIL import Image, ImageChops, ImageStat
 
-from kling_widgets import KlingClient, Storyboard, StoryboardView, TaskHistory
+from kling_widgets import KlingClient, Storyboard, StoryboardView, Task, TaskHistory
 from kling_widgets.simulator import Simulator
 from kling_widgets.simulator.state import decode_image
 from kling_widgets.simulator.video import render_mp4
 
-from .conftest import wait_for
-from .test_story import character, difference, story_client, story_sim
-
-__all__ = ["story_client", "story_sim"]  # the storyboard tests' simulator and client
+from .conftest import character, difference, wait_for
 
 
 def frames(video: bytes | Path) -> list[Image.Image]:
@@ -44,14 +41,21 @@ def drawn(number: int) -> Image.Image:
     return Image.open(io.BytesIO(character(number))).convert("RGB")
 
 
-def test_two_takes_of_one_shot_are_two_videos_made_from_its_pictures(
-    story_sim: Simulator, story_client: KlingClient, history: TaskHistory, tmp_path: Path
-) -> None:
-    story = Storyboard(story_client, [character(0), character(1)], history=history)
+def two_takes(client: KlingClient, history: TaskHistory, *cast: int) -> tuple[Storyboard, Task, Task]:
+    """A storyboard of one shot, "the two meet", with these characters and two takes, generated."""
+    story = Storyboard(client, [character(number) for number in cast], history=history)
     shot = story.add_shot("the two meet", takes=2)
     story.generate().wait(timeout=60)
     first, second = shot.takes
-    assert first is not None and second is not None and first.id != second.id
+    assert first is not None and second is not None
+    return story, first, second
+
+
+def test_two_takes_of_one_shot_are_two_videos_made_from_its_pictures(
+    story_sim: Simulator, story_client: KlingClient, history: TaskHistory, tmp_path: Path
+) -> None:
+    _, first, second = two_takes(story_client, history, 0, 1)
+    assert first.id != second.id
     one = frames(story_client.download(first, tmp_path / "one.mp4"))
     two = frames(story_client.download(second, tmp_path / "two.mp4"))
     assert len(one) == len(two) == 5 * story_sim.video_fps  # the same request: the same length
@@ -94,12 +98,8 @@ def picture_of(url: str) -> Image.Image:
 def test_the_shot_card_shows_a_frame_of_the_picked_take(
     story_sim: Simulator, story_client: KlingClient, history: TaskHistory, tmp_path: Path
 ) -> None:
-    story = Storyboard(story_client, [character(0), character(3)], history=history)
-    shot = story.add_shot("the two meet", takes=2)
-    story.generate().wait(timeout=60)
+    story, first, second = two_takes(story_client, history, 0, 3)
     view = StoryboardView(story)  # the simulator's videos go through the kernel: the kernel makes the frame
-    first, second = shot.takes
-    assert first is not None and second is not None
     near_start = [frames(story_client.download(t, tmp_path / f"{t.id}.mp4"))[4] for t in (first, second)]
 
     wait_for(lambda: card_frame(view) != "", timeout=30)

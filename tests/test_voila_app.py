@@ -13,8 +13,8 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-from .test_browser import clean_env, free_port
-from .test_front_ends import ROOT, stop
+from ._browser import ROOT, clean_env, stop
+from .conftest import free_port
 
 OVER_TORNADOS_DEFAULT = 12_000_000  # bytes: Tornado drops websocket messages over 10 MiB unless told
 

@@ -27,7 +27,7 @@ from kling_widgets.simulator import Simulator
 from kling_widgets.simulator.samples import sample_image, sample_jpeg
 from kling_widgets.widgets.video import VideoPlayer
 
-from .conftest import all_state, encode, wait_for
+from .conftest import all_state, encode, fill, wait_for
 
 
 # -- ImagePicker ------------------------------------------------------------------------------------
@@ -194,11 +194,6 @@ def app(client: KlingClient) -> Iterator[MultiImageToVideo]:
     bundle = MultiImageToVideo(client, poll_interval=0.05)
     yield bundle
     bundle.close()
-
-
-def fill(app: MultiImageToVideo, photo: bytes) -> None:
-    app.image_picker.add(photo)
-    app.prompt_box.value = "a fox runs through snow"
 
 
 def test_submit_is_disabled_with_the_reason_while_invalid(app: MultiImageToVideo, photo: bytes) -> None:

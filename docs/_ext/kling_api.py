@@ -24,9 +24,11 @@ from sphinx.util.nodes import nested_parse_with_titles
 # Which section a public name belongs to, by the module it is defined in (first match wins).
 SECTIONS: list[tuple[str, str, tuple[str, ...]]] = [
     ("widgets", "Widgets", ("kling_widgets.widgets",)),
-    ("client", "The client, requests and tasks", ("kling_widgets.client", "kling_widgets.models",
+    ("client", "The client, requests and tasks", ("kling_widgets.client", "kling_widgets.request",
+                                                  "kling_widgets.task", "kling_widgets.account_status",
                                                   "kling_widgets.images", "kling_widgets.playback")),
-    ("batches", "Batches, sweeps and storyboards", ("kling_widgets.batch", "kling_widgets.story",
+    ("batches", "Batches, sweeps and storyboards", ("kling_widgets.batch", "kling_widgets.sweeps",
+                                                    "kling_widgets.pricing", "kling_widgets.story",
                                                     "kling_widgets.film")),
     ("history", "History, watching and the account", ("kling_widgets.history", "kling_widgets.watcher",
                                                       "kling_widgets.account")),

@@ -9,7 +9,8 @@ from typing import Any, TypeVar
 
 import ipywidgets as widgets
 
-from ..models import VideoRequest, escape_html
+from ..request import VideoRequest
+from ..words import escape_html
 from ._front import front_text
 
 W = TypeVar("W", bound=widgets.Widget)
@@ -51,7 +52,7 @@ def stylesheet() -> widgets.HTML:
     return shared("stylesheet", lambda: widgets.HTML(style_tag(CSS), layout=widgets.Layout(display="none")))
 
 
-esc = escape_html  # one HTML escape for the package (kept in models: Task renders itself too)
+esc = escape_html  # one HTML escape for the package (kept in words: Task renders itself too)
 
 
 def title(text: str) -> widgets.HTML:

@@ -29,12 +29,18 @@ import ipywidgets as widgets
 import traitlets
 
 from .._listeners import Listeners
-from ..batch import Batch, BatchItem, estimate_units, sweep
+from ..account_status import AccountStatus
+from ..batch import Batch
+from ..batch_item import BatchItem, ItemState
 from ..client import KlingClient, elsewhere
 from ..errors import AccountError, AuthenticationError, CreateOutcomeUnknownError, KlingError, Problem
 from ..images import DEFAULT_MAX_SIDE
-from ..models import MODES, AccountStatus, Task, VideoRequest, units_words
+from ..pricing import estimate_units
+from ..request import MODES, VideoRequest
+from ..sweeps import sweep
+from ..task import Task
 from ..watcher import TaskUpdate, TaskWatcher
+from ..words import units_words
 from ._publish import Published, detach
 from ._style import esc, message_html, request_label, shorten, stylesheet, title
 from .a11y import accessibility
@@ -587,7 +593,7 @@ class MultiImageToVideo(Published, widgets.VBox):
                 settle = not click.future.done() and (
                     first.task is not None
                     or first.final
-                    or (first.state == "queued" and batch.holding)  # the account's slots are all taken
+                    or (first.state == ItemState.QUEUED and batch.holding)  # the account's slots are all taken
                 )
                 if settle and first.task is None and not first.final:
                     self._tell_held(click, batch)
@@ -600,7 +606,10 @@ class MultiImageToVideo(Published, widgets.VBox):
         self.units_sent = units_sent(self.queue)
         in_flight = any(
             not click.items  # being queued right now
-            or any(i.state == "sending" or (i.state == "queued" and not batch.holding) for i in click.items)
+            or any(
+                i.state == ItemState.SENDING or (i.state == ItemState.QUEUED and not batch.holding)
+                for i in click.items
+            )
             for click in clicks
         )
         if self.submitting and not in_flight:
@@ -639,7 +648,7 @@ class MultiImageToVideo(Published, widgets.VBox):
         if click.told_held:
             return
         click.told_held = True
-        waiting = sum(1 for i in batch.items if i.state == "queued")
+        waiting = sum(1 for i in batch.items if i.state == ItemState.QUEUED)
         if batch.refusals_1303:
             why = "Your account is already running as many tasks as it may (code 1303)."
         else:  # known from other kernels of this key (a class on one Voila app, other notebooks): nothing refused
@@ -814,7 +823,7 @@ class MultiImageToVideo(Published, widgets.VBox):
                 view = self.gallery.add(TaskView(item.task, client=self.client, label=label))
                 view.on_watch_again(self._watch_again)
                 view.update(item.task, "Resumed after a restart: watching again." if not item.task.done else None)
-            elif item.state == "unknown" and item.external_task_id not in self._told_unknown:
+            elif item.state == ItemState.UNKNOWN and item.external_task_id not in self._told_unknown:
                 self._told_unknown.add(item.external_task_id)
                 self._say(
                     f"A create ({item.external_task_id}) has no known outcome: it may exist and be billed. "

@@ -10,11 +10,11 @@ from urllib.parse import urlparse
 import ipywidgets as widgets
 
 from .._home import is_loopback
-from ..batch import RATE_CARD
+from ..account_status import KLING_UNIT, AccountStatus
 from ..client import KlingClient
 from ..connection import proves_key
 from ..errors import AuthenticationError, KlingError
-from ..models import KLING_UNIT, AccountStatus
+from ..pricing import RATE_CARD
 from ._style import esc
 
 log = logging.getLogger("kling_widgets")

@@ -20,18 +20,23 @@ from typing import Any
 import ipywidgets as widgets
 import traitlets
 
-from ..batch import Batch, BatchItem, category, estimate_units, retryable, tally
+from ..batch import Batch
+from ..batch_item import BatchItem, ItemState, category, retryable, tally
 from ..errors import KlingError
-from ..models import Task, VideoRequest, charge_words, units_words
 from ..playback import video_source
+from ..pricing import estimate_units
+from ..request import VideoRequest
+from ..task import Task
+from ..words import charge_words, units_words
 from ._publish import Published, detach
 from ._style import esc, message_html, request_label, shorten, stylesheet
 from .cards import BatchCard, close_parts, close_tree
 from .compare import take_comparison, task_source, tile_width
 from .status import TaskView
 
-# Twelve compact cards (290 px) make four rows of three in a notebook's width: a screenful or two. The
-# page holds this many cards whatever the batch's size (see cards.py for what one card weighs).
+# Twelve compact cards (columns of at least 260 px, style.css) make four rows of three in a notebook's width:
+# a screenful or two. The page holds this many cards whatever the batch's size (see cards.py for what one
+# card weighs).
 PAGE_SIZE = 12
 #: The filter's choices: (words, the states it shows — see kling_widgets.batch.category —, its tooltip)
 FILTERS: dict[str, tuple[str, tuple[str, ...], str]] = {
@@ -44,11 +49,11 @@ FILTERS: dict[str, tuple[str, tuple[str, ...], str]] = {
 }
 
 _PLACEHOLDER = {
-    "queued": ("submitted", "Queued — waits for a free slot"),
-    "sending": ("submitted", "Sending…"),
-    "refused": ("failed", "Not created"),
-    "unknown": ("unknown", "Outcome unknown"),
-    "cancelled": ("unknown", "Cancelled — not sent"),
+    ItemState.QUEUED: ("submitted", "Queued — waits for a free slot"),
+    ItemState.SENDING: ("submitted", "Sending…"),
+    ItemState.REFUSED: ("failed", "Not created"),
+    ItemState.UNKNOWN: ("unknown", "Outcome unknown"),
+    ItemState.CANCELLED: ("unknown", "Cancelled — not sent"),
 }
 
 
@@ -164,7 +169,7 @@ class BatchView(Published, widgets.VBox):
         self._compared: list[dict[str, Any]] = []
         self._loaders: dict[str, Any] = {}  # key -> the bytes of a compared video sent through the kernel
         self._compare_box = widgets.Box()
-        self._grid = widgets.Box(layout=widgets.Layout(display="flex", flex_flow="row wrap", margin="6px 0 0 0"))
+        self._grid = widgets.Box(layout=widgets.Layout(margin="6px 0 0 0"))  # a grid: style.css
         self.previous_button = widgets.Button(description="Previous", icon="chevron-left", tooltip="The page before",
                                               layout=widgets.Layout(width="auto"))  # fmt: skip
         self.next_button = widgets.Button(description="Next", icon="chevron-right", tooltip="The next page",
@@ -419,7 +424,7 @@ class BatchView(Published, widgets.VBox):
         label = request_label(item.request, 40)
         if task is None:
             if place.placeholder is None:
-                place.placeholder = widgets.HTML(layout=widgets.Layout(width="290px"))
+                place.placeholder = widgets.HTML()  # as wide as its column (style.css)
                 place.placeholder.add_class("kw-task")
                 place.placeholder.add_class("kw-task-compact")
             place.placeholder.value = _placeholder_html(item)
@@ -432,7 +437,7 @@ class BatchView(Published, widgets.VBox):
             place.card.on_watch_again(functools.partial(self._watch_again, number))
             place.card.choose.observe(functools.partial(self._on_choose, number), names="value")
         place.card.show(task, label=label, aspect_ratio=item.request.aspect_ratio, problem=problem)
-        place.card.stopped = item.state == "done" and not task.complete  # offers "Watch again"
+        place.card.stopped = item.state == ItemState.DONE and not task.complete  # offers "Watch again"
         self._binding = True
         try:
             place.card.choose.value = item.index in self.chosen
@@ -507,7 +512,7 @@ class BatchView(Published, widgets.VBox):
 
 def _placeholder_html(item: BatchItem) -> str:
     """A request with no task yet (or none ever): what it is and where it stands."""
-    css, words = _PLACEHOLDER.get(item.state, ("unknown", item.state))
+    css, words = _PLACEHOLDER.get(item.state, ("unknown", str(item.state)))
     reason = f'<div class="kw-hint">{esc(item.error)}</div>' if item.error else ""
     label = esc(request_label(item.request, 40))
     return f'<div><b>{label}</b></div><span class="kw-badge kw-badge-{css}">{esc(words)}</span>{reason}'

@@ -15,7 +15,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from ..models import Task
+from ..task import Task
 from ._publish import detach
 from ._style import _SHARED
 from .status import TaskView

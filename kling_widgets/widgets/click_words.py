@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..batch import BatchItem
+from ..batch_item import BatchItem
 from ..errors import APIError, CreateOutcomeUnknownError, KlingError, Problem, ValidationError
 
 

@@ -24,8 +24,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..images import is_url
-from ..models import Task, TaskStatus
 from ..playback import video_source
+from ..task import Task, TaskStatus
 from ._front import front_file, front_text
 
 if TYPE_CHECKING:

@@ -26,8 +26,8 @@ import traitlets
 from .._listeners import Listeners
 from ..client import elsewhere
 from ..images import is_url
-from ..models import charge_words, video_html
 from ..playback import VideoUnavailable, poster_jpeg, video_source
+from ..words import charge_words, video_html
 from ._publish import Published, detach
 from ._style import esc, shorten, stylesheet
 from .a11y import accessibility, named
@@ -125,7 +125,8 @@ class HistoryGallery(Published, widgets.VBox):
         self.refresh_button = _icon_button("refresh", "Read the journal again")
         self._where = widgets.HTML()
         self._where.add_class("kw-live")
-        self._cards = widgets.Box(layout=widgets.Layout(display="flex", flex_flow="row wrap", margin="6px 0 0 0"))
+        self._cards = widgets.Box(layout=widgets.Layout(margin="6px 0 0 0"))
+        self._cards.add_class("kw-card-grid")  # columns that fill the width (style.css)
         # The pager is one piece that never breaks: in a narrow pane (470 px) the bar wrapped between ‹ and
         # the page words, leaving ‹ alone at the end of the search line. Now the whole pager moves down.
         pager = widgets.HBox(
@@ -340,7 +341,7 @@ class HistoryGallery(Published, widgets.VBox):
             )
             reuse.on_click(lambda _, e=entry: self._reused(e))
             children.append(reuse)
-        card = widgets.VBox(children, layout=widgets.Layout(width="300px", max_width="100%"))
+        card = widgets.VBox(children, layout=widgets.Layout(min_width="0"))  # as wide as its column
         card.add_class("kw-card")
         return card
 
@@ -575,7 +576,8 @@ def _download_links(entry: HistoryEntry) -> str:
     """The JSON sidecar, downloaded in the person's browser (the MP4 is the player's own link)."""
     name = f"kling-{entry.task_id or entry.external_task_id}"
     sidecar = base64.b64encode(json.dumps(sidecar_of(entry), indent=2, ensure_ascii=False).encode()).decode()
-    return f'<a download="{esc(name)}.json" href="data:application/json;base64,{sidecar}">settings (JSON)</a>'
+    link = f'download="{esc(name)}.json" href="data:application/json;base64,{sidecar}" class="kw-nowrap"'
+    return f"<a {link}>settings (JSON)</a>"
 
 
 def _icon_button(icon: str, name: str) -> widgets.Button:

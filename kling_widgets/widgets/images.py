@@ -14,7 +14,7 @@ import traitlets
 
 from ..errors import Problem, ValidationError
 from ..images import DEFAULT_MAX_SIDE, MAX_RATIO, Fit, PreparedImage, is_url, prepare_image, prepare_many
-from ..models import MAX_IMAGES
+from ..request import MAX_IMAGES
 from ._publish import Published, detach
 from ._style import esc, human_size, message_html, stylesheet
 from .a11y import accessibility, named

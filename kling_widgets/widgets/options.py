@@ -8,7 +8,7 @@ import ipywidgets as widgets
 import traitlets
 
 from ..images import DEFAULT_MAX_SIDE
-from ..models import ASPECT_RATIOS, DURATIONS, MODE_HELP, MODEL_NAMES, MODES
+from ..request import ASPECT_RATIOS, DURATIONS, MODE_HELP, MODEL_NAMES, MODES
 from ._publish import Published, detach
 from ._style import esc, stylesheet
 from .a11y import accessibility, named

@@ -8,7 +8,7 @@ import ipywidgets as widgets
 import traitlets
 
 from ..errors import Problem
-from ..models import MAX_PROMPT_CHARS, text_problems
+from ..request import MAX_PROMPT_CHARS, text_problems
 from ._publish import Published, detach
 from ._style import esc, stylesheet, title
 from .a11y import accessibility, named

@@ -8,9 +8,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..batch import Batch, estimate_units
+from ..batch import Batch
+from ..batch_item import ItemState
 from ..errors import Problem
-from ..models import VideoRequest, units_words
+from ..pricing import estimate_units
+from ..request import VideoRequest
+from ..words import units_words
 from .variations import sweep_words
 
 # A click estimated above this many units only asks; a second click within CONFIRM_SECONDS sends.
@@ -97,7 +100,8 @@ def units_sent(queue: Batch | None) -> float:
     """
     if queue is None:
         return 0.0
-    return estimate_units(i.request for i in list(queue.items) if i.state not in ("refused", "cancelled"))
+    unsent = (ItemState.REFUSED, ItemState.CANCELLED)
+    return estimate_units(i.request for i in list(queue.items) if i.state not in unsent)
 
 
 class SpendingGuard:
@@ -224,7 +228,7 @@ class SpendingGuard:
         self.pending = None
 
     def sent_words(self, sent: float) -> str:
-        """The running total beside the button: ' · sent here: 1 of your budget of 3 units'.
+        """The running total beside the button: ' · sent so far: 1 of your budget of 3 units'.
 
         Parameters
         ----------
@@ -238,8 +242,8 @@ class SpendingGuard:
         """
         budget = self.limits.budget_units
         if budget is not None:
-            return f" · sent here: {sent:g} of your budget of {units_words(budget)}"
-        return f" · sent here: {units_words(sent)}" if sent else ""
+            return f" · sent so far: {sent:g} of your budget of {units_words(budget)}"
+        return f" · sent so far: {units_words(sent)}" if sent else ""
 
     def cost_hint(self, requests: list[VideoRequest], *, simulator: bool, sent: float) -> str:
         """Beside a button that may be pressed: what one click creates, what it costs, what was sent.

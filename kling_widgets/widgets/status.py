@@ -17,9 +17,11 @@ import ipywidgets as widgets
 import traitlets
 
 from .._listeners import Listeners
+from ..embedded import EmbeddedVideo
 from ..errors import KlingError
 from ..images import is_url
-from ..models import EmbeddedVideo, Task, TaskStatus, charge_words, is_known_status
+from ..task import Task, TaskStatus, is_known_status
+from ..words import charge_words
 from ._publish import Published, detach
 from ._style import esc, message_html, stylesheet
 
@@ -125,8 +127,7 @@ class TaskView(Published, widgets.VBox):
         )
         self.add_class("kw-task")
         if compact:  # a card in a grid (BatchView): narrower, the video smaller
-            self.add_class("kw-task-compact")
-            self.layout.width = "290px"
+            self.add_class("kw-task-compact")  # as wide as its column of the grid (style.css)
         self.observe(self._render, names=["task", "problem", "stopped"])
         self.observe(self._offer_watch, names=["stopped", "task"])
         self.task = task
@@ -247,14 +248,15 @@ class TaskView(Published, widgets.VBox):
         unusual = task.raw_status and not is_known_status(task.raw_status)
         raw = f" <span class='kw-hint'>(service says {esc(task.raw_status)!s})</span>" if unusual else ""
         label = f"<b>{esc(self.label)}</b> · " if self.label else ""
-        ext = f" · <span class='kw-mono'>{esc(task.external_task_id)}</span>" if task.external_task_id else ""
+        ext = f" · <span class='kw-mono kw-nowrap'>{esc(task.external_task_id)}</span>" if task.external_task_id else ""
         # A simulated task never claims a charge: the simulator reports stand-in units (proven by the client).
         charge = charge_words(task.units, simulated=bool(task.units) and self._simulated())
         units = f" · {charge}" if charge else ""
+        elapsed = "" if self.stopped and not task.done else elapsed_text(task)
         self._header.value = (
             f'<div>{label}<span class="kw-badge kw-badge-{css}">{esc(words)}</span>{raw} '
-            f'<span class="kw-hint">{esc("" if self.stopped and not task.done else elapsed_text(task))}</span></div>'
-            f'<div class="kw-hint">task <span class="kw-mono">{esc(task.id)}</span>{ext}{esc(units)}</div>'
+            f'<span class="kw-hint kw-nowrap">{esc(elapsed)}</span></div>'
+            f'<div class="kw-hint">task <span class="kw-mono kw-nowrap">{esc(task.id)}</span>{ext}{esc(units)}</div>'
         )
         failure = f": {task.error}" if task.status is TaskStatus.FAILED and task.error else ""
         self._spoken.value = esc(f"{self.label or 'Task ' + task.id}: {words}{failure}")

@@ -20,8 +20,9 @@ import traitlets
 
 from ..errors import KlingError
 from ..images import PreparedImage, is_url
-from ..models import Task, TaskStatus, charge_words, units_words, video_html
 from ..playback import MAX_PLAYER_BYTES, VideoUnavailable, poster_jpeg, video_source
+from ..task import Task, TaskStatus
+from ..words import charge_words, units_words, video_html
 from ._front import front_text
 from ._style import esc, message_html, shorten, style_tag, stylesheet, title
 from .a11y import accessibility, named
@@ -29,11 +30,16 @@ from .compare import film_player, take_comparison, task_source, tile_width
 from .video import VideoPlayer
 
 if TYPE_CHECKING:
-    from ..story import Shot, Storyboard
+    from ..shot import Shot
+    from ..story import Storyboard
 
 CAST_THUMB = 96  # px: the cast's thumbnails
 STRIP_FRAME = 320  # px: the picked take's frame on a shot card (176 px wide, sharp on a 2× screen)
 STRIP_CSS = style_tag(front_text("story.css"))  # the filmstrip, cast and shots: widgets/front/story.css
+
+
+# story.css says the same; inline too for a page read without it (a saved notebook, the docs).
+_THUMB_STYLE = f"width:{CAST_THUMB}px;height:{CAST_THUMB}px;object-fit:cover;border-radius:4px;display:block"
 
 
 def _thumb(picture: PreparedImage | str, alt: str, size: int = CAST_THUMB) -> str:
@@ -41,8 +47,8 @@ def _thumb(picture: PreparedImage | str, alt: str, size: int = CAST_THUMB) -> st
     it for a screen reader ("Cast picture 1 · fox.jpg": a picture given as bytes has no name of its own)."""
     if isinstance(picture, PreparedImage):
         data = base64.b64encode(picture.thumbnail(size * 2)).decode()
-        return f'<img alt="{esc(alt)}" src="data:image/jpeg;base64,{data}">'
-    return f'<img alt="{esc(alt)}" src="{esc(picture)}">' if is_url(picture) else ""
+        return f'<img alt="{esc(alt)}" src="data:image/jpeg;base64,{data}" style="{_THUMB_STYLE}">'
+    return f'<img alt="{esc(alt)}" src="{esc(picture)}" style="{_THUMB_STYLE}">' if is_url(picture) else ""
 
 
 def _caption(number: int, picture: PreparedImage | str) -> str:
@@ -359,12 +365,15 @@ class StoryboardView(widgets.VBox):
 
     # -- drawing -------------------------------------------------------------------------------------
     def _cast_html(self) -> str:
+        # The layout is also written inline: the static copy in a saved notebook or the docs has no story.css,
+        # and there each picture stood alone on its line at twice its size, the cast a column down the page.
         figures = "".join(
-            f"<figure>{_thumb(picture, f'Cast picture {_caption(number, picture)}')}"
+            f'<figure style="margin:0;text-align:center;font-size:11px">'
+            f"{_thumb(picture, f'Cast picture {_caption(number, picture)}')}"
             f"<figcaption>{esc(_caption(number, picture))}</figcaption></figure>"
             for number, picture in enumerate(self.story.cast, start=1)
         )
-        return f'<div class="kw-cast">{figures}</div>'
+        return f'<div class="kw-cast" style="display:flex;flex-flow:row wrap;gap:8px;margin:6px 0">{figures}</div>'
 
     def _on_story(self, story: Storyboard) -> None:
         with self._lock:

@@ -22,6 +22,7 @@ class UploadMeter:
     def __init__(self, say: Callable[[str], None]) -> None:
         self.say = say
         self.started = time.monotonic()
+        self._body = (0, 0)  # (bytes sent, total) last heard: a new body restarts the clock
 
     def __call__(self, sent: int, total: int) -> None:
         """Say how far the upload is.
@@ -33,6 +34,10 @@ class UploadMeter:
         total : int
             Bytes in the body.
         """
+        last_sent, last_total = self._body
+        self._body = (sent, total)
+        if sent < last_sent or total != last_total:  # another body (the next click): its rate from its start
+            self.started = time.monotonic()
         if total < SMALL_BODY_BYTES:
             return
         seconds = max(time.monotonic() - self.started, 1e-3)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipywidgets as widgets
 import traitlets
 
-from ..models import VideoRequest
+from ..request import VideoRequest
 
 # The bundle's traits each checkbox sets, and what it reads.
 VARIATIONS = (

@@ -14,6 +14,9 @@ function render({ model, el }) {
   start.textContent = "▶";
   start.setAttribute("aria-label", "Play the video");
   frame.append(video, start);
+  // Until there is a source, the one big ▶ is the way to play: the video's own controls under it were a second,
+  // greyed-out play button that did nothing.
+  const offerStart = (offered) => { start.style.display = offered ? "" : "none"; video.controls = !offered; };
   const gone = document.createElement("div");
   gone.className = "kw-player-gone";
   gone.setAttribute("role", "status");
@@ -66,24 +69,24 @@ function render({ model, el }) {
     video.muted = model.get("muted");
     if (error) return;
     if (!viaKernel && src) {
-      start.style.display = "none";
+      offerStart(false);
       useSource(src);
       save.target = "_blank";
       save.rel = "noopener";
     } else if (blob) {
-      start.style.display = "none";
+      offerStart(false);
       video.preload = "auto";  // the whole video is here already: no spinner waiting for more
       useSource(blob);
     } else if (model.get("autoload")) {
-      start.style.display = "none";
+      offerStart(false);
       want().then((url) => { video.preload = "auto"; useSource(url); });
     } else {
-      start.style.display = "";
+      offerStart(true);
     }
   };
   start.addEventListener("click", () => {
     start.disabled = true;
-    want().then((url) => { useSource(url); start.style.display = "none"; video.play().catch(() => {}); });
+    want().then((url) => { useSource(url); offerStart(false); video.play().catch(() => {}); });
   });
   save.addEventListener("click", (event) => {
     if (save.getAttribute("href")) return;  // the browser saves it
