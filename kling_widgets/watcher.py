@@ -71,6 +71,7 @@ class _Watched:
     failures: int = 0
     missing_video: int = 0
     journaled: tuple[object, ...] = ()
+    ended: bool = False  # its final word is being told: a new watch of the task starts afresh (see finish)
 
     @property
     def owner(self) -> TaskWatcher:
@@ -278,7 +279,11 @@ class _Engine:
 
     def finish(self, watched: _Watched, update: TaskUpdate) -> None:
         """Tell the final word, then stop watching: whoever waits for the watch to end finds the
-        listeners already told."""
+        listeners already told. It is marked ended first: a listener told may watch the task again at once
+        (a card's "Watch again" pressed as soon as it shows), and that new watch must not join this one
+        and be dropped with it."""
+        with self.cond:
+            watched.ended = True
         self.tell(watched, update)
         with self.cond:
             if self.watched.get((watched.account, watched.key)) is watched:
@@ -413,7 +418,7 @@ class TaskWatcher:
             # The first look: soon for a handful of tasks, spread over a crowd (see retry.poll_delay).
             first = now + poll_delay(self.poll_interval, 0.0, _ENGINE.expected, crowd=_ENGINE.crowd(self) + 1)
             watched = _ENGINE.watched.get(key)
-            if watched is None:
+            if watched is None or watched.ended:  # an ended watch is about to leave the table: a new one
                 watched = _ENGINE.watched[key] = _Watched(self.client.account, task.id, task, now, first, now)
             if not any(s.watcher is self and s.listener == on_update for s in watched.subscriptions):
                 watched.subscriptions.append(_Subscription(self, on_update))

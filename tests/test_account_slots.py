@@ -240,7 +240,10 @@ def _state_of(sim: Simulator, coordinator: str) -> bytes | None:
 def test_a_killed_kernels_slots_come_back(coordinator: str) -> None:
     with Simulator(processing_seconds=600, max_concurrent=2) as sim:
         doomed = kernel(sim, "doomed", 3, lease=1.0)
-        wait_for(lambda: sim.creates == 2 and refusals(sim) == 1, timeout=30)  # both slots held, limit known
+        # Both slots held and the limit known *to the kernels*: the service answering the 1303 is not enough,
+        # the doomed kernel must also have written what it learned before it dies (else nobody ever knew it).
+        learned = lambda: SlotState.load(_state_of(sim, coordinator)).limit  # noqa: E731
+        wait_for(lambda: sim.creates == 2 and refusals(sim) == 1 and learned() == 2, timeout=30)
         os.kill(doomed.pid, signal.SIGKILL)
         doomed.wait(10)
         survivor = kernel(sim, "survivor", 2, lease=1.0)

@@ -178,6 +178,31 @@ def test_watcher_deadline(photo: bytes) -> None:
     assert heard[-1].final and "may still finish and be billed" in (heard[-1].problem or "")
 
 
+def test_a_task_watched_again_as_its_watch_stops_is_followed_to_the_end(sim: Simulator, photo: bytes) -> None:
+    client = KlingClient(sim.api_key, base_url=sim.url)
+    task = client.create_task(req(photo))
+    sim.inject(method="GET", status=401, code=1000, message="key refused", times=None)
+    watcher = TaskWatcher(client, poll_interval=0.05)
+    finals: list[TaskUpdate] = []
+    ended = threading.Event()
+
+    def listen(update: TaskUpdate) -> None:
+        if not update.final:
+            return
+        finals.append(update)
+        if update.task.complete:
+            ended.set()
+        else:  # a card's "Watch again" pressed the moment it shows, while the watch is still being ended
+            sim.clear_faults()
+            watcher.watch(update.task)
+
+    watcher.on_update(listen)
+    watcher.watch(task)
+    assert ended.wait(15), [u.problem for u in finals]
+    assert [u.task.complete for u in finals] == [False, True] and finals[-1].task.status is TaskStatus.SUCCEEDED
+    assert watcher.wait_idle(5)
+
+
 # -- the journal ------------------------------------------------------------------------------------------
 def test_history_records_before_sending_and_folds_updates(
     sim: Simulator, client: KlingClient, history: TaskHistory, photo: bytes

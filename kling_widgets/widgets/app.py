@@ -65,7 +65,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("kling_widgets")
 SubmitCallback = Callable[[Task], None]
-RESUME_LIMIT = 20
+#: Past tasks shown as cards when the bundle opens (the newest; History holds every one). A few, so the
+#: opening costs the same over a journal of ten or of years, and the History panel stays near the form.
+RESUME_LIMIT = 6
 #: Past this much of the journal still to read into its index (about 3,000 lines), the bundle resumes on a
 #: thread rather than before it shows (benchmarks/journal.py: an indexed opening reads a few kilobytes).
 QUICK_RESUME_BYTES = 2_000_000
