@@ -1,7 +1,9 @@
 """Opening over a journal of 10,000 and 100,000 entries against one of 10, in one run: the bundle
 (``MultiImageToVideo`` with a history: its past cards and what it resumes), the history gallery's first
-page, and ``Batch.resume``. Goal: within 2× of the 10-entry journal, or of the 100-entry one (the bundle
-and the gallery draw up to 20 past tasks and a page of cards: a journal of 10 fills fewer of them).
+page, and ``Batch.resume``. Goal: within 2× of the 10-entry journal, or of the 100-entry one (the gallery
+draws a page of 12 cards, and the bundle 6 past tasks: a journal of 10 fills fewer of them); the bundle,
+within 1.3× of the 10-entry journal (it once drew a card per entry of a journal read whole, 100 of them
+over 100 entries, and a long journal's gallery read the rest of it while the bundle was still being built).
 
 Each is timed with the journal's index up to date (``history.index``, as every opening leaves it) and,
 as the baseline, without it (deleted before each run): then the journal is read whole, as every opening
@@ -33,8 +35,9 @@ from kling_widgets.simulator.samples import sample_jpeg
 from kling_widgets.widgets.app import RESUME_LIMIT
 
 GOAL = 2.0
+BUNDLE_GOAL = 1.3  # the bundle against the 10-entry journal: what it draws is the same at every size
 SIZES = (10, 100, 10_000, 100_000)
-REPEATS = {10: 5, 100: 5, 10_000: 5, 100_000: 3}
+REPEATS = {10: 5, 100: 5, 10_000: 5, 100_000: 5}  # a median of 3 was at the mercy of one slow run
 INTERRUPTED = 5  # the oldest batch, with two requests whose outcome is unknown
 
 
@@ -157,11 +160,12 @@ def main() -> int:
         for name in ("bundle", "its journal reads", "Batch.resume", "gallery's first page"):
             for count in SIZES[2:]:
                 ratios = [new[name][count] / new[name][small] for small in SIZES[:2]]
-                met = "met" if min(ratios) <= GOAL else "NOT met"
+                goal = BUNDLE_GOAL if name == "bundle" else GOAL
+                met = "met" if (ratios[0] if name == "bundle" else min(ratios)) <= goal else "NOT met"
                 faster = f"; {old[name][count] / new[name][count]:,.0f}× the baseline's speed" if name in old else ""
                 print(
                     f"{name} over {count:,}: {ratios[0]:.2f}× the {SIZES[0]}-entry journal, {ratios[1]:.2f}× the "
-                    f"{SIZES[1]}-entry one (goal ≤ {GOAL}×: {met}){faster}"
+                    f"{SIZES[1]}-entry one (goal ≤ {goal}×{' the first' if name == 'bundle' else ''}: {met}){faster}"
                 )
     return 0
 

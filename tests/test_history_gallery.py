@@ -84,13 +84,13 @@ def test_reuse_sends_what_the_original_sent_and_names_what_is_gone(tmp_path: Pat
         again.close()
 
 
-def fill_journal(history: TaskHistory, count: int, picture: bytes) -> None:
+def fill_journal(history: TaskHistory, count: int, picture: bytes, base_url: str = "http://x") -> None:
     request = VideoRequest([picture], "p")
     request.prepared_images()
     for index in range(count):
         copy = VideoRequest(list(request.prepared_images()), f"scene {index}", mode="pro" if index % 2 else "std")
         ext = f"ext-{index}"
-        history.record_submission(ext, copy.with_external_task_id(ext), provider="gateway", base_url="http://x")
+        history.record_submission(ext, copy.with_external_task_id(ext), provider="gateway", base_url=base_url)
         status = TaskStatus.FAILED if index % 5 == 0 else TaskStatus.SUCCEEDED
         ok = status is TaskStatus.SUCCEEDED
         task = Task(
@@ -212,3 +212,79 @@ def test_the_first_page_is_drawn_before_the_whole_journal_is_read(
     gallery.page = 2
     assert [e.prompt for e in gallery.shown] == [f"scene {i}" for i in range(5, -1, -1)]
     gallery.close()
+
+
+def test_a_bundle_shows_its_newest_past_tasks_however_short_the_journal(tmp_path: Path, photo: bytes) -> None:
+    from kling_widgets.widgets.app import RESUME_LIMIT
+
+    history = TaskHistory(tmp_path / "history.jsonl")
+    with Simulator() as sim:
+        fill_journal(history, 40, photo, base_url=sim.url)  # read whole from its end: every entry at hand
+        app = MultiImageToVideo(KlingClient(sim.api_key, base_url=sim.url), history=TaskHistory(history.path))
+        try:
+            shown = [view.task.id for view in app.gallery.views]
+            assert shown == [f"t{index}" for index in range(39, 39 - RESUME_LIMIT, -1)]  # the newest, newest first
+            assert len(app.history_gallery.entries) == 40  # History holds every one
+        finally:
+            app.close()
+
+
+def test_a_bundle_reads_the_rest_of_a_long_journal_once_it_is_built(
+    tmp_path: Path, photo: bytes, monkeypatch: Any
+) -> None:
+    import time
+
+    from kling_widgets import history as journal_module
+    from kling_widgets.widgets import gallery as gallery_module
+
+    history = TaskHistory(tmp_path / "history.jsonl")
+    fill_journal(history, 30, photo)
+    monkeypatch.setattr(journal_module, "RECENT_BLOCK", 2000)  # a long journal: its end is a small part of it
+    monkeypatch.setattr(gallery_module, "READ_REST_AFTER", 0.0)  # as soon as it may
+    fresh = TaskHistory(history.path)
+    folds: list[str] = []  # each whole read of the journal
+    ends: list[int] = []  # reads from the journal's end, and how many whole reads had begun by the second
+    fold, recent = fresh.entries, fresh.recent
+
+    def watched_fold(*service: Any) -> list[Any]:  # a whole read holds the lock the bundle builds with
+        folds.append("read")
+        return fold(*service)
+
+    def slow_recent(*args: Any) -> Any:
+        if ends:  # the bundle's past cards, after its gallery's first page: the bundle is still being built
+            time.sleep(0.3)
+        ends.append(len(folds))
+        return recent(*args)
+
+    monkeypatch.setattr(fresh, "entries", watched_fold)
+    monkeypatch.setattr(fresh, "recent", slow_recent)
+    app = MultiImageToVideo(history=fresh)
+    try:
+        gallery = app.history_gallery
+        assert gallery is not None
+        assert ends == [0, 0]  # nothing read whole while the bundle was built
+        wait_for(lambda: "30 generations · page 1 of 3" in gallery._where.value)  # the rest, read after
+        assert folds == ["read"]
+    finally:
+        app.close()
+
+
+def test_galleries_built_within_an_opening_read_the_rest_when_it_ends(
+    tmp_path: Path, photo: bytes, monkeypatch: Any
+) -> None:
+    from kling_widgets import history as journal_module
+    from kling_widgets.widgets import gallery as gallery_module
+
+    history = TaskHistory(tmp_path / "history.jsonl")
+    fill_journal(history, 30, photo)
+    monkeypatch.setattr(journal_module, "RECENT_BLOCK", 2000)
+    monkeypatch.setattr(gallery_module, "READ_REST_AFTER", 0.0)
+    with gallery_module.after_opening():
+        with gallery_module.after_opening():  # nested: the outermost starts the reads
+            first = HistoryGallery(TaskHistory(history.path))
+        second = HistoryGallery(TaskHistory(history.path))
+        assert not first._complete.wait(0.3) and not second._complete.is_set()
+    assert first._complete.wait(10) and second._complete.wait(10)
+    wait_for(lambda: "30 generations" in first._where.value and "30 generations" in second._where.value)
+    first.close()
+    second.close()

@@ -49,7 +49,7 @@ from .banner import AccountBanner
 from .batch import BatchView
 from .click_words import not_created_words, plain, still_to_do
 from .code import bundle_code
-from .gallery import HistoryGallery
+from .gallery import HistoryGallery, after_opening
 from .images import ImagePicker
 from .options import OPTION_TRAITS, OptionsPanel
 from .prompt import PromptBox
@@ -143,6 +143,7 @@ class MultiImageToVideo(Published, widgets.VBox):
     units_sent = traitlets.Float(0.0, help="What this bundle has sent so far, in estimated units (refusals excluded).")
 
     @detach
+    @after_opening()  # its gallery reads the rest of a long journal once the bundle is built
     def __init__(
         self,
         client: KlingClient | None = None,
@@ -803,7 +804,9 @@ class MultiImageToVideo(Published, widgets.VBox):
         if self.client is not None and service is not None and any(map(service.here, self.history.unfinished(service))):
             resumed = self.resumed = Batch.resume(self.client, self.history, watcher=self.watcher)
         coming_back = {item.external_task_id for item in resumed.items} if resumed else set()
-        for entry in reversed(self.history.recent(RESUME_LIMIT, service)[0]):  # from the journal's end
+        # from the journal's end; a journal read whole (a short one: up to ~150 lines) gives every entry,
+        # of which the newest RESUME_LIMIT too (a journal of 100 made 100 cards, 4× the opening of 10,000)
+        for entry in reversed(self.history.recent(RESUME_LIMIT, service)[0][:RESUME_LIMIT]):
             task = entry.to_task()
             if task is None or entry.external_task_id in coming_back:
                 continue

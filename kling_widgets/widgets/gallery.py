@@ -10,12 +10,13 @@ only a page's worth of state. Videos load only when played
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
 import logging
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,6 +55,33 @@ STATUS_FILTERS = (
 )
 _RUNNING = ("sending", "submitted", "processing")
 Reuse = Callable[["HistoryEntry"], object]
+_opening = threading.local()  # per thread: the reads of the rest held while a widget is being built
+
+
+@contextlib.contextmanager
+def after_opening() -> Iterator[None]:
+    """Galleries built inside read the rest of their journal (on their thread) only once the outermost
+    ``after_opening`` ends: a read of a journal of years holds Python's lock half the time, and the bundle,
+    which builds a gallery before its past cards and its resumed tasks, opened 1.5-3× slower over one.
+    Usable as a decorator (``@after_opening()``); nested, the outermost starts the reads, and a build that
+    raised starts none.
+
+    Yields
+    ------
+    None
+        While the widget is built.
+    """
+    if getattr(_opening, "held", None) is not None:  # inside another: that one starts them
+        yield
+        return
+    held: list[threading.Timer] = []
+    _opening.held = held
+    try:
+        yield
+    finally:
+        _opening.held = None
+    for timer in held:
+        timer.start()
 
 
 class HistoryGallery(Published, widgets.VBox):
@@ -197,7 +225,11 @@ class HistoryGallery(Published, widgets.VBox):
         if not whole:  # a moment later: the kernel's thread finishes what it draws first
             rest = threading.Timer(READ_REST_AFTER, self._read_rest, args=(generation,))
             rest.daemon = True
-            rest.start()
+            held: list[threading.Timer] | None = getattr(_opening, "held", None)
+            if held is not None:  # a widget is being built around this gallery: once it is done
+                held.append(rest)
+            else:
+                rest.start()
 
     def _read_rest(self, generation: int) -> None:
         try:
