@@ -323,6 +323,8 @@ class MultiImageToVideo(Published, widgets.VBox):
             self.resumed.on_update(self._on_resumed, remove=True)
         if self.watcher is not None:
             self.watcher.stop()
+        if self.history_gallery is not None:  # else ipywidgets keeps it, and its copy of the journal, alive
+            self.history_gallery.close()
         super().close()
 
     # -- the form ----------------------------------------------------------------------------------
