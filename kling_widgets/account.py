@@ -1,7 +1,7 @@
 """One account, many kernels: the account's running slots, shared by every process that uses one key.
 
-Kling counts running tasks per account (API.md: a task holds a slot from ``submitted`` until it ends),
-but every kernel — each visitor of a Voila app, each student of a JupyterHub, each notebook — would
+Kling counts running tasks per account (docs/guide/service.md: a task holds a slot from ``submitted``
+until it ends), but every kernel — each visitor of a Voila app, each student of a JupyterHub, each notebook — would
 otherwise learn that limit alone, from its own 1303 refusals, and the kernel that polls most often
 wins. Here the kernels of one account agree on who may send: a create is sent only with a *lease*
 on one of the account's slots, held from before the create until the task ends.

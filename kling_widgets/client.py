@@ -73,7 +73,7 @@ PROVIDERS: dict[str, dict[str, Any]] = {
         "create": "/kling/v1/videos/multi-image2video",
         # The gateway documents no multi-image query. Its software finds a task by id whatever the action
         # segment and routes GET for text2video and image2video only; other resellers also route
-        # multi-image2video; /v1/videos/{id} is its OpenAI-style read. Tried in this order (API.md).
+        # multi-image2video; /v1/videos/{id} is its OpenAI-style read. Tried in this order (docs/guide/service.md).
         "get": (
             "/kling/v1/videos/text2video/{id}",
             "/kling/v1/videos/image2video/{id}",

@@ -1,6 +1,6 @@
 """Reading one field of a service's JSON answer, leniently.
 
-The service's answers come in three shapes (API.md), from more than one version of the gateway's
+The service's answers come in three shapes (docs/guide/service.md), from more than one version of the gateway's
 software, and a field may be missing, null, a number sent as a string or a time in seconds,
 milliseconds or ISO 8601. These readers turn any of that into one Python value or ``None``, never an
 exception, so a task and an account's status read what is there and skip what is not.

@@ -1,5 +1,5 @@
 """The account behind the simulator: what a key may use, what it was granted and what it has spent —
-the free routes of API.md's "The account" section, and the charge each accepted create makes.
+the account's free routes (docs/guide/service.md), and the charge each accepted create makes.
 
 Gateway (its software's billing routes): the key's grant ``hard_limit_usd`` (100000000 for an unlimited
 key) and the usage in **cents**; each create charges ``price_per_unit`` per simulator unit. Kling direct:

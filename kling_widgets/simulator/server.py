@@ -1,4 +1,4 @@
-"""A local stand-in for the Kling service, written from API.md alone: the facade.
+"""A local stand-in for the Kling service, written from the service contract alone (docs/guide/service.md): the facade.
 
 It imports nothing from the client, the models or the image pipeline, so that a misreading of the
 contract there cannot hide behind the same misreading here. It speaks both providers' paths, shapes and
@@ -82,7 +82,7 @@ class _Server(ThreadingHTTPServer):
 
 
 class Simulator:
-    """A real HTTP server on 127.0.0.1 that behaves like the service in API.md.
+    """A real HTTP server on 127.0.0.1 that behaves like the documented service (the guide's page on the service).
 
     Use it as a context manager (or ``start()`` / ``stop()``); ``url`` and ``api_key`` (or
     ``access_key`` / ``secret_key`` for ``provider="kling"``) are what a client needs.
@@ -95,7 +95,7 @@ class Simulator:
     ``quota`` (creates left before 403 ``insufficient_user_quota``), ``no_channel`` (503 from the
     gateway itself).
 
-    The account (API.md, "The account"), free to ask: ``models`` (what ``GET /v1/models`` lists),
+    The account, free to ask: ``models`` (what ``GET /v1/models`` lists),
     ``billing`` (the gateway software's billing routes: ``"served"``, or absent as ``"html"`` — the front
     end's page —, ``"404"`` or ``"405"``), ``credit`` (the gateway key's grant in its currency; None: an
     unlimited key; each create charges ``price_per_unit`` per unit, and a create it cannot pay is refused

@@ -1,4 +1,4 @@
-"""The answers, in each shape API.md documents: Kling's own task object and answer, the gateway's
+"""The answers, in each shape the service documents: Kling's own task object and answer, the gateway's
 create answer, its task envelope (and the flatter variant of the same software), the OpenAI-style
 video object, both providers' error bodies, and the page a web front end serves on unrouted paths."""
 
@@ -37,7 +37,7 @@ def kling_object(task: SimTask, store: TaskStore, video_url: VideoUrl) -> dict[s
         "final_unit_deduction": unit_deduction(body) if status == "succeed" else "0",
         "watermark_info": {"enabled": bool((body.get("watermark_info") or {}).get("enabled"))},
         "created_at": int(task.created * 1000),
-        # when the task last changed: its end once it ended (API.md: the service's own times), not "now"
+        # when the task last changed: its end once it ended (the service's own times), not "now"
         "updated_at": int(min(time.time(), task.created + store.processing_seconds) * 1000),
     }
     if status == "succeed":
